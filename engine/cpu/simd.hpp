@@ -1,0 +1,71 @@
+// Portable short vectors for the CPU kernels (GCC/Clang vector extensions): 8 floats, which is one
+// AVX register and two SSE registers, so the same code serves native and baseline x86-64 builds.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace diffuser::cpu::simd {
+
+inline constexpr int kLanes = 8;
+// aligned(4): loads through this type may be unaligned (views can start anywhere).
+typedef float Vec __attribute__((vector_size(32), aligned(4)));
+typedef std::int32_t VecI __attribute__((vector_size(32), aligned(4)));
+typedef float Vec4 __attribute__((vector_size(16), aligned(4)));
+
+inline Vec load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+inline void store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+inline Vec splat(float x) { return Vec{x, x, x, x, x, x, x, x}; }
+inline Vec zero() { return splat(0.0f); }
+
+// Sums of four vectors at once: {sum(a), sum(b), sum(c), sum(d)} (a transposed reduction tree).
+inline Vec4 hsum4(Vec a, Vec b, Vec c, Vec d) {
+  const Vec ab = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14) +
+                 __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+  const Vec cd = __builtin_shufflevector(c, d, 0, 8, 2, 10, 4, 12, 6, 14) +
+                 __builtin_shufflevector(c, d, 1, 9, 3, 11, 5, 13, 7, 15);
+  const Vec abcd = __builtin_shufflevector(ab, cd, 0, 1, 8, 9, 4, 5, 12, 13) +
+                   __builtin_shufflevector(ab, cd, 2, 3, 10, 11, 6, 7, 14, 15);
+  return __builtin_shufflevector(abcd, abcd, 0, 1, 2, 3) + __builtin_shufflevector(abcd, abcd, 4, 5, 6, 7);
+}
+
+inline float hsum(Vec a) {
+  const Vec4 s = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+// exp(x) for a vector: Cody-Waite range reduction and a degree-6 polynomial, relative error about
+// 2e-7 on [-87, 88]; below -87 it flushes to 0, NaN stays NaN. Softmax needs one exp per edge and
+// head, which the scalar libm call would make the most expensive part of the pass.
+inline Vec exp(Vec x) {
+  const Vec hi = splat(88.3762626647949f), lo = splat(-87.3365447505531f);
+  const auto nan_mask = x != x;
+  const auto under = x < lo;
+  Vec xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  const Vec fx = xc * splat(1.44269504088896341f);
+  // round to nearest via the 1.5*2^23 trick (exact for |fx| < 2^22)
+  const Vec shifter = splat(12582912.0f);
+  const Vec n = (fx + shifter) - shifter;
+  Vec r = xc - n * splat(0.693359375f);
+  r = r - n * splat(-2.12194440e-4f);
+  Vec p = splat(1.9875691500e-4f);
+  p = p * r + splat(1.3981999507e-3f);
+  p = p * r + splat(8.3334519073e-3f);
+  p = p * r + splat(4.1665795894e-2f);
+  p = p * r + splat(1.6666665459e-1f);
+  p = p * r + splat(5.0000001201e-1f);
+  p = p * r * r + r + splat(1.0f);
+  const VecI ni = __builtin_convertvector(n, VecI);
+  VecI bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  bits += ni << 23;
+  Vec result;
+  std::memcpy(&result, &bits, sizeof result);
+  result = under ? zero() : result;
+  return nan_mask ? x : result;
+}
+
+inline Vec max(Vec a, Vec b) { return a > b ? a : b; }
+
+}  // namespace diffuser::cpu::simd

@@ -1,0 +1,48 @@
+// Errors a user can cause (bad file, bad value, bad usage) and internal invariant checks.
+// Tools catch diffuser::Error, print its one-line message and exit 1 (2 for UsageError).
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace diffuser {
+
+// Bad data: a malformed file, an out-of-range id, NaN in an input, a job too large. Exit code 1.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bad usage: unknown option, missing argument, unparsable number. Exit code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Concatenates anything streamable into one string: cat("line ", 3, ": bad id ", id).
+template <class... Args>
+std::string cat(Args&&... args) {
+  std::ostringstream os;
+  (os << ... << std::forward<Args>(args));
+  return os.str();
+}
+
+[[noreturn]] void assertion_failed(const char* expr, const char* file, int line);
+
+}  // namespace diffuser
+
+// Internal invariants: checked in debug builds, compiled out in release builds.
+#ifndef NDEBUG
+#define DIFFUSER_ASSERT(cond) \
+  ((cond) ? (void)0 : ::diffuser::assertion_failed(#cond, __FILE__, __LINE__))
+#else
+#define DIFFUSER_ASSERT(cond) ((void)0)
+#endif
+
+// A check that always runs and throws diffuser::Error with a composed message.
+#define DIFFUSER_CHECK(cond, ...)                                \
+  do {                                                           \
+    if (!(cond)) throw ::diffuser::Error(::diffuser::cat(__VA_ARGS__)); \
+  } while (0)

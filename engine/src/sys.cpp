@@ -1,0 +1,99 @@
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
+
+namespace diffuser {
+
+namespace {
+
+// Reads "Key:   123 kB" from a /proc file; returns bytes or -1.
+std::int64_t proc_kb_field(const char* file, const std::string& key) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0 && line.size() > key.size() && line[key.size()] == ':') {
+      std::istringstream is(line.substr(key.size() + 1));
+      std::int64_t kb = -1;
+      is >> kb;
+      return kb < 0 ? -1 : kb * 1024;
+    }
+  }
+  return -1;
+}
+
+std::int64_t read_number_file(const char* path) {
+  std::ifstream in(path);
+  std::string s;
+  if (!(in >> s) || s == "max") return -1;
+  try {
+    return std::stoll(s);
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+std::int64_t peak_rss_bytes() { return std::max<std::int64_t>(0, proc_kb_field("/proc/self/status", "VmHWM")); }
+
+bool reset_peak_rss() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return (std::fclose(f) == 0) && ok;
+}
+
+std::int64_t available_memory_bytes() {
+  std::int64_t avail = proc_kb_field("/proc/meminfo", "MemAvailable");
+  // A cgroup v2 (or v1) limit can be tighter than the machine's free memory.
+  std::int64_t limit = read_number_file("/sys/fs/cgroup/memory.max");
+  std::int64_t used = read_number_file("/sys/fs/cgroup/memory.current");
+  if (limit < 0) {
+    limit = read_number_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    used = read_number_file("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  }
+  if (limit > 0 && limit < (std::int64_t{1} << 60)) {
+    const std::int64_t room = limit - std::max<std::int64_t>(0, used);
+    avail = avail < 0 ? room : std::min(avail, room);
+  }
+  return std::max<std::int64_t>(0, avail);
+}
+
+std::string format_bytes(std::int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
+}
+
+void require_memory(std::int64_t bytes, const std::string& what) {
+  const std::int64_t avail = available_memory_bytes();
+  if (avail > 0 && bytes > avail)
+    throw Error(cat("not enough memory: ", what, " needs about ", format_bytes(bytes), " but only ",
+                    format_bytes(avail), " is available"));
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  const auto mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  double m = values[mid];
+  if (values.size() % 2 == 0) {
+    const double lower = *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
+    m = 0.5 * (m + lower);
+  }
+  return m;
+}
+
+}  // namespace diffuser
