@@ -38,6 +38,10 @@ static std::string cpu_model() {
   return "unknown CPU";
 }
 
+void synchronize(Device d) {
+  if (d == Device::cuda) cuda::synchronize();
+}
+
 std::string describe_device(Device d) {
   if (d == Device::cuda) return cuda::describe();
   return cat(cpu_model(), ", ", active_threads(), " of ", std::thread::hardware_concurrency(),

@@ -21,6 +21,9 @@ bool cuda_available(std::string* why = nullptr);
 // Throws Error with the reason when `d` cannot be used in this process.
 void require_device(Device d);
 
+// Waits for all work queued on the device (a no-op on the CPU, whose primitives are synchronous).
+void synchronize(Device d);
+
 // One line describing the device (for benchmarks): CPU model and threads, or GPU name and memory.
 std::string describe_device(Device d);
 

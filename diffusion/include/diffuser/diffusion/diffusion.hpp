@@ -1,0 +1,44 @@
+// Attention diffusion forward: per-edge attention weights A = softmax(q_i . k_j / sqrt(D)) over
+// each token's incoming edges, then Z = sum_k theta_k A^k V computed hop by hop on the graph.
+#pragma once
+
+#include <vector>
+
+#include <diffuser/diffusion/coefficients.hpp>
+#include <diffuser/engine/buffer.hpp>
+#include <diffuser/engine/csr.hpp>
+#include <diffuser/engine/ops.hpp>
+
+namespace diffuser::diffusion {
+
+struct StageTimes {
+  double scores_ms = 0;           // scores + softmax (fused)
+  std::vector<double> hop_ms;     // one entry per hop
+  double total_ms() const;
+};
+
+// Throws Error naming the tensor and element when q, k or v holds NaN or Inf.
+void check_finite(Tensor3View<const float> x, const char* name);
+
+// A (E, H) in CSR order on the graph's device. scale <= 0 means 1 / sqrt(D).
+Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                                ops::NodeMask mask = {}, float scale = 0.0f);
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       ops::NodeMask mask, float scale, MatrixView<float> weights);
+
+// out = sum_k theta_k A^k V given the weights. `scratch` is a second node buffer of v's shape used
+// for ping-pong between hops (may be empty when hops <= 1); neither may overlap v.
+void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v,
+                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
+                    StageTimes* times = nullptr);
+
+// The whole forward with its own buffers (for tests and small jobs).
+Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask = {},
+                       StageTimes* times = nullptr);
+
+// Bytes a forward needs on its device: graph + weights + `node_buffers` (N, H, D) float arrays.
+std::int64_t forward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
+                           int node_buffers = 4);
+
+}  // namespace diffuser::diffusion

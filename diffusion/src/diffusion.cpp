@@ -1,0 +1,112 @@
+#include <cmath>
+
+#include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
+
+namespace diffuser::diffusion {
+
+double StageTimes::total_ms() const {
+  double t = scores_ms;
+  for (double h : hop_ms) t += h;
+  return t;
+}
+
+void check_finite(Tensor3View<const float> x, const char* name) {
+  const std::int64_t bad = ops::find_non_finite(x);
+  if (bad < 0) return;
+  const std::int64_t t = bad % x.d, h = (bad / x.d) % x.h, i = bad / (x.d * x.h);
+  throw Error(cat(name, " holds a non-finite value at [", i, ", ", h, ", ", t, "] (NaN or Inf)"));
+}
+
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
+                       float scale, MatrixView<float> weights) {
+  if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(q.d));
+  ops::edge_attention(g.view(), q, k, scale, mask, weights);
+}
+
+Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                                ops::NodeMask mask, float scale) {
+  Matrix<float> w(g.num_edges(), q.h, g.device());
+  attention_weights(g, q, k, mask, scale, w.view());
+  return w;
+}
+
+namespace {
+
+// Times one stage when asked: the device is drained before the clock is read.
+template <class F>
+double timed(Device d, bool want, F&& f) {
+  if (!want) {
+    f();
+    return 0.0;
+  }
+  synchronize(d);
+  Stopwatch sw;
+  f();
+  synchronize(d);
+  return sw.ms();
+}
+
+}  // namespace
+
+void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v, const Coefficients& c,
+                    Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+  const CsrView gv = g.view();
+  const Device dev = g.device();
+  const int K = c.hops();
+  if (times) times->hop_ms.clear();
+  auto record = [&](double ms) {
+    if (times) times->hop_ms.push_back(ms);
+  };
+
+  if (c.plain_attention()) {
+    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, 1.0f, v, 0.0f, {}, out); }));
+    return;
+  }
+  const auto& theta = c.theta();
+  if (K == 0) {
+    ops::node_axpby(static_cast<float>(theta[0]), v, 0.0f, v, out);
+    return;
+  }
+  DIFFUSER_CHECK(K == 1 || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
+                 "diffuse_values: ", K, " hops need a scratch buffer shaped like v");
+  // Hop k writes `out` when K - k is even, so the last hop always lands in `out`.
+  Tensor3View<const float> x = v;
+  for (int k = 1; k <= K; ++k) {
+    Tensor3View<float> dst = ((K - k) % 2 == 0) ? out : scratch;
+    float a, b;
+    if (c.kind() == Coefficients::Kind::ppr) {
+      // The authors' recursion: Z_{k+1} = (1 - alpha) A Z_k + alpha V.
+      a = static_cast<float>(1.0 - c.alpha());
+      b = static_cast<float>(c.alpha());
+    } else {
+      // Horner's scheme: Z' = theta_K V; Z' <- A Z' + theta_{K-k} V, so one fused pass per hop.
+      a = k == 1 ? static_cast<float>(theta[K]) : 1.0f;
+      b = static_cast<float>(theta[K - k]);
+    }
+    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, a, x, b, v, dst); }));
+    x = dst;
+  }
+}
+
+Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+  Matrix<float> w(g.num_edges(), q.h, g.device());
+  const double ms = timed(g.device(), times, [&] { attention_weights(g, q, k, mask, 0.0f, w.view()); });
+  if (times) times->scores_ms = ms;
+  Tensor3<float> out(v.n, v.h, v.d, g.device());
+  Tensor3<float> scratch;
+  if (c.hops() >= 2) scratch = Tensor3<float>(v.n, v.h, v.d, g.device());
+  diffuse_values(g, w.view(), v, c, out.view(), scratch.view(), times);
+  return out;
+}
+
+std::int64_t forward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
+                           int node_buffers) {
+  const std::int64_t graph = (n + 1) * 8 + edges * 4;
+  const std::int64_t weights = edges * heads * 4;
+  return graph + weights + node_buffers * n * heads * dim * 4;
+}
+
+}  // namespace diffuser::diffusion

@@ -1,0 +1,4 @@
+list(APPEND DIFFUSER_TEST_SOURCES
+  diffusion/test_coefficients.cpp
+  diffusion/test_diffusion.cpp
+)

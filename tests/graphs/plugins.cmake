@@ -1,0 +1,16 @@
+# The example plugin and deliberately broken plugins for the plugin tests. Each is a MODULE
+# library that sees only the C ABI header, as a third-party plugin would; their paths reach the
+# tests as compile definitions.
+list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_EXAMPLE_PLUGIN="$<TARGET_FILE:diffuser_example_plugin>")
+list(APPEND DIFFUSER_TEST_DEPENDS diffuser_example_plugin)
+
+foreach(kind bad_abi out_of_range fails no_build)
+  set(target diffuser_test_plugin_${kind})
+  add_library(${target} MODULE ${CMAKE_CURRENT_LIST_DIR}/plugins/${kind}.cpp)
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../graphs/include)
+  set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden)
+  diffuser_target_defaults(${target})
+  string(TOUPPER ${kind} upper)
+  list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_TEST_PLUGIN_${upper}="$<TARGET_FILE:${target}>")
+  list(APPEND DIFFUSER_TEST_DEPENDS ${target})
+endforeach()

@@ -1,0 +1,162 @@
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+#include <diffuser/engine/error.hpp>
+
+#include "cli.hpp"
+
+namespace diffuser::cli {
+
+namespace {
+
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+
+// "-5" and "-0.5" are values, not options.
+bool looks_like_option(const std::string& t) {
+  return t.size() > 2 && t[0] == '-' && t[1] == '-';
+}
+
+}  // namespace
+
+Args::Args(std::string command, std::vector<std::string> tokens)
+    : command_(std::move(command)), tokens_(std::move(tokens)), used_(tokens_.size(), false) {}
+
+std::optional<std::size_t> Args::find(std::string_view name, std::size_t from) {
+  const std::string opt = "--" + std::string(name);
+  for (std::size_t i = from; i < tokens_.size(); ++i) {
+    if (used_[i]) continue;
+    const std::string& t = tokens_[i];
+    if (t == opt || (t.size() > opt.size() && t.compare(0, opt.size(), opt) == 0 && t[opt.size()] == '='))
+      return i;
+  }
+  return std::nullopt;
+}
+
+bool Args::flag(std::string_view name) {
+  auto i = find(name);
+  if (!i) return false;
+  if (tokens_[*i].find('=') != std::string::npos)
+    throw UsageError(cat("--", name, " is a flag and takes no value"));
+  used_[*i] = true;
+  while (auto again = find(name)) used_[*again] = true;  // repeating a flag is harmless
+  return true;
+}
+
+std::vector<std::string> Args::get_all(std::string_view name) {
+  std::vector<std::string> values;
+  std::size_t from = 0;
+  while (auto i = find(name, from)) {
+    const std::string& t = tokens_[*i];
+    used_[*i] = true;
+    const auto eq = t.find('=');
+    if (eq != std::string::npos) {
+      values.push_back(t.substr(eq + 1));
+    } else {
+      if (*i + 1 >= tokens_.size() || used_[*i + 1] || looks_like_option(tokens_[*i + 1]))
+        throw UsageError(cat("--", name, " needs a value"));
+      used_[*i + 1] = true;
+      values.push_back(tokens_[*i + 1]);
+    }
+    from = *i + 1;
+  }
+  return values;
+}
+
+std::optional<std::string> Args::get(std::string_view name) {
+  auto values = get_all(name);
+  if (values.empty()) return std::nullopt;
+  if (values.size() > 1) throw UsageError(cat("--", name, " is given more than once"));
+  return values.front();
+}
+
+std::string Args::require(std::string_view name) {
+  auto v = get(name);
+  if (!v) throw UsageError(cat("missing required option --", name));
+  return *v;
+}
+
+std::int64_t parse_int(std::string_view text, std::string_view what) {
+  std::int64_t v = 0;
+  const char* first = text.data();
+  const char* last = first + text.size();
+  auto [p, ec] = std::from_chars(first, last, v);
+  if (text.empty() || ec != std::errc() || p != last)
+    throw UsageError(cat(what, ": '", text, "' is not an integer"));
+  return v;
+}
+
+double parse_double(std::string_view text, std::string_view what) {
+  std::string s(text);
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (s.empty() || used != s.size() || !std::isfinite(v))
+    throw UsageError(cat(what, ": '", text, "' is not a finite number"));
+  return v;
+}
+
+std::optional<std::int64_t> Args::get_int(std::string_view name) {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  return parse_int(*v, cat("--", name));
+}
+
+std::int64_t Args::get_int(std::string_view name, std::int64_t fallback) { return get_int(name).value_or(fallback); }
+
+std::optional<double> Args::get_double(std::string_view name) {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  return parse_double(*v, cat("--", name));
+}
+
+double Args::get_double(std::string_view name, double fallback) { return get_double(name).value_or(fallback); }
+
+std::optional<std::vector<double>> Args::get_doubles(std::string_view name) {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  std::vector<double> out;
+  std::stringstream ss(*v);
+  std::string item;
+  std::size_t k = 0;
+  while (std::getline(ss, item, ',')) out.push_back(parse_double(item, cat("--", name, " item ", k++)));
+  if (out.empty()) throw UsageError(cat("--", name, " needs at least one number"));
+  return out;
+}
+
+std::vector<std::string> Args::positionals() {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < tokens_.size(); ++i)
+    if (!used_[i] && !looks_like_option(tokens_[i])) {
+      used_[i] = true;
+      out.push_back(tokens_[i]);
+    }
+  return out;
+}
+
+void Args::finish() {
+  for (std::size_t i = 0; i < tokens_.size(); ++i)
+    if (!used_[i])
+      throw UsageError(looks_like_option(tokens_[i])
+                           ? cat("unknown option ", tokens_[i].substr(0, tokens_[i].find('=')), " for 'diffuser ",
+                                 command_, "' (see diffuser ", command_, " --help)")
+                           : cat("unexpected argument '", tokens_[i], "' for 'diffuser ", command_, "'"));
+}
+
+Registrar::Registrar(Command c) {
+  registry().push_back(std::move(c));
+  std::stable_sort(registry().begin(), registry().end(),
+                   [](const Command& a, const Command& b) { return a.order < b.order; });
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+}  // namespace diffuser::cli

@@ -1,0 +1,228 @@
+// `diffuser attend`: Diffuser attention on files. Reads Q, K, V (N, H, D) .npy arrays and a token
+// graph, computes the per-edge attention weights and the multi-hop diffusion, writes Z (N, H, D).
+// Memory plan: headers first, budget printed and checked, then Q/K/V; after the weights Q and K
+// are dead, so their buffers become the hops' ping-pong pair (peak: graph + weights + 3 buffers).
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <diffuser/diffusion/coefficients.hpp>
+#include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/engine/device.hpp>
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/sys.hpp>
+#include <diffuser/engine/threads.hpp>
+
+#include "attend_io.hpp"
+#include "cli.hpp"
+#include "graph_source.hpp"
+#include "tool_util.hpp"
+
+namespace diffuser::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using diffusion::Coefficients;
+
+std::string attend_help() {
+  return cat(
+      "usage: diffuser attend (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
+      "                       --q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy\n"
+      "                       [--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]\n"
+      "                       [--weights-out W.npy] [--edges-out E.npy] [--threads T] [--backend cpu|cuda]\n"
+      "\n"
+      "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
+      "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n"
+      "\n",
+      kGraphOptionsHelp,
+      "inputs (NumPy .npy, C order, little-endian):\n"
+      "  --q Q.npy --k K.npy --v V.npy   (N, H, D) arrays of one shape, float32 (float64 is converted);\n"
+      "                                  N must equal the graph's number of nodes; NaN/Inf are rejected\n"
+      "  --mask M.npy           (N,) integer or bool array, nonzero = real token; edges from or to a\n"
+      "                         padding token carry zero weight (default: every token is real)\n"
+      "diffusion (default: PPR with K = 5, alpha = 0.1):\n"
+      "  --hops K               number of hops, 0..", diffusion::kMaxHops, " (default 5); K = 0 is plain sparse attention Z = A V\n"
+      "  --alpha A              PPR teleport weight in [0, 1] (default 0.1):\n"
+      "                         Z_0 = V, Z_{k+1} = (1 - A) A Z_k + A V\n"
+      "  --heat T               heat kernel with time T >= 0: theta_k = e^-T T^k / k! (k < K), the rest\n"
+      "                         on A^K; K comes from --hops\n"
+      "  --theta t0,t1,..       the coefficients theta_0..theta_K themselves (K = count - 1);\n"
+      "                         excludes --heat, --hops and --alpha\n"
+      "outputs (written only when the whole run succeeds; a failed run leaves none of them):\n"
+      "  --out Z.npy            the result (N, H, D) float32\n"
+      "  --weights-out W.npy    the attention weights (E, H) float32, edges in CSR order (by destination,\n"
+      "                         sources ascending)\n"
+      "  --edges-out E.npy      the edges (E, 2) int32 as (src, dst) rows, in the same order\n"
+      "execution:\n"
+      "  --threads T            CPU worker threads (default: all hardware threads)\n"
+      "  --backend cpu|cuda     where to compute (default cpu); cuda needs a CUDA build and a GPU\n"
+      "\n"
+      "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
+      "available memory before Q, K, V are loaded), the time of each stage (graph, load, weights,\n"
+      "each hop, write) and the peak RSS.\n"
+      "\n"
+      "examples:\n"
+      "  diffuser attend --pattern diffuser --n 4096 --q q.npy --k k.npy --v v.npy --out z.npy\n"
+      "  diffuser attend --graph g.txt --q q.npy --k k.npy --v v.npy --mask m.npy --hops 0 --out z.npy\n"
+      "  diffuser attend --pattern window:4 --n 512 --q q.npy --k k.npy --v v.npy --heat 1.5 --hops 8 \\\n"
+      "                  --out z.npy --weights-out w.npy --edges-out e.npy --threads 2\n"
+      "\n"
+      "exit status: 0 success, 1 bad data (file, shape, dtype, NaN, N mismatch, memory), 2 bad usage.\n");
+}
+
+Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<double> alpha,
+                               std::optional<std::vector<double>> theta, std::optional<double> heat) {
+  if (theta && heat) throw UsageError("--theta and --heat are mutually exclusive");
+  if (theta && (hops || alpha))
+    throw UsageError(cat("--theta gives theta_0..theta_K itself (here K = ", theta->size() - 1, "); drop --",
+                         hops ? "hops" : "alpha"));
+  if (heat && alpha) throw UsageError("--alpha applies to the PPR coefficients, not to --heat");
+  if (hops && (*hops < 0 || *hops > diffusion::kMaxHops))
+    throw UsageError(cat("--hops must be in [0, ", diffusion::kMaxHops, "], got ", *hops));
+  if (alpha && !(*alpha >= 0.0 && *alpha <= 1.0)) throw UsageError(cat("--alpha must be in [0, 1], got ", *alpha));
+  if (heat && !(*heat >= 0.0)) throw UsageError(cat("--heat must be >= 0, got ", *heat));
+  if (theta && static_cast<std::int64_t>(theta->size()) - 1 > diffusion::kMaxHops)
+    throw UsageError(cat("--theta has ", theta->size(), " values; at most ", diffusion::kMaxHops + 1, " (K <= ",
+                         diffusion::kMaxHops, ")"));
+  const int k = static_cast<int>(hops.value_or(5));
+  if (theta) return Coefficients::custom(*theta);
+  if (heat) return Coefficients::heat(k, *heat);
+  return Coefficients::ppr(k, alpha.value_or(0.1));
+}
+
+template <class T>
+Buffer<T> to_device(Buffer<T> b, Device dev) {
+  if (b.device() == dev) return b;
+  return b.to(dev);
+}
+
+int run_attend(Args& args) {
+  const fs::path q_path = args.require("q"), k_path = args.require("k"), v_path = args.require("v");
+  const fs::path out_path = args.require("out");
+  const auto mask_arg = args.get("mask");
+  const auto weights_out = args.get("weights-out");
+  const auto edges_out = args.get("edges-out");
+  const auto hops = args.get_int("hops");
+  const auto alpha = args.get_double("alpha");
+  const auto theta = args.get_doubles("theta");
+  const auto heat = args.get_double("heat");
+  const int threads = threads_option(args);
+  const Device dev = backend_option(args).value_or(Device::cpu);
+  finish_except_graph_options(args);
+  const Coefficients coeffs = coefficients_from(hops, alpha, theta, heat);
+
+  std::vector<std::pair<std::string, fs::path>> outputs{{"out", out_path}};
+  if (weights_out) outputs.emplace_back("weights-out", *weights_out);
+  if (edges_out) outputs.emplace_back("edges-out", *edges_out);
+  check_distinct_outputs(outputs);
+  for (const auto& [opt, p] : outputs) check_output_path(p, opt);
+
+  require_device(dev);
+  ThreadLimit limit(threads);
+  const AttendInputs in =
+      inspect_inputs(q_path, k_path, v_path, mask_arg ? std::optional<fs::path>(*mask_arg) : std::nullopt);
+
+  GraphSource src = graph_from_args(args);
+  args.finish();
+  const std::int64_t n = src.graph.num_nodes(), E = src.graph.num_edges();
+  if (n == 0) throw Error(cat("the graph (", src.description, ") has no nodes"));
+  if (n != in.n)
+    throw Error(cat("N mismatch: the graph (", src.description, ") has ", n, " nodes but ", in.q.string(), " has ",
+                    in.n, " tokens", n < in.n && src.description.rfind("file ", 0) == 0
+                                         ? " (--n N gives a graph file trailing tokens without edges)"
+                                         : ""));
+
+  std::printf("graph:    %s: %s nodes, %s edges (%.1f per token)\n", src.description.c_str(),
+              group_digits(n).c_str(), group_digits(E).c_str(), static_cast<double>(E) / static_cast<double>(n));
+  std::printf("inputs:   Q %s, K %s, V %s\n", describe_input(in.q, in.hq).c_str(), describe_input(in.k, in.hk).c_str(),
+              describe_input(in.v, in.hv).c_str());
+  if (in.mask) std::printf("mask:     %s\n", describe_input(*in.mask, in.hmask).c_str());
+  std::printf("diffusion: %s\n", coeffs.describe().c_str());
+  std::printf("backend:  %s (%s)\n", device_name(dev), describe_device(dev).c_str());
+
+  // The budget: what this run holds at its peak (node buffers: Q, K, V; the hops reuse Q and K).
+  constexpr int kNodeBuffers = 3;
+  const std::int64_t graph_bytes = (n + 1) * 8 + E * 4;
+  const std::int64_t weight_bytes = E * in.h * 4;
+  const std::int64_t node_bytes = kNodeBuffers * n * in.h * in.d * 4;
+  const std::int64_t total = diffusion::forward_bytes(n, E, in.h, in.d, kNodeBuffers) + (in.mask ? n : 0);
+  std::printf("memory budget: graph %s + weights %s (E x H x 4 B) + %d node buffers %s (N x H x D x 4 B) = %s; "
+              "available %s\n",
+              format_bytes(graph_bytes).c_str(), format_bytes(weight_bytes).c_str(), kNodeBuffers,
+              format_bytes(node_bytes).c_str(), format_bytes(total).c_str(),
+              format_bytes(available_memory_bytes()).c_str());
+  std::fflush(stdout);
+  require_memory(total, cat("attend N=", n, " E=", E, " H=", in.h, " D=", in.d));
+
+  // Load: each array is checked for NaN/Inf on the CPU, then moved to the backend's device.
+  Stopwatch sw;
+  Csr on_device;
+  if (dev != Device::cpu) on_device = src.graph.to(dev);
+  const Csr& g = dev == Device::cpu ? src.graph : on_device;
+  Buffer<float> qb = to_device(load_features(in.q, in), dev);
+  Buffer<float> kb = to_device(load_features(in.k, in), dev);
+  Buffer<float> vb = to_device(load_features(in.v, in), dev);
+  Buffer<std::uint8_t> mb;
+  if (in.mask) mb = to_device(load_mask(in), dev);
+  synchronize(dev);
+  const double load_ms = sw.ms();
+
+  auto view = [&](Buffer<float>& b) { return tensor3_view(b.data(), in.n, in.h, in.d, dev); };
+  const ops::NodeMask mask = in.mask ? ops::NodeMask{mb.data(), mb.size(), dev} : ops::NodeMask{};
+  diffusion::StageTimes times;
+  Matrix<float> w(E, in.h, dev);
+  sw.reset();
+  diffusion::attention_weights(g, view(qb), view(kb), mask, 0.0f, w.view());
+  synchronize(dev);
+  times.scores_ms = sw.ms();
+  // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
+  diffusion::diffuse_values(g, w.view(), view(vb), coeffs, view(qb), view(kb), &times);
+  synchronize(dev);
+
+  // Write: everything is staged next to its target and renamed into place only at the end.
+  sw.reset();
+  OutputSet files;
+  {
+    Buffer<float> z = to_device(std::move(qb), Device::cpu);
+    kb = Buffer<float>();
+    vb = Buffer<float>();
+    npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
+  }
+  if (weights_out) {
+    const Buffer<float> wh = to_device(std::move(w.buffer()), Device::cpu);
+    npy::save(files.stage(*weights_out), wh.data(), {E, in.h});
+  }
+  w = Matrix<float>();
+  if (edges_out) {
+    const std::vector<std::int32_t> pairs = edge_pairs(src.graph);
+    npy::save(files.stage(*edges_out), pairs.data(), {E, 2});
+  }
+  files.commit();
+  const double write_ms = sw.ms();
+
+  std::printf("stage times:\n");
+  print_stage("graph", src.build_ms);
+  print_stage("load", load_ms);
+  print_stage("weights", times.scores_ms);
+  for (std::size_t h = 0; h < times.hop_ms.size(); ++h) print_stage(cat("hop ", h + 1).c_str(), times.hop_ms[h]);
+  print_stage("write", write_ms);
+  print_stage("forward", times.total_ms());
+  print_stage("total", src.build_ms + load_ms + times.total_ms() + write_ms);
+  std::printf("peak RSS: %s\n", format_bytes(peak_rss_bytes()).c_str());
+  std::printf("wrote:    %s (%lld, %lld, %lld) float32", out_path.c_str(), static_cast<long long>(in.n),
+              static_cast<long long>(in.h), static_cast<long long>(in.d));
+  if (weights_out) std::printf(", %s (%lld, %lld) float32", weights_out->c_str(), static_cast<long long>(E),
+                               static_cast<long long>(in.h));
+  if (edges_out) std::printf(", %s (%lld, 2) int32", edges_out->c_str(), static_cast<long long>(E));
+  std::printf("\n");
+  return 0;
+}
+
+const Registrar reg({"attend", "Diffuser attention on .npy files: Q, K, V (N, H, D) and a graph -> Z",
+                     attend_help(), &run_attend, 20});
+
+}  // namespace
+
+}  // namespace diffuser::cli

@@ -1,0 +1,11 @@
+# Subcommands of the foundation: graph, attend, demo, bench.
+list(APPEND DIFFUSER_CLI_SOURCES
+  diffuser/cmd_graph.cpp
+  diffuser/cmd_attend.cpp
+  diffuser/attend_io.cpp
+  diffuser/cmd_demo.cpp
+  diffuser/demo_data.cpp
+  diffuser/tool_util.cpp
+  diffuser/cmd_bench.cpp
+  diffuser/bench_baselines.cpp
+)

@@ -1,0 +1,40 @@
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
+#include <diffuser/graphs/formats.hpp>
+#include <diffuser/graphs/pattern.hpp>
+
+#include "graph_source.hpp"
+
+namespace diffuser::cli {
+
+const char* const kGraphOptionsHelp =
+    "graph (one of):\n"
+    "  --pattern SPEC --n N   a pattern expression over N tokens (see `diffuser graph --help`)\n"
+    "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the file's\n"
+    "  --seed S               seed of the random pattern terms (default 0)\n";
+
+GraphSource graph_from_args(Args& args) {
+  auto pattern = args.get("pattern");
+  auto file = args.get("graph");
+  auto n = args.get_int("n");
+  const auto seed = args.get_int("seed", 0);
+  if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
+  if (pattern && file) throw UsageError("give either --pattern or --graph, not both");
+  if (!pattern && !file) throw UsageError("missing graph: give --pattern SPEC --n N or --graph FILE");
+  if (n && (*n <= 0 || *n > kMaxNodes))
+    throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", *n));
+  GraphSource src;
+  Stopwatch sw;
+  if (pattern) {
+    if (!n) throw UsageError("--pattern needs --n N (the number of tokens)");
+    src.graph = graphs::build_pattern(*pattern, *n, static_cast<std::uint64_t>(seed));
+    src.description = cat("pattern '", *pattern, "' (N=", *n, ", seed ", seed, ")");
+  } else {
+    src.graph = graphs::read_graph(*file, n);
+    src.description = cat("file ", *file);
+  }
+  src.build_ms = sw.ms();
+  return src;
+}
+
+}  // namespace diffuser::cli

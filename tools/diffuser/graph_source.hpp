@@ -1,0 +1,25 @@
+// The options every graph-consuming subcommand shares: --pattern SPEC --n N [--seed S], or
+// --graph FILE [--n N]. One place parses them so that all commands accept the same spellings.
+#pragma once
+
+#include <string>
+
+#include <diffuser/engine/csr.hpp>
+
+#include "cli.hpp"
+
+namespace diffuser::cli {
+
+struct GraphSource {
+  Csr graph;
+  std::string description;  // "pattern 'diffuser' (N=4096, seed 0)" or "file g.mtx"
+  double build_ms = 0;
+};
+
+// Reads the options above; throws UsageError when neither or both sources are given, N <= 0, ...
+GraphSource graph_from_args(Args& args);
+
+// Help text for those options, to paste into a command's --help.
+extern const char* const kGraphOptionsHelp;
+
+}  // namespace diffuser::cli

@@ -1,0 +1,71 @@
+// `diffuser`: the command-line front end. Finds the subcommand, runs it, and turns errors into one
+// line on stderr with exit code 1 (bad data) or 2 (bad usage).
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <diffuser/engine/device.hpp>
+#include <diffuser/engine/error.hpp>
+
+#include "cli.hpp"
+
+namespace {
+
+void print_overview() {
+  std::printf(
+      "diffuser %s: Diffuser attention (multi-hop attention diffusion) on explicit token graphs\n\n"
+      "usage: diffuser COMMAND [OPTIONS]    (diffuser COMMAND --help for details)\n\ncommands:\n",
+      DIFFUSER_VERSION);
+  for (const auto& c : diffuser::cli::commands()) std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
+  std::printf(
+      "\nconventions: edge j -> i means token i attends to token j; arrays are NumPy .npy, "
+      "(N, H, D) float32.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace diffuser;
+  std::vector<std::string> tokens(argv + 1, argv + argc);
+  if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || tokens[0] == "help") {
+    print_overview();
+    return tokens.empty() ? 2 : 0;
+  }
+  if (tokens[0] == "--version") {
+    std::string why;
+    const bool gpu = cuda_available(&why);
+    std::printf("diffuser %s (CUDA backend: %s)\n", DIFFUSER_VERSION, gpu ? "available" : why.c_str());
+    return 0;
+  }
+  const cli::Command* cmd = nullptr;
+  for (const auto& c : cli::commands())
+    if (c.name == tokens[0]) cmd = &c;
+  if (!cmd) {
+    std::fprintf(stderr, "diffuser: unknown command '%s' (see diffuser --help)\n", tokens[0].c_str());
+    return 2;
+  }
+  std::vector<std::string> rest(tokens.begin() + 1, tokens.end());
+  for (const auto& t : rest)
+    if (t == "--help" || t == "-h") {
+      std::printf("%s", cmd->help.c_str());
+      return 0;
+    }
+  try {
+    cli::Args args(cmd->name, rest);
+    return cmd->run(args);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "diffuser %s: error: out of memory\n", cmd->name.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    return 1;
+  }
+}
