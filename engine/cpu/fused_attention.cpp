@@ -1,4 +1,6 @@
 // Scores and softmax in one pass on the CPU: each row's scores are normalised while still in cache.
+#include <diffuser/engine/buffer.hpp>
+
 #include "backend.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
@@ -9,6 +11,7 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
                     Span<const std::uint8_t> mask, MatrixView<float> weights) {
   dispatch_head_dim(q.d, [&]<int D>() {
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
+      Buffer<float> scratch(softmax_scratch_floats(q.h));
       for (std::int64_t i = r0; i < r1; ++i) {
         const auto b = g.row_ptr[i], e = g.row_ptr[i + 1];
         if constexpr (D > 0)
@@ -16,7 +19,7 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
         else
           score_row_any(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b, e, q.h, q.d, scale,
                         weights.data);
-        softmax_row(weights.data, b, e, q.h, g.col, mask.data, i);
+        softmax_row(weights.data, b, e, q.h, g.col, mask.data, i, scratch.data());
       }
     });
   });

@@ -1,4 +1,6 @@
 // One diffusion hop on the CPU, fused: out = a * (W x) + b * y in a single pass over the edges.
+#include <diffuser/engine/buffer.hpp>
+
 #include "backend.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
@@ -9,12 +11,13 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
                   Tensor3View<const float> y, Tensor3View<float> out) {
   dispatch_head_dim(x.d, [&]<int D>() {
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
+      Buffer<float> acc(x.h * x.d);  // the row accumulator, kept in L1
       for (std::int64_t i = r0; i < r1; ++i) {
         const float* y_row = b != 0.0f ? y.row(i) : nullptr;
         const auto rb = g.row_ptr[i], re = g.row_ptr[i + 1];
         if constexpr (D > 0)
           gather_row<D>(w.data, x.h, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i), out.stride_h,
-                        b, y_row, y.stride_h);
+                        b, y_row, y.stride_h, acc.data());
         else
           gather_row_any(w.data, x.h, x.d, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i),
                          out.stride_h, b, y_row, y.stride_h);

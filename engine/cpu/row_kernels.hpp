@@ -19,42 +19,49 @@ inline bool edge_unmasked(const std::uint8_t* mask, std::int64_t i, std::int32_t
   return mask == nullptr || (mask[i] != 0 && mask[j] != 0);
 }
 
-// w[e*H + h] = scale * <q_i,h , k_j,h> for the edges of one row. D known at compile time keeps
-// q_i,h in registers; four edges are reduced together.
+// w[e*H + h] = scale * <q_i,h , k_j,h> for the edges of one row. Four edges at a time: each q
+// vector load serves four dot products, the neighbours' k rows are read front to back (all heads,
+// contiguous, which the hardware prefetcher streams), and the four sums are reduced together.
 template <int D>
 void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn,
                std::int64_t k_sh, const std::int32_t* col, std::int64_t begin, std::int64_t end,
                std::int64_t H, float scale, float* w) {
   using namespace simd;
   constexpr int C = D / kLanes;
-  for (std::int64_t h = 0; h < H; ++h) {
-    Vec q[C];
-    for (int c = 0; c < C; ++c) q[c] = load(q_row + h * q_sh + c * kLanes);
-    const float* kh = k + h * k_sh;
-    std::int64_t e = begin;
-    for (; e + 4 <= end; e += 4) {
-      const float* k0 = kh + col[e] * k_sn;
-      const float* k1 = kh + col[e + 1] * k_sn;
-      const float* k2 = kh + col[e + 2] * k_sn;
-      const float* k3 = kh + col[e + 3] * k_sn;
+  std::int64_t e = begin;
+  for (; e + 4 <= end; e += 4) {
+    const float* k0 = k + col[e] * k_sn;
+    const float* k1 = k + col[e + 1] * k_sn;
+    const float* k2 = k + col[e + 2] * k_sn;
+    const float* k3 = k + col[e + 3] * k_sn;
+    float* we = w + e * H;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* qh = q_row + h * q_sh;
+      const std::int64_t off = h * k_sh;
       Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
       for (int c = 0; c < C; ++c) {
-        a0 += q[c] * load(k0 + c * kLanes);
-        a1 += q[c] * load(k1 + c * kLanes);
-        a2 += q[c] * load(k2 + c * kLanes);
-        a3 += q[c] * load(k3 + c * kLanes);
+        const Vec qv = load(qh + c * kLanes);
+        const std::int64_t o = off + c * kLanes;
+        a0 += qv * load(k0 + o);
+        a1 += qv * load(k1 + o);
+        a2 += qv * load(k2 + o);
+        a3 += qv * load(k3 + o);
       }
-      const Vec4 s = hsum4(a0, a1, a2, a3);
-      w[e * H + h] = s[0] * scale;
-      w[(e + 1) * H + h] = s[1] * scale;
-      w[(e + 2) * H + h] = s[2] * scale;
-      w[(e + 3) * H + h] = s[3] * scale;
+      const Vec4 sc = hsum4(a0, a1, a2, a3) * scale;
+      we[h] = sc[0];
+      we[H + h] = sc[1];
+      we[2 * H + h] = sc[2];
+      we[3 * H + h] = sc[3];
     }
-    for (; e < end; ++e) {
-      const float* kr = kh + col[e] * k_sn;
-      Vec a = zero();
-      for (int c = 0; c < C; ++c) a += q[c] * load(kr + c * kLanes);
-      w[e * H + h] = hsum(a) * scale;
+  }
+  for (; e < end; ++e) {
+    const float* kr = k + col[e] * k_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* qh = q_row + h * q_sh;
+      const float* kh = kr + h * k_sh;
+      Vec acc = zero();
+      for (int c = 0; c < C; ++c) acc += load(qh + c * kLanes) * load(kh + c * kLanes);
+      w[e * H + h] = hsum(acc) * scale;
     }
   }
 }
@@ -73,67 +80,142 @@ inline void score_row_any(const float* q_row, std::int64_t q_sh, const float* k,
   }
 }
 
-// Softmax of one row in place, vectorized across heads: w[e*H + h] for e in [begin, end).
-// Masked edges and rows with no unmasked edge get 0.
-inline void softmax_row(float* w, std::int64_t begin, std::int64_t end, std::int64_t H,
-                        const std::int32_t* col, const std::uint8_t* mask, std::int64_t i) {
+// Scratch a row softmax needs: 8H accumulators, H per-head values, a pattern of H + 8.
+inline std::int64_t softmax_scratch_floats(std::int64_t H) { return 10 * H + simd::kLanes; }
+
+namespace detail {
+
+// Softmax of an unmasked row, vectorized over the row's flat (deg x H) block: flat index f holds
+// head f % H. Per-head maxima and sums are gathered in H vector accumulators (period 8H), so no
+// lane is wasted whatever H is. `scratch` holds softmax_scratch_floats(H) floats.
+inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float* scratch) {
   using namespace simd;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const std::int64_t full = count / kLanes * kLanes;
+  float* acc = scratch;               // 8H floats: acc vector j covers flat offsets j*8 .. j*8+7 (mod 8H)
+  float* per_head = scratch + 8 * H;  // H floats
+  float* pattern = per_head + H;      // per_head repeated: pattern[t] = per_head[t % H], 8 + H floats
+  auto fold = [&](bool take_max) {    // per_head[h] <- max/sum over acc entries with index = h mod H
+    for (std::int64_t h = 0; h < H; ++h) per_head[h] = take_max ? kNegInf : 0.0f;
+    for (std::int64_t t = 0; t < 8 * H; ++t)
+      per_head[t % H] = take_max ? std::max(per_head[t % H], acc[t]) : per_head[t % H] + acc[t];
+  };
+  auto fill_pattern = [&] {
+    for (std::int64_t t = 0; t < H + kLanes; ++t) pattern[t] = per_head[t % H];
+  };
+  // pass 1: maxima
+  for (std::int64_t t = 0; t < 8 * H; ++t) acc[t] = kNegInf;
+  std::int64_t j = 0;
+  for (std::int64_t f = 0; f < full; f += kLanes) {
+    store(acc + j * kLanes, max(load(w + f), load(acc + j * kLanes)));
+    if (++j == H) j = 0;
+  }
+  fold(true);
+  for (std::int64_t f = full; f < count; ++f) per_head[f % H] = std::max(per_head[f % H], w[f]);
+  fill_pattern();
+  // pass 2: exponentials and sums
+  for (std::int64_t t = 0; t < 8 * H; ++t) acc[t] = 0.0f;
+  j = 0;
+  std::int64_t phase = 0;  // f % H
+  for (std::int64_t f = 0; f < full; f += kLanes) {
+    const Vec p = exp(load(w + f) - load(pattern + phase));
+    store(w + f, p);
+    store(acc + j * kLanes, load(acc + j * kLanes) + p);
+    if (++j == H) j = 0;
+    phase = (phase + kLanes) % H;
+  }
+  for (std::int64_t f = full; f < count; ++f) w[f] = exp(splat(w[f] - per_head[f % H]))[0];
+  fold(false);
+  for (std::int64_t f = full; f < count; ++f) per_head[f % H] += w[f];
+  for (std::int64_t h = 0; h < H; ++h) per_head[h] = 1.0f / per_head[h];
+  fill_pattern();
+  // pass 3: normalise
+  phase = 0;
+  for (std::int64_t f = 0; f < full; f += kLanes) {
+    store(w + f, load(w + f) * load(pattern + phase));
+    phase = (phase + kLanes) % H;
+  }
+  for (std::int64_t f = full; f < count; ++f) w[f] *= per_head[f % H];
+}
+
+}  // namespace detail
+
+// Softmax of one row in place: w[e*H + h] for e in [begin, end). Masked edges and rows with no
+// unmasked edge get 0. `scratch` holds softmax_scratch_floats(H) floats.
+inline void softmax_row(float* w, std::int64_t begin, std::int64_t end, std::int64_t H,
+                        const std::int32_t* col, const std::uint8_t* mask, std::int64_t i, float* scratch) {
+  using namespace simd;
+  if (mask == nullptr) {
+    if (end > begin) detail::softmax_row_flat(w + begin * H, (end - begin) * H, H, scratch);
+    return;
+  }
+  // With a padding mask: per head, skipping masked edges (the rarer, slower path).
   std::int64_t live = 0;
   for (std::int64_t e = begin; e < end; ++e) live += edge_unmasked(mask, i, col[e]);
   if (live == 0) {
     std::fill(w + begin * H, w + end * H, 0.0f);
     return;
   }
-  for (std::int64_t hb = 0; hb < H; hb += kLanes) {
-    const auto width = static_cast<std::size_t>(std::min<std::int64_t>(kLanes, H - hb));
-    auto get = [&](std::int64_t e) {
-      Vec v = splat(-std::numeric_limits<float>::infinity());
-      std::memcpy(&v, w + e * H + hb, width * sizeof(float));
-      return v;
-    };
-    auto put = [&](std::int64_t e, Vec v) { std::memcpy(w + e * H + hb, &v, width * sizeof(float)); };
-    Vec m = splat(-std::numeric_limits<float>::infinity());
+  for (std::int64_t h = 0; h < H; ++h) {
+    float m = -std::numeric_limits<float>::infinity();
     for (std::int64_t e = begin; e < end; ++e)
-      if (edge_unmasked(mask, i, col[e])) m = max(get(e), m);
-    Vec sum = zero();
+      if (edge_unmasked(mask, i, col[e])) m = std::max(m, w[e * H + h]);
+    float sum = 0.0f;
     for (std::int64_t e = begin; e < end; ++e) {
-      if (edge_unmasked(mask, i, col[e])) {
-        const Vec p = exp(get(e) - m);
-        sum += p;
-        put(e, p);
-      } else {
-        put(e, zero());
-      }
+      float& x = w[e * H + h];
+      x = edge_unmasked(mask, i, col[e]) ? exp(splat(x - m))[0] : 0.0f;
+      sum += x;
     }
-    const Vec inv = splat(1.0f) / sum;
-    for (std::int64_t e = begin; e < end; ++e) put(e, get(e) * inv);
+    const float inv = 1.0f / sum;
+    for (std::int64_t e = begin; e < end; ++e) w[e * H + h] *= inv;
   }
 }
 
 // out_i,h = a * sum_e w[e*H + h] * x_j,h + b * y_i,h for one row (y ignored when b == 0).
+// Edge-major like score_row: each neighbour's row (all heads) is streamed once, four edges at a
+// time, into an (H, D) accumulator that stays in L1 (`acc`, H*D floats, 64-byte aligned).
 template <int D>
 void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
                 const std::int32_t* col, std::int64_t begin, std::int64_t end, float a, float* out_row,
-                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh) {
+                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh, float* acc) {
   using namespace simd;
   constexpr int C = D / kLanes;
-  for (std::int64_t h = 0; h < H; ++h) {
-    Vec acc[C];
-    for (int c = 0; c < C; ++c) acc[c] = zero();
-    const float* xh = x + h * x_sh;
-    for (std::int64_t e = begin; e < end; ++e) {
-      const Vec we = splat(w[e * H + h]);
-      const float* xr = xh + col[e] * x_sn;
-      for (int c = 0; c < C; ++c) acc[c] += we * load(xr + c * kLanes);
+  std::fill(acc, acc + H * D, 0.0f);
+  std::int64_t e = begin;
+  for (; e + 4 <= end; e += 4) {
+    const float* x0 = x + col[e] * x_sn;
+    const float* x1 = x + col[e + 1] * x_sn;
+    const float* x2 = x + col[e + 2] * x_sn;
+    const float* x3 = x + col[e + 3] * x_sn;
+    const float* we = w + e * H;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const Vec w0 = splat(we[h]), w1 = splat(we[H + h]), w2 = splat(we[2 * H + h]), w3 = splat(we[3 * H + h]);
+      const std::int64_t off = h * x_sh;
+      float* ah = acc + h * D;
+      for (int c = 0; c < C; ++c) {
+        const std::int64_t o = off + c * kLanes;
+        store(ah + c * kLanes, load(ah + c * kLanes) + w0 * load(x0 + o) + w1 * load(x1 + o) +
+                                   w2 * load(x2 + o) + w3 * load(x3 + o));
+      }
     }
+  }
+  for (; e < end; ++e) {
+    const float* xr = x + col[e] * x_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const Vec we = splat(w[e * H + h]);
+      float* ah = acc + h * D;
+      for (int c = 0; c < C; ++c) store(ah + c * kLanes, load(ah + c * kLanes) + we * load(xr + h * x_sh + c * kLanes));
+    }
+  }
+  const Vec va = splat(a), vb = splat(b);
+  for (std::int64_t h = 0; h < H; ++h) {
     float* o = out_row + h * o_sh;
-    const Vec va = splat(a);
+    const float* ah = acc + h * D;
     if (b != 0.0f) {
-      const Vec vb = splat(b);
       const float* yh = y_row + h * y_sh;
-      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * acc[c] + vb * load(yh + c * kLanes));
+      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * load(ah + c * kLanes) + vb * load(yh + c * kLanes));
     } else {
-      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * acc[c]);
+      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * load(ah + c * kLanes));
     }
   }
 }

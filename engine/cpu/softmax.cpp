@@ -1,4 +1,6 @@
 // edge_softmax on the CPU: each destination row normalised in place, vectorised across heads.
+#include <diffuser/engine/buffer.hpp>
+
 #include "backend.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
@@ -7,8 +9,10 @@ namespace diffuser::cpu {
 
 void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::uint8_t> mask) {
   for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
+    Buffer<float> scratch(softmax_scratch_floats(scores.cols));
     for (std::int64_t i = r0; i < r1; ++i)
-      softmax_row(scores.data, g.row_ptr[i], g.row_ptr[i + 1], scores.cols, g.col, mask.data, i);
+      softmax_row(scores.data, g.row_ptr[i], g.row_ptr[i + 1], scores.cols, g.col, mask.data, i,
+                  scratch.data());
   });
 }
 

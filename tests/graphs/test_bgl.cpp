@@ -7,6 +7,7 @@
 #include <boost/graph/graph_concepts.hpp>
 #include <boost/graph/strong_components.hpp>
 
+#include <diffuser/engine/error.hpp>
 #include <diffuser/graphs/bgl.hpp>
 #include <diffuser/graphs/pattern.hpp>
 

@@ -95,13 +95,16 @@ TEST_CASE("malformed DOT and GraphML files name the file", "[cpu][graphs]") {
   check_rejects(dir, "names.dot", "digraph { a -> b }\n", 0, "node 'a' is not an integer id");
   check_rejects(dir, "negative.dot", "digraph { \"-1\" -> 0 }\n", 0, "node -1 is outside");
   check_rejects(dir, "range.dot", "digraph { 0 -> 7 }\n", 0, "node 7 is outside [0, 4)", 4);
-  check_rejects(dir, "xml.graphml", "<graphml>\n<graph edgedefault=\"directed\">\n<node id=\"0\">\n</graph></graphml>\n", 4,
+  check_rejects(dir, "xml.graphml", "<graphml>\n<graph edgedefault=\"directed\">\n<node id=0/>\n</graph></graphml>\n", 3,
                 "malformed GraphML");
   check_rejects(dir, "root.graphml", "<?xml version='1.0'?>\n<notgraphml/>\n", 0, "malformed GraphML");
   check_rejects(dir, "ids.graphml",
                 "<graphml><key id=\"k\" for=\"node\" attr.name=\"node_id\" attr.type=\"string\"/>"
                 "<graph edgedefault=\"directed\"><node id=\"a\"><data key=\"k\">x</data></node></graph></graphml>",
                 0, "node_id 'x' is not an integer id");
+  check_rejects(dir, "attr.graphml",
+                "<graphml><graph edgedefault=\"directed\"><node id=\"a\"/><node id=\"0\"/></graph></graphml>", 0,
+                "node 'a' is not an integer id");
   check_rejects(dir, "some.graphml",
                 "<graphml><key id=\"k\" for=\"node\" attr.name=\"node_id\" attr.type=\"int\"/>"
                 "<graph edgedefault=\"directed\"><node id=\"a\"><data key=\"k\">0</data></node><node id=\"b\"/>"

@@ -49,13 +49,12 @@ TEST_CASE("formats follow the extension", "[cpu][graphs]") {
 
 TEST_CASE("every format round-trips a graph", "[cpu][graphs]") {
   TempDir dir("roundtrip");
-  const std::vector<std::pair<std::string, Csr>> graphs = {
-      {"pattern", diffuser::graphs::build_pattern("window:2+random:3+global:1", 60, 4)},
-      // Isolated nodes at the end must survive (the node count is part of the graph).
-      {"isolated", from_pairs(9, {{0, 1}, {1, 0}, {3, 3}, {2, 5}})},
-      {"empty", from_pairs(4, {})},
-      {"single", from_pairs(1, {{0, 0}})},
-  };
+  std::vector<std::pair<std::string, Csr>> graphs;
+  graphs.emplace_back("pattern", diffuser::graphs::build_pattern("window:2+random:3+global:1", 60, 4));
+  // Isolated nodes at the end must survive (the node count is part of the graph).
+  graphs.emplace_back("isolated", from_pairs(9, {{0, 1}, {1, 0}, {3, 3}, {2, 5}}));
+  graphs.emplace_back("empty", from_pairs(4, {}));
+  graphs.emplace_back("single", from_pairs(1, {{0, 0}}));
   for (const char* ext : {".txt", ".edges", ".el", ".mtx", ".npy", ".dot", ".gv", ".graphml"})
     for (const auto& [name, g] : graphs) {
       INFO(name << ext);
@@ -121,17 +120,25 @@ TEST_CASE("files from other tools", "[cpu][graphs]") {
     const auto p = dir.write("g.dot", "graph { 0 -- 1; 2 -- 2; }\n");
     CHECK(read_graph(p) == from_pairs(3, {{0, 1}, {1, 0}, {2, 2}}));
   }
-  SECTION("GraphML without node_id (as networkx writes it): ids follow node order") {
+  SECTION("GraphML without node_id (as networkx writes it): ids from the id attributes") {
     const auto p = dir.write("g.graphml",
                              "<?xml version='1.0' encoding='utf-8'?>\n"
                              "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n"
                              "<key id=\"d0\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n"
                              "<graph edgedefault=\"directed\">\n"
-                             "<node id=\"0\"/><node id=\"1\"/><node id=\"2\"/>\n"
+                             "<node id=\"0\"/><node id=\"2\"/><node id=\"1\"/><node id=\"5\"/>\n"
                              "<edge source=\"0\" target=\"2\"><data key=\"d0\">0.5</data></edge>\n"
                              "<edge source=\"2\" target=\"1\"/>\n"
+                             "<edge source=\"5\" target=\"5\"/>\n"
+                             "<edge source=\"1\" target=\"3\"/>\n"
                              "</graph></graphml>\n");
-    CHECK(read_graph(p) == from_pairs(3, {{0, 2}, {2, 1}}));
+    CHECK(read_graph(p) == from_pairs(6, {{0, 2}, {2, 1}, {5, 5}, {1, 3}}));
+  }
+  SECTION("GraphML with BGL/yEd style ids n0, n1, ...") {
+    const auto p = dir.write("g.graphml",
+                             "<graphml><graph edgedefault=\"directed\"><node id=\"n1\"/><node id=\"n0\"/>"
+                             "<edge source=\"n1\" target=\"n0\"/></graph></graphml>");
+    CHECK(read_graph(p) == from_pairs(2, {{1, 0}}));
   }
   SECTION("GraphML with a string node_id key maps ids, undirected gives both directions") {
     const auto p = dir.write("g.graphml",

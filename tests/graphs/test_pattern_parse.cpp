@@ -1,6 +1,7 @@
 // Pattern expressions: parsing, error messages, seeds, thread-count independence, file terms.
 #include <catch2/catch.hpp>
 
+#include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/formats.hpp>
 #include <diffuser/graphs/pattern.hpp>
@@ -49,7 +50,8 @@ TEST_CASE("bad pattern expressions are usage errors naming the term and the expr
       {"window:-1", "R must be non-negative, got -1"},
       {"window:x", "R must be a non-negative integer, got 'x'"},
       {"window:3x", "got '3x'"},
-      {"window:+3", "got '+3'"},
+      {"window:3.5", "got '3.5'"},
+      {"window: 3", "got ' 3'"},
       {"window:99999999999999999999", "too large"},
       {"window:3++self", "empty term"},
       {"+self", "empty term"},
@@ -89,6 +91,13 @@ TEST_CASE("bad pattern expressions are usage errors naming the term and the expr
   REQUIRE_THROWS_WITH(build_pattern("self", 0), Contains("number of tokens must be in [1,"));
   REQUIRE_THROWS_AS(pattern_edges("self", -5), UsageError);
   REQUIRE_THROWS_AS(build_pattern("self", std::int64_t{1} << 32), UsageError);
+}
+
+TEST_CASE("patterns too large for memory are refused before any work", "[cpu][graphs]") {
+  if (diffuser::available_memory_bytes() <= 0) return;  // nothing to compare against
+  REQUIRE_THROWS_WITH(build_pattern("self+random:2000000000", 1 << 20), Contains("far more than memory can hold"));
+  REQUIRE_THROWS_WITH(pattern_edges("random:2000000000+random:2000000000", 1 << 20), Contains("not enough memory"));
+  REQUIRE_THROWS_WITH(build_pattern("window:2000000", 1 << 22), Contains("not enough memory"));
 }
 
 TEST_CASE("pattern_help has one line per term", "[cpu][graphs]") {

@@ -205,6 +205,13 @@ TEST_CASE("a sum of terms is the union of the terms", "[cpu][graphs]") {
                               brute_random(n, 4, seed, term_stream(1, "random")));
     check_pattern("random:4+random:4", n, seed, twice);
 
+    // Overlapping and touching ranges (window, blocks, self, global rows) spliced with lists.
+    Dense ranges = unite(unite(brute_window(n, 1), brute_blocks(n, 4)), brute_global(n, {0, n / 2}));
+    ranges = unite(ranges, brute_random(n, 3, seed, term_stream(4, "random")));
+    ranges = unite(ranges, brute_window(n, 0));
+    check_pattern(cat("window:1+blocks:4+self+global-at:0,", n / 2, "+random:3"), n, seed, ranges);
+    check_pattern("dilated:3:2+window:2+full+random:2", n, seed, brute_window(n, n));
+
     const Dense mixed = unite(unite(brute_blocks(n, 8), brute_dilated(n, 2, 3)),
                               brute_bigbird(n, 4, 1, 1, seed, term_stream(2, "bigbird")));
     check_pattern("blocks:8+dilated:2:3+bigbird:4:1:1", n, seed, mixed);

@@ -70,7 +70,8 @@ std::vector<double> ref_attention(const Problem& p) {
         if (x != -INFINITY) sum += std::exp(x - mx);
       for (std::int64_t j = 0; j < n; ++j)
         if (s[static_cast<std::size_t>(j)] != -INFINITY)
-          a[static_cast<std::size_t>((hh * n + i) * n + j)] = std::exp(s[static_cast<std::size_t>(j)] - mx) / sum;
+          a[static_cast<std::size_t>((hh * n + i) * n + j)] =
+              std::exp(s[static_cast<std::size_t>(j)] - mx) / sum;
     }
   return a;
 }
@@ -87,7 +88,8 @@ std::vector<double> apply(const Problem& p, const std::vector<double>& a, const 
         const double w = a[static_cast<std::size_t>((hh * n + i) * n + j)];
         if (w == 0.0) continue;
         for (std::int64_t t = 0; t < d; ++t)
-          y[static_cast<std::size_t>((i * h + hh) * d + t)] += w * x[static_cast<std::size_t>((j * h + hh) * d + t)];
+          y[static_cast<std::size_t>((i * h + hh) * d + t)] +=
+              w * x[static_cast<std::size_t>((j * h + hh) * d + t)];
       }
   return y;
 }
@@ -105,7 +107,8 @@ std::vector<double> ref_ppr(const Problem& p, const std::vector<double>& a, int 
   return z;
 }
 
-std::vector<double> ref_theta(const Problem& p, const std::vector<double>& a, const std::vector<double>& theta) {
+std::vector<double> ref_theta(const Problem& p, const std::vector<double>& a,
+                              const std::vector<double>& theta) {
   std::vector<double> power(p.v.begin(), p.v.end());
   std::vector<double> z(power.size(), 0.0);
   for (std::size_t k = 0; k < theta.size(); ++k) {

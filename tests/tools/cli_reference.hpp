@@ -10,9 +10,9 @@ namespace diffuser::test::cli {
 
 struct Problem {
   std::int64_t n = 0, h = 0, d = 0;
-  std::vector<float> q, k, v;       // (n, h, d)
-  std::vector<std::uint8_t> adj;    // n * n; adj[i * n + j] = 1 for the edge j -> i
-  std::vector<std::uint8_t> mask;   // (n,), 1 = real token; empty = all real
+  std::vector<float> q, k, v;      // (n, h, d)
+  std::vector<std::uint8_t> adj;   // n * n; adj[i * n + j] = 1 for the edge j -> i
+  std::vector<std::uint8_t> mask;  // (n,), 1 = real token; empty = all real
 };
 
 // Random Q, K, V and graph: about `degree` random sources per token, node 0 a hub (attends to
@@ -28,7 +28,8 @@ std::vector<double> ref_attention(const Problem& p);
 // Z0 = V, Z_{k+1} = (1 - alpha) A Z_k + alpha V for K hops; K = 0: Z = A V.
 std::vector<double> ref_ppr(const Problem& p, const std::vector<double>& a, int hops, double alpha);
 // Z = sum_k theta_k A^k V.
-std::vector<double> ref_theta(const Problem& p, const std::vector<double>& a, const std::vector<double>& theta);
+std::vector<double> ref_theta(const Problem& p, const std::vector<double>& a,
+                              const std::vector<double>& theta);
 // theta_k = e^-t t^k / k! for k < K, theta_K = 1 - their sum.
 std::vector<double> heat_theta(int hops, double t);
 

@@ -44,7 +44,8 @@ std::set<std::string> TempDir::listing() const {
 
 RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int timeout_s) {
   TempDir capture;  // outside cwd, so the captured streams never show up in the tested folder
-  const std::string out_path = (capture.path() / "stdout").string(), err_path = (capture.path() / "stderr").string();
+  const std::string out_path = (capture.path() / "stdout").string(),
+                    err_path = (capture.path() / "stderr").string();
   std::vector<std::string> argv_s{DIFFUSER_CLI};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -111,7 +112,8 @@ std::string npy_header(const std::string& dict) {
   return h + d;
 }
 
-std::string npy_file(const std::string& descr, const std::string& shape, std::size_t data_bytes, bool fortran) {
+std::string npy_file(const std::string& descr, const std::string& shape, std::size_t data_bytes,
+                     bool fortran) {
   return npy_header("{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
                     ", 'shape': " + shape + ", }") +
          std::string(data_bytes, '\0');

@@ -11,7 +11,7 @@
 namespace diffuser::test::cli {
 
 struct RunResult {
-  int exit_code = -1;   // valid when !signaled
+  int exit_code = -1;  // valid when !signaled
   bool signaled = false;
   int signal = 0;
   bool timed_out = false;
@@ -38,7 +38,8 @@ class TempDir {
 
 // Runs `diffuser ARGS...` with `cwd` as its working folder (posix_spawn, no shell), waiting at most
 // `timeout_s` seconds (then the child is killed and timed_out is set).
-RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd, int timeout_s = 120);
+RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                  int timeout_s = 120);
 
 // Writes raw bytes.
 void write_file(const std::filesystem::path& p, const std::string& bytes);

@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> attend_args(std::vector<std::string> extra) {
-  std::vector<std::string> a{"attend", "--graph", "g.txt", "--q", "q.npy", "--k", "k.npy", "--v", "v.npy",
-                             "--out", "z.npy"};
+  std::vector<std::string> a{"attend", "--graph", "g.txt", "--q",   "q.npy", "--k",
+                             "k.npy",  "--v",     "v.npy", "--out", "z.npy"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -43,7 +43,8 @@ RunResult run_ok(const std::vector<std::string>& args, const TempDir& dir) {
 }
 
 // Runs attend with `extra` and compares Z with `ref`.
-void check_z(const TempDir& dir, const Problem& p, const std::vector<std::string>& extra, const std::vector<double>& ref) {
+void check_z(const TempDir& dir, const Problem& p, const std::vector<std::string>& extra,
+             const std::vector<double>& ref) {
   run_ok(attend_args(extra), dir);
   const auto z = load_f32(dir / "z.npy", {p.n, p.h, p.d});
   CHECK(rel_error(z, ref) <= 1e-5);
@@ -68,14 +69,24 @@ TEST_CASE("attend matches the float64 reference for every kind of coefficients",
     CHECK(rel_error(z, ref_ppr(p, a, 5, 0.1)) <= 1e-5);
     CHECK(dir.listing() == std::set<std::string>{"g.txt", "q.npy", "k.npy", "v.npy", "z.npy"});
   }
-  SECTION("--hops 0 is plain sparse attention") { check_z(dir, p, {"--hops", "0"}, ref_ppr(p, a, 0, 0.1)); }
-  SECTION("--hops 3 --alpha 0.3") { check_z(dir, p, {"--hops", "3", "--alpha", "0.3"}, ref_ppr(p, a, 3, 0.3)); }
-  SECTION("--hops 1") { check_z(dir, p, {"--hops=1"}, ref_ppr(p, a, 1, 0.1)); }
+  SECTION("--hops 0 is plain sparse attention") {
+    check_z(dir, p, {"--hops", "0"}, ref_ppr(p, a, 0, 0.1));
+  }
+  SECTION("--hops 3 --alpha 0.3") {
+    check_z(dir, p, {"--hops", "3", "--alpha", "0.3"}, ref_ppr(p, a, 3, 0.3));
+  }
+  SECTION("--hops 1") {
+    check_z(dir, p, {"--hops=1"}, ref_ppr(p, a, 1, 0.1));
+  }
   SECTION("--theta") {
     check_z(dir, p, {"--theta", "0.5,0.3,0.15,0.05"}, ref_theta(p, a, {0.5, 0.3, 0.15, 0.05}));
   }
-  SECTION("--theta with a single value") { check_z(dir, p, {"--theta", "2"}, ref_theta(p, a, {2.0})); }
-  SECTION("--heat") { check_z(dir, p, {"--heat", "1.5", "--hops", "4"}, ref_theta(p, a, heat_theta(4, 1.5))); }
+  SECTION("--theta with a single value") {
+    check_z(dir, p, {"--theta", "2"}, ref_theta(p, a, {2.0}));
+  }
+  SECTION("--heat") {
+    check_z(dir, p, {"--heat", "1.5", "--hops", "4"}, ref_theta(p, a, heat_theta(4, 1.5)));
+  }
   SECTION("--heat with the default hop count") {
     check_z(dir, p, {"--heat", "0.7"}, ref_theta(p, a, heat_theta(5, 0.7)));
   }
@@ -89,7 +100,9 @@ TEST_CASE("attend applies the padding mask in any integer dtype", "[cpu][tools]"
   write_problem(p, dir.path());
   const auto ref = ref_ppr(p, ref_attention(p), 5, 0.1);
 
-  SECTION("uint8") { check_z(dir, p, {"--mask", "m.npy"}, ref); }
+  SECTION("uint8") {
+    check_z(dir, p, {"--mask", "m.npy"}, ref);
+  }
   SECTION("int64 with arbitrary nonzero values") {
     std::vector<std::int64_t> m(p.mask.begin(), p.mask.end());
     for (auto& x : m) x = x ? -7 : 0;
@@ -151,7 +164,8 @@ TEST_CASE("attend reads float64 inputs and gives the float32 result", "[cpu][too
     const std::vector<double> d(f.begin(), f.end());
     npy::save(dir / (std::string(name) + "64.npy"), d.data(), {p.n, p.h, p.d});
   }
-  run_ok({"attend", "--graph", "g.txt", "--q", "q64.npy", "--k", "k64.npy", "--v", "v64.npy", "--out", "z64.npy"},
+  run_ok({"attend", "--graph", "g.txt", "--q", "q64.npy", "--k", "k64.npy", "--v", "v64.npy", "--out",
+          "z64.npy"},
          dir);
   CHECK(read_file(dir / "z64.npy") == read_file(dir / "z.npy"));
 }
@@ -165,8 +179,8 @@ TEST_CASE("attend on a pattern graph, and a graph file with --n beyond its large
     for (std::int64_t i = 0; i < p.n; ++i)
       for (std::int32_t j : g.neighbors(i)) p.adj[static_cast<std::size_t>(i * p.n + j)] = 1;
     write_problem(p, dir.path());
-    run_ok({"attend", "--pattern", "window:2+global:1", "--n", "24", "--q", "q.npy", "--k", "k.npy", "--v", "v.npy",
-            "--out", "z.npy", "--edges-out", "e.npy"},
+    run_ok({"attend", "--pattern", "window:2+global:1", "--n", "24", "--q", "q.npy", "--k", "k.npy", "--v",
+            "v.npy", "--out", "z.npy", "--edges-out", "e.npy"},
            dir);
     CHECK(npy::load_i64(dir / "e.npy").size() == static_cast<std::size_t>(2 * g.num_edges()));
     CHECK(rel_error(load_f32(dir / "z.npy", {p.n, p.h, p.d}), ref_ppr(p, ref_attention(p), 5, 0.1)) <= 1e-5);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include <sys/stat.h>
+
 #include <diffuser/engine/npy.hpp>
 
 #include "tools/cli_reference.hpp"
@@ -71,8 +73,8 @@ void write_files(const TempDir& dir) {
   write_file(dir / "trunc.npy", q.substr(0, q.size() - 10));
   write_file(dir / "headtrunc.npy", q.substr(0, 30));
   write_file(dir / "magic.npy", "this is not a numpy file at all");
-  write_file(dir / "garbled.npy", npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (16, 2") +
-                                      std::string(512, '\0'));
+  write_file(dir / "garbled.npy",
+             npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (16, 2") + std::string(512, '\0'));
   write_file(dir / "complex.npy", npy_file("<c8", "(16, 2, 4)", 16 * 2 * 4 * 8));
   write_file(dir / "bigend.npy", npy_file(">f4", "(16, 2, 4)", 16 * 2 * 4 * 4));
   write_file(dir / "int.npy", npy_file("<i4", "(16, 2, 4)", 16 * 2 * 4 * 4));
@@ -80,8 +82,10 @@ void write_files(const TempDir& dir) {
   write_file(dir / "rank2.npy", npy_file("<f4", "(16, 8)", 16 * 8 * 4));
   write_file(dir / "kshape.npy", npy_file("<f4", "(16, 2, 8)", 16 * 2 * 8 * 4));
   write_file(dir / "headzero.npy", npy_file("<f4", "(16, 0, 4)", 0));
-  for (const char* name : {"q12.npy", "k12.npy", "v12.npy"}) write_file(dir / name, npy_file("<f4", "(12, 2, 4)", 12 * 2 * 4 * 4));
-  for (const char* name : {"q0.npy", "k0.npy", "v0.npy"}) write_file(dir / name, npy_file("<f4", "(0, 2, 4)", 0));
+  for (const char* name : {"q12.npy", "k12.npy", "v12.npy"})
+    write_file(dir / name, npy_file("<f4", "(12, 2, 4)", 12 * 2 * 4 * 4));
+  for (const char* name : {"q0.npy", "k0.npy", "v0.npy"})
+    write_file(dir / name, npy_file("<f4", "(0, 2, 4)", 0));
   std::vector<float> bad(p.q);
   bad[(3 * 2 + 1) * 4 + 2] = std::numeric_limits<float>::quiet_NaN();
   npy::save(dir / "nan.npy", bad.data(), {16, 2, 4});
@@ -97,6 +101,7 @@ void write_files(const TempDir& dir) {
   write_file(dir / "oob.txt", "0 1\n1 2\n# a comment\n5 99\n");
   write_file(dir / "words.txt", "0 1\nfoo bar\n");
   write_file(dir / "empty.txt", "");
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0644) == 0);
   write_file(dir / "bad.mtx", "%%MatrixMarket matrix coordinate pattern general\n4 4 2\n1 2\n");
 }
 
@@ -119,7 +124,9 @@ TEST_CASE("attend rejects bad input with one clear line, the right exit code and
       {attend({{"--k", "kshape.npy"}}), 1, {"kshape.npy", "(16, 2, 8)", "(16, 2, 4)"}},
       {attend({{"--v", "headzero.npy"}}), 1, {"headzero.npy"}},
       {attend({{"--q", "q12.npy"}, {"--k", "k12.npy"}, {"--v", "v12.npy"}}), 1, {"16 nodes", "12 tokens"}},
-      {attend({{"--graph", ""}, {"--pattern", "window:1"}, {"--n", "20"}}), 1, {"20 nodes", "16 tokens", "q.npy"}},
+      {attend({{"--graph", ""}, {"--pattern", "window:1"}, {"--n", "20"}}),
+       1,
+       {"20 nodes", "16 tokens", "q.npy"}},
       {attend({{"--q", "q0.npy"}, {"--k", "k0.npy"}, {"--v", "v0.npy"}}), 1, {"q0.npy", "N = 0"}},
       {attend({{"--q", "nan.npy"}}), 1, {"nan.npy", "[3, 1, 2]", "NaN"}},
       {attend({{"--v", "inf.npy"}}), 1, {"inf.npy", "[15, 0, 3]", "Inf"}},
@@ -137,6 +144,7 @@ TEST_CASE("attend rejects bad input with one clear line, the right exit code and
       {attend({{"--weights-out", "nodir/w.npy"}}), 1, {"nodir/w.npy", "--weights-out"}},
       {attend({{"--edges-out", "nodir/e.npy"}}), 1, {"nodir/e.npy", "--edges-out"}},
       {attend({{"--out", "."}}), 1, {"--out", "directory"}},
+      {attend({{"--out", "fifo"}}), 1, {"--out", "fifo", "not a regular file"}},
       {attend({{"--backend", "cuda"}}), 1, {"cuda"}},
       // Bad usage: exit 2.
       {attend({{"--graph", ""}, {"--pattern", "window:1"}, {"--n", "0"}}), 2, {"--n", "0"}},
@@ -182,6 +190,7 @@ TEST_CASE("graph rejects bad input with one clear line, the right exit code and 
       {{"graph", "--graph", "magic.npy"}, 1, {"magic.npy"}},
       {{"graph", "--pattern", "window:1", "--n", "10", "--out", "nodir/g.txt"}, 1, {"nodir/g.txt"}},
       {{"graph", "--pattern", "window:1", "--n", "10", "--out", "g.xyz"}, 2, {"g.xyz"}},
+      {{"graph", "--pattern", "window:1", "--n", "10", "--out", "."}, 2, {"."}},
       {{"graph", "--pattern", "window:1"}, 2, {"--n"}},
       {{"graph", "--pattern", "window:1", "--n", "0"}, 2, {"--n", "0"}},
       {{"graph", "--pattern", "window:1", "--n", "-5"}, 2, {"--n", "-5"}},
@@ -210,6 +219,8 @@ TEST_CASE("demo rejects bad options with one clear line and the right exit code"
       {{"demo", "--bogus"}, 2, {"--bogus"}},
       {{"demo", "--backend", "tpu"}, 2, {"tpu"}},
       {{"demo", "--n", "64", "--backend", "cuda"}, 1, {"cuda"}},
+      // 3 x 2e9 x 768 x 4 bytes of node buffers: refused before the graph is built.
+      {{"demo", "--n", "2000000000", "--backend", "cpu"}, 1, {"not enough memory", "N=2000000000"}},
   };
   for (const Case& c : cases) expect_failure(dir, c);
 }

@@ -36,16 +36,16 @@ TEST_CASE("demo prints stages, throughput and a thread-independent checksum", "[
   TempDir dir;
   const RunResult one = run_demo({"--n", "512", "--threads", "1", "--backend", "cpu"}, dir);
   const RunResult two = run_demo({"--n", "512", "--threads", "2", "--backend", "cpu"}, dir);
-  for (const char* s : {"weights", "hop 1", "hop 5", "forward", "GFLOP/s", "edges/s", "peak RSS", "graph build",
-                        "blocks:64+random:64+global-random:64", "N = 512"})
+  for (const char* s : {"weights", "hop 1", "hop 5", "forward", "GFLOP/s", "edges/s", "peak RSS",
+                        "graph build", "blocks:64+random:64+global-random:64", "N = 512"})
     CHECK_THAT(one.out, Contains(s));
   CHECK(std::regex_search(checksum_line(one), std::regex("sum -?[0-9]\\.[0-9]{9}e[-+][0-9]+")));
   CHECK(checksum_line(one) == checksum_line(two));
 
   const RunResult other = run_demo({"--n", "512", "--seed", "1", "--backend", "cpu"}, dir);
   CHECK(checksum_line(other) != checksum_line(one));
-  const RunResult plain = run_demo({"--n", "300", "--pattern", "window:3", "--hops", "0", "--heads", "2", "--dim", "8"},
-                                   dir);
+  const RunResult plain =
+      run_demo({"--n", "300", "--pattern", "window:3", "--hops", "0", "--heads", "2", "--dim", "8"}, dir);
   CHECK_THAT(plain.out, Contains("plain sparse attention"));
   CHECK(dir.listing().empty());
 }

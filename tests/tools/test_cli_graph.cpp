@@ -61,7 +61,8 @@ TEST_CASE("graph --out writes every format and --graph reads it back", "[cpu][to
   for (const std::string ext : {"txt", "mtx", "npy", "dot", "graphml"}) {
     DYNAMIC_SECTION("format ." << ext) {
       const std::string file = "g." + ext;
-      const RunResult w = run_ok({"graph", "--pattern", spec, "--n", "40", "--seed", "5", "--out", file}, dir);
+      const RunResult w =
+          run_ok({"graph", "--pattern", spec, "--n", "40", "--seed", "5", "--out", file}, dir);
       CHECK_THAT(w.out, Contains(file));
       const RunResult r = run_ok({"graph", "--graph", file, "--json"}, dir);
       CHECK(json_int(r.out, "nodes") == 40);
@@ -83,12 +84,14 @@ TEST_CASE("help, version and the top-level usage", "[cpu][tools]") {
     CHECK_THAT(r.out, Contains("example"));
   }
   const RunResult g = run_ok({"graph", "--help"}, dir);
-  for (const char* term : {"window", "blocks", "dilated", "global", "global-random", "global-at", "random", "bigbird",
-                           "self", "full", "diffuser", "file:", "plugin:", ".mtx", ".graphml", "j -> i"})
+  for (const char* term :
+       {"window", "blocks", "dilated", "global", "global-random", "global-at", "random", "bigbird", "self",
+        "full", "diffuser", "file:", "plugin:", ".mtx", ".graphml", "j -> i"})
     CHECK_THAT(g.out, Contains(term));
   const RunResult a = run_ok({"attend", "--help"}, dir);
-  for (const char* opt : {"--q", "--k", "--v", "--mask", "--hops", "--alpha", "--theta", "--heat", "--threads",
-                          "--backend", "--out", "--weights-out", "--edges-out", "--pattern", "--graph"})
+  for (const char* opt :
+       {"--q", "--k", "--v", "--mask", "--hops", "--alpha", "--theta", "--heat", "--threads", "--backend",
+        "--out", "--weights-out", "--edges-out", "--pattern", "--graph"})
     CHECK_THAT(a.out, Contains(opt));
   const RunResult d = run_ok({"demo", "--help"}, dir);
   for (const char* opt : {"--n", "--pattern", "--heads", "--dim", "--hops", "--alpha", "--seed", "--threads",
