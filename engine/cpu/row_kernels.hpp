@@ -80,31 +80,32 @@ inline void score_row_any(const float* q_row, std::int64_t q_sh, const float* k,
   }
 }
 
-// Scratch a row softmax needs: 8H accumulators, H per-head values, a pattern of H + 8.
-inline std::int64_t softmax_scratch_floats(std::int64_t H) { return 10 * H + simd::kLanes; }
+// Scratch a row softmax needs: kLanes*H accumulators, H per-head values, a pattern of H + kLanes.
+inline std::int64_t softmax_scratch_floats(std::int64_t H) { return (simd::kLanes + 2) * H + simd::kLanes; }
 
 namespace detail {
 
 // Softmax of an unmasked row, vectorized over the row's flat (deg x H) block: flat index f holds
-// head f % H. Per-head maxima and sums are gathered in H vector accumulators (period 8H), so no
+// head f % H. Per-head maxima and sums are gathered in H vector accumulators (period kLanes*H), so no
 // lane is wasted whatever H is. `scratch` holds softmax_scratch_floats(H) floats.
 inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float* scratch) {
   using namespace simd;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const std::int64_t full = count / kLanes * kLanes;
-  float* acc = scratch;               // 8H floats: acc vector j covers flat offsets j*8 .. j*8+7 (mod 8H)
-  float* per_head = scratch + 8 * H;  // H floats
-  float* pattern = per_head + H;      // per_head repeated: pattern[t] = per_head[t % H], 8 + H floats
+  const std::int64_t period = kLanes * H;
+  float* acc = scratch;               // acc vector j covers flat offsets j*kLanes .. (mod period)
+  float* per_head = scratch + period;  // H floats
+  float* pattern = per_head + H;      // per_head repeated: pattern[t] = per_head[t % H], H + kLanes floats
   auto fold = [&](bool take_max) {    // per_head[h] <- max/sum over acc entries with index = h mod H
     for (std::int64_t h = 0; h < H; ++h) per_head[h] = take_max ? kNegInf : 0.0f;
-    for (std::int64_t t = 0; t < 8 * H; ++t)
+    for (std::int64_t t = 0; t < period; ++t)
       per_head[t % H] = take_max ? std::max(per_head[t % H], acc[t]) : per_head[t % H] + acc[t];
   };
   auto fill_pattern = [&] {
     for (std::int64_t t = 0; t < H + kLanes; ++t) pattern[t] = per_head[t % H];
   };
   // pass 1: maxima
-  for (std::int64_t t = 0; t < 8 * H; ++t) acc[t] = kNegInf;
+  for (std::int64_t t = 0; t < period; ++t) acc[t] = kNegInf;
   std::int64_t j = 0;
   for (std::int64_t f = 0; f < full; f += kLanes) {
     store(acc + j * kLanes, max(load(w + f), load(acc + j * kLanes)));
@@ -114,7 +115,7 @@ inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float
   for (std::int64_t f = full; f < count; ++f) per_head[f % H] = std::max(per_head[f % H], w[f]);
   fill_pattern();
   // pass 2: exponentials and sums
-  for (std::int64_t t = 0; t < 8 * H; ++t) acc[t] = 0.0f;
+  for (std::int64_t t = 0; t < period; ++t) acc[t] = 0.0f;
   j = 0;
   std::int64_t phase = 0;  // f % H
   for (std::int64_t f = 0; f < full; f += kLanes) {
@@ -183,6 +184,9 @@ void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_s
   std::fill(acc, acc + H * D, 0.0f);
   std::int64_t e = begin;
   for (; e + 4 <= end; e += 4) {
+    if (e + 12 <= end) {  // start the rows two groups ahead: the stream prefetcher follows them
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[e + u] * x_sn);
+    }
     const float* x0 = x + col[e] * x_sn;
     const float* x1 = x + col[e + 1] * x_sn;
     const float* x2 = x + col[e + 2] * x_sn;
