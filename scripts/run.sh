@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-command set-up for a fresh Debian 12 machine: installs every dependency (apt-get, as root or
+# through sudo), configures a Release build and then either runs the main job or the test suite.
+#
+#   scripts/run.sh demo     install, build, run `diffuser demo` (N = 4096, the authors' recipe)
+#   scripts/run.sh test     install, build, run the whole test suite through ctest
+#
+# Environment: BUILD_DIR (default build), DIFFUSER_CUDA (AUTO|ON|OFF, default AUTO: the CUDA backend
+# is compiled when nvcc is found; no GPU is needed to build or test), JOBS (default: all cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-}
+case "$mode" in
+  demo|test) ;;
+  *) echo "usage: scripts/run.sh demo|test" >&2; exit 2 ;;
+esac
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+packages=(cmake make g++ libboost-graph-dev libtbb-dev catch2 libeigen3-dev zlib1g-dev graphviz)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "== installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== configuring ($build, Release)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDIFFUSER_CUDA="${DIFFUSER_CUDA:-AUTO}" >/dev/null
+echo "== building with $jobs jobs"
+cmake --build "$build" -j "$jobs"
+
+if [ "$mode" = demo ]; then
+  echo "== diffuser demo"
+  "$build/tools/diffuser" demo
+else
+  echo "== ctest"
+  ctest --test-dir "$build" --output-on-failure -j "$jobs"
+fi
