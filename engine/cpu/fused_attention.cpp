@@ -2,6 +2,7 @@
 #include <diffuser/engine/buffer.hpp>
 
 #include "backend.hpp"
+#include "hub_rows.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
 
@@ -10,9 +11,11 @@ namespace diffuser::cpu {
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
                     Span<const std::uint8_t> mask, MatrixView<float> weights) {
   dispatch_head_dim(q.d, [&]<int D>() {
+    const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> scratch(softmax_scratch_floats(q.h));
       for (std::int64_t i = r0; i < r1; ++i) {
+        if (hubs.is_hub(g, i)) continue;
         const auto b = g.row_ptr[i], e = g.row_ptr[i + 1];
         if constexpr (D > 0)
           score_row<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b, e, q.h, scale, weights.data);
@@ -22,6 +25,7 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
         softmax_row(weights.data, b, e, q.h, g.col, mask.data, i, scratch.data());
       }
     });
+    if constexpr (D > 0) attention_hub_rows<D>(g, hubs, q, k, scale, mask.data, weights.data);
   });
 }
 

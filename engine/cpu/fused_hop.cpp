@@ -2,6 +2,7 @@
 #include <diffuser/engine/buffer.hpp>
 
 #include "backend.hpp"
+#include "hub_rows.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
 
@@ -10,9 +11,11 @@ namespace diffuser::cpu {
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x, float b,
                   Tensor3View<const float> y, Tensor3View<float> out) {
   dispatch_head_dim(x.d, [&]<int D>() {
+    const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(x.h * x.d);  // the row accumulator, kept in L1
       for (std::int64_t i = r0; i < r1; ++i) {
+        if (hubs.is_hub(g, i)) continue;
         const float* y_row = b != 0.0f ? y.row(i) : nullptr;
         const auto rb = g.row_ptr[i], re = g.row_ptr[i + 1];
         if constexpr (D > 0)
@@ -23,6 +26,7 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
                          out.stride_h, b, y_row, y.stride_h);
       }
     });
+    if constexpr (D > 0) gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
   });
 }
 

@@ -172,19 +172,17 @@ inline void softmax_row(float* w, std::int64_t begin, std::int64_t end, std::int
   }
 }
 
-// out_i,h = a * sum_e w[e*H + h] * x_j,h + b * y_i,h for one row (y ignored when b == 0).
-// Edge-major like score_row: each neighbour's row (all heads) is streamed once, four edges at a
-// time, into an (H, D) accumulator that stays in L1 (`acc`, H*D floats, 64-byte aligned).
+// acc[h*D + :] += sum over edges e in [begin, end) of w[e*H + h] * x_j,h. Edge-major: each
+// neighbour's row (all heads) is streamed once, four edges at a time, into an (H, D) accumulator
+// that stays in L1. The rows two groups ahead are prefetched so the stream prefetcher follows them.
 template <int D>
-void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
-                const std::int32_t* col, std::int64_t begin, std::int64_t end, float a, float* out_row,
-                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh, float* acc) {
+void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
+                      const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc) {
   using namespace simd;
   constexpr int C = D / kLanes;
-  std::fill(acc, acc + H * D, 0.0f);
   std::int64_t e = begin;
   for (; e + 4 <= end; e += 4) {
-    if (e + 12 <= end) {  // start the rows two groups ahead: the stream prefetcher follows them
+    if (e + 12 <= end) {
       for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[e + u] * x_sn);
     }
     const float* x0 = x + col[e] * x_sn;
@@ -211,6 +209,14 @@ void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_s
       for (int c = 0; c < C; ++c) store(ah + c * kLanes, load(ah + c * kLanes) + we * load(xr + h * x_sh + c * kLanes));
     }
   }
+}
+
+// out_i,h = a * acc_h + b * y_i,h (y ignored when b == 0).
+template <int D>
+void finish_row(const float* acc, std::int64_t H, float a, float* out_row, std::int64_t o_sh, float b,
+                const float* y_row, std::int64_t y_sh) {
+  using namespace simd;
+  constexpr int C = D / kLanes;
   const Vec va = splat(a), vb = splat(b);
   for (std::int64_t h = 0; h < H; ++h) {
     float* o = out_row + h * o_sh;
@@ -222,6 +228,16 @@ void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_s
       for (int c = 0; c < C; ++c) store(o + c * kLanes, va * load(ah + c * kLanes));
     }
   }
+}
+
+// out_i,h = a * sum_e w[e*H + h] * x_j,h + b * y_i,h for one row; `acc` is H*D floats of scratch.
+template <int D>
+void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
+                const std::int32_t* col, std::int64_t begin, std::int64_t end, float a, float* out_row,
+                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh, float* acc) {
+  std::fill(acc, acc + H * D, 0.0f);
+  accumulate_edges<D>(w, H, x, x_sn, x_sh, col, begin, end, acc);
+  finish_row<D>(acc, H, a, out_row, o_sh, b, y_row, y_sh);
 }
 
 inline void gather_row_any(const float* w, std::int64_t H, std::int64_t D, const float* x, std::int64_t x_sn,

@@ -53,6 +53,25 @@ TEST_CASE("a hub row of degree N matches the reference", "[cpu][engine]") {
   Tensor3<float> out(n, h, d);
   ops::gather_sum(g.view(), w.view(), v.view(), out.view());
   REQUIRE(test::rel_error(out.buffer().data(), test::ref_gather(g, ref_w, v)) < 1e-5);
+  // the fused hop on hub rows, with a y term
+  ops::gather_axpby(g.view(), w.view(), 0.75f, v.view(), 0.25f, q.view(), out.view());
+  auto ref_hop = test::ref_gather(g, ref_w, v);
+  for (std::size_t t = 0; t < ref_hop.size(); ++t) ref_hop[t] = 0.75 * ref_hop[t] + 0.25 * q.buffer()[static_cast<std::int64_t>(t)];
+  REQUIRE(test::rel_error(out.buffer().data(), ref_hop) < 1e-5);
+}
+
+TEST_CASE("hub rows under a padding mask match the dense reference", "[cpu][engine]") {
+  const std::int64_t n = 1200, h = 2, d = 32;
+  const Csr g = test::random_graph(n, 2, 19, {7, 600, 1199});
+  std::vector<std::uint8_t> mask(n, 1);
+  for (std::int64_t i = 0; i < n; i += 3) mask[static_cast<std::size_t>(i)] = 0;
+  mask[600] = 1;
+  mask[7] = 0;  // a padded hub: its whole row gets zero weight
+  const auto q = test::random_tensor(n, h, d, 20), k = test::random_tensor(n, h, d, 21);
+  Matrix<float> w(g.num_edges(), h);
+  ops::edge_attention(g.view(), q.view(), k.view(), 0.2f, {mask.data(), n, Device::cpu}, w.view());
+  const auto ref = test::edge_values(g, test::ref_dense_attention(g, q, k, mask, 0.2), h);
+  REQUIRE(test::rel_error(w.buffer().data(), ref) < 1e-5);
 }
 
 TEST_CASE("a fully padded sequence gives zero weights", "[cpu][engine]") {
