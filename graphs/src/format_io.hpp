@@ -41,7 +41,10 @@ class LineReader {
   bool next(std::string_view& line);
   std::int64_t line_number() const { return line_; }
   const std::string& path() const { return path_; }
-  [[noreturn]] void fail(const std::string& what) const { throw Error(cat(path_, ":", line_, ": ", what)); }
+  // Before the first line (an empty file) there is no line to name.
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(line_ > 0 ? cat(path_, ":", line_, ": ", what) : cat(path_, ": ", what));
+  }
 
  private:
   std::string path_, text_;

@@ -1,6 +1,8 @@
 // GraphML through the Boost Graph Library (read_graphml / write_graphml), in its own file for
 // compile time. Node ids come from a "node_id" data key when the file has one (diffuser writes
-// it), else from the order of the <node> elements: BGL does not expose the id attribute itself.
+// it), else from the node's id attribute: "5" (networkx) or "n5" (BGL, yEd).
+#include <set>
+#include <sstream>
 #include <typeinfo>
 
 #include <boost/graph/adjacency_list.hpp>
@@ -16,6 +18,48 @@ namespace diffuser::graphs::detail {
 namespace {
 
 using Vertex = std::size_t;  // vertex_descriptor of a vecS adjacency_list
+using boost::property_tree::ptree;
+
+void collect_graphs(const ptree& parent, std::vector<const ptree*>& out) {
+  for (const auto& [name, child] : parent)
+    if (name == "graph") {
+      out.push_back(&child);
+      collect_graphs(child, out);
+    }
+}
+
+// The id attribute of each BGL vertex, in vertex order. BGL does not expose ids, but it numbers
+// vertices in the order it meets them: the <node>s graph by graph (a graph, then the graphs
+// nested in it), then ids first seen in an <edge>. Replaying that walk names every vertex.
+std::vector<std::string> vertex_ids(const std::string& text) {
+  ptree root;
+  std::istringstream in(text);
+  boost::property_tree::read_xml(in, root,
+                                  boost::property_tree::xml_parser::no_comments | boost::property_tree::xml_parser::trim_whitespace);
+  std::vector<const ptree*> graphs;
+  collect_graphs(root.get_child("graphml"), graphs);
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  const auto meet = [&](const std::string& id) {
+    if (seen.insert(id).second) ids.push_back(id);
+  };
+  for (const ptree* g : graphs)
+    for (const auto& [name, child] : *g)
+      if (name == "node") meet(child.get<std::string>("<xmlattr>.id"));
+  for (const ptree* g : graphs)
+    for (const auto& [name, child] : *g)
+      if (name == "edge") {
+        meet(child.get<std::string>("<xmlattr>.source"));
+        meet(child.get<std::string>("<xmlattr>.target"));
+      }
+  return ids;
+}
+
+// "n5" -> "5": the id style of BGL and yEd; anything else is kept as it is.
+std::string strip_n(const std::string& id) {
+  if (id.size() > 1 && id[0] == 'n' && id.find_first_not_of("0123456789", 1) == std::string::npos) return id.substr(1);
+  return id;
+}
 
 // Records "node_id" values whatever type the file declares for the key (int, long, string, ...),
 // which a typed property map could not.
@@ -54,7 +98,14 @@ EdgeList parse_graphml(const std::string& path, const std::string& text, MaybeN 
   if (given != 0 && given != nv)
     throw Error(cat(path, ": ", given, " of ", nv, " nodes have a node_id; give it to all of them or to none"));
   std::vector<std::string> names(nv);
-  for (std::size_t v = 0; v < nv; ++v) names[v] = given ? ids[v] : std::to_string(v);
+  if (given) {
+    for (std::size_t v = 0; v < nv; ++v) names[v] = ids[v];
+  } else {
+    const auto attr = vertex_ids(text);
+    if (attr.size() != nv)  // a layout this walk does not model: better no graph than a wrong one
+      throw Error(cat(path, ": cannot match the ", nv, " nodes to their ids; add a node_id key"));
+    for (std::size_t v = 0; v < nv; ++v) names[v] = strip_n(attr[v]);
+  }
   std::vector<std::pair<std::size_t, std::size_t>> pairs;
   pairs.reserve(boost::num_edges(g));
   for (const auto e : boost::make_iterator_range(boost::edges(g)))

@@ -21,8 +21,14 @@ class RowTerm {
   virtual std::int64_t row_size(std::int64_t i) const = 0;
   // Writes row i in ascending order. Duplicates are allowed only where may_repeat() says so.
   virtual void fill_row(std::int64_t i, std::int32_t* out) const = 0;
+  // fill_row without the ordering guarantee, for edge lists (which need none); terms whose
+  // sorting costs something skip it here.
+  virtual void fill_row_unordered(std::int64_t i, std::int32_t* out) const { fill_row(i, out); }
   // True when rows may hold a source twice (random draws); the union step removes them.
   virtual bool may_repeat() const { return false; }
+  // When row i is exactly the range [lo, hi), says so (fill_row would write lo, ..., hi-1): the
+  // union step then splices the range in instead of merging it element by element.
+  virtual bool row_range(std::int64_t /*i*/, std::int64_t& /*lo*/, std::int64_t& /*hi*/) const { return false; }
 };
 
 using RowTermPtr = std::unique_ptr<RowTerm>;

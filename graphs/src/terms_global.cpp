@@ -31,6 +31,11 @@ class Global final : public RowTerm {
     else
       std::copy(pos_.begin(), pos_.end(), out);
   }
+  bool row_range(std::int64_t i, std::int64_t& lo, std::int64_t& hi) const override {
+    lo = 0;
+    hi = n_;
+    return is_global(i);
+  }
 
  private:
   bool is_global(std::int64_t i) const {
@@ -48,11 +53,14 @@ class Random final : public RowTerm {
       : n_(n), r_(r), seed_(seed), stream_(stream) {}
   std::int64_t row_size(std::int64_t) const override { return r_; }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
+    fill_row_unordered(i, out);
+    std::sort(out, out + r_);
+  }
+  void fill_row_unordered(std::int64_t i, std::int32_t* out) const override {
     const auto base = static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(r_);
     for (std::int64_t t = 0; t < r_; ++t)
       out[t] = static_cast<std::int32_t>(
           rng::below(seed_, stream_, base + static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n_)));
-    std::sort(out, out + r_);
   }
   bool may_repeat() const override { return true; }
 
@@ -97,6 +105,11 @@ class BigBird final : public RowTerm {
     }
   }
   std::int64_t row_size(std::int64_t i) const override { return row_size_[static_cast<std::size_t>(i / b_)]; }
+  bool row_range(std::int64_t i, std::int64_t& lo, std::int64_t& hi) const override {
+    lo = 0;
+    hi = n_;
+    return i / b_ < g_;
+  }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     const std::int64_t q = i / b_;
     if (q < g_) {

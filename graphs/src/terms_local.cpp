@@ -1,6 +1,7 @@
 // Local pattern terms, each row a closed-form set: window, blocks, dilated, self, full.
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 #include <diffuser/engine/error.hpp>
 
@@ -19,6 +20,11 @@ class Window final : public RowTerm {
   Window(std::int64_t n, std::int64_t r) : n_(n), r_(r) {}
   std::int64_t row_size(std::int64_t i) const override { return hi(i) - lo(i); }
   void fill_row(std::int64_t i, std::int32_t* out) const override { fill_range(out, lo(i), hi(i)); }
+  bool row_range(std::int64_t i, std::int64_t& a, std::int64_t& b) const override {
+    a = lo(i);
+    b = hi(i);
+    return true;
+  }
 
  private:
   std::int64_t lo(std::int64_t i) const { return std::max<std::int64_t>(0, i - r_); }
@@ -43,6 +49,10 @@ class Blocks final : public RowTerm {
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     const auto [lo, hi] = range(i);
     fill_range(out, lo, hi);
+  }
+  bool row_range(std::int64_t i, std::int64_t& lo, std::int64_t& hi) const override {
+    std::tie(lo, hi) = range(i);
+    return true;
   }
 
  private:
@@ -77,6 +87,11 @@ class Self final : public RowTerm {
  public:
   std::int64_t row_size(std::int64_t) const override { return 1; }
   void fill_row(std::int64_t i, std::int32_t* out) const override { *out = static_cast<std::int32_t>(i); }
+  bool row_range(std::int64_t i, std::int64_t& lo, std::int64_t& hi) const override {
+    lo = i;
+    hi = i + 1;
+    return true;
+  }
 };
 
 class Full final : public RowTerm {
@@ -84,6 +99,11 @@ class Full final : public RowTerm {
   explicit Full(std::int64_t n) : n_(n) {}
   std::int64_t row_size(std::int64_t) const override { return n_; }
   void fill_row(std::int64_t, std::int32_t* out) const override { fill_range(out, 0, n_); }
+  bool row_range(std::int64_t, std::int64_t& lo, std::int64_t& hi) const override {
+    lo = 0;
+    hi = n_;
+    return true;
+  }
 
  private:
   std::int64_t n_;

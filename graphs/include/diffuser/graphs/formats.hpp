@@ -11,6 +11,16 @@
 
 namespace diffuser::graphs {
 
+// Every format stores edges src -> dst ("j -> i": token i attends to token j), ids 0..N-1:
+//  - edge list: "src dst" per line, '#' comments, blank lines; diffuser writes a "# nodes: N"
+//    header comment, which the reader honours before the first edge so trailing isolated nodes
+//    survive a round trip.
+//  - Matrix Market: coordinate pattern/real/integer, general/symmetric (values are ignored,
+//    symmetric adds the mirror entries); entry (i, j) = A[i, j] = edge j -> i, 1-based.
+//  - .npy: (E, 2) <i4/<i8 rows (src, dst). Holds no node count: pass n, or get largest id + 1.
+//  - DOT: node names are the ids; "digraph" edges as written, undirected "graph" edges both ways.
+//  - GraphML: ids from a node "node_id" data key (diffuser writes one), else from the node id
+//    attribute ("5" or "n5"); edgedefault="undirected" gives both directions.
 enum class GraphFormat { edge_list, matrix_market, npy, dot, graphml };
 
 // By extension: .txt/.edges/.el -> edge list, .mtx, .npy, .dot/.gv, .graphml. Throws UsageError
