@@ -9,8 +9,9 @@ namespace diffuser::cli {
 
 const char* const kGraphOptionsHelp =
     "graph (one of):\n"
-    "  --pattern SPEC --n N   a pattern expression over N tokens (see `diffuser graph --help`)\n"
-    "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the file's\n"
+    "  --pattern SPEC --n N   a pattern expression over N tokens (terms: `diffuser graph --help`)\n"
+    "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the\n"
+    "                         file's node count, or its largest id + 1\n"
     "  --seed S               seed of the random pattern terms (default 0)\n";
 
 GraphSource graph_from_args(Args& args) {

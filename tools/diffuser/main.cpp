@@ -10,6 +10,7 @@
 #include <diffuser/engine/error.hpp>
 
 #include "cli.hpp"
+#include "tool_util.hpp"
 
 namespace {
 
@@ -56,16 +57,16 @@ int main(int argc, char** argv) {
     cli::Args args(cmd->name, rest);
     return cmd->run(args);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), cli::one_line(e.what()).c_str());
     return 2;
   } catch (const Error& e) {
-    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), cli::one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "diffuser %s: error: out of memory\n", cmd->name.c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), e.what());
+    std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), cli::one_line(e.what()).c_str());
     return 1;
   }
 }
