@@ -1,0 +1,253 @@
+// The analysis commands end to end: reach, spectral and mass JSON against the library, pictures
+// with the size they announce (PNG and SVG headers read back), golden cell counts, the node-link
+// drawing and the self-contained HTML report.
+#include <catch2/catch.hpp>
+
+#include <regex>
+
+#include <diffuser/diffusion/mass.hpp>
+#include <diffuser/diffusion/reach.hpp>
+#include <diffuser/diffusion/spectral.hpp>
+#include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/random.hpp>
+#include <diffuser/graphs/pattern.hpp>
+
+#include "analysis/png_reader.hpp"
+#include "tools/cli_runner.hpp"
+
+using namespace diffuser;
+using namespace diffuser::test::cli;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+RunResult ok(const std::vector<std::string>& args, const TempDir& dir) {
+  RunResult r = run_cli(args, dir.path());
+  INFO("args: " << args.front() << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE_FALSE(r.signaled);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
+double json_num(const std::string& json, const std::string& key) {
+  std::smatch m;
+  INFO(key << " in " << json);
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (-?[0-9.eE+-]+)")));
+  return std::stod(m[1]);
+}
+
+std::vector<double> json_list(const std::string& json, const std::string& key) {
+  std::smatch m;
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": \\[([^\\]]*)\\]")));
+  std::vector<double> v;
+  const std::string body = m[1];
+  std::regex num("-?[0-9.eE+-]+");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), num); it != std::sregex_iterator(); ++it)
+    v.push_back(std::stod(it->str()));
+  return v;
+}
+
+// "wrote FILE (W x H)"
+std::pair<int, int> announced_size(const std::string& out) {
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex("\\(([0-9]+) x ([0-9]+)\\)")));
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+
+std::pair<int, int> svg_size(const std::string& svg) {
+  std::smatch m;
+  REQUIRE(std::regex_search(svg, m, std::regex("<svg[^>]* width=\"([0-9]+)\" height=\"([0-9]+)\"")));
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t c = 0;
+  for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++c;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("reach, spectral and mass print what the library computes", "[cpu][analysis]") {
+  TempDir dir;
+  const std::string spec = "window:2+random:2";
+  const Csr g = graphs::build_pattern(spec, 200, 3);
+
+  const RunResult r =
+      ok({"reach", "--pattern", spec, "--n", "200", "--seed", "3", "--max-hops", "5", "--json"}, dir);
+  diffusion::ReachOptions ro;
+  ro.max_hops = 5;
+  const auto expect = diffusion::reach(g, ro);
+  const auto cov = json_list(r.out, "coverage");
+  REQUIRE(cov.size() == 5);
+  for (std::size_t k = 0; k < 5; ++k) CHECK(cov[k] == Approx(expect.coverage[k]).epsilon(1e-9));
+  CHECK(json_num(r.out, "diameter") == expect.diameter);
+  CHECK(json_num(r.out, "nodes") == 200);
+  CHECK(json_num(r.out, "unreachable_pairs") == static_cast<double>(expect.unreachable_pairs));
+  CHECK_THAT(r.out, Contains("\"exact\": true") && Contains("\"receptive_field\": [{\"hops\": 1, \"min\": "));
+  const RunResult text = ok({"reach", "--pattern", spec, "--n", "200", "--seed", "3"}, dir);
+  CHECK_THAT(text.out, Contains("coverage") && Contains("diameter:") && Contains("exact"));
+  const RunResult sampled = ok({"reach", "--pattern", spec, "--n", "200", "--sample", "50", "--json"}, dir);
+  CHECK_THAT(sampled.out, Contains("\"exact\": false") && Contains("\"sample_sources\": 50"));
+  CHECK(json_num(sampled.out, "coverage_half_width") ==
+        Approx(diffusion::sampling_half_width(50, 200, 0.95)));
+
+  const RunResult s = ok({"spectral", "--pattern", spec, "--n", "200", "--seed", "3", "--json"}, dir);
+  const auto es = diffusion::spectral(g);
+  CHECK(json_num(s.out, "lambda2_modulus") == Approx(es.lambda2_modulus).margin(1e-8));
+  CHECK(json_num(s.out, "spectral_gap") == Approx(es.spectral_gap).margin(1e-8));
+  CHECK(json_num(s.out, "residual") <= 1e-8);
+  CHECK_THAT(s.out, Contains("\"converged\": true") && Contains("\"laplacian\": {"));
+
+  const RunResult m =
+      ok({"mass", "--pattern", spec, "--n", "200", "--seed", "3", "--hops", "4", "--alpha", "0.2", "--json"},
+         dir);
+  const auto em = diffusion::diffusion_mass(g, diffusion::Coefficients::ppr(4, 0.2), {});
+  CHECK(json_num(m.out, "outside_mass") == Approx(em.outside_mass).margin(1e-9));
+  CHECK_THAT(m.out, Contains("\"attention\": \"uniform\"") && Contains("\"per_hop\": [{\"k\": 0"));
+  CHECK(dir.listing().empty());
+}
+
+TEST_CASE("mass with Q and K uses softmax attention per head", "[cpu][analysis]") {
+  TempDir dir;
+  const std::int64_t n = 64, h = 2, d = 4;
+  std::vector<float> q(static_cast<std::size_t>(n * h * d)), k(q.size());
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    q[i] = static_cast<float>(rng::normal(1, 1, i));
+    k[i] = static_cast<float>(rng::normal(1, 2, i));
+  }
+  npy::save(dir / "q.npy", q.data(), {n, h, d});
+  npy::save(dir / "k.npy", k.data(), {n, h, d});
+  const RunResult m = ok(
+      {"mass", "--pattern", "window:2+random:1", "--n", "64", "--q", "q.npy", "--k", "k.npy", "--json"}, dir);
+  CHECK_THAT(m.out, Contains("\"attention\": \"softmax\"") && Contains("\"heads\": 2"));
+  CHECK(json_list(m.out, "outside_mass_per_head").size() == 2);
+  const RunResult a = ok({"viz", "--pattern", "window:2+random:1", "--n", "64", "--kind", "attention",
+                          "--token", "5", "--q", "q.npy", "--k", "k.npy", "--v", "q.npy", "--out", "a.png"},
+                         dir);
+  const auto png = test::analysis::decode_png(read_file(dir / "a.png"));
+  CHECK(std::make_pair(png.width, png.height) == announced_size(a.out));
+}
+
+TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][analysis]") {
+  TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+  };
+  const std::vector<Case> cases = {
+      {{"--pattern", "window:1", "--n", "8"}},
+      {{"--pattern", "diffuser", "--n", "3000"}},  // binned density
+      {{"--pattern", "window:2+random:1", "--n", "64", "--kind", "reach", "--hops", "3"}},
+      {{"--pattern", "blocks:16+random:2", "--n", "2500", "--kind", "reach", "--hops", "2"}},  // binned reach
+      {{"--pattern", "window:2+random:1", "--n", "64", "--kind", "field", "--token", "10", "--hops", "5"}},
+      {{"--pattern", "window:2+global:1", "--n", "2000", "--kind", "field", "--hops", "3"}},
+      {{"--pattern", "window:3+global:1", "--n", "100", "--kind", "attention", "--hops", "3"}},
+  };
+  for (const auto& c : cases)
+    for (const std::string ext : {"svg", "png"}) {
+      std::vector<std::string> args{"viz"};
+      args.insert(args.end(), c.args.begin(), c.args.end());
+      args.insert(args.end(), {"--out", "pic." + ext});
+      const RunResult r = ok(args, dir);
+      const std::string bytes = read_file(dir / ("pic." + ext));
+      REQUIRE(bytes.size() > 500);
+      const auto size = announced_size(r.out);
+      if (ext == "png") {
+        const auto png = test::analysis::decode_png(bytes);
+        CHECK(std::make_pair(png.width, png.height) == size);
+        // Not a blank picture: some dark ink and some light background.
+        std::size_t dark = 0, light = 0;
+        for (std::size_t i = 0; i < png.rgb.size(); i += 3) {
+          const int sum = png.rgb[i] + png.rgb[i + 1] + png.rgb[i + 2];
+          dark += sum < 200;
+          light += sum > 700;
+        }
+        CHECK(dark > 500);
+        CHECK(light > png.rgb.size() / 3 / 4);
+      } else {
+        CHECK(svg_size(bytes) == size);
+        CHECK_THAT(bytes, Contains("<title>") && Contains("key j") && Contains("</svg>"));
+      }
+      fs::remove(dir / ("pic." + ext));
+    }
+}
+
+TEST_CASE("golden pictures of tiny patterns", "[cpu][analysis]") {
+  TempDir dir;
+  // window:1 over 8 tokens: 8 self loops + 2 * 7 neighbours = 22 cells, one <rect class="cell"> each.
+  ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.svg"}, dir);
+  const std::string svg = read_file(dir / "w.svg");
+  CHECK(count(svg, "class=\"cell\"") == 22);
+  CHECK_THAT(svg, Contains(">query i (attends)</text>") && Contains(">key j (attended to)</text>"));
+  // Cells sit on the 80-pixel grid of an 8-token, 640-pixel plot: the first is (0, 0), the last (7, 7).
+  CHECK_THAT(svg, Contains("class=\"cell\" x=\"96\" y=\"70\" width=\"80\" height=\"80\""));
+  CHECK_THAT(svg, Contains("class=\"cell\" x=\"656\" y=\"630\" width=\"80\" height=\"80\""));
+  // The PNG of the same picture: cell (3, 4) is an edge (|3 - 4| <= 1), cell (0, 5) is not.
+  ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.png"}, dir);
+  const auto png = test::analysis::decode_png(read_file(dir / "w.png"));
+  auto pixel = [&](int x, int y) {
+    const std::size_t p =
+        (static_cast<std::size_t>(y) * static_cast<std::size_t>(png.width) + static_cast<std::size_t>(x)) * 3;
+    return std::array<int, 3>{png.rgb[p], png.rgb[p + 1], png.rgb[p + 2]};
+  };
+  CHECK(pixel(96 + 4 * 80 + 40, 70 + 3 * 80 + 40) == std::array<int, 3>{31, 78, 121});
+  CHECK(pixel(96 + 5 * 80 + 40, 70 + 0 * 80 + 40) == std::array<int, 3>{247, 247, 249});
+  // A 2-hop reach picture of a path 0 <- 1 <- 2 ... has N + 2 (N-1) + 2 (N-2) coloured cells.
+  ok({"viz", "--pattern", "window:1", "--n", "6", "--kind", "reach", "--hops", "2", "--out", "r.png"}, dir);
+  const auto r = test::analysis::decode_png(read_file(dir / "r.png"));
+  const int cell = 640 / 6;
+  int reached = 0;
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      const std::size_t p =
+          (static_cast<std::size_t>(70 + i * cell + cell / 2) * static_cast<std::size_t>(r.width) +
+           static_cast<std::size_t>(96 + j * cell + cell / 2)) *
+          3;
+      reached += !(r.rgb[p] == 247 && r.rgb[p + 1] == 247 && r.rgb[p + 2] == 249);
+    }
+  CHECK(reached == 6 + 2 * 5 + 2 * 4);
+  // The attention picture names its diffusion, --hops and --alpha included.
+  ok({"viz", "--pattern", "window:1", "--n", "16", "--kind", "attention", "--hops", "2", "--alpha", "0.5", "--out", "a.svg"},
+     dir);
+  CHECK_THAT(read_file(dir / "a.svg"), Contains("K=2, alpha=0.5"));
+}
+
+TEST_CASE("node-link drawings go through GraphViz or fall back to DOT", "[cpu][analysis]") {
+  TempDir dir;
+  const RunResult d =
+      ok({"viz", "--pattern", "window:1+global:1", "--n", "12", "--kind", "graph", "--out", "g.dot"}, dir);
+  const std::string dot = read_file(dir / "g.dot");
+  CHECK_THAT(dot,
+             Contains("digraph tokens") && Contains("1 -> 2;") && Contains("0 -> 11;") && Contains("pos=\""));
+  // window:1 (34 edges) + global:1 (20 more), less 12 self loops; one more " -> " in the label.
+  CHECK(count(dot, " -> ") == 34 + 20 - 12 + 1);
+  const bool graphviz = std::system("command -v neato > /dev/null 2>&1") == 0;
+  const RunResult s =
+      ok({"viz", "--pattern", "window:1+global:1", "--n", "12", "--kind", "graph", "--out", "g.svg"}, dir);
+  if (graphviz) {
+    CHECK_THAT(read_file(dir / "g.svg"), Contains("<svg"));
+  } else {
+    CHECK(fs::exists(dir / "g.dot"));
+    CHECK_THAT(s.err, Contains("GraphViz"));
+  }
+  for (const auto& name : dir.listing()) CHECK(name.find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("report writes one self-contained HTML page", "[cpu][analysis]") {
+  TempDir dir;
+  ok({"report", "--pattern", "local=window:4", "--pattern", "blocks:8+random:2+global-random:2", "--n", "300",
+      "--max-hops", "5", "--out", "r.html", "--quiet"},
+     dir);
+  const std::string html = read_file(dir / "r.html");
+  CHECK_THAT(html, Contains("<!DOCTYPE html>") && Contains("</html>") && Contains("local") &&
+                       Contains("blocks:8+random:2+global-random:2") && Contains("Coverage versus hops") &&
+                       Contains("spectral gap") && Contains("Diffusion mass"));
+  CHECK(count(html, "<svg") >= 3 + 2 * 2);
+  // Nothing to fetch: no scripts, no external references.
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("src=\"http") == std::string::npos);
+  CHECK(html.find("href=\"http") == std::string::npos);
+  CHECK(html.find("url(http") == std::string::npos);
+  CHECK(dir.listing() == std::set<std::string>{"r.html"});
+}

@@ -1,0 +1,97 @@
+// A tiny retained-mode drawing surface for the analysis pictures: rectangles, lines, circles,
+// text and pixel images, written out as SVG (text stays text) or rasterised to PNG with the
+// embedded DejaVu bitmaps. One drawing, two formats, the same layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "viz_font.hpp"
+
+namespace diffuser::cli::viz {
+
+struct Rgb {
+  std::uint8_t r = 0, g = 0, b = 0;
+  bool operator==(const Rgb&) const = default;
+};
+inline constexpr Rgb kBlack{0, 0, 0};
+inline constexpr Rgb kWhite{255, 255, 255};
+inline constexpr Rgb kInk{33, 37, 41};       // text
+inline constexpr Rgb kMuted{108, 117, 125};  // secondary text, axes
+inline constexpr Rgb kGrid{222, 226, 230};
+
+std::string hex(Rgb c);  // "#1f77b4"
+Rgb mix(Rgb a, Rgb b, double t);
+
+// Cells of a picture, drawn scaled into a rectangle without smoothing (each cell stays sharp).
+struct Image {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> rgb;  // width * height * 3
+  Image() = default;
+  Image(int w, int h, Rgb fill);
+  void set(int x, int y, Rgb c) {
+    std::uint8_t* p =
+        rgb.data() +
+        (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3;
+    p[0] = c.r;
+    p[1] = c.g;
+    p[2] = c.b;
+  }
+};
+
+enum class Anchor { start, middle, end };
+
+class Canvas {
+ public:
+  Canvas(int width, int height, Rgb background = kWhite);
+  int width() const { return width_; }
+  int height() const { return height_; }
+
+  // `cls` tags the SVG element (class attribute), e.g. "cell" for the cells of a pattern.
+  void rect(double x, double y, double w, double h, Rgb fill, const std::string& cls = "");
+  void frame(double x, double y, double w, double h, Rgb stroke, double width = 1.0);
+  void line(double x1, double y1, double x2, double y2, Rgb stroke, double width = 1.0, bool dashed = false);
+  void polyline(const std::vector<std::pair<double, double>>& points, Rgb stroke, double width = 2.0);
+  void circle(double cx, double cy, double r, Rgb fill);
+  // y is the baseline; vertical text reads bottom to top with (x, y) its anchor on the baseline.
+  void text(double x, double y, const std::string& s, FontRole role, Rgb color = kInk,
+            Anchor anchor = Anchor::start, bool vertical = false);
+  void image(double x, double y, double w, double h, Image img);
+
+  // Width of s in pixels in the given role (the SVG layout; the PNG bitmaps are within a pixel).
+  static double text_width(const std::string& s, FontRole role);
+  static int font_px(FontRole role);
+
+  std::string svg(const std::string& title) const;
+  std::vector<std::uint8_t> raster() const;  // width * height * 3
+  std::string png() const;
+  // Elements tagged `cls`.
+  std::size_t count(const std::string& cls) const;
+
+ private:
+  enum class Kind { rect, frame, line, polyline, circle, text, image };
+  struct Item {
+    Kind kind = Kind::rect;
+    double x = 0, y = 0, w = 0, h = 0;
+    Rgb color;
+    double width = 1;
+    bool dashed = false, vertical = false;
+    std::string text, cls;
+    FontRole role = FontRole::normal;
+    Anchor anchor = Anchor::start;
+    std::vector<std::pair<double, double>> points;
+    std::size_t image = 0;  // index into images_
+  };
+  int width_, height_;
+  Rgb background_;
+  std::vector<Item> items_;
+  std::vector<Image> images_;
+};
+
+std::string base64(const std::string& bytes);
+// Escapes &, <, >, " for XML text and attributes.
+std::string xml_escape(const std::string& s);
+
+}  // namespace diffuser::cli::viz
