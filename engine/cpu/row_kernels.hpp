@@ -179,7 +179,7 @@ template <int D>
 void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
                       const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc) {
   using namespace simd;
-  constexpr int C = D / kLanes;
+  constexpr int C = D / kLanes8;
   std::int64_t e = begin;
   for (; e + 4 <= end; e += 4) {
     if (e + 12 <= end) {
@@ -191,22 +191,23 @@ void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64
     const float* x3 = x + col[e + 3] * x_sn;
     const float* we = w + e * H;
     for (std::int64_t h = 0; h < H; ++h) {
-      const Vec w0 = splat(we[h]), w1 = splat(we[H + h]), w2 = splat(we[2 * H + h]), w3 = splat(we[3 * H + h]);
+      const Vec8 w0 = splat8(we[h]), w1 = splat8(we[H + h]), w2 = splat8(we[2 * H + h]), w3 = splat8(we[3 * H + h]);
       const std::int64_t off = h * x_sh;
       float* ah = acc + h * D;
       for (int c = 0; c < C; ++c) {
-        const std::int64_t o = off + c * kLanes;
-        store(ah + c * kLanes, load(ah + c * kLanes) + w0 * load(x0 + o) + w1 * load(x1 + o) +
-                                   w2 * load(x2 + o) + w3 * load(x3 + o));
+        const std::int64_t o = off + c * kLanes8;
+        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + w0 * load8(x0 + o) + w1 * load8(x1 + o) +
+                                     w2 * load8(x2 + o) + w3 * load8(x3 + o));
       }
     }
   }
   for (; e < end; ++e) {
     const float* xr = x + col[e] * x_sn;
     for (std::int64_t h = 0; h < H; ++h) {
-      const Vec we = splat(w[e * H + h]);
+      const Vec8 we = splat8(w[e * H + h]);
       float* ah = acc + h * D;
-      for (int c = 0; c < C; ++c) store(ah + c * kLanes, load(ah + c * kLanes) + we * load(xr + h * x_sh + c * kLanes));
+      for (int c = 0; c < C; ++c)
+        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + we * load8(xr + h * x_sh + c * kLanes8));
     }
   }
 }
@@ -216,16 +217,17 @@ template <int D>
 void finish_row(const float* acc, std::int64_t H, float a, float* out_row, std::int64_t o_sh, float b,
                 const float* y_row, std::int64_t y_sh) {
   using namespace simd;
-  constexpr int C = D / kLanes;
-  const Vec va = splat(a), vb = splat(b);
+  constexpr int C = D / kLanes8;
+  const Vec8 va = splat8(a), vb = splat8(b);
   for (std::int64_t h = 0; h < H; ++h) {
     float* o = out_row + h * o_sh;
     const float* ah = acc + h * D;
     if (b != 0.0f) {
       const float* yh = y_row + h * y_sh;
-      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * load(ah + c * kLanes) + vb * load(yh + c * kLanes));
+      for (int c = 0; c < C; ++c)
+        store8(o + c * kLanes8, va * load8(ah + c * kLanes8) + vb * load8(yh + c * kLanes8));
     } else {
-      for (int c = 0; c < C; ++c) store(o + c * kLanes, va * load(ah + c * kLanes));
+      for (int c = 0; c < C; ++c) store8(o + c * kLanes8, va * load8(ah + c * kLanes8));
     }
   }
 }

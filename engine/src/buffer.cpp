@@ -2,6 +2,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/error.hpp>
 
@@ -11,14 +13,21 @@ namespace diffuser {
 
 namespace {
 constexpr std::size_t kAlignment = 64;  // a cache line; also enough for AVX-512 loads
+// Large buffers (weights, node tensors) start on a 2 MiB boundary and ask for transparent huge
+// pages: first-touch page faults cost ~13 us per 4 KiB page on the VMs measured, and the random
+// neighbour gathers of a hop miss the TLB far less often with 2 MiB pages.
+constexpr std::size_t kHugePage = 2u << 20;
+constexpr std::size_t kHugeThreshold = 4u << 20;
 }
 
 void* device_alloc(Device d, std::size_t bytes) {
   if (bytes == 0) return nullptr;
   if (d == Device::cuda) return cuda::alloc(bytes);
-  const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  const std::size_t align = bytes >= kHugeThreshold ? kHugePage : kAlignment;
+  const std::size_t rounded = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded);
   if (!p) throw Error(cat("out of memory: could not allocate ", rounded, " bytes on the CPU"));
+  if (align == kHugePage) ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure is harmless
   return p;
 }
 
