@@ -30,6 +30,9 @@ void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64
   constexpr int C = D / kLanes;
   std::int64_t e = begin;
   for (; e + 4 <= end; e += 4) {
+    if (e + 12 <= end) {  // start the rows two groups ahead: the stream prefetcher follows them
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(k + col[e + u] * k_sn);
+    }
     const float* k0 = k + col[e] * k_sn;
     const float* k1 = k + col[e + 1] * k_sn;
     const float* k2 = k + col[e + 2] * k_sn;
