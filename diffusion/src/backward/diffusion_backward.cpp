@@ -1,0 +1,280 @@
+// The diffusion forward with dropout and its backward. Backward, for hops k = K .. 1 with
+// out_k = D_k(a_k A x_{k-1} + b_k V) (D_k the hop's dropout) and G_K = dZ:
+//   P_k = D_k(G_k);  dV += b_k P_k;  dA += a_k <P_k[i], x_{k-1}[j]> on every edge j -> i;
+//   G_{k-1} = a_k A^T P_k   (x_0 = V, so finally dV += G_0)
+// with the last two fused into one pass over the reverse graph (ops::hop_backward). Then the weight
+// dropout's backward, the softmax backward and the score backward (ops::attention_backward).
+#include <cmath>
+#include <utility>
+
+#include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
+
+namespace diffuser::diffusion {
+
+namespace {
+
+using ops::EdgeLayout;
+
+float resolve_scale(float scale, std::int64_t d) {
+  return scale > 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+template <class F>
+double timed(Device d, bool want, F&& f) {
+  if (!want) {
+    f();
+    return 0.0;
+  }
+  synchronize(d);
+  Stopwatch sw;
+  f();
+  synchronize(d);
+  return sw.ms();
+}
+
+// Per-edge weights with the weight dropout applied (training) or not.
+void weights_into(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
+                  float scale, const DiffusionDropout* drop, MatrixView<float> w) {
+  attention_weights(g, q, k, mask, scale, w, EdgeLayout::edge_major);
+  if (drop && drop->p_weights > 0.0f)
+    ops::dropout_edges(w, EdgeLayout::edge_major, drop->p_weights, drop->seed, drop->weights_stream());
+}
+
+// Runs hops 1..count from V, ping-ponging between `a` and `b`; returns the view holding x_count
+// (v itself when count == 0).
+Tensor3View<const float> run_hops(const Csr& g, MatrixView<const float> w, const HopPlan& plan,
+                                  Tensor3View<const float> v, int count, const DiffusionDropout& drop,
+                                  Tensor3View<float> a, Tensor3View<float> b) {
+  Tensor3View<const float> x = v;
+  for (int k = 1; k <= count; ++k) {
+    Tensor3View<float> dst = ((count - k) % 2 == 0) ? a : b;
+    ops::gather_axpby(g.view(), w, plan.a[k - 1], x, plan.b[k - 1], v, dst);
+    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(k));
+    x = dst;
+  }
+  return x;
+}
+
+template <class T>
+bool overlap(const Tensor3View<T>& a, const Tensor3View<const float>& b) {
+  if (a.n == 0 || b.n == 0 || a.data == nullptr || b.data == nullptr) return false;
+  auto end = [](const auto& t) {
+    return reinterpret_cast<std::uintptr_t>(t.data + ((t.n - 1) * t.stride_n + (t.h - 1) * t.stride_h + t.d));
+  };
+  const auto la = reinterpret_cast<std::uintptr_t>(a.data), lb = reinterpret_cast<std::uintptr_t>(b.data);
+  return la < end(b) && lb < end(a);
+}
+
+// Strided views into one packed buffer (dQ, dK, dV of the layer's (T, 3d) gradient) interleave
+// without sharing elements: with equal row strides, compare the row footprints modulo the stride.
+bool disjoint(const Tensor3View<float>& a, const Tensor3View<float>& b) {
+  if (!overlap(a, Tensor3View<const float>(b))) return true;
+  const std::int64_t s = a.stride_n;
+  const std::int64_t ea = (a.h - 1) * a.stride_h + a.d, eb = (b.h - 1) * b.stride_h + b.d;
+  if (b.stride_n != s || ea > s || eb > s) return false;
+  const std::int64_t r = (((b.data - a.data) % s) + s) % s;
+  return r >= ea && r + eb <= s;
+}
+
+void check_like(const char* what, const Tensor3View<const float>& t, const Tensor3View<const float>& v) {
+  DIFFUSER_CHECK(t.n == v.n && t.h == v.h && t.d == v.d, "diffusion backward: ", what, " has shape (", t.n,
+                 ", ", t.h, ", ", t.d, ") but v has (", v.n, ", ", v.h, ", ", v.d, ")");
+}
+
+}  // namespace
+
+void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                     Tensor3View<const float> v, ops::NodeMask mask, const Coefficients& c,
+                     const DiffusionDropout& dropout, Tensor3View<float> out, Tensor3View<float> scratch,
+                     float scale, std::vector<Tensor3<float>>* hop_states) {
+  const HopPlan plan = hop_plan(c);
+  const int K = plan.hops();
+  // Plain attention keeps the standard Transformer's dropout only (on the weights).
+  DiffusionDropout drop = dropout;
+  if (c.plain_attention()) drop.p_hops = 0.0f;
+  if (K == 0) {
+    ops::node_axpby(plan.v_scale, v, 0.0f, v, out);
+    return;
+  }
+  DIFFUSER_CHECK(K == 1 || hop_states || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
+                 "diffuse_forward: ", K, " hops need a scratch buffer shaped like v");
+  Matrix<float> w(g.num_edges(), q.h, g.device());
+  weights_into(g, q, k, mask, resolve_scale(scale, q.d), &drop, w.view());
+  if (!hop_states) {
+    run_hops(g, w.view(), plan, v, K, drop, out, scratch);
+    return;
+  }
+  hop_states->clear();
+  Tensor3View<const float> x = v;
+  for (int kk = 1; kk <= K; ++kk) {
+    Tensor3View<float> dst = out;
+    if (kk < K) {
+      hop_states->emplace_back(v.n, v.h, v.d, g.device());
+      dst = hop_states->back().view();
+    }
+    ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], x, plan.b[kk - 1], v, dst);
+    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(kk));
+    x = dst;
+  }
+}
+
+void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const float> q,
+                      Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
+                      const Coefficients& c, Tensor3View<const float> dz, Tensor3View<float> dq,
+                      Tensor3View<float> dk, Tensor3View<float> dv, const BackwardOptions& options,
+                      BackwardTimes* times) {
+  check_like("q", q, v);
+  check_like("k", k, v);
+  check_like("dz", dz, v);
+  check_like("dq", dq, v);
+  check_like("dk", dk, v);
+  check_like("dv", dv, v);
+  DIFFUSER_CHECK(rg.graph().num_nodes() == g.num_nodes() && rg.graph().num_edges() == g.num_edges(),
+                 "diffusion backward: the reverse graph (", rg.graph().num_nodes(), " nodes, ",
+                 rg.graph().num_edges(), " edges) does not belong to the graph (", g.num_nodes(), " nodes, ",
+                 g.num_edges(), " edges)");
+  for (const auto& in : {q, k, v, dz})
+    DIFFUSER_CHECK(!overlap(dq, in) && !overlap(dk, in) && !overlap(dv, in),
+                   "diffusion backward: dq, dk and dv must not overlap q, k, v or dz");
+  DIFFUSER_CHECK(disjoint(dq, dk) && disjoint(dq, dv) && disjoint(dk, dv),
+                 "diffusion backward: dq, dk and dv must not overlap each other");
+
+  const Device dev = g.device();
+  const bool want = times != nullptr;
+  BackwardTimes local;
+  BackwardTimes& t = times ? *times : local;
+  t = {};
+  const HopPlan plan = hop_plan(c);
+  const int K = plan.hops();
+  DiffusionDropout drop = options.dropout;
+  if (c.plain_attention()) drop.p_hops = 0.0f;
+  const float scale = resolve_scale(options.scale, q.d);
+  const std::int64_t N = v.n, H = v.h, D = v.d;
+
+  if (K == 0) {  // Z = theta_0 V: no weights, no dq / dk
+    ops::node_axpby(plan.v_scale, dz, 0.0f, dz, dv);
+    ops::node_axpby(0.0f, dz, 0.0f, dz, dq);
+    ops::node_axpby(0.0f, dz, 0.0f, dz, dk);
+    return;
+  }
+
+  Matrix<float> w(g.num_edges(), H, dev);
+  t.weights_ms += timed(dev, want, [&] { weights_into(g, q, k, mask, scale, &drop, w.view()); });
+
+  // Hop inputs x_1 .. x_{K-1} (store: recomputed here; keep: the forward's) or two recompute buffers.
+  std::vector<Tensor3<float>> xs;
+  const std::vector<Tensor3<float>>* kept = nullptr;
+  Tensor3<float> r1, r2;
+  if (options.memory == HopMemory::keep) {
+    DIFFUSER_CHECK(options.hop_inputs && static_cast<int>(options.hop_inputs->size()) == K - 1,
+                   "diffusion backward: hop memory 'keep' needs the forward's ", K - 1, " hop states, got ",
+                   options.hop_inputs ? static_cast<int>(options.hop_inputs->size()) : 0);
+    for (const auto& x : *options.hop_inputs) check_like("a kept hop state", x.view(), v);
+    kept = options.hop_inputs;
+  } else if (options.memory == HopMemory::store) {
+    t.hop_forward_ms += timed(dev, want, [&] {
+      for (int kk = 1; kk < K; ++kk) {
+        xs.emplace_back(N, H, D, dev);
+        const Tensor3View<const float> prev = kk == 1 ? v : Tensor3View<const float>(xs[kk - 2].view());
+        ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], prev, plan.b[kk - 1], v, xs.back().view());
+        if (drop.p_hops > 0.0f) ops::dropout(xs.back().view(), drop.p_hops, drop.seed, drop.hop_stream(kk));
+      }
+    });
+  } else if (K >= 2) {
+    r1 = Tensor3<float>(N, H, D, dev);
+    if (K >= 3) r2 = Tensor3<float>(N, H, D, dev);
+  }
+
+  // Store mode works on the per-edge values in reverse-graph order (one permutation in, one out):
+  // the K hop passes then read and write them without indirection. Recompute mode, the low-memory
+  // one, keeps them in forward order (its hop recomputation gathers over the forward graph).
+  const bool reverse_order = options.memory != HopMemory::recompute;
+  Matrix<float> dw(g.num_edges(), H, dev);
+  if (reverse_order) {
+    t.weights_ms += timed(dev, want, [&] {
+      ops::permute_edges(rg.view(), w.view(), dw.view());
+      std::swap(w, dw);  // w: weights in reverse order; dw: the forward-order buffer, reused
+    });
+  }
+  dw.buffer().zero();
+  const ReverseView hop_graph = reverse_order ? rg.reverse_order() : rg.view();
+  Tensor3<float> ga(N, H, D, dev), gb;
+  if (K >= 2) gb = Tensor3<float>(N, H, D, dev);
+  ops::node_axpby(1.0f, dz, 0.0f, dz, ga.view());  // G_K = dZ
+  Tensor3<float>* G = &ga;
+  Tensor3<float>* G_next = &gb;
+  for (int kk = K; kk >= 1; --kk) {
+    Tensor3View<const float> x_in = v;
+    if (kk > 1) {
+      if (kept) {
+        x_in = (*kept)[static_cast<std::size_t>(kk - 2)].view();
+      } else if (options.memory == HopMemory::store) {
+        x_in = xs[kk - 2].view();
+      } else {
+        t.hop_forward_ms += timed(
+            dev, want, [&] { x_in = run_hops(g, w.view(), plan, v, kk - 1, drop, r1.view(), r2.view()); });
+      }
+    }
+    t.hop_backward_ms += timed(dev, want, [&] {
+      Tensor3View<float> P = G->view();
+      if (drop.p_hops > 0.0f) ops::dropout(P, drop.p_hops, drop.seed, drop.hop_stream(kk));
+      const float a = plan.a[kk - 1], b = plan.b[kk - 1];
+      if (kk == K)
+        ops::node_axpby(b, P, 0.0f, P, dv);
+      else if (b != 0.0f)
+        ops::node_axpby(1.0f, dv, b, P, dv);
+      if (kk > 1) {
+        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 0.0f, {}, dw.view(), G_next->view());
+        std::swap(G, G_next);
+      } else {
+        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 1.0f, dv, dw.view(), dv);  // dV += G_0
+      }
+    });
+  }
+  ga = Tensor3<float>();
+  gb = Tensor3<float>();
+  xs.clear();
+  r1 = Tensor3<float>();
+  r2 = Tensor3<float>();
+
+  t.weights_ms += timed(dev, want, [&] {
+    if (reverse_order) {
+      ops::unpermute_edges(rg.view(), dw.view(), w.view());
+      std::swap(w, dw);  // dw: the weight gradient in forward order; w: a free buffer
+    }
+    // dA was taken w.r.t. the dropped weights: back through the mask.
+    if (drop.p_weights > 0.0f)
+      ops::dropout_edges(dw.view(), ops::EdgeLayout::edge_major, drop.p_weights, drop.seed,
+                         drop.weights_stream());
+    // The softmax backward needs the weights before dropout in forward order: recomputed (one score
+    // pass) rather than kept in a third E x H buffer.
+    if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, w.view());
+  });
+  t.scores_ms += timed(dev, want, [&] {
+    if (!reverse_order) {
+      ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, dk);
+      return;
+    }
+    // dS in forward order (with dq), then in reverse order for dk's transposed gather.
+    ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, {});
+    ops::permute_edges(rg.view(), dw.view(), w.view());
+    ops::scatter_axpby(rg.reverse_order(), w.view(), scale, q, 0.0f, {}, dk);
+  });
+}
+
+std::int64_t backward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
+                            int hops, HopMemory memory) {
+  const std::int64_t node = n * heads * dim * 4;
+  const std::int64_t edge = edges * heads * 4;
+  if (hops == 0) return 0;
+  std::int64_t node_buffers = hops >= 2 ? 2 : 1;  // the gradient ping-pong
+  if (memory == HopMemory::store)
+    node_buffers += hops - 1;
+  else if (memory == HopMemory::recompute)
+    node_buffers += hops >= 3 ? 2 : (hops == 2 ? 1 : 0);  // (keep: the hop states belong to the caller)
+  return 2 * edge + node_buffers * node;
+}
+
+}  // namespace diffuser::diffusion

@@ -1,0 +1,87 @@
+// Edge-softmax and score backward on the GPU. Softmax backward: one warp per (row, head), lanes
+// across the row's edges. attention_backward: the same warp then gathers dq_i,h = scale sum dS k_j,h
+// with lanes across D (the row's dS, just written by this warp, is read back after __syncwarp);
+// dk is the transposed gather of dS with q (backward_scatter.cu).
+#include "backward_backend.hpp"
+#include "backward_common.cuh"
+
+namespace diffuser::cuda::grad {
+
+namespace {
+
+// grad <- w * (grad - sum_row w * grad) for row i, head h; all lanes of the warp take part.
+__device__ inline void softmax_backward_row(const float* __restrict__ w, float* grad, std::int64_t b,
+                                            std::int64_t e, std::int64_t H, std::int64_t h, int lane) {
+  float s = 0.0f;
+  for (std::int64_t t = b + lane; t < e; t += 32) s += w[t * H + h] * grad[t * H + h];
+  s = warp_sum(s);
+  for (std::int64_t t = b + lane; t < e; t += 32) grad[t * H + h] = w[t * H + h] * (grad[t * H + h] - s);
+}
+
+__global__ void softmax_backward_kernel(const std::int64_t* __restrict__ row_ptr, std::int64_t n,
+                                        std::int64_t H, const float* __restrict__ w, float* grad) {
+  const std::int64_t item = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  if (item >= n * H) return;
+  const std::int64_t i = item / H, h = item % H;
+  softmax_backward_row(w, grad, row_ptr[i], row_ptr[i + 1], H, h, threadIdx.x & 31);
+}
+
+template <int P>
+__global__ void score_backward_kernel(const std::int64_t* __restrict__ row_ptr,
+                                      const std::int32_t* __restrict__ col, std::int64_t n, std::int64_t H,
+                                      std::int64_t D, const float* __restrict__ w, float* grad, float scale,
+                                      const float* __restrict__ k, std::int64_t k_sn, std::int64_t k_sh,
+                                      float* dq, std::int64_t q_sn, std::int64_t q_sh) {
+  const std::int64_t item = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x & 31;
+  if (item >= n * H) return;
+  const std::int64_t i = item / H, h = item % H;
+  const std::int64_t b = row_ptr[i], e = row_ptr[i + 1];
+  softmax_backward_row(w, grad, b, e, H, h, lane);
+  __syncwarp();
+  float acc[P];
+#pragma unroll
+  for (int r = 0; r < P; ++r) acc[r] = 0.0f;
+  for (std::int64_t t = b; t < e; ++t) {
+    const float ds = grad[t * H + h];
+    const float* kr = k + col[t] * k_sn + h * k_sh;
+#pragma unroll
+    for (int r = 0; r < P; ++r) {
+      const std::int64_t d = lane + 32 * r;
+      if (d < D) acc[r] += ds * kr[d];
+    }
+  }
+  float* o = dq + i * q_sn + h * q_sh;
+#pragma unroll
+  for (int r = 0; r < P; ++r) {
+    const std::int64_t d = lane + 32 * r;
+    if (d < D) o[d] = scale * acc[r];
+  }
+}
+
+}  // namespace
+
+void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixView<float> grad) {
+  const std::int64_t items = g.n * w.cols;
+  if (items == 0) return;
+  softmax_backward_kernel<<<warp_blocks(items), kBwdThreads, 0, kStream>>>(g.row_ptr, g.n, w.cols, w.data,
+                                                                           grad.data);
+  DIFFUSER_CUDA_LAUNCHED("softmax_backward_kernel");
+}
+
+void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,
+                        Tensor3View<const float> k, float scale, MatrixView<const float> w,
+                        MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk) {
+  check_head_dim("attention_backward", q.d);
+  const std::int64_t items = g.n * q.h;
+  if (items == 0) return;
+  dispatch_per_lane(q.d, [&]<int P>() {
+    score_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
+        g.row_ptr, g.col, g.n, q.h, q.d, w.data, grad.data, scale, k.data, k.stride_n, k.stride_h, dq.data,
+        dq.stride_n, dq.stride_h);
+    DIFFUSER_CUDA_LAUNCHED("score_backward_kernel");
+  });
+  if (dk.data) scatter_axpby(rg, grad, scale, q, 0.0f, {}, dk);
+}
+
+}  // namespace diffuser::cuda::grad

@@ -1,0 +1,12 @@
+# Tests of the layer work (issue 5): gradient primitives, diffusion backward, the encoder layer and
+# stack against float64 references and finite differences, safetensors/config files, the CLI
+# (`diffuser layer`, `attend --grad-out`), and the CUDA gradients against the CPU ones ([cuda]).
+list(APPEND DIFFUSER_TEST_SOURCES
+  attention/test_backward_primitives.cpp
+  attention/test_diffusion_backward.cpp
+  attention/test_layer.cpp
+  attention/test_model.cpp
+  attention/test_safetensors.cpp
+  attention/test_cli_layer.cpp
+  attention/test_cuda_backward.cpp
+)

@@ -1,0 +1,14 @@
+// `diffuser layer --bench`: times one encoder layer (forward, and forward + backward) on random
+// input, with the split between dense products and graph passes.
+#pragma once
+
+#include <diffuser/attention/config.hpp>
+
+#include "cli.hpp"
+
+namespace diffuser::cli {
+
+extern const char* const kLayerBenchHelp;
+int run_layer_bench(Args& args, const attention::ModelConfig& c);
+
+}  // namespace diffuser::cli
