@@ -20,6 +20,12 @@ if(DIFFUSER_CUDA_ENABLED)
     set(CMAKE_CUDA_ARCHITECTURES 90)   # H100/H200; override with -DCMAKE_CUDA_ARCHITECTURES=...
   endif()
   enable_language(CUDA)
+  # The engine headers are C++20. CMake 3.25 knows nvcc's flags only up to C++17 (and CUDA
+  # sources inherit CXX_STANDARD 20), so tell it the flag nvcc 12+ takes.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
   set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)

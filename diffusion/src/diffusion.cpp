@@ -12,27 +12,22 @@ double StageTimes::total_ms() const {
   return t;
 }
 
-void check_finite(Tensor3View<const float> x, const char* name) {
+namespace {
+
+template <class T>
+void check_finite_impl(Tensor3View<const T> x, const char* name) {
   const std::int64_t bad = ops::find_non_finite(x);
   if (bad < 0) return;
   const std::int64_t t = bad % x.d, h = (bad / x.d) % x.h, i = bad / (x.d * x.h);
   throw Error(cat(name, " holds a non-finite value at [", i, ", ", h, ", ", t, "] (NaN or Inf)"));
 }
 
-void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
-                       float scale, MatrixView<float> weights) {
+template <class T>
+void attention_weights_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const T> k, ops::NodeMask mask,
+                            float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
   if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(q.d));
-  ops::edge_attention(g.view(), q, k, scale, mask, weights);
+  ops::edge_attention(g.view(), q, k, scale, mask, weights, layout);
 }
-
-Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                                ops::NodeMask mask, float scale) {
-  Matrix<float> w(g.num_edges(), q.h, g.device());
-  attention_weights(g, q, k, mask, scale, w.view());
-  return w;
-}
-
-namespace {
 
 // Times one stage when asked: the device is drained before the clock is read.
 template <class F>
@@ -48,10 +43,10 @@ double timed(Device d, bool want, F&& f) {
   return sw.ms();
 }
 
-}  // namespace
-
-void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v, const Coefficients& c,
-                    Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+template <class T>
+void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
+                         Tensor3View<const T> v, const Coefficients& c, Tensor3View<T> out, Tensor3View<T> scratch,
+                         StageTimes* times) {
   const CsrView gv = g.view();
   const Device dev = g.device();
   const int K = c.hops();
@@ -61,7 +56,7 @@ void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<c
   };
 
   if (c.plain_attention()) {
-    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, 1.0f, v, 0.0f, {}, out); }));
+    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, 1.0f, v, 0.0f, {}, out, layout); }));
     return;
   }
   const auto& theta = c.theta();
@@ -72,9 +67,9 @@ void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<c
   DIFFUSER_CHECK(K == 1 || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
                  "diffuse_values: ", K, " hops need a scratch buffer shaped like v");
   // Hop k writes `out` when K - k is even, so the last hop always lands in `out`.
-  Tensor3View<const float> x = v;
+  Tensor3View<const T> x = v;
   for (int k = 1; k <= K; ++k) {
-    Tensor3View<float> dst = ((K - k) % 2 == 0) ? out : scratch;
+    Tensor3View<T> dst = ((K - k) % 2 == 0) ? out : scratch;
     float a, b;
     if (c.kind() == Coefficients::Kind::ppr) {
       // The authors' recursion: Z_{k+1} = (1 - alpha) A Z_k + alpha V.
@@ -85,28 +80,82 @@ void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<c
       a = k == 1 ? static_cast<float>(theta[K]) : 1.0f;
       b = static_cast<float>(theta[K - k]);
     }
-    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, a, x, b, v, dst); }));
+    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, a, x, b, v, dst, layout); }));
     x = dst;
   }
 }
 
-Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
-  Matrix<float> w(g.num_edges(), q.h, g.device());
-  const double ms = timed(g.device(), times, [&] { attention_weights(g, q, k, mask, 0.0f, w.view()); });
+template <class T>
+Tensor3<T> diffuse_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const T> k, Tensor3View<const T> v,
+                        const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+  const ops::EdgeLayout layout = ops::preferred_edge_layout(g.device());
+  Matrix<float> w = weights_matrix(g, q.h, layout);
+  const double ms = timed(g.device(), times, [&] { attention_weights_impl(g, q, k, mask, 0.0f, w.view(), layout); });
   if (times) times->scores_ms = ms;
-  Tensor3<float> out(v.n, v.h, v.d, g.device());
-  Tensor3<float> scratch;
-  if (c.hops() >= 2) scratch = Tensor3<float>(v.n, v.h, v.d, g.device());
-  diffuse_values(g, w.view(), v, c, out.view(), scratch.view(), times);
+  Tensor3<T> out(v.n, v.h, v.d, g.device());
+  Tensor3<T> scratch;
+  if (c.hops() >= 2) scratch = Tensor3<T>(v.n, v.h, v.d, g.device());
+  diffuse_values_impl<T>(g, w.view(), layout, v, c, out.view(), scratch.view(), times);
   return out;
 }
 
+}  // namespace
+
+void check_finite(Tensor3View<const float> x, const char* name) { check_finite_impl(x, name); }
+void check_finite(Tensor3View<const bf16> x, const char* name) { check_finite_impl(x, name); }
+
+Matrix<float> weights_matrix(const Csr& g, std::int64_t heads, ops::EdgeLayout layout) {
+  if (layout == ops::EdgeLayout::head_major) return Matrix<float>(heads, g.num_edges(), g.device());
+  return Matrix<float>(g.num_edges(), heads, g.device());
+}
+
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
+                       float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
+  attention_weights_impl(g, q, k, mask, scale, weights, layout);
+}
+
+void attention_weights(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, ops::NodeMask mask,
+                       float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
+  attention_weights_impl(g, q, k, mask, scale, weights, layout);
+}
+
+Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                                ops::NodeMask mask, float scale) {
+  Matrix<float> w(g.num_edges(), q.h, g.device());
+  attention_weights(g, q, k, mask, scale, w.view());
+  return w;
+}
+
+void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v, const Coefficients& c,
+                    Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+  diffuse_values_impl<float>(g, weights, ops::EdgeLayout::edge_major, v, c, out, scratch, times);
+}
+
+void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout, Tensor3View<const float> v,
+                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+  diffuse_values_impl<float>(g, weights, layout, v, c, out, scratch, times);
+}
+
+void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout, Tensor3View<const bf16> v,
+                    const Coefficients& c, Tensor3View<bf16> out, Tensor3View<bf16> scratch, StageTimes* times) {
+  diffuse_values_impl<bf16>(g, weights, layout, v, c, out, scratch, times);
+}
+
+Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+  return diffuse_impl<float>(g, q, k, v, c, mask, times);
+}
+
+Tensor3<bf16> diffuse(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, Tensor3View<const bf16> v,
+                      const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+  return diffuse_impl<bf16>(g, q, k, v, c, mask, times);
+}
+
 std::int64_t forward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
-                           int node_buffers) {
+                           int node_buffers, int element_bytes) {
   const std::int64_t graph = (n + 1) * 8 + edges * 4;
   const std::int64_t weights = edges * heads * 4;
-  return graph + weights + node_buffers * n * heads * dim * 4;
+  return graph + weights + node_buffers * n * heads * dim * element_bytes;
 }
 
 }  // namespace diffuser::diffusion

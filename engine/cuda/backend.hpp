@@ -1,12 +1,16 @@
 // The CUDA backend's entry points, declared without CUDA types so that every engine .cpp compiles
 // without the toolkit. Implemented in engine/cuda/*.cu, or by engine/src/no_cuda.cpp (which
-// throws "built without CUDA") when the build has no CUDA backend.
+// throws "built without CUDA") when the build has no CUDA backend. ops.cpp has checked every
+// argument before calling them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include <diffuser/engine/baselines.hpp>
+#include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/tensor.hpp>
 
@@ -21,17 +25,53 @@ void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, st
 void memset_zero(void* p, std::size_t bytes);
 void synchronize();
 
+// Per-edge values: element (e, h) lives at w[e * se + h * sh] (edge-major: se = H, sh = 1;
+// head-major: se = 1, sh = E).
+struct EdgeStrides {
+  std::int64_t se = 0, sh = 0;
+};
+bool prefers_head_major();
+
 void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
               MatrixView<float> scores);
+void edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+              MatrixView<float> scores);
 void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::uint8_t> mask);
-void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x,
-                Tensor3View<float> out);
 void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y,
                 Tensor3View<float> out);
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out);
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                    float scale, Span<const std::uint8_t> mask, MatrixView<float> weights);
-void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x,
+                    float scale, Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
+                    float scale, Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
+void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const float> x,
                   float b, Tensor3View<const float> y, Tensor3View<float> out);
+void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const bf16> x,
+                  float b, Tensor3View<const bf16> y, Tensor3View<bf16> out);
 std::int64_t find_non_finite(Tensor3View<const float> x);
+std::int64_t find_non_finite(Tensor3View<const bf16> x);
+void convert(Tensor3View<const float> x, Tensor3View<bf16> out);
+void convert(Tensor3View<const bf16> x, Tensor3View<float> out);
+void transpose(MatrixView<const float> in, MatrixView<float> out);
+
+// Sorted, deduplicated CSR arrays from device edge arrays (validated: returns the index of the
+// first edge with an endpoint outside [0, n) in *bad, else -1 and fills row_ptr/col).
+Csr csr_from_edges(std::int64_t n, const std::int32_t* src, const std::int32_t* dst, std::int64_t m,
+                   std::int64_t* bad);
+
+// baselines.hpp
+std::int64_t bytes_in_use();
+std::int64_t peak_bytes();
+void reset_peak_bytes();
+double copy_gbps(std::int64_t bytes, int reps);
+baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                                   Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
+                                   int reps);
+baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                                Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
+                                int reps, std::int64_t max_n);
+void set_schedule(std::string_view spec);
+std::string schedule();
 
 }  // namespace diffuser::cuda

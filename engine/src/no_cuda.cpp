@@ -23,20 +23,59 @@ void free(void*) noexcept {}
 void copy(void*, bool, const void*, bool, std::size_t) { unavailable(); }
 void memset_zero(void*, std::size_t) { unavailable(); }
 void synchronize() {}
+bool prefers_head_major() { return false; }
 
-void edge_dot(const CsrView&, Tensor3View<const float>, Tensor3View<const float>, float,
-              MatrixView<float>) { unavailable(); }
-void edge_softmax(const CsrView&, MatrixView<float>, Span<const std::uint8_t>) { unavailable(); }
-void gather_sum(const CsrView&, MatrixView<const float>, Tensor3View<const float>, Tensor3View<float>) {
+void edge_dot(const CsrView&, Tensor3View<const float>, Tensor3View<const float>, float, MatrixView<float>) {
   unavailable();
 }
+void edge_dot(const CsrView&, Tensor3View<const bf16>, Tensor3View<const bf16>, float, MatrixView<float>) {
+  unavailable();
+}
+void edge_softmax(const CsrView&, MatrixView<float>, Span<const std::uint8_t>) { unavailable(); }
 void node_axpby(float, Tensor3View<const float>, float, Tensor3View<const float>, Tensor3View<float>) {
   unavailable();
 }
+void node_axpby(float, Tensor3View<const bf16>, float, Tensor3View<const bf16>, Tensor3View<bf16>) {
+  unavailable();
+}
 void edge_attention(const CsrView&, Tensor3View<const float>, Tensor3View<const float>, float,
-                    Span<const std::uint8_t>, MatrixView<float>) { unavailable(); }
-void gather_axpby(const CsrView&, MatrixView<const float>, float, Tensor3View<const float>, float,
-                  Tensor3View<const float>, Tensor3View<float>) { unavailable(); }
+                    Span<const std::uint8_t>, float*, EdgeStrides) {
+  unavailable();
+}
+void edge_attention(const CsrView&, Tensor3View<const bf16>, Tensor3View<const bf16>, float,
+                    Span<const std::uint8_t>, float*, EdgeStrides) {
+  unavailable();
+}
+void gather_axpby(const CsrView&, const float*, EdgeStrides, float, Tensor3View<const float>, float,
+                  Tensor3View<const float>, Tensor3View<float>) {
+  unavailable();
+}
+void gather_axpby(const CsrView&, const float*, EdgeStrides, float, Tensor3View<const bf16>, float,
+                  Tensor3View<const bf16>, Tensor3View<bf16>) {
+  unavailable();
+}
 std::int64_t find_non_finite(Tensor3View<const float>) { unavailable(); }
+std::int64_t find_non_finite(Tensor3View<const bf16>) { unavailable(); }
+void convert(Tensor3View<const float>, Tensor3View<bf16>) { unavailable(); }
+void convert(Tensor3View<const bf16>, Tensor3View<float>) { unavailable(); }
+void transpose(MatrixView<const float>, MatrixView<float>) { unavailable(); }
+Csr csr_from_edges(std::int64_t, const std::int32_t*, const std::int32_t*, std::int64_t, std::int64_t*) {
+  unavailable();
+}
+
+std::int64_t bytes_in_use() { return 0; }
+std::int64_t peak_bytes() { return 0; }
+void reset_peak_bytes() {}
+double copy_gbps(std::int64_t, int) { unavailable(); }
+baselines::Timing cusparse_forward(const Csr&, Tensor3View<const float>, Tensor3View<const float>,
+                                   Tensor3View<const float>, int, float, Tensor3View<float>, int) {
+  unavailable();
+}
+baselines::Timing dense_forward(const Csr&, Tensor3View<const float>, Tensor3View<const float>,
+                                Tensor3View<const float>, int, float, Tensor3View<float>, int, std::int64_t) {
+  unavailable();
+}
+void set_schedule(std::string_view) {}
+std::string schedule() { return "no CUDA backend"; }
 
 }  // namespace diffuser::cuda

@@ -14,7 +14,8 @@ namespace {
 npy::Header feature_header(const fs::path& path, const char* role) {
   npy::Header h = npy::read_header(path);
   if (h.dtype != npy::DType::f4 && h.dtype != npy::DType::f8)
-    throw Error(cat(path.string(), ": ", role, " must be float32 or float64, got dtype ", npy::dtype_descr(h.dtype)));
+    throw Error(
+        cat(path.string(), ": ", role, " must be float32 or float64, got dtype ", npy::dtype_descr(h.dtype)));
   if (h.shape.size() != 3)
     throw Error(cat(path.string(), ": ", role, " must be a 3-dimensional array (N, H, D), got shape ",
                     h.shape_string()));
@@ -37,11 +38,11 @@ AttendInputs inspect_inputs(fs::path q, fs::path k, fs::path v, std::optional<fs
   in.hk = feature_header(in.k, "K");
   in.hv = feature_header(in.v, "V");
   if (in.hk.shape != in.hq.shape)
-    throw Error(cat(in.k.string(), ": K has shape ", in.hk.shape_string(), " but Q (", in.q.string(), ") has ",
-                    in.hq.shape_string(), "; Q, K and V must have the same shape (N, H, D)"));
+    throw Error(cat(in.k.string(), ": K has shape ", in.hk.shape_string(), " but Q (", in.q.string(),
+                    ") has ", in.hq.shape_string(), "; Q, K and V must have the same shape (N, H, D)"));
   if (in.hv.shape != in.hq.shape)
-    throw Error(cat(in.v.string(), ": V has shape ", in.hv.shape_string(), " but Q (", in.q.string(), ") has ",
-                    in.hq.shape_string(), "; Q, K and V must have the same shape (N, H, D)"));
+    throw Error(cat(in.v.string(), ": V has shape ", in.hv.shape_string(), " but Q (", in.q.string(),
+                    ") has ", in.hq.shape_string(), "; Q, K and V must have the same shape (N, H, D)"));
   in.n = in.hq.shape[0];
   in.h = in.hq.shape[1];
   in.d = in.hq.shape[2];

@@ -4,18 +4,23 @@
 // are dead, so their buffers become the hops' ping-pong pair (peak: graph + weights + 3 buffers).
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/threads.hpp>
 
 #include "attend_io.hpp"
 #include "cli.hpp"
+#include "grad_attend.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 
@@ -32,6 +37,7 @@ std::string attend_help() {
       "                       --q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy\n"
       "                       [--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]\n"
       "                       [--weights-out W.npy] [--edges-out E.npy] [--threads T] [--backend cpu|cuda]\n"
+      "                       [--dtype fp32|bf16]\n"
       "\n"
       "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
       "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n"
@@ -43,7 +49,9 @@ std::string attend_help() {
       "  --mask M.npy           (N,) integer or bool array, nonzero = real token; edges from or to a\n"
       "                         padding token carry zero weight (default: every token is real)\n"
       "diffusion (default: PPR with K = 5, alpha = 0.1):\n"
-      "  --hops K               number of hops, 0..", diffusion::kMaxHops, " (default 5); K = 0 is plain sparse attention Z = A V\n"
+      "  --hops K               number of hops, 0..",
+      diffusion::kMaxHops,
+      " (default 5); K = 0 is plain sparse attention Z = A V\n"
       "  --alpha A              PPR teleport weight in [0, 1] (default 0.1):\n"
       "                         Z_0 = V, Z_{k+1} = (1 - A) A Z_k + A V\n"
       "  --heat T               heat kernel with time T >= 0: theta_k = e^-T T^k / k! (k < K), the rest\n"
@@ -54,10 +62,13 @@ std::string attend_help() {
       "  --out Z.npy            the result (N, H, D) float32\n"
       "  --weights-out W.npy    the attention weights (E, H) float32, edges in CSR order (by destination,\n"
       "                         sources ascending)\n"
-      "  --edges-out E.npy      the edges (E, 2) int32 as (src, dst) rows, in the same order\n"
+      "  --edges-out E.npy      the edges (E, 2) int32 as (src, dst) rows, in the same order\n",
+      kAttendGradHelp,
       "execution:\n"
       "  --threads T            CPU worker threads (default: all hardware threads)\n"
       "  --backend cpu|cuda     where to compute (default cpu); cuda needs a CUDA build and a GPU\n"
+      "  --dtype fp32|bf16      storage of Q, K, V and the hop buffers (default fp32): bf16 halves the\n"
+      "                         bytes the hops move; weights and sums stay float32, Z is written as float32\n"
       "\n"
       "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
       "available memory before Q, K, V are loaded), the time of each stage (graph, load, weights,\n"
@@ -81,11 +92,12 @@ Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<d
   if (heat && alpha) throw UsageError("--alpha applies to the PPR coefficients, not to --heat");
   if (hops && (*hops < 0 || *hops > diffusion::kMaxHops))
     throw UsageError(cat("--hops must be in [0, ", diffusion::kMaxHops, "], got ", *hops));
-  if (alpha && !(*alpha >= 0.0 && *alpha <= 1.0)) throw UsageError(cat("--alpha must be in [0, 1], got ", *alpha));
+  if (alpha && !(*alpha >= 0.0 && *alpha <= 1.0))
+    throw UsageError(cat("--alpha must be in [0, 1], got ", *alpha));
   if (heat && !(*heat >= 0.0)) throw UsageError(cat("--heat must be >= 0, got ", *heat));
   if (theta && static_cast<std::int64_t>(theta->size()) - 1 > diffusion::kMaxHops)
-    throw UsageError(cat("--theta has ", theta->size(), " values; at most ", diffusion::kMaxHops + 1, " (K <= ",
-                         diffusion::kMaxHops, ")"));
+    throw UsageError(cat("--theta has ", theta->size(), " values; at most ", diffusion::kMaxHops + 1,
+                         " (K <= ", diffusion::kMaxHops, ")"));
   const int k = static_cast<int>(hops.value_or(5));
   if (theta) return Coefficients::custom(*theta);
   if (heat) return Coefficients::heat(k, *heat);
@@ -98,7 +110,7 @@ Buffer<T> to_device(Buffer<T> b, Device dev) {
   return b.to(dev);
 }
 
-int run_attend(Args& args) {
+int run_attend_body(Args& args) {
   const fs::path q_path = args.require("q"), k_path = args.require("k"), v_path = args.require("v");
   const fs::path out_path = args.require("out");
   const auto mask_arg = args.get("mask");
@@ -110,6 +122,9 @@ int run_attend(Args& args) {
   const auto heat = args.get_double("heat");
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
+  const auto dtype_arg = args.get("dtype");
+  const DType dtype = dtype_arg ? parse_dtype(*dtype_arg) : DType::fp32;
+  AttendGrads grads = attend_grad_options(args, dtype == DType::bf16);  // --grad-out, --grads-dir (grad_attend.hpp)
   finish_except_graph_options(args);
   const Coefficients coeffs = coefficients_from(hops, alpha, theta, heat);
 
@@ -124,74 +139,102 @@ int run_attend(Args& args) {
   const AttendInputs in =
       inspect_inputs(q_path, k_path, v_path, mask_arg ? std::optional<fs::path>(*mask_arg) : std::nullopt);
 
+  // Before the graph is built: the node buffers alone must fit.
+  require_node_memory("attend", in.n, in.h, in.d, 3);
   GraphSource src = graph_from_args(args);
   args.finish();
   const std::int64_t n = src.graph.num_nodes(), E = src.graph.num_edges();
   if (n == 0) throw Error(cat("the graph (", src.description, ") has no nodes"));
   if (n != in.n)
-    throw Error(cat("N mismatch: the graph (", src.description, ") has ", n, " nodes but ", in.q.string(), " has ",
-                    in.n, " tokens", n < in.n && src.description.rfind("file ", 0) == 0
-                                         ? " (--n N gives a graph file trailing tokens without edges)"
-                                         : ""));
+    throw Error(cat("N mismatch: the graph (", src.description, ") has ", n, " nodes but ", in.q.string(),
+                    " has ", in.n, " tokens",
+                    n < in.n && src.description.rfind("file ", 0) == 0
+                        ? " (--n N gives a graph file trailing tokens without edges)"
+                        : ""));
 
   std::printf("graph:    %s: %s nodes, %s edges (%.1f per token)\n", src.description.c_str(),
-              group_digits(n).c_str(), group_digits(E).c_str(), static_cast<double>(E) / static_cast<double>(n));
-  std::printf("inputs:   Q %s, K %s, V %s\n", describe_input(in.q, in.hq).c_str(), describe_input(in.k, in.hk).c_str(),
-              describe_input(in.v, in.hv).c_str());
+              group_digits(n).c_str(), group_digits(E).c_str(),
+              static_cast<double>(E) / static_cast<double>(n));
+  std::printf("inputs:   Q %s, K %s, V %s\n", describe_input(in.q, in.hq).c_str(),
+              describe_input(in.k, in.hk).c_str(), describe_input(in.v, in.hv).c_str());
   if (in.mask) std::printf("mask:     %s\n", describe_input(*in.mask, in.hmask).c_str());
   std::printf("diffusion: %s\n", coeffs.describe().c_str());
   std::printf("backend:  %s (%s)\n", device_name(dev), describe_device(dev).c_str());
+  if (dtype == DType::bf16)
+    std::printf("dtype:    bf16 storage of Q, K, V and the hops (float32 weights and accumulation; Z written as float32)\n");
 
   // The budget: what this run holds at its peak (node buffers: Q, K, V; the hops reuse Q and K).
-  constexpr int kNodeBuffers = 3;
-  const std::int64_t graph_bytes = (n + 1) * 8 + E * 4;
-  const std::int64_t weight_bytes = E * in.h * 4;
-  const std::int64_t node_bytes = kNodeBuffers * n * in.h * in.d * 4;
-  const std::int64_t total = diffusion::forward_bytes(n, E, in.h, in.d, kNodeBuffers) + (in.mask ? n : 0);
-  std::printf("memory budget: graph %s + weights %s (E x H x 4 B) + %d node buffers %s (N x H x D x 4 B) = %s; "
-              "available %s\n",
-              format_bytes(graph_bytes).c_str(), format_bytes(weight_bytes).c_str(), kNodeBuffers,
-              format_bytes(node_bytes).c_str(), format_bytes(total).c_str(),
-              format_bytes(available_memory_bytes()).c_str());
-  std::fflush(stdout);
-  require_memory(total, cat("attend N=", n, " E=", E, " H=", in.h, " D=", in.d));
+  check_budget("attend", n, E, in.h, in.d, 3, in.mask ? n : 0);
 
-  // Load: each array is checked for NaN/Inf on the CPU, then moved to the backend's device.
+  // Load: each array is checked for NaN/Inf on the CPU, then moved to the backend's device
+  // (converted to bf16 on the way with --dtype bf16).
   Stopwatch sw;
   Csr on_device;
   if (dev != Device::cpu) on_device = src.graph.to(dev);
   const Csr& g = dev == Device::cpu ? src.graph : on_device;
-  Buffer<float> qb = to_device(load_features(in.q, in), dev);
-  Buffer<float> kb = to_device(load_features(in.k, in), dev);
-  Buffer<float> vb = to_device(load_features(in.v, in), dev);
   Buffer<std::uint8_t> mb;
   if (in.mask) mb = to_device(load_mask(in), dev);
-  synchronize(dev);
-  const double load_ms = sw.ms();
-
-  auto view = [&](Buffer<float>& b) { return tensor3_view(b.data(), in.n, in.h, in.d, dev); };
   const ops::NodeMask mask = in.mask ? ops::NodeMask{mb.data(), mb.size(), dev} : ops::NodeMask{};
+  const ops::EdgeLayout layout = ops::preferred_edge_layout(dev);
+  Matrix<float> w = diffusion::weights_matrix(g, in.h, layout);
   diffusion::StageTimes times;
-  Matrix<float> w(E, in.h, dev);
-  sw.reset();
-  diffusion::attention_weights(g, view(qb), view(kb), mask, 0.0f, w.view());
-  synchronize(dev);
-  times.scores_ms = sw.ms();
-  // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
-  diffusion::diffuse_values(g, w.view(), view(vb), coeffs, view(qb), view(kb), &times);
-  synchronize(dev);
+  double load_ms = 0;
+  Buffer<float> z;  // the result, float32 on the CPU
+  auto forward = [&]<class T>() {
+    auto load = [&](const fs::path& p) {
+      if constexpr (std::is_same_v<T, float>) {
+        return to_device(load_features(p, in), dev);
+      } else {
+        const Buffer<float> f = load_features(p, in);
+        Buffer<bf16> b(f.size());
+        convert(std::span<const float>(f.data(), static_cast<std::size_t>(f.size())),
+                std::span<bf16>(b.data(), static_cast<std::size_t>(b.size())));
+        return to_device(std::move(b), dev);
+      }
+    };
+    Buffer<T> qb = load(in.q);
+    Buffer<T> kb = load(in.k);
+    Buffer<T> vb = load(in.v);
+    synchronize(dev);
+    load_ms = sw.ms();
+    auto view = [&](Buffer<T>& b) { return tensor3_view(b.data(), in.n, in.h, in.d, dev); };
+    if constexpr (std::is_same_v<T, float>)  // the backward, before Q and K are reused below
+      attend_grad_compute(grads, g, view(qb), view(kb), view(vb), mask, coeffs);
+    sw.reset();
+    diffusion::attention_weights(g, Tensor3View<const T>(view(qb)), Tensor3View<const T>(view(kb)), mask, 0.0f,
+                                 w.view(), layout);
+    synchronize(dev);
+    times.scores_ms = sw.ms();
+    // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
+    diffusion::diffuse_values(g, w.view(), layout, Tensor3View<const T>(view(vb)), coeffs, view(qb), view(kb),
+                              &times);
+    synchronize(dev);
+    sw.reset();
+    kb = Buffer<T>();
+    vb = Buffer<T>();
+    Buffer<T> zt = to_device(std::move(qb), Device::cpu);
+    if constexpr (std::is_same_v<T, float>) {
+      z = std::move(zt);
+    } else {
+      z = Buffer<float>(zt.size());
+      convert(std::span<const bf16>(zt.data(), static_cast<std::size_t>(zt.size())),
+              std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
+    }
+  };
+  if (dtype == DType::bf16) forward.template operator()<bf16>();
+  else forward.template operator()<float>();
 
   // Write: everything is staged next to its target and renamed into place only at the end.
-  sw.reset();
   OutputSet files;
-  {
-    Buffer<float> z = to_device(std::move(qb), Device::cpu);
-    kb = Buffer<float>();
-    vb = Buffer<float>();
-    npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
-  }
+  npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
+  z = Buffer<float>();
   if (weights_out) {
-    const Buffer<float> wh = to_device(std::move(w.buffer()), Device::cpu);
+    Buffer<float> wh = to_device(std::move(w.buffer()), Device::cpu);
+    if (layout == ops::EdgeLayout::head_major) {  // the file is (E, H) in CSR order
+      Buffer<float> t(E * in.h);
+      ops::transpose_edge_values({wh.data(), in.h, E, Device::cpu}, {t.data(), E, in.h, Device::cpu});
+      wh = std::move(t);
+    }
     npy::save(files.stage(*weights_out), wh.data(), {E, in.h});
   }
   w = Matrix<float>();
@@ -199,6 +242,7 @@ int run_attend(Args& args) {
     const std::vector<std::int32_t> pairs = edge_pairs(src.graph);
     npy::save(files.stage(*edges_out), pairs.data(), {E, 2});
   }
+  attend_grad_stage(grads, files);
   files.commit();
   const double write_ms = sw.ms();
 
@@ -206,18 +250,24 @@ int run_attend(Args& args) {
   print_stage("graph", src.build_ms);
   print_stage("load", load_ms);
   print_stage("weights", times.scores_ms);
-  for (std::size_t h = 0; h < times.hop_ms.size(); ++h) print_stage(cat("hop ", h + 1).c_str(), times.hop_ms[h]);
+  for (std::size_t h = 0; h < times.hop_ms.size(); ++h)
+    print_stage(coeffs.plain_attention() ? "A V" : cat("hop ", h + 1).c_str(), times.hop_ms[h]);
   print_stage("write", write_ms);
   print_stage("forward", times.total_ms());
   print_stage("total", src.build_ms + load_ms + times.total_ms() + write_ms);
   std::printf("peak RSS: %s\n", format_bytes(peak_rss_bytes()).c_str());
   std::printf("wrote:    %s (%lld, %lld, %lld) float32", out_path.c_str(), static_cast<long long>(in.n),
               static_cast<long long>(in.h), static_cast<long long>(in.d));
-  if (weights_out) std::printf(", %s (%lld, %lld) float32", weights_out->c_str(), static_cast<long long>(E),
-                               static_cast<long long>(in.h));
+  if (weights_out)
+    std::printf(", %s (%lld, %lld) float32", weights_out->c_str(), static_cast<long long>(E),
+                static_cast<long long>(in.h));
   if (edges_out) std::printf(", %s (%lld, 2) int32", edges_out->c_str(), static_cast<long long>(E));
   std::printf("\n");
   return 0;
+}
+
+int run_attend(Args& args) {
+  return with_one_line_errors(args, &run_attend_body);
 }
 
 const Registrar reg({"attend", "Diffuser attention on .npy files: Q, K, V (N, H, D) and a graph -> Z",

@@ -3,12 +3,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <span>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/atomic_file.hpp>
+#include <diffuser/engine/baselines.hpp>
+#include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
@@ -24,15 +30,23 @@ namespace {
 const char* const kHelp =
     "usage: diffuser bench [--sizes N1,N2,..] [--pattern SPEC] [--heads H] [--dim D] [--hops K]\n"
     "                      [--alpha A] [--reps R] [--threads T] [--backend cpu|cuda] [--seed S]\n"
-    "                      [--no-naive] [--json FILE]\n\n"
+    "                      [--no-naive] [--json FILE]\n"
+    "                      GPU only: [--dtype fp32,bf16] [--baselines cusparse,dense] [--variants S1;S2;..]\n"
+    "                                [--schedule SPEC] [--device-graph]\n\n"
     "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
     "median of R runs of every stage: ms, edges/s, GFLOP/s and GB/s, with the peak RSS. In the same\n"
     "run it measures this machine's ceilings, a STREAM-like triad (GB/s) and an FMA loop (GFLOP/s),\n"
     "and prints each stage as a share of them; at the smallest N it also times a straightforward\n"
     "single-threaded per-edge loop and prints the speedup over it (and checks both agree).\n\n"
-    "Bytes model (fp32): weights = Q + K + W written (N*H*D*4*2 + E*H*4); hop = W + X + Y read and\n"
-    "Z written (E*H*4 + 3*N*H*D*4). 'gathered' counts every neighbour row a pass touches (E*H*D*4),\n"
-    "most of which the caches serve. FLOPs: 2*E*H*D per pass.\n\n"
+    "With --backend cuda it measures the device-to-device copy bandwidth first, then per N and dtype\n"
+    "the forward end to end (no synchronisation inside) and per stage, achieved GB/s of the bytes\n"
+    "model against the copy bandwidth, peak device memory, and in-process baselines on the same\n"
+    "inputs: cuSPARSE (SDDMM + segmented softmax + SpMM per hop, heads block-diagonal) and dense\n"
+    "cuBLAS masked attention (N <= 16384), with the ratios and the agreement of the outputs.\n\n"
+    "Bytes model (s = 4 bytes fp32, 2 bf16): weights = Q + K read, W and col read/written\n"
+    "(2*N*H*D*s + E*H*4 + E*4); hop = W + col + X + Y read and Z written (E*H*4 + E*4 + 3*N*H*D*s).\n"
+    "'gathered' counts every neighbour row a pass touches (E*H*D*s), most of which the caches serve.\n"
+    "FLOPs: 2*E*H*D per pass.\n\n"
     "options:\n"
     "  --sizes LIST     token counts (default 1024,4096,16384,65536)\n"
     "  --pattern SPEC   graph pattern (default: the authors' recipe, diffuser)\n"
@@ -42,9 +56,16 @@ const char* const kHelp =
     "  --threads T      CPU threads (default: all)  --backend  cpu (default) or cuda\n"
     "  --seed S         seed of the graph and the data (default 0)\n"
     "  --no-naive       skip the naive single-threaded loop\n"
-    "  --json FILE      also write every number as JSON\n\n"
-    "example:\n"
-    "  diffuser bench --sizes 1024,4096 --threads 2\n";
+    "  --json FILE      also write every number as JSON\n"
+    "  --dtype LIST     (cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)\n"
+    "  --baselines LIST (cuda) cusparse, dense, both (default) or none\n"
+    "  --variants LIST  (cuda) kernel schedules to time side by side, separated by ';'\n"
+    "                   (e.g. 'hop=w32;hop=w16;hop=h2;hop=row,layout=em'; see baselines.hpp)\n"
+    "  --schedule SPEC  (cuda) the kernel schedule of the main runs (default: the built-in one)\n"
+    "  --device-graph   (cuda) also build each graph on the GPU from its edge list and check it\n\n"
+    "examples:\n"
+    "  diffuser bench --sizes 1024,4096 --threads 2\n"
+    "  diffuser bench --backend cuda --sizes 4096,65536 --dtype fp32,bf16\n";
 
 struct Row {
   std::int64_t n = 0, edges = 0;
@@ -77,6 +98,317 @@ double rel_diff(const Tensor3<float>& a, const Tensor3<float>& b) {
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
+// ---- --backend cuda ---------------------------------------------------------------------------
+
+struct CudaOptions {
+  std::vector<std::int64_t> sizes;
+  std::string pattern;
+  std::int64_t H = 12, D = 64;
+  int hops = 5;
+  double alpha = 0.1;
+  int reps = 5;
+  std::uint64_t seed = 0;
+  std::vector<DType> dtypes{DType::fp32};
+  bool cusparse = true, dense = true, device_graph = false;
+  std::vector<std::string> variants;
+  std::optional<std::string> json;
+};
+
+struct Ours {
+  DType dtype = DType::fp32;
+  double forward_ms = 0, scores_ms = 0, hop_ms = 0;
+  double model_bytes = 0, gathered_bytes = 0;
+  std::int64_t peak_bytes = 0;
+  double err_vs_fp32 = -1;  // bf16 only: relative difference to our fp32 output
+  std::vector<std::pair<std::string, double>> variants;  // schedule -> forward ms
+};
+
+struct CudaRow {
+  std::int64_t n = 0, edges = 0;
+  double graph_ms = 0, device_graph_ms = -1;
+  bool device_graph_equal = false;
+  std::vector<Ours> ours;
+  baselines::Timing cusparse, dense;
+  bool has_cusparse = false, has_dense = false;
+  std::string cusparse_note, dense_note;
+  double cusparse_err = -1, dense_err = -1;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    const double d = double(a[t]) - double(b[t]);
+    num += d * d;
+    den += double(b[t]) * double(b[t]);
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+// One forward on the device, timed end to end (drained before and after, nothing in between).
+template <class T>
+struct DeviceForward {
+  const Csr& g;
+  Tensor3View<const T> q, k, v;
+  const diffusion::Coefficients& c;
+  ops::EdgeLayout layout;
+  Matrix<float> w;
+  Tensor3<T> out, scratch;
+
+  DeviceForward(const Csr& g_, Tensor3View<const T> q_, Tensor3View<const T> k_, Tensor3View<const T> v_,
+                const diffusion::Coefficients& c_)
+      : g(g_), q(q_), k(k_), v(v_), c(c_), layout(ops::preferred_edge_layout(Device::cuda)),
+        w(diffusion::weights_matrix(g_, q_.h, layout)), out(v_.n, v_.h, v_.d, Device::cuda),
+        scratch(v_.n, v_.h, v_.d, Device::cuda) {}
+
+  void run(diffusion::StageTimes* times = nullptr) {
+    const double ms = [&] {
+      if (!times) {
+        diffusion::attention_weights(g, q, k, {}, 0.0f, w.view(), layout);
+        return 0.0;
+      }
+      synchronize(Device::cuda);
+      Stopwatch sw;
+      diffusion::attention_weights(g, q, k, {}, 0.0f, w.view(), layout);
+      synchronize(Device::cuda);
+      return sw.ms();
+    }();
+    if (times) times->scores_ms = ms;
+    diffusion::diffuse_values(g, w.view(), layout, v, c, out.view(), scratch.view(), times);
+  }
+  double timed_ms(int reps) {
+    run();  // warm-up: hub plan, scratch, module load
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+      synchronize(Device::cuda);
+      Stopwatch sw;
+      run();
+      synchronize(Device::cuda);
+      t.push_back(sw.ms());
+    }
+    return median(t);
+  }
+};
+
+template <class T>
+Ours time_ours(const CudaOptions& o, const Csr& gd, const Tensor3<float>& q, const Tensor3<float>& k,
+               const Tensor3<float>& v, const diffusion::Coefficients& coeffs, std::vector<float>* out_host) {
+  Ours r;
+  r.dtype = std::is_same_v<T, bf16> ? DType::bf16 : DType::fp32;
+  const std::int64_t base = baselines::device_bytes_in_use();
+  baselines::reset_peak_device_bytes();
+  auto upload = [](const Tensor3<float>& t) {
+    if constexpr (std::is_same_v<T, float>) {
+      return t.to(Device::cuda);
+    } else {
+      Tensor3<bf16> b(t.n(), t.h(), t.d());
+      convert(std::span<const float>(t.buffer().data(), static_cast<std::size_t>(t.buffer().size())),
+              std::span<bf16>(b.buffer().data(), static_cast<std::size_t>(b.buffer().size())));
+      return b.to(Device::cuda);
+    }
+  };
+  const Tensor3<T> qd = upload(q), kd = upload(k), vd = upload(v);
+  DeviceForward<T> f(gd, qd.view(), kd.view(), vd.view(), coeffs);
+  r.forward_ms = f.timed_ms(o.reps);
+  std::vector<double> sc, hp;
+  for (int rep = 0; rep < std::max(1, o.reps / 2); ++rep) {
+    diffusion::StageTimes t;
+    f.run(&t);
+    sc.push_back(t.scores_ms);
+    hp.insert(hp.end(), t.hop_ms.begin(), t.hop_ms.end());
+  }
+  r.scores_ms = median(sc);
+  r.hop_ms = hp.empty() ? 0 : median(hp);
+  // The peak of the main schedule's forward (graph counted by the caller's base).
+  r.peak_bytes = baselines::peak_device_bytes() - base;
+  if (out_host) {
+    if constexpr (std::is_same_v<T, float>) {
+      *out_host = f.out.buffer().to_vector();
+    } else {
+      const std::vector<bf16> zb = f.out.buffer().to_vector();
+      out_host->resize(zb.size());
+      convert(std::span<const bf16>(zb), std::span<float>(*out_host));
+    }
+  }
+  const std::string main_schedule = baselines::cuda_schedule();
+  for (const auto& spec : o.variants) {
+    baselines::set_cuda_schedule(main_schedule);
+    baselines::set_cuda_schedule(spec);
+    DeviceForward<T> fv(gd, qd.view(), kd.view(), vd.view(), coeffs);
+    r.variants.emplace_back(spec, fv.timed_ms(o.reps));
+  }
+  baselines::set_cuda_schedule(main_schedule);
+  const double s = sizeof(T), E = double(gd.num_edges()), nhd = double(q.n()) * double(o.H) * double(o.D);
+  const double scores = 2 * nhd * s + E * double(o.H) * 4 + E * 4;
+  const double hop = E * double(o.H) * 4 + E * 4 + 3 * nhd * s;
+  r.model_bytes = scores + std::max(1, coeffs.hops()) * hop;
+  r.gathered_bytes = E * double(o.H) * double(o.D) * s * (1 + std::max(1, coeffs.hops()));
+  return r;
+}
+
+int run_cuda(const CudaOptions& o) {
+  const auto coeffs = diffusion::Coefficients::ppr(o.hops, o.alpha);
+  std::printf("diffuser bench (cuda): %s\n", describe_device(Device::cuda).c_str());
+  std::printf("pattern %s, H=%lld, D=%lld, %s, %d reps (median), schedule %s\n", o.pattern.c_str(),
+              static_cast<long long>(o.H), static_cast<long long>(o.D), coeffs.describe().c_str(), o.reps,
+              baselines::cuda_schedule().c_str());
+  const double copy = baselines::device_copy_gbps(std::int64_t{1} << 30, 10);
+  std::printf("device-to-device copy (1 GiB, measured now): %.0f GB/s counting read + write\n", copy);
+  std::printf("bytes model per forward: scores 2*N*H*D*s + E*(4H + 4); hop E*(4H + 4) + 3*N*H*D*s (s: 4 fp32, 2 bf16)\n\n");
+  std::printf("%9s %12s %5s | %10s %9s %8s | %9s %7s %6s | %10s | %s\n", "N", "edges", "dtype", "forward ms",
+              "scores ms", "hop ms", "model GB", "GB/s", "%copy", "peak MiB", "vs fp32 / notes");
+  std::fflush(stdout);
+  std::vector<CudaRow> rows;
+  for (const std::int64_t n : o.sizes) {
+    CudaRow row;
+    row.n = n;
+    Stopwatch gsw;
+    const Csr g = graphs::build_pattern(o.pattern, n, o.seed);
+    row.graph_ms = gsw.ms();
+    row.edges = g.num_edges();
+    const std::int64_t graph_base = baselines::device_bytes_in_use();
+    baselines::reset_peak_device_bytes();
+    const Csr gd = g.to(Device::cuda);
+    const std::int64_t graph_bytes = baselines::device_bytes_in_use() - graph_base;
+    if (o.device_graph) {
+      const EdgeList el = graphs::pattern_edges(o.pattern, n, o.seed);
+      const Buffer<std::int32_t> s = Buffer<std::int32_t>::from_host(el.src, Device::cuda);
+      const Buffer<std::int32_t> d = Buffer<std::int32_t>::from_host(el.dst, Device::cuda);
+      synchronize(Device::cuda);
+      Stopwatch dsw;
+      const Csr built = ops::csr_from_edges(n, {s.data(), s.size(), Device::cuda}, {d.data(), d.size(), Device::cuda});
+      synchronize(Device::cuda);
+      row.device_graph_ms = dsw.ms();
+      row.device_graph_equal = built.row_ptr().to_vector() == g.row_ptr().to_vector() &&
+                               built.col().to_vector() == g.col().to_vector();
+    }
+    Tensor3<float> q(n, o.H, o.D), k(n, o.H, o.D), v(n, o.H, o.D);
+    const int threads = active_threads();
+    fill_normal(q.buffer(), o.seed, 1, threads);
+    fill_normal(k.buffer(), o.seed, 2, threads);
+    fill_normal(v.buffer(), o.seed, 3, threads);
+    std::vector<float> z32;
+    for (const DType dt : o.dtypes) {
+      std::vector<float> z;
+      Ours r = dt == DType::fp32 ? time_ours<float>(o, gd, q, k, v, coeffs, &z)
+                                 : time_ours<bf16>(o, gd, q, k, v, coeffs, &z);
+      r.peak_bytes += graph_bytes;
+      if (dt == DType::fp32) z32 = std::move(z);
+      else if (!z32.empty()) r.err_vs_fp32 = rel_diff(z, z32);
+      const double gbps = r.model_bytes / (r.forward_ms * 1e6);
+      std::printf("%9lld %12s %5s | %10.3f %9.3f %8.3f | %9.3f %7.0f %5.0f%% | %10.0f | %s\n",
+                  static_cast<long long>(n), group_digits(row.edges).c_str(), dtype_name(dt), r.forward_ms,
+                  r.scores_ms, r.hop_ms, r.model_bytes / 1e9, gbps, 100 * gbps / copy,
+                  double(r.peak_bytes) / (1 << 20),
+                  r.err_vs_fp32 >= 0 ? cat("rel. diff to fp32 ", r.err_vs_fp32).c_str() : "");
+      for (const auto& [spec, ms] : r.variants)
+        std::printf("%9s %12s %5s |   %8.3f ms  variant %s\n", "", "", dtype_name(dt), ms, spec.c_str());
+      std::fflush(stdout);
+      row.ours.push_back(std::move(r));
+    }
+    // Baselines on float32 inputs.
+    if (o.cusparse || o.dense) {
+      const Tensor3<float> qd = q.to(Device::cuda), kd = k.to(Device::cuda), vd = v.to(Device::cuda);
+      Tensor3<float> out(n, o.H, o.D, Device::cuda);
+      auto run_baseline = [&](const char* name, bool want, baselines::Timing& t, bool& has, std::string& note,
+                              double& err, auto&& call) {
+        if (!want) return;
+        try {
+          t = call();
+          has = true;
+          if (!z32.empty()) err = rel_diff(out.buffer().to_vector(), z32);
+          std::printf("%9lld %12s %5s | %10.3f %9.3f %8.3f | %9s %7s %6s | %10.0f | softmax %.3f ms%s\n",
+                      static_cast<long long>(n), name, "fp32", t.total_ms, t.scores_ms, t.hop_ms, "", "", "",
+                      double(t.peak_bytes) / (1 << 20), t.softmax_ms,
+                      err >= 0 ? cat(", rel. diff to ours ", err).c_str() : "");
+        } catch (const Error& e) {
+          note = e.what();
+          std::printf("%9lld %12s skipped: %s\n", static_cast<long long>(n), name, note.c_str());
+        }
+        std::fflush(stdout);
+      };
+      run_baseline("cusparse", o.cusparse, row.cusparse, row.has_cusparse, row.cusparse_note, row.cusparse_err, [&] {
+        return baselines::cusparse_forward(gd, qd.view(), kd.view(), vd.view(), o.hops, static_cast<float>(o.alpha),
+                                           out.view(), o.reps);
+      });
+      run_baseline("dense", o.dense && n <= 16384, row.dense, row.has_dense, row.dense_note, row.dense_err, [&] {
+        return baselines::dense_forward(gd, qd.view(), kd.view(), vd.view(), o.hops, static_cast<float>(o.alpha),
+                                        out.view(), o.reps);
+      });
+    }
+    rows.push_back(std::move(row));
+  }
+
+  std::printf("\nratios (baseline ms / ours ms; peak memory baseline / ours), same run, same inputs:\n");
+  for (const auto& r : rows) {
+    for (const auto& ours : r.ours) {
+      std::string line = cat("  N=", r.n, " ", dtype_name(ours.dtype), ":");
+      if (r.has_cusparse)
+        line += cat(" cusparse x", r.cusparse.total_ms / ours.forward_ms, " (memory x",
+                    double(r.cusparse.peak_bytes) / double(ours.peak_bytes), ")");
+      if (r.has_dense)
+        line += cat(" dense x", r.dense.total_ms / ours.forward_ms, " (memory x",
+                    double(r.dense.peak_bytes) / double(ours.peak_bytes), ")");
+      if (ours.dtype == DType::bf16 && r.ours.front().dtype == DType::fp32)
+        line += cat(" ours fp32 x", r.ours.front().forward_ms / ours.forward_ms);
+      std::printf("%s\n", line.c_str());
+    }
+    if (r.device_graph_ms >= 0)
+      std::printf("  N=%lld: graph on the CPU %.1f ms, on the GPU from the edge list %.1f ms (%s)\n",
+                  static_cast<long long>(r.n), r.graph_ms, r.device_graph_ms,
+                  r.device_graph_equal ? "identical" : "DIFFERENT");
+  }
+  if (o.json) {
+    AtomicOutput out(*o.json, false);
+    auto& os = out.stream();
+    os << "{\"backend\": \"cuda\", \"device\": \"" << json_escape(describe_device(Device::cuda))
+       << "\", \"pattern\": \"" << json_escape(o.pattern) << "\", \"heads\": " << o.H << ", \"dim\": " << o.D
+       << ", \"hops\": " << o.hops << ", \"alpha\": " << o.alpha << ", \"reps\": " << o.reps
+       << ", \"schedule\": \"" << json_escape(baselines::cuda_schedule()) << "\", \"copy_gbps\": " << copy
+       << ", \"rows\": [";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges << ", \"graph_ms\": " << r.graph_ms
+         << ", \"device_graph_ms\": " << r.device_graph_ms << ", \"ours\": [";
+      for (std::size_t j = 0; j < r.ours.size(); ++j) {
+        const auto& u = r.ours[j];
+        os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype) << "\", \"forward_ms\": " << u.forward_ms
+           << ", \"scores_ms\": " << u.scores_ms << ", \"hop_ms\": " << u.hop_ms << ", \"model_bytes\": "
+           << u.model_bytes << ", \"gathered_bytes\": " << u.gathered_bytes << ", \"peak_bytes\": " << u.peak_bytes
+           << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32 << ", \"variants\": {";
+        for (std::size_t t = 0; t < u.variants.size(); ++t)
+          os << (t ? ", " : "") << "\"" << json_escape(u.variants[t].first) << "\": " << u.variants[t].second;
+        os << "}}";
+      }
+      auto timing = [&](const char* name, bool has, const baselines::Timing& t, const std::string& note, double err) {
+        os << ", \"" << name << "\": ";
+        if (!has) {
+          os << "{\"skipped\": \"" << json_escape(note) << "\"}";
+          return;
+        }
+        os << "{\"total_ms\": " << t.total_ms << ", \"scores_ms\": " << t.scores_ms << ", \"softmax_ms\": "
+           << t.softmax_ms << ", \"hop_ms\": " << t.hop_ms << ", \"peak_bytes\": " << t.peak_bytes
+           << ", \"rel_diff_vs_ours\": " << err << "}";
+      };
+      os << "]";
+      timing("cusparse", r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
+      timing("dense", r.has_dense, r.dense, r.dense_note, r.dense_err);
+      os << "}";
+    }
+    os << "]}\n";
+    out.commit();
+  }
+  return 0;
+}
+
 int run(Args& args) {
   const auto sizes = parse_sizes(args.get("sizes").value_or("1024,4096,16384,65536"));
   const std::string pattern = args.get("pattern").value_or("diffuser");
@@ -89,7 +421,57 @@ int run(Args& args) {
   const auto json = args.get("json");
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
+  const auto dtype_arg = args.get("dtype");
+  const auto baselines_arg = args.get("baselines");
+  const auto variants_arg = args.get("variants");
+  const auto schedule_arg = args.get("schedule");
+  const bool device_graph = args.flag("device-graph");
   args.finish();
+  if (dev == Device::cuda) {
+    if (H <= 0 || D <= 0) throw UsageError("--heads and --dim must be positive");
+    if (reps < 1) throw UsageError("--reps must be at least 1");
+    CudaOptions o;
+    o.sizes = sizes;
+    o.pattern = pattern;
+    o.H = H;
+    o.D = D;
+    o.hops = hops;
+    o.alpha = alpha;
+    o.reps = reps;
+    o.seed = seed;
+    o.json = json;
+    o.device_graph = device_graph;
+    if (dtype_arg) {
+      o.dtypes.clear();
+      for (const auto& t : split(*dtype_arg, ',')) o.dtypes.push_back(parse_dtype(t));
+      if (o.dtypes.empty()) throw UsageError("--dtype needs fp32, bf16 or both");
+    }
+    if (baselines_arg) {
+      o.cusparse = o.dense = false;
+      for (const auto& b : split(*baselines_arg, ',')) {
+        if (b == "cusparse") o.cusparse = true;
+        else if (b == "dense") o.dense = true;
+        else if (b == "both") o.cusparse = o.dense = true;
+        else if (b != "none") throw UsageError(cat("--baselines: unknown baseline '", b, "' (cusparse, dense, none)"));
+      }
+    }
+    if (variants_arg) o.variants = split(*variants_arg, ';');
+    (void)diffusion::Coefficients::ppr(hops, alpha);  // validates --hops and --alpha
+    if (json) check_output_path(*json, "--json");
+    require_device(dev);
+    if (schedule_arg) baselines::set_cuda_schedule(*schedule_arg);
+    for (const auto& v : o.variants) {  // reject a bad spec before any work
+      const std::string keep = baselines::cuda_schedule();
+      baselines::set_cuda_schedule(v);
+      baselines::set_cuda_schedule(keep);
+    }
+    ThreadLimit limit(threads);
+    return run_cuda(o);
+  }
+  if (dtype_arg && *dtype_arg != "fp32")
+    throw UsageError("--dtype bf16 is timed on the GPU only (--backend cuda); the CPU's bf16 path converts to fp32");
+  if (baselines_arg || variants_arg || schedule_arg || device_graph)
+    throw UsageError("--baselines, --variants, --schedule and --device-graph need --backend cuda");
   if (H <= 0 || D <= 0) throw UsageError("--heads and --dim must be positive");
   if (reps < 1) throw UsageError("--reps must be at least 1");
   const auto coeffs = diffusion::Coefficients::ppr(hops, alpha);

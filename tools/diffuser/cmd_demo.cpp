@@ -3,11 +3,15 @@
 // stage, throughput, peak RSS and a checksum of Z that does not depend on the thread count.
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
+#include <type_traits>
 
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/device.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/threads.hpp>
@@ -28,7 +32,7 @@ constexpr std::uint64_t kStreamQ = 0x51515151, kStreamK = 0x4b4b4b4b, kStreamV =
 std::string demo_help() {
   return cat(
       "usage: diffuser demo [--n N] [--pattern SPEC] [--heads H] [--dim D] [--hops K] [--alpha A]\n"
-      "                     [--seed S] [--threads T] [--backend cpu|cuda]\n"
+      "                     [--seed S] [--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]\n"
       "\n"
       "Runs the whole Diffuser attention forward (scores + softmax on every edge, then K hops of\n"
       "attention diffusion) on seeded random Q, K, V ~ N(0, 1) and prints the graph statistics, the\n"
@@ -37,15 +41,21 @@ std::string demo_help() {
       "\n"
       "options (defaults: the authors' setting):\n"
       "  --n N                  tokens (default 4096)\n"
-      "  --pattern SPEC         token graph (default the authors' recipe '", graphs::kDiffuserRecipe, "';\n"
+      "  --pattern SPEC         token graph (default the authors' recipe '",
+      graphs::kDiffuserRecipe,
+      "';\n"
       "                         see diffuser graph --help for the terms)\n"
       "  --heads H              attention heads (default 12)\n"
       "  --dim D                head size (default 64)\n"
-      "  --hops K               diffusion hops, 0..", diffusion::kMaxHops, " (default 5; 0 = plain sparse attention)\n"
+      "  --hops K               diffusion hops, 0..",
+      diffusion::kMaxHops,
+      " (default 5; 0 = plain sparse attention)\n"
       "  --alpha A              PPR teleport weight in [0, 1] (default 0.1)\n"
       "  --seed S               seed of the random pattern terms and of Q, K, V (default 0)\n"
       "  --threads T            CPU worker threads (default: all hardware threads)\n"
       "  --backend cpu|cuda     default: cuda when a GPU is usable, else cpu (it says which)\n"
+      "  --dtype fp32|bf16      storage of Q, K, V and the hop buffers (default fp32; weights and sums\n"
+      "                         stay float32)\n"
       "\n"
       "throughput counts 2*E*H*D flops for the scores and 2*E*H*D per hop; edges/s is E*(1+K) edge\n"
       "passes over the forward time.\n"
@@ -64,7 +74,7 @@ std::int64_t bounded(Args& args, const char* name, std::int64_t fallback, std::i
   return v;
 }
 
-int run_demo(Args& args) {
+int run_demo_body(Args& args) {
   const std::int64_t n = bounded(args, "n", 4096, 1, kMaxNodes);
   const std::string pattern = args.get("pattern").value_or(graphs::kDiffuserRecipe);
   const std::int64_t heads = bounded(args, "heads", 12, 1, 4096);
@@ -75,7 +85,10 @@ int run_demo(Args& args) {
   const auto seed = static_cast<std::uint64_t>(bounded(args, "seed", 0, 0, INT64_MAX));
   const int threads = threads_option(args);
   const auto backend = backend_option(args);
+  const auto dtype_arg = args.get("dtype");
+  const DType dtype = dtype_arg ? parse_dtype(*dtype_arg) : DType::fp32;
   args.finish();
+  graphs::parse_pattern(pattern);  // a bad term is a usage error before anything runs
 
   std::string why;
   const Device dev = backend ? *backend : (cuda_available(&why) ? Device::cuda : Device::cpu);
@@ -84,14 +97,19 @@ int run_demo(Args& args) {
   const auto coeffs = diffusion::Coefficients::ppr(hops, alpha);
 
   std::printf("diffuser demo: Diffuser attention forward on seeded random Q, K, V\n");
-  std::printf("backend:   %s: %s%s\n", device_name(dev), describe_device(dev).c_str(),
-              backend ? "" : cat(" (no --backend: ", dev == Device::cuda ? "a GPU is usable" : why, ")").c_str());
+  std::printf(
+      "backend:   %s: %s%s\n", device_name(dev), describe_device(dev).c_str(),
+      backend ? "" : cat(" (no --backend: ", dev == Device::cuda ? "a GPU is usable" : why, ")").c_str());
   std::printf("problem:   N = %s tokens, H = %lld heads, D = %lld, seed %llu\n", group_digits(n).c_str(),
-              static_cast<long long>(heads), static_cast<long long>(dim), static_cast<unsigned long long>(seed));
+              static_cast<long long>(heads), static_cast<long long>(dim),
+              static_cast<unsigned long long>(seed));
   std::printf("pattern:   %s\n", pattern.c_str());
   std::printf("diffusion: %s\n", coeffs.describe().c_str());
+  if (dtype == DType::bf16) std::printf("dtype:     bf16 storage (float32 weights and accumulation)\n");
   std::fflush(stdout);
 
+  // Before the graph is built: the node buffers alone must fit (a huge N is refused right away).
+  require_node_memory("demo", n, heads, dim, 3);
   Stopwatch sw;
   Csr host_graph = graphs::build_pattern(pattern, n, seed);
   const double graph_ms = sw.ms();
@@ -106,12 +124,7 @@ int run_demo(Args& args) {
   }
 
   // Q, K, V; Z and the hop scratch reuse Q's and K's buffers once the weights are computed.
-  const std::int64_t total = diffusion::forward_bytes(n, E, heads, dim, 3);
-  std::printf("memory budget: %s (graph + weights %s + 3 node buffers of %s); available %s\n",
-              format_bytes(total).c_str(), format_bytes(E * heads * 4).c_str(),
-              format_bytes(n * heads * dim * 4).c_str(), format_bytes(available_memory_bytes()).c_str());
-  std::fflush(stdout);
-  require_memory(total, cat("demo N=", n, " E=", E, " H=", heads, " D=", dim));
+  check_budget("demo", n, E, heads, dim, 3);
 
   sw.reset();
   const int fill_threads = active_threads();
@@ -120,35 +133,61 @@ int run_demo(Args& args) {
   fill_normal(k, seed, kStreamK, fill_threads);
   fill_normal(v, seed, kStreamV, fill_threads);
   Csr dev_graph;
-  if (dev != Device::cpu) {
-    dev_graph = host_graph.to(dev);
-    q = q.to(dev);
-    k = k.to(dev);
-    v = v.to(dev);
-  }
+  if (dev != Device::cpu) dev_graph = host_graph.to(dev);
   const Csr& g = dev == Device::cpu ? host_graph : dev_graph;
-  synchronize(dev);
-  const double inputs_ms = sw.ms();
-
-  auto view = [&](Buffer<float>& b) { return tensor3_view(b.data(), n, heads, dim, dev); };
+  const ops::EdgeLayout layout = ops::preferred_edge_layout(dev);
   diffusion::StageTimes times;
-  Matrix<float> w(E, heads, dev);
-  sw.reset();
-  diffusion::attention_weights(g, view(q), view(k), {}, 0.0f, w.view());
-  synchronize(dev);
-  times.scores_ms = sw.ms();
-  diffusion::diffuse_values(g, w.view(), view(v), coeffs, view(q), view(k), &times);
-  synchronize(dev);
+  double inputs_ms = 0;
+  Buffer<float> z;  // Z as float32 on the CPU
+  auto forward = [&]<class T>() {
+    auto place = [&](Buffer<float>& f) {
+      if constexpr (std::is_same_v<T, float>) {
+        return dev == Device::cpu ? std::move(f) : f.to(dev);
+      } else {
+        Buffer<bf16> b(f.size());
+        convert(std::span<const float>(f.data(), static_cast<std::size_t>(f.size())),
+                std::span<bf16>(b.data(), static_cast<std::size_t>(b.size())));
+        f = Buffer<float>();
+        return dev == Device::cpu ? std::move(b) : b.to(dev);
+      }
+    };
+    Buffer<T> qt = place(q), kt = place(k), vt = place(v);
+    q = Buffer<float>();
+    k = Buffer<float>();
+    v = Buffer<float>();
+    synchronize(dev);
+    inputs_ms = sw.ms();
+    auto view = [&](Buffer<T>& b) { return tensor3_view(b.data(), n, heads, dim, dev); };
+    Matrix<float> w = diffusion::weights_matrix(g, heads, layout);
+    sw.reset();
+    diffusion::attention_weights(g, Tensor3View<const T>(view(qt)), Tensor3View<const T>(view(kt)), {}, 0.0f,
+                                 w.view(), layout);
+    synchronize(dev);
+    times.scores_ms = sw.ms();
+    diffusion::diffuse_values(g, w.view(), layout, Tensor3View<const T>(view(vt)), coeffs, view(qt), view(kt),
+                              &times);
+    synchronize(dev);
+    Buffer<T> zt = dev == Device::cpu ? std::move(qt) : qt.to(Device::cpu);
+    if constexpr (std::is_same_v<T, float>) {
+      z = std::move(zt);
+    } else {
+      z = Buffer<float>(zt.size());
+      convert(std::span<const bf16>(zt.data(), static_cast<std::size_t>(zt.size())),
+              std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
+    }
+  };
+  if (dtype == DType::bf16) forward.template operator()<bf16>();
+  else forward.template operator()<float>();
   const double forward_ms = times.total_ms();
 
-  const Buffer<float> z = dev == Device::cpu ? std::move(q) : q.to(Device::cpu);
   const Checksum sum = checksum(z.data(), z.size());
 
   std::printf("stage times:\n");
   print_stage("graph build", graph_ms);
   print_stage("inputs", inputs_ms);
   print_stage("weights", times.scores_ms);
-  for (std::size_t h = 0; h < times.hop_ms.size(); ++h) print_stage(cat("hop ", h + 1).c_str(), times.hop_ms[h]);
+  for (std::size_t h = 0; h < times.hop_ms.size(); ++h)
+    print_stage(coeffs.plain_attention() ? "A V" : cat("hop ", h + 1).c_str(), times.hop_ms[h]);
   print_stage("forward", forward_ms);
   const double passes = static_cast<double>(E) * (1.0 + hops);
   const double flops = 2.0 * static_cast<double>(E) * static_cast<double>(heads * dim) * (1.0 + hops);
@@ -158,6 +197,10 @@ int run_demo(Args& args) {
   std::printf("peak RSS: %s\n", format_bytes(peak_rss_bytes()).c_str());
   std::printf("checksum: sum %.9e  sum of squares %.9e\n", sum.sum, sum.sum_squares);
   return 0;
+}
+
+int run_demo(Args& args) {
+  return with_one_line_errors(args, &run_demo_body);
 }
 
 const Registrar reg({"demo", "the main job: the authors' recipe at N = 4096 on random Q, K, V, timed",

@@ -39,8 +39,10 @@ std::string graph_help() {
       kGraphOptionsHelp,
       "output:\n"
       "  --out FILE             write the graph; the format follows the extension:\n"
-      "                           .txt .edges .el  text edge list, one 'src dst' per line, 0-based, # comments\n"
-      "                           .mtx             Matrix Market coordinate; entry (i, j) = A[i, j] = edge j->i, 1-based\n"
+      "                           .txt .edges .el  text edge list, one 'src dst' per line, 0-based, # "
+      "comments\n"
+      "                           .mtx             Matrix Market coordinate; entry (i, j) = A[i, j] = edge "
+      "j->i, 1-based\n"
       "                           .npy             int array (E, 2) of (src, dst)\n"
       "                           .dot .gv         GraphViz DOT (digraph, edges src -> dst)\n"
       "                           .graphml         GraphML (directed)\n"
@@ -51,8 +53,7 @@ std::string graph_help() {
       "nodes) or the largest id + 1.\n"
       "\n"
       "pattern terms (join with '+' for the union; random terms follow --seed):\n",
-      pattern_terms(),
-      "  diffuser is the authors' recipe: ", graphs::kDiffuserRecipe,
+      pattern_terms(), "  diffuser is the authors' recipe: ", graphs::kDiffuserRecipe,
       "\n"
       "\n"
       "examples:\n"
@@ -69,10 +70,11 @@ void print_text(const GraphSource& src, const graphs::GraphStats& s) {
   std::string stats = graphs::format_stats(s);
   if (!stats.empty() && stats.back() != '\n') stats.push_back('\n');
   std::fputs(stats.c_str(), stdout);
-  std::printf("build time: %.3f ms\n", src.build_ms);
+  std::printf("%-17s%.3f ms\n", "build time:", src.build_ms);
 }
 
-void print_json(const GraphSource& src, const graphs::GraphStats& s, const std::string& out, double write_ms) {
+void print_json(const GraphSource& src, const graphs::GraphStats& s, const std::string& out,
+                double write_ms) {
   std::printf(
       "{\"source\": \"%s\", \"nodes\": %lld, \"edges\": %lld, "
       "\"in_degree\": {\"min\": %lld, \"mean\": %.6g, \"max\": %lld}, \"out_degree_max\": %lld, "
@@ -85,7 +87,7 @@ void print_json(const GraphSource& src, const graphs::GraphStats& s, const std::
   std::printf("}\n");
 }
 
-int run_graph(Args& args) {
+int run_graph_body(Args& args) {
   const auto out = args.get("out");
   const bool json = args.flag("json");
   finish_except_graph_options(args);
@@ -106,10 +108,15 @@ int run_graph(Args& args) {
     write_ms = sw.ms();
     if (!json)
       std::printf("wrote %s (%s, %s edges) in %.3f ms\n", out->c_str(),
-                  graphs::format_name(graphs::format_from_path(*out)), group_digits(s.edges).c_str(), write_ms);
+                  graphs::format_name(graphs::format_from_path(*out)), group_digits(s.edges).c_str(),
+                  write_ms);
   }
   if (json) print_json(src, s, out.value_or(""), write_ms);
   return 0;
+}
+
+int run_graph(Args& args) {
+  return with_one_line_errors(args, &run_graph_body);
 }
 
 const Registrar reg({"graph", "build a token graph from a pattern or convert a graph file; print statistics",

@@ -1,9 +1,13 @@
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <system_error>
 
 #include <unistd.h>
 
+#include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
 
 #include "tool_util.hpp"
 
@@ -22,6 +26,10 @@ void check_output_path(const fs::path& path, std::string_view option) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     throw Error(cat("--", option, " ", path.string(), ": is a directory, expected a file name"));
+  // Outputs are renamed into place, which would replace a device or a FIFO (--out /dev/null run
+  // as root would swap /dev/null for a regular file): only regular files may be overwritten.
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+    throw Error(cat("--", option, " ", path.string(), ": exists and is not a regular file"));
   fs::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   if (!fs::is_directory(dir, ec))
@@ -87,6 +95,75 @@ std::optional<Device> backend_option(Args& args) {
   }
 }
 
+std::string one_line(std::string_view message) {
+  // A run of blanks that holds a line break (or tab) becomes one space; plain spaces stay as they
+  // are, so a file name with two spaces in a row is still quoted exactly.
+  std::string out;
+  std::size_t i = 0;
+  while (i < message.size()) {
+    std::size_t j = i;
+    bool control = false;
+    while (j < message.size() &&
+           (message[j] == ' ' || message[j] == '\n' || message[j] == '\r' || message[j] == '\t')) {
+      control = control || message[j] != ' ';
+      ++j;
+    }
+    if (j > i) {
+      if (j == message.size()) break;  // trailing blanks
+      if (control) {
+        out.push_back(' ');
+      } else {
+        out.append(message.substr(i, j - i));
+      }
+      i = j;
+      continue;
+    }
+    out.push_back(message[i++]);
+  }
+  return out;
+}
+
+int with_one_line_errors(Args& args, int (*body)(Args&)) {
+  try {
+    return body(args);
+  } catch (const UsageError& e) {
+    throw UsageError(one_line(e.what()));
+  } catch (const Error& e) {
+    throw Error(one_line(e.what()));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(one_line(e.what()));
+  }
+}
+
+std::int64_t check_budget(const char* job, std::int64_t n, std::int64_t edges, std::int64_t heads,
+                          std::int64_t dim, int node_buffers, std::int64_t extra) {
+  const std::int64_t graph_bytes = (n + 1) * 8 + edges * 4;
+  const std::int64_t weight_bytes = edges * heads * 4;
+  const std::int64_t node_bytes = node_buffers * n * heads * dim * 4;
+  const std::int64_t total = diffusion::forward_bytes(n, edges, heads, dim, node_buffers) + extra;
+  std::printf(
+      "memory budget: graph %s + weights %s (E x H x 4 B) + %d node buffers %s (N x H x D x 4 B)%s = %s; "
+      "available %s\n",
+      format_bytes(graph_bytes).c_str(), format_bytes(weight_bytes).c_str(), node_buffers,
+      format_bytes(node_bytes).c_str(), extra > 0 ? cat(" + mask ", format_bytes(extra)).c_str() : "",
+      format_bytes(total).c_str(), format_bytes(available_memory_bytes()).c_str());
+  std::fflush(stdout);
+  require_memory(total, cat(job, " N=", n, " E=", edges, " H=", heads, " D=", dim));
+  return total;
+}
+
+void require_node_memory(const char* job, std::int64_t n, std::int64_t heads, std::int64_t dim, int buffers) {
+  const double bytes =
+      4.0 * buffers * static_cast<double>(n) * static_cast<double>(heads) * static_cast<double>(dim) +
+      8.0 * static_cast<double>(n + 1);
+  const std::string what =
+      cat(job, " N=", n, " H=", heads, " D=", dim, " (", buffers, " node buffers and the row offsets)");
+  if (bytes > 4e18) throw Error(cat("not enough memory: ", what, " needs about ", bytes, " bytes"));
+  require_memory(static_cast<std::int64_t>(bytes), what);
+}
+
 std::string group_digits(std::int64_t v) {
   std::string digits = std::to_string(v < 0 ? -v : v);
   std::string out;
@@ -101,10 +178,18 @@ std::string json_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -118,6 +203,8 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
-void print_stage(const char* name, double ms) { std::printf("  %-14s %10.3f ms\n", name, ms); }
+void print_stage(const char* name, double ms) {
+  std::printf("  %-14s %10.3f ms\n", name, ms);
+}
 
 }  // namespace diffuser::cli

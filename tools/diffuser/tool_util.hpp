@@ -22,7 +22,8 @@ namespace diffuser::cli {
 void finish_except_graph_options(const Args& args);
 
 // Throws Error naming `option` and the path when `path` cannot be written: its folder is missing
-// or not writable, or the path is a directory. Checked before the work so a run fails early.
+// or not writable, or the path exists and is not a regular file (a directory, a device, a FIFO).
+// Checked before the work so a run fails early.
 void check_output_path(const std::filesystem::path& path, std::string_view option);
 
 // Throws UsageError when two of the given (option, path) pairs name the same file.
@@ -55,6 +56,21 @@ class OutputSet {
 int threads_option(Args& args);
 // --backend cpu|cuda, parsed (UsageError naming the value otherwise).
 std::optional<Device> backend_option(Args& args);
+
+// Runs a command body and keeps every error message on one line: line breaks inside a message
+// (an npy header's padding, a parser's multi-line report) become single spaces, trailing blanks go.
+// Errors keep their type, so main() still maps UsageError to exit 2 and Error to exit 1.
+int with_one_line_errors(Args& args, int (*body)(Args&));
+std::string one_line(std::string_view message);
+
+// Prints the one-line memory budget of a forward (graph + weights + node buffers, + `extra` bytes)
+// and throws Error when it exceeds the memory available; returns the total in bytes.
+std::int64_t check_budget(const char* job, std::int64_t n, std::int64_t edges, std::int64_t heads,
+                          std::int64_t dim, int node_buffers, std::int64_t extra = 0);
+
+// Before a graph is built: throws Error unless `buffers` (N, H, D) float arrays and the graph's row
+// offsets fit in the memory available (computed without overflow for any N, H, D).
+void require_node_memory(const char* job, std::int64_t n, std::int64_t heads, std::int64_t dim, int buffers);
 
 // 1234567 -> "1,234,567".
 std::string group_digits(std::int64_t v);

@@ -51,6 +51,13 @@ class Csr {
   static Csr from_arrays(std::int64_t n, std::vector<std::int64_t> row_ptr,
                          std::vector<std::int32_t> col);
 
+  // Adopts arrays that already form a valid CSR (row offsets from 0 to nnz, each row strictly
+  // increasing) on any device, without checking them: for builders that guarantee it
+  // (ops::csr_from_edges on the GPU). Untrusted host data goes through from_arrays.
+  static Csr adopt(std::int64_t n, Buffer<std::int64_t> row_ptr, Buffer<std::int32_t> col) {
+    return Csr(n, std::move(row_ptr), std::move(col));
+  }
+
   std::int64_t num_nodes() const { return n_; }
   std::int64_t num_edges() const { return col_.size(); }
   Device device() const { return row_ptr_.device(); }

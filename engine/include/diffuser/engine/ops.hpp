@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/tensor.hpp>
 
@@ -13,9 +14,22 @@ namespace diffuser::ops {
 // An edge whose source or destination is padding carries zero attention weight.
 using NodeMask = Span<const std::uint8_t>;
 
+// How per-edge, per-head values (scores, attention weights) are laid out in a MatrixView.
+//   edge_major: (E, H), row e = edge e in CSR order. The public format (--weights-out, the CPU).
+//   head_major: (H, E), each head's values contiguous in CSR order. What the CUDA kernels read
+//               best: they run one head at a time over all rows (docs/GPU.md).
+// Only the fused primitives (edge_attention, gather_axpby) take both; transpose_edge_values
+// converts between the two.
+enum class EdgeLayout { edge_major, head_major };
+
+// The layout the fused primitives on `d` run fastest with (edge_major on the CPU).
+EdgeLayout preferred_edge_layout(Device d);
+
 // [u_dot_v, SDDMM] scores[e, h] = scale * <q[dst(e), h, :], k[src(e), h, :]> for every edge e.
 // q, k: (N, H, D); scores: (E, H) in CSR order.
 void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
+              float scale, MatrixView<float> scores);
+void edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
               float scale, MatrixView<float> scores);
 
 // [edge_softmax by dst] In place: per destination row and head, w = exp(s - max) / sum over the
@@ -26,21 +40,49 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, NodeMask mask = {}
 // Rows with no edge get zeros.
 void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x,
                 Tensor3View<float> out);
+void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const bf16> x,
+                Tensor3View<bf16> out);
 
 // out = a * x + b * y, elementwise over (N, H, D). out may alias x or y.
 void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y,
                 Tensor3View<float> out);
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out);
 
-// Fused edge_dot + edge_softmax: one pass over the edges, scores never stored.
+// Fused edge_dot + edge_softmax: one pass over the edges, scores never stored. `weights` is
+// (E, H) for edge_major, (H, E) for head_major.
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                    float scale, NodeMask mask, MatrixView<float> weights);
+                    float scale, NodeMask mask, MatrixView<float> weights,
+                    EdgeLayout layout = EdgeLayout::edge_major);
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
+                    float scale, NodeMask mask, MatrixView<float> weights,
+                    EdgeLayout layout = EdgeLayout::edge_major);
 
 // Fused gather_sum + node_axpby (one diffusion hop): out = a * (W x) + b * y. With b == 0 the
 // view y may be empty. out must not alias x (rows of x are read while out is written).
+// bf16: x, y and out are bf16; weights and accumulation are float32, out is rounded once.
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x,
-                  float b, Tensor3View<const float> y, Tensor3View<float> out);
+                  float b, Tensor3View<const float> y, Tensor3View<float> out,
+                  EdgeLayout layout = EdgeLayout::edge_major);
+void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x,
+                  float b, Tensor3View<const bf16> y, Tensor3View<bf16> out,
+                  EdgeLayout layout = EdgeLayout::edge_major);
 
 // Counts NaN and Inf values of a tensor; returns the flat index of the first one, or -1.
 std::int64_t find_non_finite(Tensor3View<const float> x);
+std::int64_t find_non_finite(Tensor3View<const bf16> x);
+
+// Element type conversion on the tensors' device (same shape; float -> bf16 rounds to nearest even).
+void convert(Tensor3View<const float> x, Tensor3View<bf16> out);
+void convert(Tensor3View<const bf16> x, Tensor3View<float> out);
+
+// out = in transposed: (R, C) -> (C, R), on the views' device; converts per-edge values between
+// edge_major and head_major. out must not overlap in.
+void transpose_edge_values(MatrixView<const float> in, MatrixView<float> out);
+
+// Csr::from_edges on the device the edge arrays live on (CUDA: a radix sort of (dst, src) keys,
+// unique, and row offsets from the sorted keys, all on the GPU). Same result as Csr::from_edges;
+// throws Error naming the first edge with an endpoint outside [0, n).
+Csr csr_from_edges(std::int64_t n, Span<const std::int32_t> src, Span<const std::int32_t> dst);
 
 }  // namespace diffuser::ops

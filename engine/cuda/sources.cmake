@@ -1,0 +1,21 @@
+# The CUDA backend of diffuser_engine (included by engine/CMakeLists.txt when DIFFUSER_CUDA_ENABLED).
+# Thrust lives in graph_build.cu alone (it is the slow TU to compile); the kernels are split by
+# dtype so that the two heaviest TUs build in parallel.
+target_sources(diffuser_engine PRIVATE
+  cuda/device.cu
+  cuda/plan.cu
+  cuda/sddmm.cu
+  cuda/softmax.cu
+  cuda/axpby.cu
+  cuda/finite.cu
+  cuda/fused_attention.cu
+  cuda/fused_attention_bf16.cu
+  cuda/fused_hop.cu
+  cuda/fused_hop_bf16.cu
+  cuda/graph_build.cu
+  cuda/baseline_cusparse.cu
+  cuda/baseline_dense.cu
+)
+target_link_libraries(diffuser_engine PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas CUDA::cusparse)
+target_compile_options(diffuser_engine PRIVATE
+  $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo -diag-suppress=554 -Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)

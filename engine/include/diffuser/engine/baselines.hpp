@@ -1,0 +1,70 @@
+// GPU measurement support for `diffuser bench` and the tests: in-process baselines that compute the
+// same diffusion with vendor libraries (cuSPARSE, dense cuBLAS), the device copy bandwidth, peak
+// device memory, and the CUDA backend's kernel schedule. Every function works in any build: without
+// CUDA they throw Error (or return 0 for the memory counters).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <diffuser/engine/csr.hpp>
+#include <diffuser/engine/tensor.hpp>
+
+namespace diffuser::baselines {
+
+// Device memory allocated through the engine (Buffers, the CUDA backend's scratch, the baselines'
+// matrices and library workspaces, csr_from_edges's Thrust temporaries), now and at its highest
+// since the last reset. Allocations a library makes on its own (cuBLAS's small default workspace)
+// are not counted.
+std::int64_t device_bytes_in_use();
+std::int64_t peak_device_bytes();
+void reset_peak_device_bytes();
+
+// A device-to-device copy of `bytes`: median GB/s over `reps` runs, counting bytes read + written.
+double device_copy_gbps(std::int64_t bytes, int reps);
+
+struct Timing {
+  double scores_ms = 0;   // median of the scores (SDDMM / GEMM) stage
+  double softmax_ms = 0;  // median of the softmax stage
+  double hop_ms = 0;      // median of one hop
+  double total_ms = 0;    // median of the whole forward, timed end to end (no syncs inside)
+  std::int64_t peak_bytes = 0;  // peak device memory of the baseline above what was in use before
+};
+
+// PPR diffusion (Z_0 = V, Z_{k+1} = (1 - alpha) A Z_k + alpha V, K hops; K = 0: Z = A V) with the
+// heads stacked block-diagonally into one (H*N, H*N) CSR as the peers script does: Q, K, V
+// permuted to (H, N, D), cusparseSDDMM for the scores, a segmented softmax kernel, cusparseSpMM
+// per hop (beta = alpha on a copy of V), Z permuted back. All operands on the GPU, contiguous
+// (N, H, D) float32. One warm-up, then `reps` timed runs (medians). Throws Error when the problem
+// does not fit (index range, memory).
+Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                        Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
+                        int reps);
+
+// The same with dense masked attention through cuBLAS: per head S = Q K^T (N x N, strided batched
+// SGEMM, no TF32), a masked softmax over each row (entries off the graph get 0), then one dense
+// (N x N) x (N x D) SGEMM per head and hop. Needs H*N*N*4 bytes; throws Error above `max_n`.
+Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                     Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
+                     int reps, std::int64_t max_n = 16384);
+
+// The CUDA backend's kernel schedule, for measuring variants in one process. A spec is a
+// comma-separated list of key=value (unnamed keys keep their value):
+//   hop=auto|w32|w16|w8|h2|row  hop kernel: one warp per (row, head) with 32/16/8 lanes per
+//                           edge, h2 = one warp per (row, 2 heads), row = one warp per row, all
+//                           heads (default auto: w16 for float32 rows, w8 for bf16)
+//   step=8|16|32            edges loaded per step by the hop kernel (default 8; capped at what
+//                           fits about 32 registers)
+//   score=s8|s16|s32        score kernel: lanes per edge in the dot products (default s8)
+//   sstep=8|16|32           edges loaded per step by the score kernel (default 8)
+//   layout=hm|em            per-edge weights head-major (H, E) or edge-major (E, H) inside the
+//                           forward (ops::preferred_edge_layout; default hm)
+//   hub=N                   rows with in-degree above N take the split hub path (0: the default
+//                           rule, > max(1024, min(4096, 8 x mean degree)); -1: never)
+// "default" resets everything. The environment variable DIFFUSER_CUDA_SCHEDULE sets the initial
+// schedule. Throws UsageError for an unknown key or value.
+void set_cuda_schedule(std::string_view spec);
+std::string cuda_schedule();
+
+}  // namespace diffuser::baselines

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Runs on the GPU machine, from the unpacked bundle (.gpu-bundle): the [cuda] tests, the
+# compute-sanitizer passes, the kernel-variant sweep, the benchmark sweep and the PyTorch peers.
+# Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
+# not stop the later ones. The last lines printed are a summary.
+#   usage: gpu_session.sh OUTDIR STEP...   steps: info tests memcheck racecheck sweep ncu bench peers
+#   environment: SIZES (bench), PEER_SIZES (peers), SWEEP_N (sweep), VARIANTS (sweep), and the
+#   per-step time limits T_TESTS T_MEMCHECK T_RACECHECK T_SWEEP T_NCU T_BENCH T_PEERS (seconds);
+#   STOP_ON_FAIL=1 ends the session at the first failing step
+set -u
+out=${1:?usage: gpu_session.sh OUTDIR STEP...}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+for z in lib/*.xz; do [ -e "$z" ] && xz -d "$z"; done  # run_gpu.sh compresses the largest library
+. ./env.sh
+mkdir -p "$out"
+summary=()
+step() {  # step NAME TIMEOUT_S COMMAND...
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  summary+=("$(printf '%-10s rc=%-3s %4ss  %s' "$name" "$rc" "$((SECONDS - t0))" "$(tail -n 1 "$out/$name.log" | cut -c1-90)")")
+  if [[ $rc != 0 && -n ${STOP_ON_FAIL:-} ]]; then
+    printf '%s\n' "${summary[@]}" "stopped: $name failed (STOP_ON_FAIL)"
+    tail -n 40 "$out/$name.log"
+    exit 1
+  fi
+}
+SIZES=${SIZES:-4096,16384,65536,131072,1048576}
+PEER_SIZES=${PEER_SIZES:-4096,16384,65536,131072}
+SWEEP_N=${SWEEP_N:-65536}
+VARIANTS=${VARIANTS:-"hop=w32;hop=w16;hop=w8;hop=h2;hop=row,layout=em;hop=w16,layout=em;score=s16;score=s32;chunk=64;chunk=512;hub=-1"}
+for s in "$@"; do
+  case $s in
+    info) step info 60 bash -c 'nvidia-smi; nvidia-smi -q | grep -iE "clocks|MHz" | head -20' ;;
+    tests) step tests ${T_TESTS:-200} ./bin/diffuser_tests "[cuda]" --durations yes ;;
+    memcheck) step memcheck ${T_MEMCHECK:-300} compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]" ;;
+    racecheck) step racecheck ${T_RACECHECK:-240} compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]" ;;
+    sweep) step sweep ${T_SWEEP:-300} ./bin/diffuser bench --backend cuda --sizes "$SWEEP_N" --dtype fp32,bf16 --baselines none \
+             --reps 7 --variants "$VARIANTS" --json "$out/sweep.json" ;;
+    bench) step bench ${T_BENCH:-420} ./bin/diffuser bench --backend cuda --sizes "$SIZES" --dtype fp32,bf16 --reps 7 \
+             --device-graph --json "$out/bench.json" ;;
+    ncu) step ncu ${T_NCU:-240} ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+           --section Occupancy --section LaunchStats --section WarpStateStats -k 'regex:score_warp|hop_warp|hub_' \
+           --launch-count "${NCU_KERNELS:-5}" ./bin/diffuser bench --backend cuda --sizes "${NCU_N:-65536}" --reps 1 \
+           --baselines none --dtype "${NCU_DTYPE:-fp32}" ;;
+    peers) step peers ${T_PEERS:-300} env PYTHONUNBUFFERED=1 python3 peers/diffuser_peers.py --sizes "$PEER_SIZES" \
+             --peers cusparse,scatter,dense,sdpa --out "$out/peers.json" ;;
+    *) echo "unknown step $s" >&2 ;;
+  esac
+done
+printf '%s\n' "${summary[@]}"

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Builds diffuser for the GPU machine and packs it: build-gpu (CUDA on, sm_90, no -march=native
+# because the GPU host's CPU may lack this machine's AVX-512; AVX2 + FMA stay, which every x86-64
+# server of the last decade has and tools/diffuser/bench_baselines.cpp's FMA probe needs), the
+# bundle through ../shared/gpu/bundle.sh into .gpu-bundle (git-ignored), then prints the exact
+# commands to run there. The steps themselves live in tools/gpu/gpu_session.sh (in the bundle).
+#   usage: tools/gpu/run_gpu.sh [--no-build]
+#   environment: BUILD_DIR (default build-gpu), SHARED (default ../shared), JOBS (default nproc)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD_DIR:-$root/build-gpu}
+shared=${SHARED:-$root/../shared}
+if [[ ${1:-} != --no-build ]]; then
+  cmake -S "$root" -B "$build" -DDIFFUSER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DDIFFUSER_NATIVE=OFF \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-mavx2 -mfma"
+  cmake --build "$build" -j"${JOBS:-$(nproc)}" --target diffuser diffuser_tests
+fi
+"$shared/gpu/bundle.sh" "$root/.gpu-bundle" "$build/tests/diffuser_tests" "$build/tools/diffuser"
+cp "$root/tools/gpu/gpu_session.sh" "$root/.gpu-bundle/"
+# The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
+# data, OpenBLAS); gpu_session.sh unpacks them.
+strip "$root/.gpu-bundle/bin/"*
+for f in "$root/.gpu-bundle/lib/"*; do
+  if [ "$(stat -c %s "$f")" -gt 2000000 ]; then xz -T0 -6 "$f"; fi
+done
+du -sh "$root/.gpu-bundle"
+cat <<EOS
+
+On the GPU machine (the run tool: carry .gpu-bundle; logs and JSON land in \$OUT), from the repo root:
+
+  # [cuda] tests, compute-sanitizer memcheck + racecheck, and the kernel-variant sweep at N = 65536:
+  .gpu-bundle/gpu_session.sh \$OUT info tests memcheck racecheck sweep
+
+  # the benchmark sweep (ours fp32 + bf16, in-process cuSPARSE and cuBLAS baselines) and the peers:
+  SIZES=4096,16384,65536,131072,1048576 PEER_SIZES=4096,16384,65536,131072 \\
+    .gpu-bundle/gpu_session.sh \$OUT bench peers
+
+  # the same by hand:
+  cd .gpu-bundle && . ./env.sh
+  ./bin/diffuser_tests "[cuda]"
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]"
+  compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]"
+  ./bin/diffuser bench --backend cuda --sizes 4096,16384,65536,131072,1048576 --dtype fp32,bf16 \\
+      --device-graph --json \$OUT/bench.json
+  python3 peers/diffuser_peers.py --sizes 4096,16384,65536,131072 --peers cusparse,scatter,dense,sdpa \\
+      --out \$OUT/peers.json
+EOS
