@@ -50,7 +50,12 @@ float fma_chains(std::int64_t iters, float seed) {
   const Vec8 m = Vec8{} + 0.999999f, add = Vec8{} + 1e-7f;
   for (std::int64_t it = 0; it < iters; ++it) {
     for (int j = 0; j < 16; ++j) acc[j] = acc[j] * m + add;
+#if defined(__AVX__)
+    // Keeps the chains from being folded without forcing them to memory (needs 256-bit registers).
     asm volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+#else
+    asm volatile("" : : "r"(acc) : "memory");
+#endif
   }
   Vec8 s = acc[0];
   for (int j = 1; j < 16; ++j) s += acc[j];
