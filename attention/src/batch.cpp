@@ -84,4 +84,14 @@ GraphBatch GraphBatch::from_graph(Csr g, const std::vector<std::uint8_t>& mask) 
   return b;
 }
 
+GraphBatch GraphBatch::to(Device device) const {
+  GraphBatch b;
+  b.graph = graph.to(device);
+  b.reverse = ReverseGraph(b.graph);
+  if (!mask.empty()) b.mask = mask.to(device);
+  b.offsets = offsets;
+  b.description = description;
+  return b;
+}
+
 }  // namespace diffuser::attention

@@ -1,10 +1,12 @@
 // The Transformer encoder layer, post-LN (the authors') or pre-LN, forward and backward. The
 // backward keeps only LayerNorm's normalised inputs and 1/std, the FFN pre-activation and the
-// attention cache; LayerNorm outputs and GELU are recomputed (one elementwise pass each).
+// attention cache; LayerNorm outputs and GELU are recomputed (one elementwise pass each). Every
+// buffer lives on the device of the input, parameters and graph (checked to agree).
 #include <algorithm>
 
 #include <diffuser/attention/dense.hpp>
 #include <diffuser/attention/layer.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops_backward.hpp>
 #include <diffuser/engine/sys.hpp>
@@ -13,11 +15,14 @@ namespace diffuser::attention {
 
 namespace {
 
+// Times one stage when asked: the device is drained before the clock is read.
 template <class F>
-void timed(double* slot, F&& f) {
+void timed(Device dev, double* slot, F&& f) {
   if (!slot) return f();
+  synchronize(dev);
   Stopwatch sw;
   f();
+  synchronize(dev);
   *slot += sw.ms();
 }
 
@@ -38,6 +43,12 @@ void check_shapes(const LayerOptions& o, const LayerParams& p, const GraphBatch&
                  ") do not match the options (", o.d_model, ", ", o.intermediate, ")");
   DIFFUSER_CHECK(x.cols == o.d_model && x.rows == batch.tokens(), "layer: the input is (", x.rows, ", ",
                  x.cols, ") but (tokens, d_model) = (", batch.tokens(), ", ", o.d_model, ")");
+  DIFFUSER_CHECK(p.device() == x.device, "layer: the input is on ", device_name(x.device),
+                 " but the parameters are on ", device_name(p.device()),
+                 " (move them once with LayerParams::to)");
+  DIFFUSER_CHECK(batch.device() == x.device, "layer: the input is on ", device_name(x.device),
+                 " but the batch graph is on ", device_name(batch.device()),
+                 " (move it once with GraphBatch::to)");
 }
 
 }  // namespace
@@ -55,12 +66,16 @@ std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens) {
 }
 
 std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
-  // Transient (T, d) and (T, I) buffers of the dense parts, the packed dqkv, and the diffusion's own.
-  const std::int64_t dense = tokens * (4 * o.d_model + 2 * o.intermediate) * 4;
-  const std::int64_t dqkv = tokens * 3 * o.d_model * 4;
-  return dense + dqkv +
-         diffusion::backward_bytes(tokens, edges, o.heads, o.head_dim(),
-                                   diffusion::hop_plan(o.coefficients).hops(), o.hop_memory);
+  // Two phases: the FFN's backward (dh, dtmp, ln and pre-LN's du of (T, d); act, dact of (T, I)), then
+  // the attention's (the FFN's buffers freed: dtmp, or pre-LN's four (T, d); dz and the packed dqkv;
+  // the diffusion backward's own).
+  const std::int64_t d = o.d_model, row = 4;
+  const std::int64_t ffn = tokens * ((o.pre_layer_norm ? 4 : 3) * d + 2 * o.intermediate) * row;
+  const std::int64_t attn =
+      tokens * ((o.pre_layer_norm ? 4 : 1) * d + 4 * d) * row +
+      diffusion::backward_bytes(tokens, edges, o.heads, o.head_dim(),
+                                diffusion::hop_plan(o.coefficients).hops(), o.hop_memory);
+  return std::max(ffn, attn);
 }
 
 void layer_forward(const LayerOptions& o, const LayerParams& p, const GraphBatch& batch,
@@ -69,52 +84,66 @@ void layer_forward(const LayerOptions& o, const LayerParams& p, const GraphBatch
   check_shapes(o, p, batch, x);
   DIFFUSER_CHECK(y.rows == x.rows && y.cols == x.cols, "layer: the output must be shaped like the input");
   DIFFUSER_CHECK(y.data != x.data, "layer: the output must not alias the input");
+  DIFFUSER_CHECK(y.device == x.device, "layer: the output is on ", device_name(y.device),
+                 " but the input is on ", device_name(x.device));
+  const Device dev = x.device;
   const std::int64_t T = x.rows, d = o.d_model, I = o.intermediate;
   const float eps = o.layer_norm_eps;
   double* ew = times ? &times->elementwise_ms : nullptr;
   double* gm = times ? &times->gemm_ms : nullptr;
-  Matrix<float> xhat1(T, d), xhat2(T, d), pre(T, I);
-  Buffer<float> rstd1(T), rstd2(T);
-  Matrix<float> h(T, d), attn(T, d);
+  Matrix<float> xhat1(T, d, dev), h(T, d, dev), attn(T, d, dev);
+  Buffer<float> rstd1(T, dev);
+  // Allocated after the attention, whose diffusion is the forward's peak.
+  Matrix<float> xhat2, pre;
+  Buffer<float> rstd2;
+  auto allocate_rest = [&] {
+    xhat2 = Matrix<float>(T, d, dev);
+    pre = Matrix<float>(T, I, dev);
+    rstd2 = Buffer<float>(T, dev);
+  };
 
   AttentionCache* acache = cache ? &cache->attn : nullptr;
   if (!o.pre_layer_norm) {
     attention_forward(o, p, batch, x, attn.view(), mode, acache, times);
-    timed(ew, [&] {
+    allocate_rest();
+    timed(dev, ew, [&] {
       drop_rows(attn.view(), o.p_hidden, mode, DropSite::attention_output);
       dense::add(x, attn.view());
-      dense::layer_norm_forward(attn.view(), p.ln1.gamma.data(), p.ln1.beta.data(), eps, h.view(),
-                                xhat1.view(), rstd1.data());
+      dense::layer_norm_forward(attn.view(), p.ln1.gamma.span(), p.ln1.beta.span(), eps, h.view(),
+                                xhat1.view(), rstd1.span());
     });
-    Matrix<float> act(T, I);
-    timed(gm, [&] { dense::linear_forward(h.view(), p.ffn_in.w.view(), p.ffn_in.b.data(), pre.view()); });
-    timed(ew, [&] { dense::gelu_forward(pre.view(), act.view()); });
-    timed(gm,
-          [&] { dense::linear_forward(act.view(), p.ffn_out.w.view(), p.ffn_out.b.data(), attn.view()); });
-    timed(ew, [&] {
+    Matrix<float> act(T, I, dev);
+    timed(dev, gm,
+          [&] { dense::linear_forward(h.view(), p.ffn_in.w.view(), p.ffn_in.b.span(), pre.view()); });
+    timed(dev, ew, [&] { dense::gelu_forward(pre.view(), act.view()); });
+    timed(dev, gm,
+          [&] { dense::linear_forward(act.view(), p.ffn_out.w.view(), p.ffn_out.b.span(), attn.view()); });
+    timed(dev, ew, [&] {
       drop_rows(attn.view(), o.p_hidden, mode, DropSite::ffn_output);
       dense::add(h.view(), attn.view());
-      dense::layer_norm_forward(attn.view(), p.ln2.gamma.data(), p.ln2.beta.data(), eps, y, xhat2.view(),
-                                rstd2.data());
+      dense::layer_norm_forward(attn.view(), p.ln2.gamma.span(), p.ln2.beta.span(), eps, y, xhat2.view(),
+                                rstd2.span());
     });
   } else {
-    Matrix<float> u(T, d);
-    timed(ew, [&] {
-      dense::layer_norm_forward(x, p.ln1.gamma.data(), p.ln1.beta.data(), eps, u.view(), xhat1.view(),
-                                rstd1.data());
+    Matrix<float> u(T, d, dev);
+    timed(dev, ew, [&] {
+      dense::layer_norm_forward(x, p.ln1.gamma.span(), p.ln1.beta.span(), eps, u.view(), xhat1.view(),
+                                rstd1.span());
     });
     attention_forward(o, p, batch, u.view(), attn.view(), mode, acache, times);
-    timed(ew, [&] {
+    allocate_rest();
+    timed(dev, ew, [&] {
       drop_rows(attn.view(), o.p_hidden, mode, DropSite::attention_output);
       dense::add(x, attn.view(), h.view());
-      dense::layer_norm_forward(h.view(), p.ln2.gamma.data(), p.ln2.beta.data(), eps, u.view(), xhat2.view(),
-                                rstd2.data());
+      dense::layer_norm_forward(h.view(), p.ln2.gamma.span(), p.ln2.beta.span(), eps, u.view(), xhat2.view(),
+                                rstd2.span());
     });
-    Matrix<float> act(T, I);
-    timed(gm, [&] { dense::linear_forward(u.view(), p.ffn_in.w.view(), p.ffn_in.b.data(), pre.view()); });
-    timed(ew, [&] { dense::gelu_forward(pre.view(), act.view()); });
-    timed(gm, [&] { dense::linear_forward(act.view(), p.ffn_out.w.view(), p.ffn_out.b.data(), y); });
-    timed(ew, [&] {
+    Matrix<float> act(T, I, dev);
+    timed(dev, gm,
+          [&] { dense::linear_forward(u.view(), p.ffn_in.w.view(), p.ffn_in.b.span(), pre.view()); });
+    timed(dev, ew, [&] { dense::gelu_forward(pre.view(), act.view()); });
+    timed(dev, gm, [&] { dense::linear_forward(act.view(), p.ffn_out.w.view(), p.ffn_out.b.span(), y); });
+    timed(dev, ew, [&] {
       drop_rows(y, o.p_hidden, mode, DropSite::ffn_output);
       dense::add(h.view(), y);
     });
@@ -137,69 +166,81 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
                  "layer backward: dy and dx must be shaped like the input (", T, ", ", d, ")");
   DIFFUSER_CHECK(cache.pre_gelu.rows() == T, "layer backward: the cache holds ", cache.pre_gelu.rows(),
                  " tokens but the input has ", T, " (was the forward run with a cache?)");
+  DIFFUSER_CHECK(dy.device == x.device && dx.device == x.device && cache.pre_gelu.device() == x.device &&
+                     g.device() == x.device,
+                 "layer backward: dy, dx, the cache and the gradients must be on the input's device (",
+                 device_name(x.device), ")");
+  const Device dev = x.device;
   double* ew = times ? &times->elementwise_ms : nullptr;
   double* gm = times ? &times->gemm_ms : nullptr;
-  Matrix<float> dh(T, d), dtmp(T, d), ln(T, d);
-  Matrix<float> dact(T, I), act(T, I);
+  Matrix<float> dh(T, d, dev), dtmp(T, d, dev), ln(T, d, dev);
+  Matrix<float> dact(T, I, dev), act(T, I, dev);
 
   // The FFN block's backward, from d(out2) (the gradient of the FFN output after dropout) in dtmp;
   // ln = the FFN's input (a LayerNorm output); adds the input's gradient into dh.
   auto ffn_backward = [&](const Matrix<float>& xhat, const Norm& norm) {
-    timed(ew, [&] {
+    timed(dev, ew, [&] {
       drop_rows(dtmp.view(), o.p_hidden, mode, DropSite::ffn_output);
       dense::gelu_forward(cache.pre_gelu.view(), act.view());
-      dense::layer_norm_apply(xhat.view(), norm.gamma.data(), norm.beta.data(), ln.view());
+      dense::layer_norm_apply(xhat.view(), norm.gamma.span(), norm.beta.span(), ln.view());
     });
-    timed(gm, [&] {
+    timed(dev, gm, [&] {
       dense::linear_backward(act.view(), p.ffn_out.w.view(), dtmp.view(), dact.view(), false,
-                             g.ffn_out.w.view(), g.ffn_out.b.data());
+                             g.ffn_out.w.view(), g.ffn_out.b.span());
     });
-    timed(ew, [&] { dense::gelu_backward(cache.pre_gelu.view(), dact.view(), dact.view()); });
+    timed(dev, ew, [&] { dense::gelu_backward(cache.pre_gelu.view(), dact.view(), dact.view()); });
   };
 
   if (!o.pre_layer_norm) {
     // y = LN2(s2), s2 = h + drop(out2), h = LN1(s1), s1 = x + drop(attn)
-    timed(ew, [&] {
-      dense::layer_norm_backward(cache.xhat2.view(), cache.rstd2.data(), p.ln2.gamma.data(), dy, dh.view(),
-                                 false, g.ln2.gamma.data(), g.ln2.beta.data());
+    timed(dev, ew, [&] {
+      dense::layer_norm_backward(cache.xhat2.view(), cache.rstd2.span(), p.ln2.gamma.span(), dy, dh.view(),
+                                 false, g.ln2.gamma.span(), g.ln2.beta.span());
       dense::copy(dh.view(), dtmp.view());
     });
     ffn_backward(cache.xhat1, p.ln1);
-    timed(gm, [&] {
+    timed(dev, gm, [&] {
       dense::linear_backward(ln.view(), p.ffn_in.w.view(), dact.view(), dh.view(), true, g.ffn_in.w.view(),
-                             g.ffn_in.b.data());
+                             g.ffn_in.b.span());
     });
-    timed(ew, [&] {
-      dense::layer_norm_backward(cache.xhat1.view(), cache.rstd1.data(), p.ln1.gamma.data(), dh.view(), dx,
-                                 false, g.ln1.gamma.data(), g.ln1.beta.data());
+    timed(dev, ew, [&] {
+      dense::layer_norm_backward(cache.xhat1.view(), cache.rstd1.span(), p.ln1.gamma.span(), dh.view(), dx,
+                                 false, g.ln1.gamma.span(), g.ln1.beta.span());
       dense::copy(dx, dtmp.view());
       drop_rows(dtmp.view(), o.p_hidden, mode, DropSite::attention_output);
     });
+    // The FFN's buffers are done: freed before the attention backward, the step's memory peak.
+    act = Matrix<float>();
+    dact = Matrix<float>();
+    ln = Matrix<float>();
+    dh = Matrix<float>();
     attention_backward(o, p, batch, x, cache.attn, dtmp.view(), dx, true, g, mode, times);
   } else {
     // h = x + drop(Attn(LN1(x))), y = h + drop(FFN(LN2(h)))
-    timed(ew, [&] {
+    timed(dev, ew, [&] {
       dense::copy(dy, dh.view());
       dense::copy(dy, dtmp.view());
     });
     ffn_backward(cache.xhat2, p.ln2);
-    Matrix<float> du(T, d);
-    timed(gm, [&] {
+    Matrix<float> du(T, d, dev);
+    timed(dev, gm, [&] {
       dense::linear_backward(ln.view(), p.ffn_in.w.view(), dact.view(), du.view(), false, g.ffn_in.w.view(),
-                             g.ffn_in.b.data());
+                             g.ffn_in.b.span());
     });
-    timed(ew, [&] {
-      dense::layer_norm_backward(cache.xhat2.view(), cache.rstd2.data(), p.ln2.gamma.data(), du.view(),
-                                 dh.view(), true, g.ln2.gamma.data(), g.ln2.beta.data());
+    act = Matrix<float>();  // freed before the attention backward, the step's memory peak
+    dact = Matrix<float>();
+    timed(dev, ew, [&] {
+      dense::layer_norm_backward(cache.xhat2.view(), cache.rstd2.span(), p.ln2.gamma.span(), du.view(),
+                                 dh.view(), true, g.ln2.gamma.span(), g.ln2.beta.span());
       dense::copy(dh.view(), dtmp.view());
       drop_rows(dtmp.view(), o.p_hidden, mode, DropSite::attention_output);
-      dense::layer_norm_apply(cache.xhat1.view(), p.ln1.gamma.data(), p.ln1.beta.data(), ln.view());
+      dense::layer_norm_apply(cache.xhat1.view(), p.ln1.gamma.span(), p.ln1.beta.span(), ln.view());
     });
     attention_backward(o, p, batch, ln.view(), cache.attn, dtmp.view(), du.view(), false, g, mode, times);
-    timed(ew, [&] {
+    timed(dev, ew, [&] {
       dense::copy(dh.view(), dx);
-      dense::layer_norm_backward(cache.xhat1.view(), cache.rstd1.data(), p.ln1.gamma.data(), du.view(), dx,
-                                 true, g.ln1.gamma.data(), g.ln1.beta.data());
+      dense::layer_norm_backward(cache.xhat1.view(), cache.rstd1.span(), p.ln1.gamma.span(), du.view(), dx,
+                                 true, g.ln1.gamma.span(), g.ln1.beta.span());
     });
   }
 }

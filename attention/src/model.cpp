@@ -169,8 +169,8 @@ Matrix<float> model_forward(const ModelConfig& c, const ModelParams& p, const Mo
     for (std::int64_t k = 0; k < d; ++k) o[k] = w[k] + ps[k] + t[k];
   }
   const auto eps = static_cast<float>(c.layer_norm_eps);
-  dense::layer_norm_forward(sum.view(), p.emb_ln.gamma.data(), p.emb_ln.beta.data(), eps, x.view(),
-                            xhat.view(), rstd.data());
+  dense::layer_norm_forward(sum.view(), p.emb_ln.gamma.span(), p.emb_ln.beta.span(), eps, x.view(),
+                            xhat.view(), rstd.span());
   const auto p_hidden = static_cast<float>(c.hidden_dropout_prob);
   auto drop = [&](MatrixView<float> m, DropSite site) {
     if (mode.training && p_hidden > 0.0f)
@@ -201,8 +201,8 @@ Matrix<float> model_forward(const ModelConfig& c, const ModelParams& p, const Mo
   if (c.pre_layer_norm) {
     Matrix<float> y(T, d), fx(T, d);
     Buffer<float> fr(T);
-    dense::layer_norm_forward(x.view(), p.final_ln.gamma.data(), p.final_ln.beta.data(), eps, y.view(),
-                              fx.view(), fr.data());
+    dense::layer_norm_forward(x.view(), p.final_ln.gamma.span(), p.final_ln.beta.span(), eps, y.view(),
+                              fx.view(), fr.span());
     if (cache) {
       cache->final_xhat = std::move(fx);
       cache->final_rstd = std::move(fr);
@@ -215,12 +215,12 @@ Matrix<float> model_forward(const ModelConfig& c, const ModelParams& p, const Mo
     std::copy(x.view().row(g0.offsets[static_cast<std::size_t>(b)]),
               x.view().row(g0.offsets[static_cast<std::size_t>(b)]) + d, first.view().row(b));
   drop(first.view(), DropSite::head);
-  dense::linear_forward(first.view(), p.head_dense.w.view(), p.head_dense.b.data(), act.view());
+  dense::linear_forward(first.view(), p.head_dense.w.view(), p.head_dense.b.span(), act.view());
   dense::tanh_forward(act.view(), act.view());
   Matrix<float> act_d(B, d);
   dense::copy(act.view(), act_d.view());
   drop(act_d.view(), DropSite::head_out);
-  dense::linear_forward(act_d.view(), p.head_out.w.view(), p.head_out.b.data(), logits.view());
+  dense::linear_forward(act_d.view(), p.head_out.w.view(), p.head_out.b.span(), logits.view());
   if (cache) {
     cache->sequence_output = std::move(x);
     cache->head_in = std::move(first);

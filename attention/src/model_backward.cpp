@@ -29,11 +29,11 @@ void model_backward(const ModelConfig& c, const ModelParams& p, const ModelGraph
   dense::copy(cache.head_act.view(), act_d.view());
   drop(act_d.view(), DropSite::head_out);
   dense::linear_backward(act_d.view(), p.head_out.w.view(), dlogits, dact.view(), false, g.head_out.w.view(),
-                         g.head_out.b.data());
+                         g.head_out.b.span());
   drop(dact.view(), DropSite::head_out);
   dense::tanh_backward(cache.head_act.view(), dact.view(), dact.view());
   dense::linear_backward(cache.head_in.view(), p.head_dense.w.view(), dact.view(), dfirst.view(), false,
-                         g.head_dense.w.view(), g.head_dense.b.data());
+                         g.head_dense.w.view(), g.head_dense.b.span());
   drop(dfirst.view(), DropSite::head);
   Matrix<float> dx(T, d);
   dx.buffer().zero();
@@ -42,8 +42,8 @@ void model_backward(const ModelConfig& c, const ModelParams& p, const ModelGraph
               dx.view().row(g0.offsets[static_cast<std::size_t>(b)]));
   if (c.pre_layer_norm) {
     Matrix<float> t(T, d);
-    dense::layer_norm_backward(cache.final_xhat.view(), cache.final_rstd.data(), p.final_ln.gamma.data(),
-                               dx.view(), t.view(), false, g.final_ln.gamma.data(), g.final_ln.beta.data());
+    dense::layer_norm_backward(cache.final_xhat.view(), cache.final_rstd.span(), p.final_ln.gamma.span(),
+                               dx.view(), t.view(), false, g.final_ln.gamma.span(), g.final_ln.beta.span());
     dx = std::move(t);
   }
   // Layers in reverse.
@@ -60,8 +60,8 @@ void model_backward(const ModelConfig& c, const ModelParams& p, const ModelGraph
   // Embeddings.
   drop(dx.view(), DropSite::embeddings);
   Matrix<float> dsum(T, d);
-  dense::layer_norm_backward(cache.emb_xhat.view(), cache.emb_rstd.data(), p.emb_ln.gamma.data(), dx.view(),
-                             dsum.view(), false, g.emb_ln.gamma.data(), g.emb_ln.beta.data());
+  dense::layer_norm_backward(cache.emb_xhat.view(), cache.emb_rstd.span(), p.emb_ln.gamma.span(), dx.view(),
+                             dsum.view(), false, g.emb_ln.gamma.span(), g.emb_ln.beta.span());
   float* gw = g.word.buffer().data();
   float* gp = g.position.buffer().data();
   float* gt = g.token_type.buffer().data();

@@ -7,19 +7,74 @@
 
 namespace diffuser::attention {
 
-LayerParams::LayerParams(const LayerShape& s)
-    : qkv(3 * s.d_model, s.d_model),
-      attn_out(s.d_model, s.d_model),
-      ln1(s.d_model),
-      ffn_in(s.intermediate, s.d_model),
-      ffn_out(s.d_model, s.intermediate),
-      ln2(s.d_model) {}
+LayerParams::LayerParams(const LayerShape& s, Device device)
+    : qkv(3 * s.d_model, s.d_model, device),
+      attn_out(s.d_model, s.d_model, device),
+      ln1(s.d_model, device),
+      ffn_in(s.intermediate, s.d_model, device),
+      ffn_out(s.d_model, s.intermediate, device),
+      ln2(s.d_model, device) {}
+
+namespace {
+
+Matrix<float> matrix_to(const Matrix<float>& m, Device d) {
+  Matrix<float> r(m.rows(), m.cols(), d);
+  if (m.buffer().size() > 0)
+    device_copy(r.buffer().data(), d, m.buffer().data(), m.device(), m.buffer().bytes());
+  return r;
+}
+Linear linear_to(const Linear& l, Device d) {
+  Linear r;
+  r.w = matrix_to(l.w, d);
+  r.b = l.b.to(d);
+  return r;
+}
+Norm norm_to(const Norm& n, Device d) {
+  Norm r;
+  r.gamma = n.gamma.to(d);
+  r.beta = n.beta.to(d);
+  return r;
+}
+
+// Every tensor's buffer, in visit() order.
+template <class P, class F>
+void for_each_buffer(P& p, F&& f) {
+  f(p.qkv.w.buffer());
+  f(p.qkv.b);
+  f(p.attn_out.w.buffer());
+  f(p.attn_out.b);
+  f(p.ln1.gamma);
+  f(p.ln1.beta);
+  f(p.ffn_in.w.buffer());
+  f(p.ffn_in.b);
+  f(p.ffn_out.w.buffer());
+  f(p.ffn_out.b);
+  f(p.ln2.gamma);
+  f(p.ln2.beta);
+}
+
+}  // namespace
+
+LayerParams LayerParams::to(Device device) const {
+  LayerParams r;
+  r.qkv = linear_to(qkv, device);
+  r.attn_out = linear_to(attn_out, device);
+  r.ln1 = norm_to(ln1, device);
+  r.ffn_in = linear_to(ffn_in, device);
+  r.ffn_out = linear_to(ffn_out, device);
+  r.ln2 = norm_to(ln2, device);
+  return r;
+}
 
 LayerShape LayerParams::shape(std::int64_t heads) const {
   return {attn_out.out(), heads, ffn_in.out()};
 }
 
 void visit(LayerParams& p, const std::string& prefix, const TensorVisitor& f) {
+  for_each_buffer(p, [&](const Buffer<float>& b) {
+    DIFFUSER_CHECK(b.device() == Device::cpu, "layer parameters on ", device_name(b.device()),
+                   " have no host pointers (copy them with LayerParams::to(Device::cpu) first)");
+  });
   const std::int64_t d = p.attn_out.out(), I = p.ffn_in.out();
   const char* qkv_names[3] = {"query", "key", "value"};
   for (int s = 0; s < 3; ++s) {
@@ -50,11 +105,7 @@ std::int64_t parameter_count(const LayerParams& p) {
 }
 
 void zero(LayerParams& p) {
-  visit(p, "", [](const std::string&, float* data, const std::vector<std::int64_t>& shape) {
-    std::int64_t n = 1;
-    for (auto s : shape) n *= s;
-    std::fill(data, data + n, 0.0f);
-  });
+  for_each_buffer(p, [](Buffer<float>& b) { b.zero(); });
 }
 
 void init_layer(LayerParams& p, double range, std::uint64_t seed, std::uint64_t stream) {

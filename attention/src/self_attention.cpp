@@ -1,9 +1,11 @@
 // Multi-head Diffuser self-attention: one (T, d) x (d, 3d) product gives the packed (T, 3, H, D)
 // projection, which the diffusion reads as three strided (T, H, D) views (no copies); its
 // gradients are written the same way into one packed (T, 3d) buffer for the backward product.
+// Every buffer lives on the device of the input (and of the parameters and graph, checked).
 #include <diffuser/attention/dense.hpp>
 #include <diffuser/attention/layer.hpp>
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/random.hpp>
 #include <diffuser/engine/sys.hpp>
@@ -19,11 +21,14 @@ Tensor3View<T> part(MatrixView<T> qkv, int which, std::int64_t heads) {
   return {qkv.data + which * d, qkv.rows, heads, d / heads, qkv.cols, d / heads, qkv.device};
 }
 
+// Times one stage when asked: the device is drained before the clock is read.
 template <class F>
-void timed(double* slot, F&& f) {
+void timed(Device dev, double* slot, F&& f) {
   if (!slot) return f();
+  synchronize(dev);
   Stopwatch sw;
   f();
+  synchronize(dev);
   *slot += sw.ms();
 }
 
@@ -37,12 +42,18 @@ diffusion::DiffusionDropout diffusion_dropout(const LayerOptions& o, const RunMo
   return d;
 }
 
-void check_input(const LayerOptions& o, const GraphBatch& batch, MatrixView<const float> x,
-                 const char* what) {
+void check_input(const LayerOptions& o, const LayerParams& p, const GraphBatch& batch,
+                 MatrixView<const float> x, const char* what) {
   DIFFUSER_CHECK(x.cols == o.d_model, what, ": the input has ", x.cols, " features but d_model is ",
                  o.d_model);
   DIFFUSER_CHECK(x.rows == batch.tokens(), what, ": the input has ", x.rows,
                  " tokens but the batch graph has ", batch.tokens());
+  DIFFUSER_CHECK(p.device() == x.device, what, ": the input is on ", device_name(x.device),
+                 " but the parameters are on ", device_name(p.device()),
+                 " (move them once with LayerParams::to)");
+  DIFFUSER_CHECK(batch.device() == x.device, what, ": the input is on ", device_name(x.device),
+                 " but the batch graph is on ", device_name(batch.device()),
+                 " (move it once with GraphBatch::to)");
 }
 
 }  // namespace
@@ -74,23 +85,26 @@ std::int64_t AttentionCache::bytes() const {
 void attention_forward(const LayerOptions& o, const LayerParams& p, const GraphBatch& batch,
                        MatrixView<const float> x, MatrixView<float> out, const RunMode& mode,
                        AttentionCache* cache, LayerTimes* times) {
-  check_input(o, batch, x, "attention");
+  check_input(o, p, batch, x, "attention");
+  DIFFUSER_CHECK(out.device == x.device, "attention: the output is on ", device_name(out.device),
+                 " but the input is on ", device_name(x.device));
+  const Device dev = x.device;
   const std::int64_t T = x.rows, d = o.d_model, H = o.heads, D = o.head_dim();
-  Matrix<float> qkv(T, 3 * d);
-  timed(times ? &times->gemm_ms : nullptr,
-        [&] { dense::linear_forward(x, p.qkv.w.view(), p.qkv.b.data(), qkv.view()); });
-  Matrix<float> z(T, d);
-  timed(times ? &times->graph_forward_ms : nullptr, [&] {
+  Matrix<float> qkv(T, 3 * d, dev);
+  timed(dev, times ? &times->gemm_ms : nullptr,
+        [&] { dense::linear_forward(x, p.qkv.w.view(), p.qkv.b.span(), qkv.view()); });
+  Matrix<float> z(T, d, dev);
+  timed(dev, times ? &times->graph_forward_ms : nullptr, [&] {
     const bool keep = cache && o.hop_memory == diffusion::HopMemory::keep;
     Tensor3<float> scratch;
-    if (!keep && o.coefficients.hops() >= 2) scratch = Tensor3<float>(T, H, D);
+    if (!keep && o.coefficients.hops() >= 2) scratch = Tensor3<float>(T, H, D, dev);
     const MatrixView<const float> qv = qkv.view();
     diffusion::diffuse_forward(batch.graph, part(qv, 0, H), part(qv, 1, H), part(qv, 2, H), batch.node_mask(),
                                o.coefficients, diffusion_dropout(o, mode), dense::as_heads(z.view(), H),
                                scratch.view(), 0.0f, keep ? &cache->hops : nullptr);
   });
-  timed(times ? &times->gemm_ms : nullptr,
-        [&] { dense::linear_forward(z.view(), p.attn_out.w.view(), p.attn_out.b.data(), out); });
+  timed(dev, times ? &times->gemm_ms : nullptr,
+        [&] { dense::linear_forward(z.view(), p.attn_out.w.view(), p.attn_out.b.span(), out); });
   if (cache) {
     cache->qkv = std::move(qkv);
     cache->z = std::move(z);
@@ -101,18 +115,22 @@ void attention_backward(const LayerOptions& o, const LayerParams& p, const Graph
                         MatrixView<const float> x, const AttentionCache& cache, MatrixView<const float> dout,
                         MatrixView<float> dx, bool accumulate_dx, LayerParams& g, const RunMode& mode,
                         LayerTimes* times) {
-  check_input(o, batch, x, "attention backward");
+  check_input(o, p, batch, x, "attention backward");
+  const Device dev = x.device;
   const std::int64_t T = x.rows, d = o.d_model, H = o.heads;
   DIFFUSER_CHECK(cache.qkv.rows() == T && cache.z.rows() == T, "attention backward: the cache holds ",
                  cache.qkv.rows(), " tokens but the input has ", T, " (was the forward run with a cache?)");
-  Matrix<float> dz(T, d);
-  timed(times ? &times->gemm_ms : nullptr, [&] {
+  DIFFUSER_CHECK(cache.qkv.device() == dev && g.device() == dev && dout.device == dev && dx.device == dev,
+                 "attention backward: the cache, gradients, dout and dx must be on the input's device (",
+                 device_name(dev), ")");
+  Matrix<float> dz(T, d, dev);
+  timed(dev, times ? &times->gemm_ms : nullptr, [&] {
     dense::linear_backward(cache.z.view(), p.attn_out.w.view(), dout, dz.view(), false, g.attn_out.w.view(),
-                           g.attn_out.b.data());
+                           g.attn_out.b.span());
   });
-  Matrix<float> dqkv(T, 3 * d);
+  Matrix<float> dqkv(T, 3 * d, dev);
   diffusion::BackwardTimes bt;
-  timed(times ? &times->graph_backward_ms : nullptr, [&] {
+  timed(dev, times ? &times->graph_backward_ms : nullptr, [&] {
     diffusion::BackwardOptions bo;
     bo.dropout = diffusion_dropout(o, mode);
     bo.memory = o.hop_memory;
@@ -131,8 +149,8 @@ void attention_backward(const LayerOptions& o, const LayerParams& p, const Graph
     times->diffusion.scores_ms += bt.scores_ms;
   }
   dz = Matrix<float>();
-  timed(times ? &times->gemm_ms : nullptr, [&] {
-    dense::linear_backward(x, p.qkv.w.view(), dqkv.view(), dx, accumulate_dx, g.qkv.w.view(), g.qkv.b.data());
+  timed(dev, times ? &times->gemm_ms : nullptr, [&] {
+    dense::linear_backward(x, p.qkv.w.view(), dqkv.view(), dx, accumulate_dx, g.qkv.w.view(), g.qkv.b.span());
   });
 }
 

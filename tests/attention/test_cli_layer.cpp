@@ -8,6 +8,7 @@
 #include <diffuser/attention/params.hpp>
 #include <diffuser/attention/safetensors.hpp>
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/npy.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
@@ -227,6 +228,20 @@ TEST_CASE("diffuser layer: errors exit 1 or 2 with one line and leave no outputs
       Contains("--bogus"));
   CHECK_THAT(run_fail({"layer", "--config", "bad.json", "--init-weights", "z.safetensors"}, dir, 1).err,
              Contains("bad.json") && Contains("num_attention_heads"));
+  CHECK_THAT(
+      run_fail(base({"--weights", "w.safetensors", "--x", "x.npy", "--out", "y.npy", "--backend", "tpu"}),
+               dir, 2)
+          .err,
+      Contains("--backend") && Contains("tpu"));
+  if (!cuda_available()) {  // without a usable GPU (or CUDA in the build) --backend cuda says why
+    CHECK_THAT(
+        run_fail(base({"--weights", "w.safetensors", "--x", "x.npy", "--out", "y.npy", "--backend", "cuda"}),
+                 dir, 1)
+            .err,
+        Contains("cuda backend cannot be used"));
+    CHECK_THAT(run_fail(base({"--bench", "--n", "50", "--backend", "cuda"}), dir, 1).err,
+               Contains("cuda backend cannot be used"));
+  }
   CHECK(dir.listing() == before);
 }
 

@@ -255,4 +255,11 @@ TEST_CASE("layer argument errors", "[cpu][attention][layer]") {
   bad.intermediate = 5;
   REQUIRE_THROWS_WITH(layer_forward(bad, s.p, s.batch, x.view(), y.view(), {}, nullptr),
                       Catch::Contains("parameters"));
+  // An input on another device than the parameters and graph is refused before anything runs.
+  const MatrixView<const float> gx{reinterpret_cast<const float*>(0x1000), 8, 8, Device::cuda};
+  const MatrixView<float> gy{reinterpret_cast<float*>(0x2000), 8, 8, Device::cuda};
+  REQUIRE_THROWS_WITH(layer_forward(s.o, s.p, s.batch, gx, gy, {}, nullptr),
+                      Catch::Contains("the input is on cuda but the parameters are on cpu"));
+  REQUIRE_THROWS_WITH(layer_forward(s.o, s.p, s.batch, x.view(), gy, {}, nullptr),
+                      Catch::Contains("the output is on cuda"));
 }

@@ -10,6 +10,7 @@
 #include <diffuser/attention/model.hpp>
 #include <diffuser/attention/params.hpp>
 #include <diffuser/attention/safetensors.hpp>
+#include <diffuser/engine/baselines.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
@@ -33,6 +34,7 @@ std::string layer_help() {
          "                      [--mask M.npy | --lengths L1,L2,..] [--pattern SPEC]\n"
          "                      [--grad-out dY.npy --grads-out G.safetensors [--dx-out dX.npy]]\n"
          "                      [--train] [--seed S] [--hop-memory store|recompute|keep] [--threads T]\n"
+         "                      [--backend cpu|cuda]\n"
          "       diffuser layer --config C.json --init-weights W.safetensors [--seed S] [--model] [--bf16]\n"
          "       diffuser layer --config C.json --bench [--n N] [options of --bench below]\n"
          "\n"
@@ -77,6 +79,9 @@ std::string layer_help() {
          "takes\n"
          "                         them from the forward (no recompute, held from forward to backward)\n"
          "  --threads T            CPU worker threads (default: all)\n"
+         "  --backend cpu|cuda     where the layer runs (default cpu); cuda: the weights, graph and arrays "
+         "move\n"
+         "                         to the GPU once, the results come back once at the end\n"
          "initial weights:\n"
          "  --init-weights W.safetensors  writes random weights as the authors' _init_weights (normal with\n"
          "                         initializer_range, zero biases, LayerNorm 1/0) for one layer, or with\n"
@@ -145,10 +150,7 @@ int run_layer_body(Args& args) {
   const std::int64_t seed = args.get_int("seed", 0);
   const auto hop_memory = args.get("hop-memory");
   const int threads = threads_option(args);
-  if (auto dev = backend_option(args); dev && *dev != Device::cpu)
-    throw Error(
-        "diffuser layer runs on the CPU in this build (the GPU layer needs the engine's dense "
-        "primitives on CUDA; see docs/LAYER.md)");
+  const Device dev = backend_option(args).value_or(Device::cpu);
   args.finish();
   if (layer < 0 || layer >= c.num_hidden_layers)
     throw UsageError(cat("--layer must be in [0, ", c.num_hidden_layers, "), got ", layer));
@@ -163,6 +165,7 @@ int run_layer_body(Args& args) {
   if (dx_out) outputs.emplace_back("dx-out", *dx_out);
   check_distinct_outputs(outputs);
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
+  require_device(dev);
   ThreadLimit limit(threads);
 
   Stopwatch sw;
@@ -196,33 +199,53 @@ int run_layer_body(Args& args) {
               in.mask.empty() ? "" : ", with padding mask");
   std::printf("mode:     %s\n",
               train ? cat("training (dropout on, seed ", seed, ")").c_str() : "inference (no dropout)");
+  std::printf("device:   %s (%s)\n", device_name(dev), describe_device(dev).c_str());
 
+  // The layer runs where its operands live: on the GPU, the parameters, graph, X and dY move there
+  // once, and Y, dX and the gradients come back once at the end.
   const std::int64_t T = in.tokens, d = c.hidden_size;
   const RunMode mode{train, static_cast<std::uint64_t>(seed), static_cast<int>(layer)};
-  const MatrixView<const float> x{in.x.data(), T, d, Device::cpu};
-  Matrix<float> y(T, d);
+  sw.reset();
+  const bool on_gpu = dev != Device::cpu;
+  if (on_gpu) {
+    p = p.to(dev);
+    batch = batch.to(dev);
+    in.x = in.x.to(dev);
+    if (grad_out) dy = dy.to(dev);
+  }
+  const double upload_ms = sw.ms();
+  const MatrixView<const float> x{in.x.data(), T, d, dev};
+  Matrix<float> y(T, d, dev);
   LayerCache cache;
   LayerTimes times;
+  synchronize(dev);
   sw.reset();
   layer_forward(o, p, batch, x, y.view(), mode, grad_out ? &cache : nullptr, &times);
+  synchronize(dev);
   const double forward_ms = sw.ms();
   double backward_ms = 0;
   Matrix<float> dx;
   LayerParams g;
   if (grad_out) {
-    g = LayerParams(o.shape());
+    g = LayerParams(o.shape(), dev);
     zero(g);
-    dx = Matrix<float>(T, d);
+    dx = Matrix<float>(T, d, dev);
+    synchronize(dev);
     sw.reset();
-    layer_backward(o, p, batch, x, cache, MatrixView<const float>{dy.data(), T, d, Device::cpu}, dx.view(), g,
-                   mode, &times);
+    layer_backward(o, p, batch, x, cache, MatrixView<const float>{dy.data(), T, d, dev}, dx.view(), g, mode,
+                   &times);
+    synchronize(dev);
     backward_ms = sw.ms();
   }
+  cache = LayerCache();
 
   sw.reset();
+  const std::vector<float> y_host = y.buffer().to_vector();
+  const std::vector<float> dx_host = dx_out ? dx.buffer().to_vector() : std::vector<float>();
+  if (grads_out && on_gpu) g = g.to(Device::cpu);
   OutputSet files;
-  npy::save(files.stage(out_path), y.buffer().data(), in.shape);
-  if (dx_out) npy::save(files.stage(*dx_out), dx.buffer().data(), in.shape);
+  npy::save(files.stage(out_path), y_host.data(), in.shape);
+  if (dx_out) npy::save(files.stage(*dx_out), dx_host.data(), in.shape);
   if (grads_out) {
     safetensors::Writer w;
     write_layer(w, g, "");
@@ -238,6 +261,7 @@ int run_layer_body(Args& args) {
   print_stage("weights", weights_ms);
   print_stage("load", load_ms);
   print_stage("graph", graph_ms);
+  if (on_gpu) print_stage("to device", upload_ms);
   print_stage("forward", forward_ms);
   if (grad_out) print_stage("backward", backward_ms);
   print_stage("  products", times.gemm_ms);
@@ -246,6 +270,7 @@ int run_layer_body(Args& args) {
   print_stage("  elementwise", times.elementwise_ms);
   print_stage("write", write_ms);
   std::printf("peak RSS: %s\n", format_bytes(peak_rss_bytes()).c_str());
+  if (on_gpu) std::printf("peak GPU memory: %s\n", format_bytes(baselines::peak_device_bytes()).c_str());
   std::printf("wrote:    %s", out_path.c_str());
   if (dx_out) std::printf(", %s", dx_out->c_str());
   if (grads_out) std::printf(", %s", grads_out->c_str());

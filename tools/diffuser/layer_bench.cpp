@@ -1,12 +1,15 @@
-// The layer benchmark: medians over --reps runs after one warm-up, per-stage sums from LayerTimes.
+// The layer benchmark: medians over --reps runs after one warm-up, per-stage sums from LayerTimes, on
+// the CPU or the GPU (--backend cuda: parameters, graph and inputs moved to the device once, every
+// buffer of the layer allocated there; runs timed with the device drained; peak device memory).
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
-#include <diffuser/attention/dense.hpp>
 #include <diffuser/attention/layer.hpp>
 #include <diffuser/attention/params.hpp>
 #include <diffuser/engine/atomic_file.hpp>
+#include <diffuser/engine/baselines.hpp>
+#include <diffuser/engine/dense.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/random.hpp>
@@ -27,10 +30,11 @@ const char* const kLayerBenchHelp =
     "  --eval                 time the inference forward only\n"
     "  --no-dropout           training step without dropout (default: the config's probabilities)\n"
     "  --hop-memory M         store (default), recompute or keep (see above)\n"
-    "  --gemm blas|blocked    the matrix product: OpenBLAS (default) or the plain blocked loop\n"
-    "  --gemm-compare         also time the layer's six product shapes with both\n"
-    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it)\n"
-    "  --backend cpu          (cuda: not in this build; see docs/LAYER.md)\n";
+    "  --backend cpu|cuda     where the layer runs (default cpu); cuda: cuBLAS products, the graph passes\n"
+    "                         and every buffer on the GPU, and the peak device memory of a training step\n"
+    "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
+    "  --gemm-compare         also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)\n"
+    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it)\n";
 
 namespace {
 
@@ -47,8 +51,14 @@ double med(const std::vector<Sample>& s, double (*f)(const Sample&)) {
   return median(v);
 }
 
-// GFLOP/s of the layer's product shapes under both backends.
-void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, std::FILE* out) {
+Matrix<float> on_device(const Matrix<float>& m, Device d) {
+  Matrix<float> r(m.rows(), m.cols(), d);
+  device_copy(r.buffer().data(), d, m.buffer().data(), m.device(), m.buffer().bytes());
+  return r;
+}
+
+// GFLOP/s of the layer's product shapes: on the CPU under both products, on the GPU with cuBLAS.
+void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, Device dev, std::FILE* out) {
   struct Shape {
     const char* name;
     bool ta, tb;
@@ -59,29 +69,41 @@ void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, std::FILE* out
       {"FFN1 h W1^T    ", false, true, T, I, d},     {"FFN2 a W2^T    ", false, true, T, d, I},
       {"dX   dY W      ", false, false, T, d, I},    {"dW   dY^T X    ", true, false, I, d, T}};
   std::fprintf(out, "matrix products (GFLOP/s, median of 3):\n");
+  const diffuser::dense::CpuGemm before = diffuser::dense::cpu_gemm();
   for (const auto& s : shapes) {
-    std::vector<float> a(static_cast<std::size_t>(s.m * s.k)), b(static_cast<std::size_t>(s.k * s.n)),
-        c(static_cast<std::size_t>(s.m * s.n));
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(rng::uniform(1, 1, i)) - 0.5f;
-    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(rng::uniform(1, 2, i)) - 0.5f;
-    double rate[2];
-    for (int be = 0; be < 2; ++be) {
-      dense::set_gemm_backend(be == 0 ? dense::GemmBackend::blas : dense::GemmBackend::blocked);
+    Matrix<float> a(s.ta ? s.k : s.m, s.ta ? s.m : s.k), b(s.tb ? s.n : s.k, s.tb ? s.k : s.n);
+    for (std::int64_t i = 0; i < a.buffer().size(); ++i)
+      a.buffer()[i] = static_cast<float>(rng::uniform(1, 1, static_cast<std::uint64_t>(i))) - 0.5f;
+    for (std::int64_t i = 0; i < b.buffer().size(); ++i)
+      b.buffer()[i] = static_cast<float>(rng::uniform(1, 2, static_cast<std::uint64_t>(i))) - 0.5f;
+    const Matrix<float> ad = on_device(a, dev), bd = on_device(b, dev);
+    Matrix<float> c(s.m, s.n, dev);
+    const int kinds = dev == Device::cpu ? 2 : 1;
+    double rate[2] = {0, 0};
+    for (int be = 0; be < kinds; ++be) {
+      if (dev == Device::cpu)
+        diffuser::dense::set_cpu_gemm(be == 0 ? diffuser::dense::CpuGemm::blas
+                                              : diffuser::dense::CpuGemm::blocked);
       std::vector<double> t;
       for (int r = 0; r < 4; ++r) {
+        synchronize(dev);
         Stopwatch sw;
-        dense::gemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), s.ta ? s.m : s.k, b.data(), s.tb ? s.k : s.n,
-                    0.0f, c.data(), s.n);
+        diffuser::dense::gemm(s.ta, s.tb, 1.0f, ad.view(), bd.view(), 0.0f, c.view());
+        synchronize(dev);
         if (r > 0) t.push_back(sw.seconds());
       }
       rate[be] = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k) /
                  median(t) / 1e9;
     }
-    std::fprintf(out, "  %s (%lld x %lld x %lld): openblas %7.1f   blocked %7.1f   ratio %.1fx\n", s.name,
-                 static_cast<long long>(s.m), static_cast<long long>(s.n), static_cast<long long>(s.k),
-                 rate[0], rate[1], rate[0] / rate[1]);
+    if (dev == Device::cpu)
+      std::fprintf(out, "  %s (%lld x %lld x %lld): openblas %7.1f   blocked %7.1f   ratio %.1fx\n", s.name,
+                   static_cast<long long>(s.m), static_cast<long long>(s.n), static_cast<long long>(s.k),
+                   rate[0], rate[1], rate[0] / rate[1]);
+    else
+      std::fprintf(out, "  %s (%lld x %lld x %lld): cublas %8.1f\n", s.name, static_cast<long long>(s.m),
+                   static_cast<long long>(s.n), static_cast<long long>(s.k), rate[0]);
   }
-  dense::set_gemm_backend(dense::GemmBackend::blas);
+  diffuser::dense::set_cpu_gemm(before);
 }
 
 }  // namespace
@@ -99,46 +121,54 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   const std::int64_t seed = args.get_int("seed", 0);
   const auto hop_memory = args.get("hop-memory");
   const int threads = threads_option(args);
-  if (auto dev = backend_option(args); dev && *dev != Device::cpu)
-    throw Error(
-        "the layer benchmark runs on the CPU in this build (the GPU layer needs the engine's dense "
-        "primitives on CUDA; see docs/LAYER.md)");
+  const Device dev = backend_option(args).value_or(Device::cpu);
   args.finish();
   if (n <= 0 || n > kMaxNodes) throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", n));
   if (reps < 1 || reps > 1000) throw UsageError(cat("--reps must be in [1, 1000], got ", reps));
   if (gemm) {
+    if (dev != Device::cpu)
+      throw UsageError("--gemm chooses the CPU's product; the cuda backend uses cuBLAS");
     if (*gemm == "blas")
-      dense::set_gemm_backend(dense::GemmBackend::blas);
+      diffuser::dense::set_cpu_gemm(diffuser::dense::CpuGemm::blas);
     else if (*gemm == "blocked")
-      dense::set_gemm_backend(dense::GemmBackend::blocked);
+      diffuser::dense::set_cpu_gemm(diffuser::dense::CpuGemm::blocked);
     else
       throw UsageError(cat("--gemm must be blas or blocked, got '", *gemm, "'"));
   }
   if (json_out) check_output_path(*json_out, "json");
+  require_device(dev);
   ThreadLimit limit(threads);
   LayerOptions o = LayerOptions::from_config(c);
   if (hop_memory) o.hop_memory = parse_hop_memory(*hop_memory);
   if (no_dropout) o.p_hidden = o.p_attn_weights = o.p_attn_hops = 0.0f;
 
-  LayerParams p(o.shape());
+  LayerParams host_params(o.shape());
   if (weights) {
     const auto r = safetensors::Reader::open(*weights);
-    read_layer(r, p, find_layer_prefix(r, 0));
+    read_layer(r, host_params, find_layer_prefix(r, 0));
   } else {
-    init_layer(p, c.initializer_range, static_cast<std::uint64_t>(seed), 0);
+    init_layer(host_params, c.initializer_range, static_cast<std::uint64_t>(seed), 0);
   }
   const std::string pattern = pattern_arg ? *pattern_arg : c.pattern_for_layer(0);
   Stopwatch sw;
-  GraphBatch batch = GraphBatch::from_lengths({n}, pattern, c.graph_seed);
+  GraphBatch host_batch = GraphBatch::from_lengths({n}, pattern, c.graph_seed);
   const double graph_ms = sw.ms();
   const std::int64_t d = o.d_model;
-  Matrix<float> x(n, d), y(n, d), dy(n, d), dx(n, d);
+  Matrix<float> hx(n, d), hdy(n, d);
   for (std::int64_t i = 0; i < n * d; ++i) {
-    x.buffer()[i] =
+    hx.buffer()[i] =
         static_cast<float>(rng::normal(static_cast<std::uint64_t>(seed), 11, static_cast<std::uint64_t>(i)));
-    dy.buffer()[i] =
+    hdy.buffer()[i] =
         static_cast<float>(rng::normal(static_cast<std::uint64_t>(seed), 12, static_cast<std::uint64_t>(i)));
   }
+  // Everything the layer reads moves to the device once, before any timing.
+  const bool on_gpu = dev != Device::cpu;
+  const LayerParams p = on_gpu ? host_params.to(dev) : std::move(host_params);
+  const GraphBatch batch = on_gpu ? host_batch.to(dev) : std::move(host_batch);
+  const Matrix<float> x = on_gpu ? on_device(hx, dev) : std::move(hx);
+  const Matrix<float> dy = on_gpu ? on_device(hdy, dev) : std::move(hdy);
+  Matrix<float> y(n, d, dev), dx(n, d, dev);
+
   std::printf("layer bench: d_model %lld, %lld heads (D = %lld), intermediate %lld, %s, %s\n",
               static_cast<long long>(d), static_cast<long long>(o.heads),
               static_cast<long long>(o.head_dim()), static_cast<long long>(o.intermediate),
@@ -146,8 +176,8 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   std::printf("graph:       pattern '%s' N=%lld: %s edges (%.1f per token), built in %.1f ms\n",
               pattern.c_str(), static_cast<long long>(n), group_digits(batch.graph.num_edges()).c_str(),
               static_cast<double>(batch.graph.num_edges()) / static_cast<double>(n), graph_ms);
-  std::printf("machine:     %s; products: %s; threads %d\n", describe_device(Device::cpu).c_str(),
-              dense::gemm_backend_name(dense::gemm_backend()), active_threads());
+  std::printf("machine:     %s; backend %s; products: %s; CPU threads %d\n", describe_device(dev).c_str(),
+              device_name(dev), diffuser::dense::gemm_name(dev), active_threads());
   std::printf(
       "dropout:     %s\n",
       eval_only ? "off (inference)"
@@ -156,31 +186,67 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
           : cat("hidden ", o.p_hidden, ", weights ", o.p_attn_weights, ", hops ", o.p_attn_hops).c_str());
   std::fflush(stdout);
 
+  // On the GPU the per-stage split needs a device drain per stage: the timed runs go without it and one
+  // extra run gives the split. On the CPU every run gives both.
+  LayerTimes* no_times = nullptr;
+  auto training_step = [&](std::uint64_t step_seed, LayerTimes* t) {
+    LayerParams g(o.shape(), dev);
+    zero(g);
+    LayerCache cache;
+    const RunMode mode{true, step_seed, 0};
+    synchronize(dev);
+    Stopwatch timer;
+    layer_forward(o, p, batch, x.view(), y.view(), mode, &cache, t);
+    layer_backward(o, p, batch, x.view(), cache, dy.view(), dx.view(), g, mode, t);
+    synchronize(dev);
+    return timer.ms();
+  };
   std::vector<Sample> samples;
   for (std::int64_t r = 0; r <= reps; ++r) {
     Sample s;
+    synchronize(dev);
     Stopwatch t;
-    layer_forward(o, p, batch, x.view(), y.view(), RunMode{false, 0, 0}, nullptr, &s.fwd);
+    layer_forward(o, p, batch, x.view(), y.view(), RunMode{false, 0, 0}, nullptr, on_gpu ? no_times : &s.fwd);
+    synchronize(dev);
     s.forward_ms = t.ms();
-    if (!eval_only) {
-      LayerParams g(o.shape());
-      zero(g);
-      LayerCache cache;
-      const RunMode mode{true, static_cast<std::uint64_t>(seed + r), 0};
-      t.reset();
-      layer_forward(o, p, batch, x.view(), y.view(), mode, &cache, &s.step);
-      layer_backward(o, p, batch, x.view(), cache, dy.view(), dx.view(), g, mode, &s.step);
-      s.step_ms = t.ms();
-    }
+    if (!eval_only)
+      s.step_ms = training_step(static_cast<std::uint64_t>(seed + r), on_gpu ? no_times : &s.step);
     if (r > 0) samples.push_back(s);  // r = 0 warms up
+  }
+  // Peak device memory of one training step above what was held before it (parameters, graph, x, dy,
+  // the cuBLAS workspace): the step's buffers, its outputs y and dx and the gradients included.
+  std::int64_t peak_step_bytes = 0, held_bytes = 0, peak_forward_bytes = 0;
+  if (on_gpu) {
+    y = Matrix<float>();
+    dx = Matrix<float>();
+    synchronize(dev);
+    held_bytes = baselines::device_bytes_in_use();
+    baselines::reset_peak_device_bytes();
+    {
+      Matrix<float> yi(n, d, dev);
+      layer_forward(o, p, batch, x.view(), yi.view(), RunMode{false, 0, 0}, nullptr, &samples[0].fwd);
+    }
+    synchronize(dev);
+    peak_forward_bytes = baselines::peak_device_bytes() - held_bytes;
+    for (auto& s : samples) s.fwd = samples[0].fwd;
+    if (!eval_only) {
+      baselines::reset_peak_device_bytes();
+      y = Matrix<float>(n, d, dev);
+      dx = Matrix<float>(n, d, dev);
+      LayerTimes split;
+      training_step(static_cast<std::uint64_t>(seed), &split);
+      peak_step_bytes = baselines::peak_device_bytes() - held_bytes;
+      for (auto& s : samples) s.step = split;
+    }
   }
   const double fwd = med(samples, [](const Sample& s) { return s.forward_ms; });
   const double step = med(samples, [](const Sample& s) { return s.step_ms; });
   auto m = [&](double (*f)(const Sample&)) { return med(samples, f); };
-  std::printf("\nforward (inference):          %9.1f ms   products %.1f, graph %.1f, elementwise %.1f\n", fwd,
-              m([](const Sample& s) { return s.fwd.gemm_ms; }),
+  const char* split_note = on_gpu ? " (split from one run drained after each stage)" : "";
+  std::printf("\nforward (inference):          %9.1f ms   products %.1f, graph %.1f, elementwise %.1f%s\n",
+              fwd, m([](const Sample& s) { return s.fwd.gemm_ms; }),
               m([](const Sample& s) { return s.fwd.graph_forward_ms; }),
-              m([](const Sample& s) { return s.fwd.elementwise_ms; }));
+              m([](const Sample& s) { return s.fwd.elementwise_ms; }), split_note);
   const double st_gemm = m([](const Sample& s) { return s.step.gemm_ms; });
   const double st_gf = m([](const Sample& s) { return s.step.graph_forward_ms; });
   const double st_gb = m([](const Sample& s) { return s.step.graph_backward_ms; });
@@ -190,33 +256,46 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   const double bw_hb = m([](const Sample& s) { return s.step.diffusion.hop_backward_ms; });
   const double bw_sc = m([](const Sample& s) { return s.step.diffusion.scores_ms; });
   if (!eval_only) {
-    std::printf("forward + backward (training): %8.1f ms\n", step);
-    std::printf("  products (GEMM, fwd + bwd)   %9.1f ms  %5.1f%%\n", st_gemm, 100 * st_gemm / step);
-    std::printf("  graph forward                %9.1f ms  %5.1f%%\n", st_gf, 100 * st_gf / step);
-    std::printf("  graph backward               %9.1f ms  %5.1f%%\n", st_gb, 100 * st_gb / step);
+    const double split_total = on_gpu ? st_gemm + st_gf + st_gb + st_ew : step;
+    std::printf("forward + backward (training): %8.1f ms%s\n", step, split_note);
+    std::printf("  products (GEMM, fwd + bwd)   %9.1f ms  %5.1f%%\n", st_gemm, 100 * st_gemm / split_total);
+    std::printf("  graph forward                %9.1f ms  %5.1f%%\n", st_gf, 100 * st_gf / split_total);
+    std::printf("  graph backward               %9.1f ms  %5.1f%%\n", st_gb, 100 * st_gb / split_total);
     std::printf("    weights recomputed         %9.1f ms\n", bw_w);
     std::printf("    hop inputs recomputed      %9.1f ms\n", bw_hf);
     std::printf("    hop backward (K passes)    %9.1f ms\n", bw_hb);
     std::printf("    softmax + score backward   %9.1f ms\n", bw_sc);
-    std::printf("  elementwise (LN, GELU, ...)  %9.1f ms  %5.1f%%\n", st_ew, 100 * st_ew / step);
+    std::printf("  elementwise (LN, GELU, ...)  %9.1f ms  %5.1f%%\n", st_ew, 100 * st_ew / split_total);
   }
   const std::int64_t cache_bytes = layer_cache_bytes(o, n);
   const std::int64_t peak_bytes = layer_backward_peak_bytes(o, n, batch.graph.num_edges());
   std::printf(
-      "memory: kept for the backward %s per layer; backward transient %s; reverse graph %s; peak RSS %s\n",
+      "memory: kept for the backward %s per layer; backward transient %s (estimate); reverse graph %s; peak "
+      "RSS "
+      "%s\n",
       format_bytes(cache_bytes).c_str(), format_bytes(peak_bytes).c_str(),
       format_bytes(batch.reverse.bytes()).c_str(), format_bytes(peak_rss_bytes()).c_str());
-  if (compare) gemm_compare(n, d, o.intermediate, stdout);
+  if (on_gpu)
+    std::printf(
+        "device memory: held before a step %s (parameters, graph, x, dy, cuBLAS workspace); peak above "
+        "that: forward %s, training step %s\n",
+        format_bytes(held_bytes).c_str(), format_bytes(peak_forward_bytes).c_str(),
+        format_bytes(peak_step_bytes).c_str());
+  if (compare) gemm_compare(n, d, o.intermediate, dev, stdout);
   if (json_out) {
     AtomicOutput f(*json_out, false);
-    f.stream() << "{\"impl\": \"diffuser-cpu\", \"n\": " << n << ", \"d_model\": " << d
-               << ", \"heads\": " << o.heads << ", \"edges\": " << batch.graph.num_edges()
-               << ", \"hops\": " << o.coefficients.hops() << ", \"forward_ms\": " << fwd
-               << ", \"step_ms\": " << step << ", \"gemm_ms\": " << st_gemm
+    f.stream() << "{\"impl\": \"diffuser-" << device_name(dev) << "\", \"backend\": \"" << device_name(dev)
+               << "\", \"n\": " << n << ", \"d_model\": " << d << ", \"heads\": " << o.heads
+               << ", \"intermediate\": " << o.intermediate << ", \"edges\": " << batch.graph.num_edges()
+               << ", \"hops\": " << o.coefficients.hops() << ", \"reps\": " << reps
+               << ", \"forward_ms\": " << fwd << ", \"step_ms\": " << step << ", \"gemm_ms\": " << st_gemm
                << ", \"graph_forward_ms\": " << st_gf << ", \"graph_backward_ms\": " << st_gb
                << ", \"elementwise_ms\": " << st_ew << ", \"peak_rss_bytes\": " << peak_rss_bytes()
-               << ", \"threads\": " << active_threads() << ", \"device\": \""
-               << json_escape(describe_device(Device::cpu)) << "\"}\n";
+               << ", \"peak_device_bytes\": " << peak_step_bytes
+               << ", \"peak_forward_device_bytes\": " << peak_forward_bytes
+               << ", \"held_device_bytes\": " << held_bytes << ", \"products\": \""
+               << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << active_threads()
+               << ", \"device\": \"" << json_escape(describe_device(dev)) << "\"}\n";
     f.commit();
   }
   return 0;

@@ -22,6 +22,7 @@ struct GraphBatch {
   std::string description;
 
   std::int64_t tokens() const { return graph.num_nodes(); }
+  Device device() const { return graph.device(); }
   std::int64_t sequences() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
   ops::NodeMask node_mask() const {
     return mask.empty() ? ops::NodeMask{} : ops::NodeMask{mask.data(), mask.size(), mask.device()};
@@ -36,6 +37,10 @@ struct GraphBatch {
                            const std::vector<std::uint8_t>& mask = {});
   // One sequence over a given graph.
   static GraphBatch from_graph(Csr g, const std::vector<std::uint8_t>& mask = {});
+
+  // The same batch with the graph, reverse graph and mask on `device` (built once, outside any
+  // timed region: the reverse graph is transposed on the CPU and carried).
+  GraphBatch to(Device device) const;
 };
 
 // The block-diagonal union of graphs (node ids of part p shifted by the nodes before it).

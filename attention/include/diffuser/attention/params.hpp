@@ -17,7 +17,8 @@ struct Linear {
   Matrix<float> w;
   Buffer<float> b;
   Linear() = default;
-  Linear(std::int64_t out, std::int64_t in) : w(out, in), b(out) {}
+  Linear(std::int64_t out, std::int64_t in, Device device = Device::cpu)
+      : w(out, in, device), b(out, device) {}
   std::int64_t out() const { return w.rows(); }
   std::int64_t in() const { return w.cols(); }
 };
@@ -26,7 +27,7 @@ struct Linear {
 struct Norm {
   Buffer<float> gamma, beta;
   Norm() = default;
-  explicit Norm(std::int64_t n) : gamma(n), beta(n) {}
+  explicit Norm(std::int64_t n, Device device = Device::cpu) : gamma(n, device), beta(n, device) {}
 };
 
 struct LayerShape {
@@ -42,18 +43,23 @@ struct LayerParams {
   Norm ln2;         //           output.LayerNorm
 
   LayerParams() = default;
-  explicit LayerParams(const LayerShape& s);  // uninitialised values
+  explicit LayerParams(const LayerShape& s, Device device = Device::cpu);  // uninitialised values
   LayerShape shape(std::int64_t heads) const;
+  // Where the tensors live (all on one device), and a copy of all of them on another device: the
+  // layer runs on the device of its parameters, which are moved there once.
+  Device device() const { return qkv.w.device(); }
+  LayerParams to(Device device) const;
 };
 
 // Calls f(name, data, shape) for every tensor, names prefixed by `prefix` ("" or
 // "encoder.layer.3."): attention.self.query.weight (d, d), ... output.LayerNorm.bias (d,).
+// Host pointers: the parameters must be on the CPU (Error otherwise).
 using TensorVisitor =
     std::function<void(const std::string& name, float* data, const std::vector<std::int64_t>& shape)>;
 void visit(LayerParams& p, const std::string& prefix, const TensorVisitor& f);
 std::int64_t parameter_count(const LayerParams& p);
 
-// Sets every value to 0 (gradients before accumulation).
+// Sets every value to 0 (gradients before accumulation), on any device.
 void zero(LayerParams& p);
 // As the authors' _init_weights: linear weights N(0, range) (rng::normal from seed and `stream`),
 // biases 0, LayerNorm gamma 1 and beta 0.

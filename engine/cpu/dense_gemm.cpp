@@ -1,15 +1,40 @@
-// A plain blocked matrix product, kept to measure OpenBLAS against (docs/LAYER.md): operands
-// packed row-major, TBB over tiles of C rows, and for each row an axpy over a block of C columns
-// that the compiler vectorises.
+// Matrix products on the CPU: OpenBLAS's cblas_sgemm (its thread pool sized to the engine's thread
+// count), and a plain blocked loop kept to measure OpenBLAS against (docs/LAYER.md): B packed
+// row-major, TBB over tiles of C rows, for each row an axpy over a block of C columns that the
+// compiler vectorises.
 #include <algorithm>
 #include <vector>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+#include <cblas.h>
 
-#include <diffuser/attention/dense.hpp>
+#include <diffuser/engine/threads.hpp>
 
-namespace diffuser::attention::dense {
+#include "dense_kernels.hpp"
+
+namespace diffuser::cpu::dense {
+
+namespace {
+
+// OpenBLAS keeps its own thread pool: size it to the engine's thread count (ThreadLimit) once per change.
+void sync_blas_threads() {
+  static int current = -1;
+  const int want = active_threads();
+  if (want != current) {
+    openblas_set_num_threads(want);
+    current = want;
+  }
+}
+
+}  // namespace
+
+void gemm_blas(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+               std::int64_t ldc) {
+  sync_blas_threads();
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda),
+              b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
 
 void gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                   const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
@@ -47,4 +72,4 @@ void gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, st
   });
 }
 
-}  // namespace diffuser::attention::dense
+}  // namespace diffuser::cpu::dense

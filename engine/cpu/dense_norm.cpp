@@ -1,27 +1,13 @@
-// LayerNorm forward and backward on the CPU, one row per iteration, float accumulation in double
-// for the row statistics (rows are short: d_model values).
+// LayerNorm forward and backward on the CPU, one row per iteration; the row statistics accumulate in
+// double (rows are short: d_model values). The column sums of the backward are in dense_elementwise.cpp.
 #include <cmath>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+#include "dense_kernels.hpp"
 
-#include <diffuser/attention/dense.hpp>
-#include <diffuser/engine/error.hpp>
-
-namespace diffuser::attention::dense {
-
-namespace {
-template <class F>
-void for_rows(std::int64_t n, F&& f) {
-  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 16), [&](const auto& r) {
-    for (auto i = r.begin(); i < r.end(); ++i) f(i);
-  });
-}
-}  // namespace
+namespace diffuser::cpu::dense {
 
 void layer_norm_forward(MatrixView<const float> x, const float* gamma, const float* beta, float eps,
-                        MatrixView<float> y, MatrixView<float> xhat, float* rstd) {
-  DIFFUSER_CHECK(y.rows == x.rows && y.cols == x.cols, "layer_norm: x and y differ in shape");
+                        MatrixView<float> y, float* xhat, float* rstd) {
   const std::int64_t n = x.cols;
   for_rows(x.rows, [&](std::int64_t i) {
     const float* a = x.row(i);
@@ -37,7 +23,7 @@ void layer_norm_forward(MatrixView<const float> x, const float* gamma, const flo
     const float r = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     const float m = static_cast<float>(mean);
     float* o = y.row(i);
-    float* xh = xhat.data ? xhat.row(i) : nullptr;
+    float* xh = xhat ? xhat + i * n : nullptr;
     for (std::int64_t c = 0; c < n; ++c) {
       const float h = (a[c] - m) * r;
       if (xh) xh[c] = h;
@@ -48,12 +34,7 @@ void layer_norm_forward(MatrixView<const float> x, const float* gamma, const flo
 }
 
 void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const float* gamma,
-                         MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx, float* dgamma,
-                         float* dbeta) {
-  DIFFUSER_CHECK(dy.rows == xhat.rows && dy.cols == xhat.cols && dx.rows == xhat.rows && dx.cols == xhat.cols,
-                 "layer_norm backward: shapes differ");
-  if (dgamma) column_dot(dy, xhat, dgamma, true);
-  if (dbeta) column_sums(dy, dbeta, true);
+                         MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx) {
   const std::int64_t n = xhat.cols;
   const double inv_n = 1.0 / static_cast<double>(n);
   for_rows(xhat.rows, [&](std::int64_t i) {
@@ -77,7 +58,6 @@ void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const 
 
 void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const float* beta,
                       MatrixView<float> y) {
-  DIFFUSER_CHECK(y.rows == xhat.rows && y.cols == xhat.cols, "layer_norm_apply: shapes differ");
   for_rows(xhat.rows, [&](std::int64_t i) {
     const float* h = xhat.row(i);
     float* o = y.row(i);
@@ -85,4 +65,4 @@ void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const fl
   });
 }
 
-}  // namespace diffuser::attention::dense
+}  // namespace diffuser::cpu::dense
