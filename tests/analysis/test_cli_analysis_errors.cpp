@@ -77,6 +77,8 @@ TEST_CASE("analysis commands reject bad input clearly", "[cpu][analysis]") {
     fails(with({"viz"}, {"--out", "p.svg", "--kind", "field", "--token", "32"}), 1, "--token 32", dir);
     fails(with({"viz"}, {"--out", "p.svg", "--kind", "field", "--hops", "0"}), 2, "--hops", dir);
     fails(with({"viz"}, {"--out", "p.svg", "--hops", "3"}), 2, "--hops", dir);
+    fails(with({"viz"}, {"--out", "p.svg", "--kind", "reach", "--alpha", "0.2"}), 2,
+          "--alpha applies to --kind attention", dir);
     fails(with({"viz"}, {"--out", "p.svg", "--layout", "circle"}), 2, "--layout", dir);
     fails(with({"viz"}, {"--out", "p.svg", "--kind", "graph", "--layout", "spiral"}), 2, "spiral", dir);
     fails(with({"viz"}, {"--out", "no/such/dir/p.svg"}), 1, "no/such/dir", dir);

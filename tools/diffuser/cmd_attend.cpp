@@ -124,7 +124,8 @@ int run_attend_body(Args& args) {
   const Device dev = backend_option(args).value_or(Device::cpu);
   const auto dtype_arg = args.get("dtype");
   const DType dtype = dtype_arg ? parse_dtype(*dtype_arg) : DType::fp32;
-  AttendGrads grads = attend_grad_options(args, dtype == DType::bf16);  // --grad-out, --grads-dir (grad_attend.hpp)
+  AttendGrads grads =
+      attend_grad_options(args, dtype == DType::bf16);  // --grad-out, --grads-dir (grad_attend.hpp)
   finish_except_graph_options(args);
   const Coefficients coeffs = coefficients_from(hops, alpha, theta, heat);
 
@@ -161,7 +162,9 @@ int run_attend_body(Args& args) {
   std::printf("diffusion: %s\n", coeffs.describe().c_str());
   std::printf("backend:  %s (%s)\n", device_name(dev), describe_device(dev).c_str());
   if (dtype == DType::bf16)
-    std::printf("dtype:    bf16 storage of Q, K, V and the hops (float32 weights and accumulation; Z written as float32)\n");
+    std::printf(
+        "dtype:    bf16 storage of Q, K, V and the hops (float32 weights and accumulation; Z written as "
+        "float32)\n");
 
   // The budget: what this run holds at its peak (node buffers: Q, K, V; the hops reuse Q and K).
   check_budget("attend", n, E, in.h, in.d, 3, in.mask ? n : 0);
@@ -201,8 +204,8 @@ int run_attend_body(Args& args) {
     if constexpr (std::is_same_v<T, float>)  // the backward, before Q and K are reused below
       attend_grad_compute(grads, g, view(qb), view(kb), view(vb), mask, coeffs);
     sw.reset();
-    diffusion::attention_weights(g, Tensor3View<const T>(view(qb)), Tensor3View<const T>(view(kb)), mask, 0.0f,
-                                 w.view(), layout);
+    diffusion::attention_weights(g, Tensor3View<const T>(view(qb)), Tensor3View<const T>(view(kb)), mask,
+                                 0.0f, w.view(), layout);
     synchronize(dev);
     times.scores_ms = sw.ms();
     // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
@@ -221,8 +224,10 @@ int run_attend_body(Args& args) {
               std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
     }
   };
-  if (dtype == DType::bf16) forward.template operator()<bf16>();
-  else forward.template operator()<float>();
+  if (dtype == DType::bf16)
+    forward.template operator()<bf16>();
+  else
+    forward.template operator()<float>();
 
   // Write: everything is staged next to its target and renamed into place only at the end.
   OutputSet files;
@@ -254,7 +259,8 @@ int run_attend_body(Args& args) {
     print_stage(coeffs.plain_attention() ? "A V" : cat("hop ", h + 1).c_str(), times.hop_ms[h]);
   print_stage("write", write_ms);
   print_stage("forward", times.total_ms());
-  print_stage("total", src.build_ms + load_ms + times.total_ms() + write_ms);
+  if (grads.enabled()) print_stage("backward", grads.backward_ms);
+  print_stage("total", src.build_ms + load_ms + times.total_ms() + grads.backward_ms + write_ms);
   std::printf("peak RSS: %s\n", format_bytes(peak_rss_bytes()).c_str());
   std::printf("wrote:    %s (%lld, %lld, %lld) float32", out_path.c_str(), static_cast<long long>(in.n),
               static_cast<long long>(in.h), static_cast<long long>(in.d));
@@ -262,6 +268,9 @@ int run_attend_body(Args& args) {
     std::printf(", %s (%lld, %lld) float32", weights_out->c_str(), static_cast<long long>(E),
                 static_cast<long long>(in.h));
   if (edges_out) std::printf(", %s (%lld, 2) int32", edges_out->c_str(), static_cast<long long>(E));
+  if (grads.enabled())
+    std::printf(", %s/{dQ,dK,dV}.npy (%lld, %lld, %lld) float32", grads.grads_dir->string().c_str(),
+                static_cast<long long>(in.n), static_cast<long long>(in.h), static_cast<long long>(in.d));
   std::printf("\n");
   return 0;
 }

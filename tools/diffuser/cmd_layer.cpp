@@ -32,7 +32,7 @@ using namespace diffuser::attention;
 std::string layer_help() {
   return "usage: diffuser layer --config C.json --weights W.safetensors [--layer I] --x X.npy --out Y.npy\n"
          "                      [--mask M.npy | --lengths L1,L2,..] [--pattern SPEC]\n"
-         "                      [--grad-out dY.npy --grads-out G.safetensors [--dx-out dX.npy]]\n"
+         "                      [--grad-out dY.npy [--grads-out G.safetensors] [--dx-out dX.npy]]\n"
          "                      [--train] [--seed S] [--hop-memory store|recompute|keep] [--threads T]\n"
          "                      [--backend cpu|cuda]\n"
          "       diffuser layer --config C.json --init-weights W.safetensors [--seed S] [--model] [--bf16]\n"

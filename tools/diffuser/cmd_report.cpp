@@ -132,8 +132,8 @@ int run_report_body(Args& args) {
   AtomicOutput file(out);
   file.stream() << html;
   file.commit();
-  std::printf("wrote %s (%zu patterns, %s bytes)\n", out.c_str(), reports.size(),
-              group_digits(static_cast<std::int64_t>(html.size())).c_str());
+  std::printf("wrote %s (%zu pattern%s, %s bytes)\n", out.c_str(), reports.size(),
+              reports.size() == 1 ? "" : "s", group_digits(static_cast<std::int64_t>(html.size())).c_str());
   return 0;
 }
 

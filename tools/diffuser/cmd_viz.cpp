@@ -133,6 +133,8 @@ int run_viz_body(Args& args) {
     coeffs = coefficients_option(args, 5);
   } else {
     args.get_int("hops");
+    for (const char* name : {"q", "k", "alpha", "theta"})
+      if (args.get(name)) throw UsageError(cat("--", name, " applies to --kind attention only"));
   }
   finish_except_graph_options(args);
   const std::string ext = out.extension().string();

@@ -81,8 +81,9 @@ void attend_grad_compute(AttendGrads& g, const Csr& graph, Tensor3View<const flo
   const int hops = diffusion::hop_plan(c).hops();
   const std::int64_t extra = 4 * node * 4 + diffusion::backward_bytes(v.n, graph.num_edges(), v.h, v.d, hops,
                                                                       diffusion::HopMemory::store);
-  std::printf("backward: dZ %s, needs %s more (dZ, dQ, dK, dV, weights and their gradient, %d hop buffers)\n",
-              g.grad_out->c_str(), format_bytes(extra).c_str(), hops > 1 ? hops + 1 : 1);
+  std::printf(
+      "backward: dZ %s, needs %s more (dZ, dQ, dK, dV, weights and their gradient, %d hop buffer%s)\n",
+      g.grad_out->c_str(), format_bytes(extra).c_str(), hops > 1 ? hops + 1 : 1, hops > 1 ? "s" : "");
   require_memory(extra, cat("attend backward N=", v.n, " E=", graph.num_edges(), " H=", v.h, " D=", v.d));
   Stopwatch sw;
   const ReverseGraph rg(graph);

@@ -16,7 +16,7 @@ if [[ ${1:-} != --no-build ]]; then
   cmake --build "$build" -j"${JOBS:-$(nproc)}" --target diffuser diffuser_tests
 fi
 "$shared/gpu/bundle.sh" "$root/.gpu-bundle" "$build/tests/diffuser_tests" "$build/tools/diffuser"
-cp "$root/tools/gpu/gpu_session.sh" "$root/.gpu-bundle/"
+cp "$root/tools/gpu/gpu_session.sh" "$root/tools/gpu/cli_check.sh" "$root/scripts/layer/compare_gpu.py" "$root/.gpu-bundle/"
 # The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
 # data, OpenBLAS); gpu_session.sh unpacks them.
 strip "$root/.gpu-bundle/bin/"*
@@ -30,6 +30,10 @@ On the GPU machine (the run tool: carry .gpu-bundle; logs and JSON land in \$OUT
 
   # [cuda] tests, compute-sanitizer memcheck + racecheck, and the kernel-variant sweep at N = 65536:
   .gpu-bundle/gpu_session.sh \$OUT info tests memcheck racecheck sweep
+
+  # the CLI on the GPU (demo, attend --backend cuda against the CPU, bench with the default schedule)
+  # and the Transformer layer against PyTorch (scripts/layer/compare_gpu.py):
+  .gpu-bundle/gpu_session.sh \$OUT cli layer
 
   # the benchmark sweep (ours fp32 + bf16, in-process cuSPARSE and cuBLAS baselines) and the peers:
   SIZES=4096,16384,65536,131072,1048576 PEER_SIZES=4096,16384,65536,131072 \\
