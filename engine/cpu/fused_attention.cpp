@@ -3,6 +3,7 @@
 
 #include "backend.hpp"
 #include "hub_rows.hpp"
+#include "panels.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
 
@@ -12,13 +13,21 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
                     Span<const std::uint8_t> mask, MatrixView<float> weights) {
   dispatch_head_dim(q.d, [&]<int D>() {
     const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
+    if constexpr (D > 0) {
+      if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
+        panel_edge_attention<D>(g, *plan, q, k, scale, mask.data, weights.data);
+        attention_hub_rows<D>(g, hubs, q, k, scale, mask.data, weights.data);
+        return;
+      }
+    }
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> scratch(softmax_scratch_floats(q.h));
       for (std::int64_t i = r0; i < r1; ++i) {
         if (hubs.is_hub(g, i)) continue;
         const auto b = g.row_ptr[i], e = g.row_ptr[i + 1];
         if constexpr (D > 0)
-          score_row<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b, e, q.h, scale, weights.data);
+          score_row<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b, e, q.h, scale,
+                       weights.data);
         else
           score_row_any(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b, e, q.h, q.d, scale,
                         weights.data);

@@ -3,6 +3,7 @@
 
 #include "backend.hpp"
 #include "hub_rows.hpp"
+#include "panels.hpp"
 #include "partition.hpp"
 #include "row_kernels.hpp"
 
@@ -12,6 +13,13 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
                   Tensor3View<const float> y, Tensor3View<float> out) {
   dispatch_head_dim(x.d, [&]<int D>() {
     const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
+    if constexpr (D > 0) {
+      if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
+        panel_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out);
+        gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
+        return;
+      }
+    }
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(x.h * x.d);  // the row accumulator, kept in L1
       for (std::int64_t i = r0; i < r1; ++i) {
@@ -19,8 +27,8 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
         const float* y_row = b != 0.0f ? y.row(i) : nullptr;
         const auto rb = g.row_ptr[i], re = g.row_ptr[i + 1];
         if constexpr (D > 0)
-          gather_row<D>(w.data, x.h, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i), out.stride_h,
-                        b, y_row, y.stride_h, acc.data());
+          gather_row<D>(w.data, x.h, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i),
+                        out.stride_h, b, y_row, y.stride_h, acc.data());
         else
           gather_row_any(w.data, x.h, x.d, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i),
                          out.stride_h, b, y_row, y.stride_h);

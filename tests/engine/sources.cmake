@@ -3,4 +3,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   engine/test_npy.cpp
   engine/test_primitives.cpp
   engine/test_primitive_edges.cpp
+  engine/test_panels.cpp
 )

@@ -1,0 +1,79 @@
+// Dense panels: consecutive destination rows share most of their sources (blocks:W at stride W/2
+// gives an aligned W/2-row chunk the same W + W/2 block sources; global tokens are shared by all
+// rows). Per chunk of R rows, the sources that occur in at least half of the chunk's rows form a
+// dense R x S panel per head (zeros where a row lacks the edge), computed as small register-blocked
+// GEMMs that load each source row once per chunk instead of once per edge; the remaining edges go
+// through per-row gathers as before. A hybrid of block-sparse and CSR, planned once per graph.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <diffuser/engine/csr.hpp>
+#include <diffuser/engine/tensor.hpp>
+
+#include "hub_rows.hpp"
+
+namespace diffuser::cpu {
+
+// Rows of a panel tile: m rounded up to 16 (one AVX-512 vector of rows).
+std::int64_t padded_rows(std::int64_t m);
+
+// Which rows of which chunk use a panel, with which sources, and where each panel edge sits in its
+// row. Built once per graph (cached, see panel_plan) and only read afterwards.
+struct PanelPlan {
+  struct Chunk {
+    std::int64_t rows_off = 0;  // this chunk's rows are rows[rows_off .. rows_off + m)
+    std::int32_t m = 0;         // rows of the chunk outside the hub path (ascending)
+    std::int32_t S = 0;         // panel sources; 0: the chunk's rows use the per-row path
+    std::int64_t src_off = 0;   // panel sources src[src_off .. src_off + S), ascending
+    std::int64_t pos_off = 0;   // pos[pos_off + s*RP + r], RP = padded_rows(m): the edge of row r
+                                // with source s, relative to the first edge of the chunk's first
+                                // row, or -1 where the row lacks it (and for padding rows r >= m)
+  };
+  std::int64_t rows_per_chunk = 0;
+  std::int64_t hub_threshold = 0;  // the hub rule the plan was built for (hub rows are skipped)
+  std::int64_t min_share_pct = 0;  // a panel source occurs in >= this % of the chunk's rows
+  std::vector<Chunk> chunks;       // aligned chunks [c*R, min(n, (c+1)*R))
+  std::vector<std::int64_t> rows;  // per chunk, its non-hub rows
+  std::vector<std::int32_t> src;
+  std::vector<std::int32_t> pos;
+  std::vector<std::int64_t> rest_ptr;  // per entry of rows: its non-panel edges are
+  std::vector<std::int32_t> rest;      //   rest[rest_ptr[t] .. rest_ptr[t+1]) (relative to row start)
+  std::int64_t panel_edges = 0;        // edges covered by panels
+  std::int64_t panel_slots = 0;        // sum of m * S (FMA work of the panels, zeros included)
+  bool worthwhile = false;             // false: the engine keeps the per-row path for this graph
+
+  std::int64_t bytes() const;  // memory held by the plan (without the cache's copy of the graph)
+};
+
+// The plan of graph g (CPU) under the hub rule `hubs`, or nullptr when panels are disabled
+// (DIFFUSER_NO_PANELS=1) or do not pay for this graph. Plans are cached: keyed by the CSR's
+// pointers, n and nnz, and checked against a copy of row_ptr and col on every lookup (so a
+// different graph at the same addresses never reuses a stale plan). Thread-safe.
+// Tuning knobs (read when a plan is built): DIFFUSER_PANEL_ROWS (16 or 32, default 32) and
+// DIFFUSER_PANEL_SHARE (percent of a chunk's rows a source must occur in, default 50).
+std::shared_ptr<const PanelPlan> panel_plan(const CsrView& g, const HubRows& hubs);
+
+// Builds a plan without the cache (tests, tools).
+PanelPlan build_panel_plan(const CsrView& g, const HubRows& hubs, std::int64_t rows_per_chunk,
+                           std::int64_t min_share_pct);
+
+// Cached plans and their bytes (the copies of the graphs included); clear drops them all.
+std::int64_t panel_cache_entries();
+void panel_cache_clear();
+
+// out_i = a * sum_e w_e x_src + b * y_i for every non-hub row i (hub rows: gather_hub_rows).
+// D in {16, 32, 64, 128}.
+template <int D>
+void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
+                        Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                        Tensor3View<float> out);
+
+// Scores and row softmax of every non-hub row (hub rows: attention_hub_rows).
+template <int D>
+void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
+                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+
+}  // namespace diffuser::cpu
