@@ -1,8 +1,11 @@
-// One diffusion hop's backward on the GPU, fused over the reverse graph: one warp per (source row j,
-// head h) keeps x_j,h in registers, reads each destination's p_i,h once for both the transposed
-// gather and the edge-weight gradient (a warp sum; lane 0 is the edge's only writer).
+// One diffusion hop's backward on the GPU, fused over the reverse graph: a warp per (source row j,
+// head h) keeps x_j,h in registers and reads each destination's p_i,h once for both the transposed
+// gather and the edge-weight gradient. Head sizes 16, 32, 64, 128 (aligned) take the fast gather of
+// backward_gather.cuh (hub rows split, docs/GPU.md section 9); others the generic kernel below (one
+// edge per iteration, a warp sum per edge; lane 0 is the edge's only writer).
 #include "backward_backend.hpp"
 #include "backward_common.cuh"
+#include "backward_gather.cuh"
 
 namespace diffuser::cuda::grad {
 
@@ -62,6 +65,36 @@ void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Ten
   check_head_dim("hop_backward", p.d);
   const std::int64_t items = rg.t.n * p.h;
   if (items == 0) return;
+  if (gather_fast_dim(p.d) && gather_fast_view(p.data, p.stride_n, p.stride_h, p.d) &&
+      gather_fast_view(x.data, x.stride_n, x.stride_h, p.d) &&
+      gather_fast_view(out.data, out.stride_n, out.stride_h, p.d) &&
+      (c == 0.0f || gather_fast_view(y.data, y.stride_n, y.stride_h, p.d))) {
+    GatherArgs g;
+    g.row_ptr = rg.t.row_ptr;
+    g.col = rg.t.col;
+    g.perm = rg.perm;
+    g.n = rg.t.n;
+    g.H = static_cast<int>(p.h);
+    g.D = static_cast<int>(p.d);
+    g.w = w.data;
+    g.src = p.data;
+    g.s_sn = p.stride_n;
+    g.s_sh = p.stride_h;
+    g.x = x.data;
+    g.x_sn = x.stride_n;
+    g.x_sh = x.stride_h;
+    g.dw = dw.data;
+    g.a = a;
+    g.c = c;
+    g.y = y.data;
+    g.y_sn = y.stride_n;
+    g.y_sh = y.stride_h;
+    g.out = out.data;
+    g.o_sn = out.stride_n;
+    g.o_sh = out.stride_h;
+    launch_gather<true, false>(rg.t, g);
+    return;
+  }
   dispatch_per_lane(p.d, [&]<int P>() {
     hop_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
         rg.t.row_ptr, rg.t.col, rg.perm, rg.t.n, p.h, p.d, w.data, a, p.data, p.stride_n, p.stride_h, x.data,

@@ -1,7 +1,10 @@
-// The transposed gather on the GPU: one warp per (reverse row j, head h), lanes across D; the
-// per-edge weight is read through the edge permutation. Each output row has one writer: no atomics.
+// The transposed gather on the GPU: one warp per (reverse row j, head h); the per-edge weight is
+// read through the edge permutation when there is one. Head sizes 16, 32, 64, 128 take the fast
+// gather of backward_gather.cuh, others the generic kernel below (lanes across D, one edge per
+// iteration). Each output row has one writer (hub rows: partials added in a fixed order).
 #include "backward_backend.hpp"
 #include "backward_common.cuh"
+#include "backward_gather.cuh"
 
 namespace diffuser::cuda::grad {
 
@@ -64,6 +67,31 @@ void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Te
   check_head_dim("scatter_axpby", y.d);
   const std::int64_t items = rg.t.n * y.h;
   if (items == 0) return;
+  if (gather_fast_dim(y.d) && gather_fast_view(y.data, y.stride_n, y.stride_h, y.d) &&
+      gather_fast_view(out.data, out.stride_n, out.stride_h, y.d) &&
+      (b == 0.0f || gather_fast_view(z.data, z.stride_n, z.stride_h, y.d))) {
+    GatherArgs g;
+    g.row_ptr = rg.t.row_ptr;
+    g.col = rg.t.col;
+    g.perm = rg.perm;
+    g.n = rg.t.n;
+    g.H = static_cast<int>(y.h);
+    g.D = static_cast<int>(y.d);
+    g.w = w.data;
+    g.src = y.data;
+    g.s_sn = y.stride_n;
+    g.s_sh = y.stride_h;
+    g.a = a;
+    g.c = b;
+    g.y = z.data;
+    g.y_sn = z.stride_n;
+    g.y_sh = z.stride_h;
+    g.out = out.data;
+    g.o_sn = out.stride_n;
+    g.o_sh = out.stride_h;
+    launch_gather<false, false>(rg.t, g);
+    return;
+  }
   dispatch_per_lane(y.d, [&]<int P>() {
     scatter_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
         rg.t.row_ptr, rg.t.col, rg.perm, rg.t.n, y.h, y.d, w.data, a, y.data, y.stride_n, y.stride_h, b,

@@ -1,9 +1,13 @@
 // Edge-softmax and score backward on the GPU. Softmax backward: one warp per (row, head), lanes
-// across the row's edges. attention_backward: the same warp then gathers dq_i,h = scale sum dS k_j,h
-// with lanes across D (the row's dS, just written by this warp, is read back after __syncwarp);
-// dk is the transposed gather of dS with q (backward_scatter.cu).
+// across the row's edges. attention_backward, head sizes 16, 32, 64, 128: the fast gather of
+// backward_gather.cuh, the row's sum first, then dS computed, written and staged per batch of 32
+// edges while dq_i,h = scale sum dS k_j,h is gathered; hub rows (the global tokens) by a CTA-wide
+// softmax backward and the chunked hub gather. Other head sizes: the generic kernel below (dS read
+// back after __syncwarp, one edge per iteration). dk is the transposed gather of dS with q
+// (backward_scatter.cu).
 #include "backward_backend.hpp"
 #include "backward_common.cuh"
+#include "backward_gather.cuh"
 
 namespace diffuser::cuda::grad {
 
@@ -75,6 +79,28 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
   check_head_dim("attention_backward", q.d);
   const std::int64_t items = g.n * q.h;
   if (items == 0) return;
+  if (gather_fast_dim(q.d) && gather_fast_view(k.data, k.stride_n, k.stride_h, q.d) &&
+      gather_fast_view(dq.data, dq.stride_n, dq.stride_h, q.d)) {
+    GatherArgs a;
+    a.row_ptr = g.row_ptr;
+    a.col = g.col;
+    a.n = g.n;
+    a.H = static_cast<int>(q.h);
+    a.D = static_cast<int>(q.d);
+    a.w = w.data;
+    a.grad = grad.data;
+    a.src = k.data;
+    a.s_sn = k.stride_n;
+    a.s_sh = k.stride_h;
+    a.a = scale;
+    a.c = 0.0f;
+    a.out = dq.data;
+    a.o_sn = dq.stride_n;
+    a.o_sh = dq.stride_h;
+    launch_gather<false, true>(g, a);
+    if (dk.data) scatter_axpby(rg, grad, scale, q, 0.0f, {}, dk);
+    return;
+  }
   dispatch_per_lane(q.d, [&]<int P>() {
     score_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
         g.row_ptr, g.col, g.n, q.h, q.d, w.data, grad.data, scale, k.data, k.stride_n, k.stride_h, dq.data,
