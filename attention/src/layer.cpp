@@ -66,16 +66,53 @@ std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens) {
 }
 
 std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
-  // Two phases: the FFN's backward (dh, dtmp, ln and pre-LN's du of (T, d); act, dact of (T, I)), then
-  // the attention's (the FFN's buffers freed: dtmp, or pre-LN's four (T, d); dz and the packed dqkv;
-  // the diffusion backward's own).
+  // Two phases: the FFN's backward (dh, dtmp, ln and pre-LN's du of (T, d); one (T, I) buffer for the
+  // GELU output and then its gradient), then the attention's (the FFN's buffers freed: dtmp, or
+  // pre-LN's four (T, d); dz and the packed dqkv; the diffusion backward's own, per head group).
   const std::int64_t d = o.d_model, row = 4;
-  const std::int64_t ffn = tokens * ((o.pre_layer_norm ? 4 : 3) * d + 2 * o.intermediate) * row;
-  const std::int64_t attn =
-      tokens * ((o.pre_layer_norm ? 4 : 1) * d + 4 * d) * row +
-      diffusion::backward_bytes(tokens, edges, o.heads, o.head_dim(),
-                                diffusion::hop_plan(o.coefficients).hops(), o.hop_memory);
+  const std::int64_t ffn = tokens * ((o.pre_layer_norm ? 4 : 3) * d + o.intermediate) * row;
+  const std::int64_t attn = tokens * ((o.pre_layer_norm ? 4 : 1) * d + 4 * d) * row +
+                            diffusion::backward_bytes(tokens, edges, o.heads, o.head_dim(),
+                                                      diffusion::hop_plan(o.coefficients).hops(),
+                                                      o.hop_memory, attention_head_groups(o, tokens, edges));
   return std::max(ffn, attn);
+}
+
+std::int64_t layer_forward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
+  // The layer's (T, d) buffers (post-LN: xhat1, h, attn; pre-LN: u too) and rstd1; during the
+  // attention: qkv, z, the scratch node buffer or the kept hop states, the (E, H) weights; after it:
+  // qkv and z (kept), xhat2, pre and rstd2 (kept) and the FFN's GELU output (T, I).
+  const std::int64_t T = tokens, d = o.d_model, I = o.intermediate, row = 4;
+  const int K = diffusion::hop_plan(o.coefficients).hops();
+  const bool keep = o.hop_memory == diffusion::HopMemory::keep;
+  const std::int64_t kept_hops = keep ? std::max(0, K - 1) : 0;
+  const std::int64_t scratch = !keep && K >= 2 ? 1 : 0;
+  const std::int64_t base = T * ((o.pre_layer_norm ? 4 : 3) * d + 1) * row;
+  const std::int64_t attention =
+      base + T * (4 * d + (scratch + kept_hops) * d) * row + (K >= 1 ? edges * o.heads * row : 0);
+  const std::int64_t ffn = base + T * (4 * d + kept_hops * d + d + 2 * I + 1) * row;
+  return std::max(attention, ffn);
+}
+
+std::int64_t layer_step_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
+  return std::max(layer_forward_peak_bytes(o, tokens, edges),
+                  layer_cache_bytes(o, tokens) + layer_backward_peak_bytes(o, tokens, edges));
+}
+
+std::int64_t head_group_budget_bytes(const LayerOptions& o, std::int64_t tokens) {
+  return tokens * 3 * o.d_model * 4;  // the packed dQKV (T, 3d) of the attention backward
+}
+
+int attention_head_groups(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
+  DIFFUSER_CHECK(o.heads > 0, "layer: ", o.heads, " heads");
+  if (o.head_groups != 0) {
+    DIFFUSER_CHECK(o.head_groups > 0 && o.heads % o.head_groups == 0, "layer: ", o.head_groups,
+                   " head groups do not divide the ", o.heads, " heads");
+    return o.head_groups;
+  }
+  return diffusion::auto_head_groups(tokens, edges, o.heads, o.head_dim(),
+                                     diffusion::hop_plan(o.coefficients).hops(), o.hop_memory,
+                                     head_group_budget_bytes(o, tokens));
 }
 
 void layer_forward(const LayerOptions& o, const LayerParams& p, const GraphBatch& batch,
@@ -174,19 +211,22 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
   double* ew = times ? &times->elementwise_ms : nullptr;
   double* gm = times ? &times->gemm_ms : nullptr;
   Matrix<float> dh(T, d, dev), dtmp(T, d, dev), ln(T, d, dev);
-  Matrix<float> dact(T, I, dev), act(T, I, dev);
+  // One (T, I) buffer: the recomputed GELU output, then (once dW2 has it) its gradient.
+  Matrix<float> dact(T, I, dev);
 
   // The FFN block's backward, from d(out2) (the gradient of the FFN output after dropout) in dtmp;
   // ln = the FFN's input (a LayerNorm output); adds the input's gradient into dh.
   auto ffn_backward = [&](const Matrix<float>& xhat, const Norm& norm) {
     timed(dev, ew, [&] {
       drop_rows(dtmp.view(), o.p_hidden, mode, DropSite::ffn_output);
-      dense::gelu_forward(cache.pre_gelu.view(), act.view());
+      dense::gelu_forward(cache.pre_gelu.view(), dact.view());  // act = GELU(pre)
       dense::layer_norm_apply(xhat.view(), norm.gamma.span(), norm.beta.span(), ln.view());
     });
     timed(dev, gm, [&] {
-      dense::linear_backward(act.view(), p.ffn_out.w.view(), dtmp.view(), dact.view(), false,
-                             g.ffn_out.w.view(), g.ffn_out.b.span());
+      // dW2 += dtmp^T act, db2 += column sums of dtmp; then dact = dtmp W2 overwrites act.
+      dense::linear_backward(dact.view(), p.ffn_out.w.view(), dtmp.view(), {}, false, g.ffn_out.w.view(),
+                             g.ffn_out.b.span());
+      dense::linear_backward(dact.view(), p.ffn_out.w.view(), dtmp.view(), dact.view(), false, {}, {});
     });
     timed(dev, ew, [&] { dense::gelu_backward(cache.pre_gelu.view(), dact.view(), dact.view()); });
   };
@@ -210,7 +250,6 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
       drop_rows(dtmp.view(), o.p_hidden, mode, DropSite::attention_output);
     });
     // The FFN's buffers are done: freed before the attention backward, the step's memory peak.
-    act = Matrix<float>();
     dact = Matrix<float>();
     ln = Matrix<float>();
     dh = Matrix<float>();
@@ -227,8 +266,7 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
       dense::linear_backward(ln.view(), p.ffn_in.w.view(), dact.view(), du.view(), false, g.ffn_in.w.view(),
                              g.ffn_in.b.span());
     });
-    act = Matrix<float>();  // freed before the attention backward, the step's memory peak
-    dact = Matrix<float>();
+    dact = Matrix<float>();  // freed before the attention backward, the step's memory peak
     timed(dev, ew, [&] {
       dense::layer_norm_backward(cache.xhat2.view(), cache.rstd2.span(), p.ln2.gamma.span(), du.view(),
                                  dh.view(), true, g.ln2.gamma.span(), g.ln2.beta.span());

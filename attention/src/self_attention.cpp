@@ -134,6 +134,7 @@ void attention_backward(const LayerOptions& o, const LayerParams& p, const Graph
     diffusion::BackwardOptions bo;
     bo.dropout = diffusion_dropout(o, mode);
     bo.memory = o.hop_memory;
+    bo.head_groups = attention_head_groups(o, T, batch.graph.num_edges());
     if (o.hop_memory == diffusion::HopMemory::keep) bo.hop_inputs = &cache.hops;
     const MatrixView<const float> qv = cache.qkv.view();
     const MatrixView<float> dv = dqkv.view();

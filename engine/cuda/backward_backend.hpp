@@ -22,7 +22,9 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
                         MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk);
 // inverse = false: out[t] = in[perm[t]]; true: out[perm[t]] = in[t].
 void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out, bool inverse);
-void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream);
-void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed, std::uint64_t stream);
+// slice: resolved (heads > 0), the logical head offset and count of the masks.
+void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, ops::HeadSlice slice);
+void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed, std::uint64_t stream,
+                   ops::HeadSlice slice);
 
 }  // namespace diffuser::cuda::grad

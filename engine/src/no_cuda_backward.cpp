@@ -33,10 +33,10 @@ void attention_backward(const CsrView&, const ReverseView&, Tensor3View<const fl
 void permute_edges(const ReverseView&, MatrixView<const float>, MatrixView<float>, bool) {
   unavailable();
 }
-void dropout(Tensor3View<float>, float, std::uint64_t, std::uint64_t) {
+void dropout(Tensor3View<float>, float, std::uint64_t, std::uint64_t, ops::HeadSlice) {
   unavailable();
 }
-void dropout_edges(MatrixView<float>, bool, float, std::uint64_t, std::uint64_t) {
+void dropout_edges(MatrixView<float>, bool, float, std::uint64_t, std::uint64_t, ops::HeadSlice) {
   unavailable();
 }
 

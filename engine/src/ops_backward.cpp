@@ -114,6 +114,17 @@ void check_probability(const char* op, float p) {
   DIFFUSER_CHECK(p >= 0.0f && p < 1.0f, op, ": the dropout probability must be in [0, 1), got ", p);
 }
 
+// The head slice resolved against the view's head count (heads = 0: the whole tensor).
+HeadSlice check_slice(const char* op, HeadSlice s, std::int64_t view_heads) {
+  if (s.heads == 0) {
+    DIFFUSER_CHECK(s.offset == 0, op, ": a head offset (", s.offset, ") needs the total head count");
+    return {0, view_heads};
+  }
+  DIFFUSER_CHECK(s.offset >= 0 && s.heads > 0 && s.offset + view_heads <= s.heads, op, ": heads [", s.offset,
+                 ", ", s.offset + view_heads, ") are not a slice of ", s.heads, " heads");
+  return s;
+}
+
 }  // namespace
 
 void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> y,
@@ -217,22 +228,24 @@ void unpermute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixVi
   cpu::grad::permute_edges(rg, in, out, true);
 }
 
-void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream) {
+void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice) {
   check_probability("dropout", p);
   DIFFUSER_CHECK(x.n == 0 || x.data != nullptr, "dropout: the tensor has no data");
+  const HeadSlice s = check_slice("dropout", slice, x.h);
   if (p == 0.0f || x.numel() == 0) return;
-  if (x.device == Device::cuda) return cuda::grad::dropout(x, p, seed, stream);
-  cpu::grad::dropout(x, p, seed, stream);
+  if (x.device == Device::cuda) return cuda::grad::dropout(x, p, seed, stream, s);
+  cpu::grad::dropout(x, p, seed, stream, s);
 }
 
-void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed,
-                   std::uint64_t stream) {
+void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed, std::uint64_t stream,
+                   HeadSlice slice) {
   check_probability("dropout_edges", p);
+  const bool head_major = layout == EdgeLayout::head_major;
+  const HeadSlice s = check_slice("dropout_edges", slice, head_major ? w.rows : w.cols);
   if (p == 0.0f || w.rows * w.cols == 0) return;
   DIFFUSER_CHECK(w.data != nullptr, "dropout_edges: the edge values have no data");
-  const bool head_major = layout == EdgeLayout::head_major;
-  if (w.device == Device::cuda) return cuda::grad::dropout_edges(w, head_major, p, seed, stream);
-  cpu::grad::dropout_edges(w, head_major, p, seed, stream);
+  if (w.device == Device::cuda) return cuda::grad::dropout_edges(w, head_major, p, seed, stream, s);
+  cpu::grad::dropout_edges(w, head_major, p, seed, stream, s);
 }
 
 }  // namespace diffuser::ops

@@ -12,4 +12,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   attention/test_cuda_backward.cpp
   attention/test_dense.cpp
   attention/test_cuda_layer.cpp
+  attention/test_head_groups.cpp
 )

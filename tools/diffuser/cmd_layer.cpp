@@ -33,8 +33,8 @@ std::string layer_help() {
   return "usage: diffuser layer --config C.json --weights W.safetensors [--layer I] --x X.npy --out Y.npy\n"
          "                      [--mask M.npy | --lengths L1,L2,..] [--pattern SPEC]\n"
          "                      [--grad-out dY.npy [--grads-out G.safetensors] [--dx-out dX.npy]]\n"
-         "                      [--train] [--seed S] [--hop-memory store|recompute|keep] [--threads T]\n"
-         "                      [--backend cpu|cuda]\n"
+         "                      [--train] [--seed S] [--hop-memory store|recompute|keep] [--head-groups G]\n"
+         "                      [--threads T] [--backend cpu|cuda]\n"
          "       diffuser layer --config C.json --init-weights W.safetensors [--seed S] [--model] [--bf16]\n"
          "       diffuser layer --config C.json --bench [--n N] [options of --bench below]\n"
          "\n"
@@ -78,6 +78,11 @@ std::string layer_help() {
          "                         once and holds them; recompute holds 2 buffers (K(K-1)/2 hops); keep "
          "takes\n"
          "                         them from the forward (no recompute, held from forward to backward)\n"
+         "  --head-groups G        the attention backward runs G groups of heads one after another, so its\n"
+         "                         graph-sized buffers (per-edge weights and their gradient, hop buffers)\n"
+         "                         hold H/G heads; same results. G divides the head count; 1 = all at once;\n"
+         "                         0 (default) = automatic: the fewest groups whose transient fits the\n"
+         "                         packed QKV gradient (T x 3 d_model floats)\n"
          "  --threads T            CPU worker threads (default: all)\n"
          "  --backend cpu|cuda     where the layer runs (default cpu); cuda: the weights, graph and arrays "
          "move\n"
@@ -149,6 +154,7 @@ int run_layer_body(Args& args) {
   const bool train = args.flag("train");
   const std::int64_t seed = args.get_int("seed", 0);
   const auto hop_memory = args.get("hop-memory");
+  const int head_groups = head_groups_option(args, c);
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
   args.finish();
@@ -160,6 +166,7 @@ int run_layer_body(Args& args) {
   if (mask_arg && lengths_arg) throw UsageError("give either --mask or --lengths, not both");
   LayerOptions o = LayerOptions::from_config(c);
   if (hop_memory) o.hop_memory = parse_hop_memory(*hop_memory);
+  o.head_groups = head_groups;
   std::vector<std::pair<std::string, fs::path>> outputs{{"out", out_path}};
   if (grads_out) outputs.emplace_back("grads-out", *grads_out);
   if (dx_out) outputs.emplace_back("dx-out", *dx_out);
@@ -200,6 +207,12 @@ int run_layer_body(Args& args) {
   std::printf("mode:     %s\n",
               train ? cat("training (dropout on, seed ", seed, ")").c_str() : "inference (no dropout)");
   std::printf("device:   %s (%s)\n", device_name(dev), describe_device(dev).c_str());
+  if (grad_out) {
+    const int groups = attention_head_groups(o, in.tokens, batch.graph.num_edges());
+    std::printf("backward: %d head group%s of %lld head%s (%s)\n", groups, groups == 1 ? "" : "s",
+                static_cast<long long>(o.heads / groups), o.heads / groups == 1 ? "" : "s",
+                o.head_groups > 0 ? "--head-groups" : "automatic");
+  }
 
   // The layer runs where its operands live: on the GPU, the parameters, graph, X and dY move there
   // once, and Y, dX and the gradients come back once at the end.

@@ -7,6 +7,7 @@
 
 #include <diffuser/attention/layer.hpp>
 #include <diffuser/attention/params.hpp>
+#include <diffuser/diffusion/diffusion_backward.hpp>
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/baselines.hpp>
 #include <diffuser/engine/dense.hpp>
@@ -30,6 +31,7 @@ const char* const kLayerBenchHelp =
     "  --eval                 time the inference forward only\n"
     "  --no-dropout           training step without dropout (default: the config's probabilities)\n"
     "  --hop-memory M         store (default), recompute or keep (see above)\n"
+    "  --head-groups G        head groups of the attention backward (see above; default automatic)\n"
     "  --backend cpu|cuda     where the layer runs (default cpu); cuda: cuBLAS products, the graph passes\n"
     "                         and every buffer on the GPU, and the peak device memory of a training step\n"
     "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
@@ -108,6 +110,14 @@ void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, Device dev, st
 
 }  // namespace
 
+int head_groups_option(Args& args, const ModelConfig& c) {
+  const std::int64_t g = args.get_int("head-groups", 0);
+  const std::int64_t H = c.num_attention_heads;
+  if (g < 0 || g > H || (g > 0 && H % g != 0))
+    throw UsageError(cat("--head-groups must be 0 (automatic) or a divisor of the ", H, " heads, got ", g));
+  return static_cast<int>(g);
+}
+
 int run_layer_bench(Args& args, const ModelConfig& c) {
   const std::int64_t n = args.get_int("n", 4096);
   const std::int64_t reps = args.get_int("reps", 3);
@@ -120,6 +130,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   const auto pattern_arg = args.get("pattern");
   const std::int64_t seed = args.get_int("seed", 0);
   const auto hop_memory = args.get("hop-memory");
+  const int head_groups = head_groups_option(args, c);
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
   args.finish();
@@ -140,6 +151,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   ThreadLimit limit(threads);
   LayerOptions o = LayerOptions::from_config(c);
   if (hop_memory) o.hop_memory = parse_hop_memory(*hop_memory);
+  o.head_groups = head_groups;
   if (no_dropout) o.p_hidden = o.p_attn_weights = o.p_attn_hops = 0.0f;
 
   LayerParams host_params(o.shape());
@@ -267,14 +279,35 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
     std::printf("    softmax + score backward   %9.1f ms\n", bw_sc);
     std::printf("  elementwise (LN, GELU, ...)  %9.1f ms  %5.1f%%\n", st_ew, 100 * st_ew / split_total);
   }
+  const std::int64_t E = batch.graph.num_edges();
   const std::int64_t cache_bytes = layer_cache_bytes(o, n);
-  const std::int64_t peak_bytes = layer_backward_peak_bytes(o, n, batch.graph.num_edges());
+  const std::int64_t peak_bytes = layer_backward_peak_bytes(o, n, E);
+  const int groups = attention_head_groups(o, n, E);
+  const int hops = diffusion::hop_plan(o.coefficients).hops();
+  const std::int64_t diff_bytes =
+      diffusion::backward_bytes(n, E, o.heads, o.head_dim(), hops, o.hop_memory, groups);
+  const std::int64_t diff_whole = diffusion::backward_bytes(n, E, o.heads, o.head_dim(), hops, o.hop_memory);
+  // What a training step allocates above what it finds (the bench's y, dx and gradients included):
+  // the estimate of the measured "peak above held" below.
+  const std::int64_t step_bytes = layer_step_peak_bytes(o, n, E) + 2 * n * d * 4 + parameter_count(p) * 4;
   std::printf(
       "memory: kept for the backward %s per layer; backward transient %s (estimate); reverse graph %s; peak "
       "RSS "
       "%s\n",
       format_bytes(cache_bytes).c_str(), format_bytes(peak_bytes).c_str(),
       format_bytes(batch.reverse.bytes()).c_str(), format_bytes(peak_rss_bytes()).c_str());
+  std::printf(
+      "head groups: %d of %lld heads each (%s); diffusion backward transient %s (all heads at once: %s; "
+      "automatic budget %s)\n",
+      groups, static_cast<long long>(o.heads / groups), o.head_groups > 0 ? "--head-groups" : "automatic",
+      format_bytes(diff_bytes).c_str(), format_bytes(diff_whole).c_str(),
+      format_bytes(head_group_budget_bytes(o, n)).c_str());
+  std::printf(
+      "estimated training-step peak above held: %s (forward %s; cache + backward %s; y, dx, gradients "
+      "%s)\n",
+      format_bytes(step_bytes).c_str(), format_bytes(layer_forward_peak_bytes(o, n, E)).c_str(),
+      format_bytes(cache_bytes + peak_bytes).c_str(),
+      format_bytes(2 * n * d * 4 + parameter_count(p) * 4).c_str());
   if (on_gpu)
     std::printf(
         "device memory: held before a step %s (parameters, graph, x, dy, cuBLAS workspace); peak above "
@@ -293,7 +326,8 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
                << ", \"elementwise_ms\": " << st_ew << ", \"peak_rss_bytes\": " << peak_rss_bytes()
                << ", \"peak_device_bytes\": " << peak_step_bytes
                << ", \"peak_forward_device_bytes\": " << peak_forward_bytes
-               << ", \"held_device_bytes\": " << held_bytes << ", \"products\": \""
+               << ", \"held_device_bytes\": " << held_bytes << ", \"head_groups\": " << groups
+               << ", \"estimated_step_bytes\": " << step_bytes << ", \"products\": \""
                << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << active_threads()
                << ", \"device\": \"" << json_escape(describe_device(dev)) << "\"}\n";
     f.commit();

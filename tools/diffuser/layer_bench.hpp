@@ -11,4 +11,8 @@ namespace diffuser::cli {
 extern const char* const kLayerBenchHelp;
 int run_layer_bench(Args& args, const attention::ModelConfig& c);
 
+// --head-groups G for `diffuser layer` (bench and files): 0 or absent = automatic, else a divisor of
+// the config's head count (UsageError otherwise). Read before Args::finish.
+int head_groups_option(Args& args, const attention::ModelConfig& c);
+
 }  // namespace diffuser::cli

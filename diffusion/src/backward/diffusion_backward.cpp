@@ -4,6 +4,8 @@
 //   G_{k-1} = a_k A^T P_k   (x_0 = V, so finally dV += G_0)
 // with the last two fused into one pass over the reverse graph (ops::hop_backward). Then the weight
 // dropout's backward, the softmax backward and the score backward (ops::attention_backward).
+// With head groups (BackwardOptions::head_groups) all of it runs per group of heads on strided
+// sub-views, the dropout masks drawn at the heads' logical indices in the whole tensor.
 #include <cmath>
 #include <utility>
 
@@ -34,24 +36,39 @@ double timed(Device d, bool want, F&& f) {
   return sw.ms();
 }
 
+// Heads [h0, h0 + g) of a (N, H, D) view: the same strides, the data offset by h0 heads.
+template <class T>
+Tensor3View<T> head_range(Tensor3View<T> t, std::int64_t h0, std::int64_t g) {
+  if (t.data != nullptr) t.data += h0 * t.stride_h;
+  t.h = g;
+  return t;
+}
+
+// The logical heads of views holding heads [h0, h0 + count) of the tensor `drop` describes (whose
+// views hold `view_heads` heads).
+ops::HeadSlice sub_slice(const DiffusionDropout& drop, std::int64_t view_heads, std::int64_t h0) {
+  const std::int64_t total = drop.heads.heads > 0 ? drop.heads.heads : view_heads;
+  return {drop.heads.offset + h0, total};
+}
+
 // Per-edge weights with the weight dropout applied (training) or not.
 void weights_into(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
-                  float scale, const DiffusionDropout* drop, MatrixView<float> w) {
+                  float scale, const DiffusionDropout* drop, ops::HeadSlice heads, MatrixView<float> w) {
   attention_weights(g, q, k, mask, scale, w, EdgeLayout::edge_major);
   if (drop && drop->p_weights > 0.0f)
-    ops::dropout_edges(w, EdgeLayout::edge_major, drop->p_weights, drop->seed, drop->weights_stream());
+    ops::dropout_edges(w, EdgeLayout::edge_major, drop->p_weights, drop->seed, drop->weights_stream(), heads);
 }
 
 // Runs hops 1..count from V, ping-ponging between `a` and `b`; returns the view holding x_count
 // (v itself when count == 0).
 Tensor3View<const float> run_hops(const Csr& g, MatrixView<const float> w, const HopPlan& plan,
                                   Tensor3View<const float> v, int count, const DiffusionDropout& drop,
-                                  Tensor3View<float> a, Tensor3View<float> b) {
+                                  ops::HeadSlice heads, Tensor3View<float> a, Tensor3View<float> b) {
   Tensor3View<const float> x = v;
   for (int k = 1; k <= count; ++k) {
     Tensor3View<float> dst = ((count - k) % 2 == 0) ? a : b;
     ops::gather_axpby(g.view(), w, plan.a[k - 1], x, plan.b[k - 1], v, dst);
-    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(k));
+    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(k), heads);
     x = dst;
   }
   return x;
@@ -100,10 +117,11 @@ void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
   }
   DIFFUSER_CHECK(K == 1 || hop_states || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
                  "diffuse_forward: ", K, " hops need a scratch buffer shaped like v");
+  const ops::HeadSlice heads = sub_slice(drop, v.h, 0);
   Matrix<float> w(g.num_edges(), q.h, g.device());
-  weights_into(g, q, k, mask, resolve_scale(scale, q.d), &drop, w.view());
+  weights_into(g, q, k, mask, resolve_scale(scale, q.d), &drop, heads, w.view());
   if (!hop_states) {
-    run_hops(g, w.view(), plan, v, K, drop, out, scratch);
+    run_hops(g, w.view(), plan, v, K, drop, heads, out, scratch);
     return;
   }
   hop_states->clear();
@@ -115,10 +133,131 @@ void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
       dst = hop_states->back().view();
     }
     ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], x, plan.b[kk - 1], v, dst);
-    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(kk));
+    if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(kk), heads);
     x = dst;
   }
 }
+
+namespace {
+
+// The graph-sized buffers of the backward, for g heads, allocated once and reused by every head
+// group (on the GPU each cudaFree synchronises): the weights and the weight gradient (E, g), the
+// gradient ping-pong, and the hop inputs (store) or the two recompute buffers (recompute).
+struct Workspace {
+  Matrix<float> w, dw;
+  Tensor3<float> ga, gb;
+  std::vector<Tensor3<float>> xs;
+  Tensor3<float> r1, r2;
+  Workspace(std::int64_t N, std::int64_t E, std::int64_t g, std::int64_t D, int K, HopMemory memory,
+            Device dev)
+      : w(E, g, dev), dw(E, g, dev), ga(N, g, D, dev) {
+    if (K >= 2) gb = Tensor3<float>(N, g, D, dev);
+    if (memory == HopMemory::store) {
+      for (int kk = 1; kk < K; ++kk) xs.emplace_back(N, g, D, dev);
+    } else if (memory == HopMemory::recompute && K >= 2) {
+      r1 = Tensor3<float>(N, g, D, dev);
+      if (K >= 3) r2 = Tensor3<float>(N, g, D, dev);
+    }
+  }
+};
+
+// The backward of the heads the views hold (`heads`: their logical place, for the masks).
+void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const float> q,
+                    Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
+                    const HopPlan& plan, const DiffusionDropout& drop, ops::HeadSlice heads, HopMemory memory,
+                    const std::vector<Tensor3<float>>* kept, std::int64_t kept_h0, float scale,
+                    Tensor3View<const float> dz, Tensor3View<float> dq, Tensor3View<float> dk,
+                    Tensor3View<float> dv, Workspace& ws, BackwardTimes& t, bool want) {
+  const Device dev = g.device();
+  const int K = plan.hops();
+  Matrix<float>& w = ws.w;
+  Matrix<float>& dw = ws.dw;
+  t.weights_ms += timed(dev, want, [&] { weights_into(g, q, k, mask, scale, &drop, heads, w.view()); });
+
+  // Hop inputs x_1 .. x_{K-1} (store: recomputed here; keep: the forward's).
+  if (memory == HopMemory::store) {
+    t.hop_forward_ms += timed(dev, want, [&] {
+      for (int kk = 1; kk < K; ++kk) {
+        const Tensor3View<const float> prev = kk == 1 ? v : Tensor3View<const float>(ws.xs[kk - 2].view());
+        const Tensor3View<float> x = ws.xs[kk - 1].view();
+        ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], prev, plan.b[kk - 1], v, x);
+        if (drop.p_hops > 0.0f) ops::dropout(x, drop.p_hops, drop.seed, drop.hop_stream(kk), heads);
+      }
+    });
+  }
+
+  // Store mode works on the per-edge values in reverse-graph order (one permutation in, one out):
+  // the K hop passes then read and write them without indirection. Recompute mode, the low-memory
+  // one, keeps them in forward order (its hop recomputation gathers over the forward graph).
+  const bool reverse_order = memory != HopMemory::recompute;
+  if (reverse_order) {
+    t.weights_ms += timed(dev, want, [&] {
+      ops::permute_edges(rg.view(), w.view(), dw.view());
+      std::swap(w, dw);  // w: weights in reverse order; dw: the forward-order buffer, reused
+    });
+  }
+  dw.buffer().zero();
+  const ReverseView hop_graph = reverse_order ? rg.reverse_order() : rg.view();
+  ops::node_axpby(1.0f, dz, 0.0f, dz, ws.ga.view());  // G_K = dZ
+  Tensor3<float>* G = &ws.ga;
+  Tensor3<float>* G_next = &ws.gb;
+  for (int kk = K; kk >= 1; --kk) {
+    Tensor3View<const float> x_in = v;
+    if (kk > 1) {
+      if (kept) {
+        x_in = head_range(Tensor3View<const float>((*kept)[static_cast<std::size_t>(kk - 2)].view()), kept_h0,
+                          v.h);
+      } else if (memory == HopMemory::store) {
+        x_in = ws.xs[kk - 2].view();
+      } else {
+        t.hop_forward_ms += timed(dev, want, [&] {
+          x_in = run_hops(g, w.view(), plan, v, kk - 1, drop, heads, ws.r1.view(), ws.r2.view());
+        });
+      }
+    }
+    t.hop_backward_ms += timed(dev, want, [&] {
+      Tensor3View<float> P = G->view();
+      if (drop.p_hops > 0.0f) ops::dropout(P, drop.p_hops, drop.seed, drop.hop_stream(kk), heads);
+      const float a = plan.a[kk - 1], b = plan.b[kk - 1];
+      if (kk == K)
+        ops::node_axpby(b, P, 0.0f, P, dv);
+      else if (b != 0.0f)
+        ops::node_axpby(1.0f, dv, b, P, dv);
+      if (kk > 1) {
+        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 0.0f, {}, dw.view(), G_next->view());
+        std::swap(G, G_next);
+      } else {
+        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 1.0f, dv, dw.view(), dv);  // dV += G_0
+      }
+    });
+  }
+
+  t.weights_ms += timed(dev, want, [&] {
+    if (reverse_order) {
+      ops::unpermute_edges(rg.view(), dw.view(), w.view());
+      std::swap(w, dw);  // dw: the weight gradient in forward order; w: a free buffer
+    }
+    // dA was taken w.r.t. the dropped weights: back through the mask.
+    if (drop.p_weights > 0.0f)
+      ops::dropout_edges(dw.view(), ops::EdgeLayout::edge_major, drop.p_weights, drop.seed,
+                         drop.weights_stream(), heads);
+    // The softmax backward needs the weights before dropout in forward order: recomputed (one score
+    // pass) rather than kept in a third E x g buffer.
+    if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, heads, w.view());
+  });
+  t.scores_ms += timed(dev, want, [&] {
+    if (!reverse_order) {
+      ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, dk);
+      return;
+    }
+    // dS in forward order (with dq), then in reverse order for dk's transposed gather.
+    ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, {});
+    ops::permute_edges(rg.view(), dw.view(), w.view());
+    ops::scatter_axpby(rg.reverse_order(), w.view(), scale, q, 0.0f, {}, dk);
+  });
+}
+
+}  // namespace
 
 void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const float> q,
                       Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
@@ -140,6 +279,10 @@ void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const fl
                    "diffusion backward: dq, dk and dv must not overlap q, k, v or dz");
   DIFFUSER_CHECK(disjoint(dq, dk) && disjoint(dq, dv) && disjoint(dk, dv),
                  "diffusion backward: dq, dk and dv must not overlap each other");
+  const std::int64_t N = v.n, H = v.h, D = v.d;
+  const int groups = options.head_groups;
+  DIFFUSER_CHECK(groups >= 1 && H % groups == 0, "diffusion backward: ", groups,
+                 " head groups do not divide the ", H, " heads");
 
   const Device dev = g.device();
   const bool want = times != nullptr;
@@ -151,7 +294,6 @@ void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const fl
   DiffusionDropout drop = options.dropout;
   if (c.plain_attention()) drop.p_hops = 0.0f;
   const float scale = resolve_scale(options.scale, q.d);
-  const std::int64_t N = v.n, H = v.h, D = v.d;
 
   if (K == 0) {  // Z = theta_0 V: no weights, no dq / dk
     ops::node_axpby(plan.v_scale, dz, 0.0f, dz, dv);
@@ -160,114 +302,32 @@ void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const fl
     return;
   }
 
-  Matrix<float> w(g.num_edges(), H, dev);
-  t.weights_ms += timed(dev, want, [&] { weights_into(g, q, k, mask, scale, &drop, w.view()); });
-
-  // Hop inputs x_1 .. x_{K-1} (store: recomputed here; keep: the forward's) or two recompute buffers.
-  std::vector<Tensor3<float>> xs;
   const std::vector<Tensor3<float>>* kept = nullptr;
-  Tensor3<float> r1, r2;
   if (options.memory == HopMemory::keep) {
     DIFFUSER_CHECK(options.hop_inputs && static_cast<int>(options.hop_inputs->size()) == K - 1,
                    "diffusion backward: hop memory 'keep' needs the forward's ", K - 1, " hop states, got ",
                    options.hop_inputs ? static_cast<int>(options.hop_inputs->size()) : 0);
     for (const auto& x : *options.hop_inputs) check_like("a kept hop state", x.view(), v);
     kept = options.hop_inputs;
-  } else if (options.memory == HopMemory::store) {
-    t.hop_forward_ms += timed(dev, want, [&] {
-      for (int kk = 1; kk < K; ++kk) {
-        xs.emplace_back(N, H, D, dev);
-        const Tensor3View<const float> prev = kk == 1 ? v : Tensor3View<const float>(xs[kk - 2].view());
-        ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], prev, plan.b[kk - 1], v, xs.back().view());
-        if (drop.p_hops > 0.0f) ops::dropout(xs.back().view(), drop.p_hops, drop.seed, drop.hop_stream(kk));
-      }
-    });
-  } else if (K >= 2) {
-    r1 = Tensor3<float>(N, H, D, dev);
-    if (K >= 3) r2 = Tensor3<float>(N, H, D, dev);
   }
 
-  // Store mode works on the per-edge values in reverse-graph order (one permutation in, one out):
-  // the K hop passes then read and write them without indirection. Recompute mode, the low-memory
-  // one, keeps them in forward order (its hop recomputation gathers over the forward graph).
-  const bool reverse_order = options.memory != HopMemory::recompute;
-  Matrix<float> dw(g.num_edges(), H, dev);
-  if (reverse_order) {
-    t.weights_ms += timed(dev, want, [&] {
-      ops::permute_edges(rg.view(), w.view(), dw.view());
-      std::swap(w, dw);  // w: weights in reverse order; dw: the forward-order buffer, reused
-    });
+  const std::int64_t gh = H / groups;
+  Workspace ws(N, g.num_edges(), gh, D, K, options.memory, dev);
+  for (int grp = 0; grp < groups; ++grp) {
+    const std::int64_t h0 = grp * gh;
+    backward_heads(g, rg, head_range(q, h0, gh), head_range(k, h0, gh), head_range(v, h0, gh), mask, plan,
+                   drop, sub_slice(drop, H, h0), options.memory, kept, h0, scale, head_range(dz, h0, gh),
+                   head_range(dq, h0, gh), head_range(dk, h0, gh), head_range(dv, h0, gh), ws, t, want);
   }
-  dw.buffer().zero();
-  const ReverseView hop_graph = reverse_order ? rg.reverse_order() : rg.view();
-  Tensor3<float> ga(N, H, D, dev), gb;
-  if (K >= 2) gb = Tensor3<float>(N, H, D, dev);
-  ops::node_axpby(1.0f, dz, 0.0f, dz, ga.view());  // G_K = dZ
-  Tensor3<float>* G = &ga;
-  Tensor3<float>* G_next = &gb;
-  for (int kk = K; kk >= 1; --kk) {
-    Tensor3View<const float> x_in = v;
-    if (kk > 1) {
-      if (kept) {
-        x_in = (*kept)[static_cast<std::size_t>(kk - 2)].view();
-      } else if (options.memory == HopMemory::store) {
-        x_in = xs[kk - 2].view();
-      } else {
-        t.hop_forward_ms += timed(
-            dev, want, [&] { x_in = run_hops(g, w.view(), plan, v, kk - 1, drop, r1.view(), r2.view()); });
-      }
-    }
-    t.hop_backward_ms += timed(dev, want, [&] {
-      Tensor3View<float> P = G->view();
-      if (drop.p_hops > 0.0f) ops::dropout(P, drop.p_hops, drop.seed, drop.hop_stream(kk));
-      const float a = plan.a[kk - 1], b = plan.b[kk - 1];
-      if (kk == K)
-        ops::node_axpby(b, P, 0.0f, P, dv);
-      else if (b != 0.0f)
-        ops::node_axpby(1.0f, dv, b, P, dv);
-      if (kk > 1) {
-        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 0.0f, {}, dw.view(), G_next->view());
-        std::swap(G, G_next);
-      } else {
-        ops::hop_backward(hop_graph, w.view(), a, P, x_in, 1.0f, dv, dw.view(), dv);  // dV += G_0
-      }
-    });
-  }
-  ga = Tensor3<float>();
-  gb = Tensor3<float>();
-  xs.clear();
-  r1 = Tensor3<float>();
-  r2 = Tensor3<float>();
-
-  t.weights_ms += timed(dev, want, [&] {
-    if (reverse_order) {
-      ops::unpermute_edges(rg.view(), dw.view(), w.view());
-      std::swap(w, dw);  // dw: the weight gradient in forward order; w: a free buffer
-    }
-    // dA was taken w.r.t. the dropped weights: back through the mask.
-    if (drop.p_weights > 0.0f)
-      ops::dropout_edges(dw.view(), ops::EdgeLayout::edge_major, drop.p_weights, drop.seed,
-                         drop.weights_stream());
-    // The softmax backward needs the weights before dropout in forward order: recomputed (one score
-    // pass) rather than kept in a third E x H buffer.
-    if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, w.view());
-  });
-  t.scores_ms += timed(dev, want, [&] {
-    if (!reverse_order) {
-      ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, dk);
-      return;
-    }
-    // dS in forward order (with dq), then in reverse order for dk's transposed gather.
-    ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, {});
-    ops::permute_edges(rg.view(), dw.view(), w.view());
-    ops::scatter_axpby(rg.reverse_order(), w.view(), scale, q, 0.0f, {}, dk);
-  });
 }
 
 std::int64_t backward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
-                            int hops, HopMemory memory) {
-  const std::int64_t node = n * heads * dim * 4;
-  const std::int64_t edge = edges * heads * 4;
+                            int hops, HopMemory memory, int head_groups) {
+  DIFFUSER_CHECK(head_groups >= 1 && heads % head_groups == 0, "backward_bytes: ", head_groups,
+                 " head groups do not divide the ", heads, " heads");
+  const std::int64_t g = heads / head_groups;  // the heads of one group: the buffers hold those
+  const std::int64_t node = n * g * dim * 4;
+  const std::int64_t edge = edges * g * 4;
   if (hops == 0) return 0;
   std::int64_t node_buffers = hops >= 2 ? 2 : 1;  // the gradient ping-pong
   if (memory == HopMemory::store)
@@ -275,6 +335,16 @@ std::int64_t backward_bytes(std::int64_t n, std::int64_t edges, std::int64_t hea
   else if (memory == HopMemory::recompute)
     node_buffers += hops >= 3 ? 2 : (hops == 2 ? 1 : 0);  // (keep: the hop states belong to the caller)
   return 2 * edge + node_buffers * node;
+}
+
+int auto_head_groups(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim, int hops,
+                     HopMemory memory, std::int64_t budget_bytes) {
+  DIFFUSER_CHECK(heads >= 1, "auto_head_groups: ", heads, " heads");
+  for (std::int64_t groups = 1; groups <= heads; ++groups)
+    if (heads % groups == 0 &&
+        backward_bytes(n, edges, heads, dim, hops, memory, static_cast<int>(groups)) <= budget_bytes)
+      return static_cast<int>(groups);
+  return static_cast<int>(heads);
 }
 
 }  // namespace diffuser::diffusion

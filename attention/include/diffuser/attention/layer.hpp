@@ -23,6 +23,9 @@ struct LayerOptions {
   float p_attn_weights = 0.0f;  // attention_probs_dropout_prob: on the weights after the softmax
   float p_attn_hops = 0.0f;     // on each hop's output (the authors use attention_probs_dropout_prob)
   diffusion::HopMemory hop_memory = diffusion::HopMemory::store;
+  // Head groups of the attention backward (diffusion::BackwardOptions::head_groups): 0 = automatic
+  // (attention_head_groups below), else G, a divisor of heads; 1 = all heads at once.
+  int head_groups = 0;
 
   static LayerOptions from_config(const ModelConfig& c);
   LayerShape shape() const { return {d_model, heads, intermediate}; }
@@ -102,8 +105,22 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
                     MatrixView<float> dx, LayerParams& g, const RunMode& mode, LayerTimes* times = nullptr);
 
 // Bytes of node data a training step keeps per layer between forward and backward, and the peak
-// extra bytes a layer's backward allocates (graph-dependent parts included).
+// extra bytes a layer's backward allocates (graph-dependent parts included, with the head groups
+// attention_head_groups gives).
 std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens);
 std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
+// The peak bytes a training forward allocates (its cache included), and the peak of a training step
+// of one layer: the larger of the forward's and the cache + the backward's. Not counted: the
+// caller's input, output, dY, dX and parameter gradients, the graph, allocator slack.
+std::int64_t layer_forward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
+std::int64_t layer_step_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
+
+// The head groups the attention backward uses: o.head_groups when set (checked to divide the
+// heads), else automatic: the fewest groups for which the diffusion backward's transient
+// (diffusion::backward_bytes) is at most head_group_budget_bytes: the packed QKV gradient the
+// attention backward writes anyway (T x 3 d floats), so the graph-sized buffers are never larger than
+// the node-sized ones beside them. Every head alone when even one head exceeds it.
+int attention_head_groups(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
+std::int64_t head_group_budget_bytes(const LayerOptions& o, std::int64_t tokens);
 
 }  // namespace diffuser::attention

@@ -33,6 +33,10 @@ struct DiffusionDropout {
   float p_hops = 0.0f;
   std::uint64_t seed = 0;
   std::uint64_t stream = 0;
+  // Which heads of the whole tensor the views hold (default: all of them). Masks are drawn from
+  // logical indices over the whole tensor, so a call on heads [h0, h0 + g) of H ({h0, H}) applies
+  // exactly the masks the call on all H heads applies to those heads.
+  ops::HeadSlice heads;
 
   bool active() const { return p_weights > 0.0f || p_hops > 0.0f; }
   std::uint64_t weights_stream() const;
@@ -55,6 +59,11 @@ struct BackwardOptions {
   float scale = 0.0f;  // <= 0: 1 / sqrt(D)
   // keep: x_1 .. x_{K-1} as diffuse_forward kept them (same inputs, same dropout).
   const std::vector<Tensor3<float>>* hop_inputs = nullptr;
+  // Head groups: the whole backward (weights recomputed, hop inputs recomputed, the K hop passes,
+  // softmax and score backward) runs for heads [h0, h0 + H / G) at a time on strided sub-views, so
+  // its graph-sized buffers (weights, weight gradient, node buffers) hold H / G heads instead of H.
+  // Heads never interact, so the result is the same; G must divide H. 1: all heads at once.
+  int head_groups = 1;
 };
 
 struct BackwardTimes {
@@ -86,8 +95,13 @@ void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const fl
                       BackwardTimes* times = nullptr);
 
 // Bytes diffuse_backward allocates at its peak (weights + weight gradient + gradient ping-pong + hop
-// inputs), not counting its inputs, outputs and the reverse graph.
+// inputs, each for H / head_groups heads), not counting its inputs, outputs and the reverse graph.
 std::int64_t backward_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim,
-                            int hops, HopMemory memory);
+                            int hops, HopMemory memory, int head_groups = 1);
+
+// The automatic head-group count: the smallest divisor G of `heads` for which backward_bytes(...,
+// G) <= budget_bytes (heads when even one head at a time exceeds the budget).
+int auto_head_groups(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim, int hops,
+                     HopMemory memory, std::int64_t budget_bytes);
 
 }  // namespace diffuser::diffusion

@@ -83,12 +83,24 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
                         Tensor3View<const float> k, float scale, MatrixView<const float> w,
                         MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk);
 
+// Which heads of the logical tensor a view holds, for the dropout masks: heads [offset, offset + h)
+// of a tensor of `heads` heads (h the view's head count). The default, {0, 0}, is the whole tensor
+// (heads = the view's own count). A head group of the backward (heads [h0, h0 + g) of H, a strided
+// sub-view or a separate (E, g) edge buffer) passes {h0, H} and so draws exactly the masks the
+// whole tensor drew for those heads.
+struct HeadSlice {
+  std::int64_t offset = 0;
+  std::int64_t heads = 0;  // 0: the view's head count (offset must then be 0)
+};
+
 // Inverted dropout with masks that are never stored: element (logical flat index f) is kept when
 // rng::bits(seed, stream, f) >> 32 >= p * 2^32 and scaled by 1 / (1 - p); dropped elements become 0.
 // The same call applies the mask to forward values and to their gradients. p in [0, 1); p = 0 is a
-// no-op. Tensors: f = (i * H + h) * D + t; edge values: f = e * H + h in either layout.
-void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream);
-void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed, std::uint64_t stream);
+// no-op. Tensors: f = (i * H + h) * D + t; edge values: f = e * H + h in either layout, with H the
+// logical head count and h the logical head (slice.heads and slice.offset + the view's head).
+void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice = {});
+void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed, std::uint64_t stream,
+                   HeadSlice slice = {});
 
 // The integer threshold of p (keep when the top 32 random bits are >= it) and the keep test.
 inline std::uint32_t dropout_threshold(float p) {
