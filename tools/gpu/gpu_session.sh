@@ -3,7 +3,8 @@
 # compute-sanitizer passes, the kernel-variant sweep, the benchmark sweep and the PyTorch peers.
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
-#   usage: gpu_session.sh OUTDIR STEP...   steps: info tests memcheck racecheck sweep ncu bench peers cli layer
+#   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
+#   cli layer
 #   environment: SIZES (bench), PEER_SIZES (peers), SWEEP_N (sweep), VARIANTS (sweep), and the
 #   LAYER_SIZES (layer), and the per-step time limits T_TESTS T_MEMCHECK T_RACECHECK T_SWEEP T_NCU
 #   T_BENCH T_PEERS T_CLI T_LAYER (seconds);
@@ -50,6 +51,7 @@ for s in "$@"; do
            --baselines none --dtype "${NCU_DTYPE:-fp32}" ;;
     peers) step peers ${T_PEERS:-300} env PYTHONUNBUFFERED=1 python3 peers/diffuser_peers.py --sizes "$PEER_SIZES" \
              --peers cusparse,scatter,dense,sdpa --out "$out/peers.json" ;;
+    hub) step hub ${T_HUB:-200} env DIFFUSER_CUDA_SCHEDULE=hub=8 ./bin/diffuser_tests "[cuda][attention]" ;;  # hub paths on small graphs
     cli) step cli ${T_CLI:-180} "$here/cli_check.sh" "$out" ;;  # demo, attend and bench through the CLI on the GPU
     layer) step layer ${T_LAYER:-300} env PYTHONUNBUFFERED=1 python3 "$here/compare_gpu.py" --diffuser ./bin/diffuser \
              --n ${LAYER_SIZES:-4096 16384} --out "$out/layer_gpu.json" ;;
