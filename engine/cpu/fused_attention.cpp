@@ -16,7 +16,8 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
     if constexpr (D > 0) {
       if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
         panel_edge_attention<D>(g, *plan, q, k, scale, mask.data, weights.data);
-        attention_hub_rows<D>(g, hubs, q, k, scale, mask.data, weights.data);
+        if (!panel_hub_edge_attention<D>(g, *plan, q, k, scale, mask.data, weights.data))
+          attention_hub_rows<D>(g, hubs, q, k, scale, mask.data, weights.data);
         return;
       }
     }

@@ -16,7 +16,8 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
     if constexpr (D > 0) {
       if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
         panel_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out);
-        gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
+        if (!panel_hub_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out))
+          gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
         return;
       }
     }

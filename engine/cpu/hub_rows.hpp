@@ -27,6 +27,7 @@ struct HubRows {
 };
 
 // Hubs are rows with degree >= max(1024, 8 x mean degree); none for small graphs.
+// DIFFUSER_HUB_THRESHOLD=T overrides the rule (degree >= T; tests).
 HubRows find_hub_rows(const CsrView& g);
 
 // Fixed, so results do not depend on the thread count.
@@ -66,12 +67,13 @@ void for_each_hub_tile(const CsrView& g, const std::vector<std::int64_t>& batch,
 // out_r = a * sum_e w_e x_src + b * y_r for every hub row r (partials per segment, summed in a
 // fixed order).
 template <int D>
-void gather_hub_rows(const CsrView& g, const HubRows& hubs, const float* w, Tensor3View<const float> x, float a,
-                     float b, Tensor3View<const float> y, Tensor3View<float> out) {
+void gather_hub_rows(const CsrView& g, const HubRows& hubs, const float* w, Tensor3View<const float> x,
+                     float a, float b, Tensor3View<const float> y, Tensor3View<float> out) {
   const std::int64_t H = x.h, HD = x.h * D;
   for (std::size_t first = 0; first < hubs.rows.size(); first += kHubBatch) {
-    const std::vector<std::int64_t> batch(hubs.rows.begin() + static_cast<std::ptrdiff_t>(first),
-                                          hubs.rows.begin() + static_cast<std::ptrdiff_t>(std::min(first + kHubBatch, hubs.rows.size())));
+    const std::vector<std::int64_t> batch(
+        hubs.rows.begin() + static_cast<std::ptrdiff_t>(first),
+        hubs.rows.begin() + static_cast<std::ptrdiff_t>(std::min(first + kHubBatch, hubs.rows.size())));
     const auto nb = static_cast<std::int64_t>(batch.size());
     Buffer<float> partial(kHubSegments * nb * HD);
     partial.zero();
@@ -93,12 +95,13 @@ void gather_hub_rows(const CsrView& g, const HubRows& hubs, const float* w, Tens
 
 // Scores of every hub row's edges, tile by tile, then each hub row's softmax.
 template <int D>
-void attention_hub_rows(const CsrView& g, const HubRows& hubs, Tensor3View<const float> q, Tensor3View<const float> k,
-                        float scale, const std::uint8_t* mask, float* w) {
+void attention_hub_rows(const CsrView& g, const HubRows& hubs, Tensor3View<const float> q,
+                        Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w) {
   const std::int64_t H = q.h;
   for (std::size_t first = 0; first < hubs.rows.size(); first += kHubBatch) {
-    const std::vector<std::int64_t> batch(hubs.rows.begin() + static_cast<std::ptrdiff_t>(first),
-                                          hubs.rows.begin() + static_cast<std::ptrdiff_t>(std::min(first + kHubBatch, hubs.rows.size())));
+    const std::vector<std::int64_t> batch(
+        hubs.rows.begin() + static_cast<std::ptrdiff_t>(first),
+        hubs.rows.begin() + static_cast<std::ptrdiff_t>(std::min(first + kHubBatch, hubs.rows.size())));
     detail::for_each_hub_tile(g, batch, [&](int, std::size_t r, std::int64_t e0, std::int64_t e1) {
       score_row<D>(q.row(batch[r]), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, e0, e1, H, scale, w);
     });

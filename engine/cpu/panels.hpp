@@ -36,7 +36,13 @@ struct PanelPlan {
   std::int64_t hub_threshold = 0;  // the hub rule the plan was built for (hub rows are skipped)
   std::int64_t min_share_pct = 0;  // a panel source occurs in >= this % of the chunk's rows
   std::vector<Chunk> chunks;       // aligned chunks [c*R, min(n, (c+1)*R))
-  std::vector<std::int64_t> rows;  // per chunk, its non-hub rows
+  // Hub rows (degree >= hub_threshold), grouped in chunks of up to 32 (any rows, not consecutive):
+  // the same fields, except that pos is relative to the first edge of each row itself. Empty when
+  // the hub rows share too few sources (or DIFFUSER_NO_HUB_PANELS=1): gather_hub_rows and
+  // attention_hub_rows handle them then.
+  std::vector<Chunk> hub_chunks;
+  std::int64_t hub_panel_edges = 0;  // of panel_edges, those in hub chunks
+  std::vector<std::int64_t> rows;    // per chunk, its non-hub rows (then the hub chunks' rows)
   std::vector<std::int32_t> src;
   std::vector<std::int32_t> pos;
   std::vector<std::int64_t> rest_ptr;  // per entry of rows: its non-panel edges are
@@ -75,5 +81,16 @@ void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w,
 template <int D>
 void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
                           Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+
+// The same for the hub rows when the plan has hub chunks (false: it has none, nothing done). A hub
+// chunk's panel is split over threads by 16 fixed source segments; the hop sums the segments'
+// partials in a fixed order, so results do not depend on the thread count.
+template <int D>
+bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
+                            Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                            Tensor3View<float> out);
+template <int D>
+bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
+                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
 
 }  // namespace diffuser::cpu

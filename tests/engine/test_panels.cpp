@@ -229,7 +229,125 @@ TEST_CASE("panel plan of the recipe covers the shared sources", "[cpu][engine][p
       for (std::int32_t r = 0; r < ch.m; ++r)
         outside += g.degree(p.rows[static_cast<std::size_t>(ch.rows_off + r)]);
   }
-  for (const auto i : hubs.rows) outside += g.degree(i);
+  if (p.hub_chunks.empty())
+    for (const auto i : hubs.rows) outside += g.degree(i);
   // Each edge is a panel edge, in a row's rest list, or in a row without panel, exactly once.
+  REQUIRE(p.panel_edges + static_cast<std::int64_t>(p.rest.size()) + outside == g.num_edges());
+}
+
+namespace {
+
+// Sets an environment variable for its lifetime.
+struct EnvVar {
+  const char* name;
+  EnvVar(const char* n, const char* v) : name(n) { ::setenv(n, v, 1); }
+  ~EnvVar() { ::unsetenv(name); }
+};
+
+// n rows; rows [0, hubs) are hub rows whose source j is kept when (j * 7 + i * 13) % 100 < keep_pct
+// (keep_pct >= 50: each source in most hub rows, with holes), the others blocks of 32.
+Csr partial_hubs(std::int64_t n, std::int32_t hubs, int keep_pct) {
+  EdgeList el;
+  el.n = n;
+  for (std::int32_t i = 0; i < n; ++i)
+    for (std::int32_t j = 0; j < n; ++j) {
+      const bool edge = i < hubs ? (j * 7 + i * 13) % 100 < keep_pct : j / 32 == i / 32;
+      if (edge) el.add(j, i);
+    }
+  return Csr::from_edges(el);
+}
+
+}  // namespace
+
+TEST_CASE("hub rows as dense panels match the references and do not depend on the thread count",
+          "[cpu][engine][panels]") {
+  struct HubCase {
+    std::string name;
+    Csr g;
+    const char* threshold;  // DIFFUSER_HUB_THRESHOLD
+    bool hub_panels;        // whether the hub rows go through panels
+  };
+  std::vector<HubCase> cases;
+  cases.push_back({"diffuser recipe n=1100", graphs::build_pattern("diffuser", 1100, 5), "600", true});
+  cases.push_back({"diffuser recipe n=2048", graphs::build_pattern("diffuser", 2048, 6), "1500", true});
+  cases.push_back({"all hub rows (full n=150)", graphs::build_pattern("full", 150), "100", true});
+  cases.push_back({"hub rows with holes", partial_hubs(400, 37, 80), "200", true});
+  cases.push_back({"hub rows sharing little", partial_hubs(400, 37, 30), "100", false});
+  const auto [h, d] =
+      GENERATE(std::pair<int, int>{3, 64}, std::pair<int, int>{2, 32}, std::pair<int, int>{1, 128});
+  const bool masked = GENERATE(false, true);
+  for (const HubCase& c : cases) {
+    CAPTURE(c.name, h, d, masked);
+    EnvVar threshold("DIFFUSER_HUB_THRESHOLD", c.threshold);
+    const std::int64_t n = c.g.num_nodes();
+    const cpu::HubRows hubs = cpu::find_hub_rows(c.g.view());
+    REQUIRE(!hubs.rows.empty());
+    {
+      NoPanels on(false);
+      const auto plan = cpu::panel_plan(c.g.view(), hubs);
+      REQUIRE(plan != nullptr);
+      REQUIRE(plan->hub_chunks.empty() != c.hub_panels);
+    }
+    const auto q = test::random_tensor(n, h, d, 11), k = test::random_tensor(n, h, d, 12);
+    const auto x = test::random_tensor(n, h, d, 13), y = test::random_tensor(n, h, d, 14);
+    std::vector<std::uint8_t> mask;
+    if (masked) {
+      mask.assign(static_cast<std::size_t>(n), 1);
+      for (std::int64_t i = 0; i < n; i += 5) mask[static_cast<std::size_t>(i)] = 0;
+    }
+    const double scale = 1.0 / std::sqrt(double(d));
+    const float a = 0.8f, b = 0.2f;
+    std::vector<Outputs> with;  // 1, 2, 4 threads
+    for (int threads : {1, 2, 4}) {
+      NoPanels on(false);
+      ThreadLimit limit(threads);
+      with.push_back(run(c.g, q, k, x, y, mask, float(scale), a, b));
+    }
+    for (std::size_t t = 1; t < with.size(); ++t) {
+      REQUIRE(with[t].w == with[0].w);  // bitwise
+      REQUIRE(with[t].z == with[0].z);
+    }
+    Outputs per_row, hub_path;
+    {
+      NoPanels off(true);
+      per_row = run(c.g, q, k, x, y, mask, float(scale), a, b);
+    }
+    {
+      NoPanels on(false);
+      EnvVar no_hub_panels("DIFFUSER_NO_HUB_PANELS", "1");
+      hub_path = run(c.g, q, k, x, y, mask, float(scale), a, b);
+    }
+    REQUIRE(rel(with[0].w, per_row.w) < 1e-6);
+    REQUIRE(rel(with[0].z, per_row.z) < 1e-6);
+    REQUIRE(rel(with[0].w, hub_path.w) < 1e-6);
+    REQUIRE(rel(with[0].z, hub_path.z) < 1e-6);
+    const auto dense = test::ref_dense_attention(c.g, q, k, mask, scale);
+    REQUIRE(test::rel_error(with[0].w.data(), test::edge_values(c.g, dense, h)) < 1e-5);
+    const auto wx = test::ref_gather(c.g, test::to_double(with[0].w.data(), c.g.num_edges() * h), x);
+    std::vector<double> ref_z(wx.size());
+    for (std::size_t t = 0; t < wx.size(); ++t) ref_z[t] = a * wx[t] + b * double(y.buffer().data()[t]);
+    REQUIRE(test::rel_error(with[0].z.data(), ref_z) < 1e-5);
+  }
+}
+
+TEST_CASE("hub chunks of the recipe cover the hub rows", "[cpu][engine][panels]") {
+  EnvVar threshold("DIFFUSER_HUB_THRESHOLD", "1500");
+  const Csr g = graphs::build_pattern("diffuser", 2048, 2);
+  const cpu::HubRows hubs = cpu::find_hub_rows(g.view());
+  REQUIRE(hubs.rows.size() == 64);
+  const cpu::PanelPlan p = cpu::build_panel_plan(g.view(), hubs, 32, 50);
+  REQUIRE(p.hub_chunks.size() == 2);
+  std::int64_t hub_edges = 0;
+  for (const auto i : hubs.rows) hub_edges += g.degree(i);
+  for (const auto& ch : p.hub_chunks) {
+    REQUIRE(ch.m == 32);
+    REQUIRE(ch.S >= 2000);  // a global token attends to every token
+  }
+  REQUIRE(p.hub_panel_edges * 10 >= hub_edges * 9);
+  std::int64_t outside = 0;
+  for (const auto& ch : p.chunks)
+    if (ch.S == 0)
+      for (std::int32_t r = 0; r < ch.m; ++r)
+        outside += g.degree(p.rows[static_cast<std::size_t>(ch.rows_off + r)]);
   REQUIRE(p.panel_edges + static_cast<std::int64_t>(p.rest.size()) + outside == g.num_edges());
 }

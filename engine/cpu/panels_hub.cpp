@@ -1,0 +1,240 @@
+// Dense panels of the hub rows (see panels.hpp): the hub rows of a graph (e.g. the recipe's 64
+// global tokens, each attending to every token) share nearly all of their sources, so a group of
+// them is one wide panel: R = up to 32 hub rows x S = their shared sources (those in at least half
+// of the group's rows), computed with the panel GEMM kernels of panels_kernels.hpp. The sources of
+// a hub chunk are cut into kHubSegments fixed segments (parallel tasks); the hop sums the
+// segments' partials in a fixed order, so results do not depend on the thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "panels_kernels.hpp"
+
+namespace diffuser::cpu {
+
+namespace panel_detail {
+
+void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, PanelPlan& p) {
+  const auto nh = static_cast<std::int64_t>(hubs.rows.size());
+  if (nh == 0) return;
+  const char* env = std::getenv("DIFFUSER_HUB_CHUNK_ROWS");  // tuning: 16 .. 64 (default 32)
+  const std::int64_t R =
+      env != nullptr && std::atoll(env) >= 16 && std::atoll(env) <= 64 ? std::atoll(env) : kHubChunkRows;
+  const std::int64_t nc = (nh + R - 1) / R;  // balanced chunks
+  std::vector<PanelPlan::Chunk> chunks;
+  std::vector<std::int32_t> src, pos, rest;
+  std::vector<std::int64_t> rest_len;
+  std::vector<std::int32_t> cnt(static_cast<std::size_t>(g.n), 0);
+  std::int64_t hub_edges = 0, panel_edges = 0, slots = 0;
+  for (std::int64_t c = 0; c < nc; ++c) {
+    const std::int64_t h0 = nh * c / nc, h1 = nh * (c + 1) / nc, m = h1 - h0;
+    const std::int64_t* rows = hubs.rows.data() + h0;
+    const std::int64_t need = std::max<std::int64_t>(1, (m * share_pct + 99) / 100);
+    PanelPlan::Chunk ch;
+    ch.rows_off = static_cast<std::int64_t>(p.rows.size()) + h0;
+    ch.m = static_cast<std::int32_t>(m);
+    ch.src_off = static_cast<std::int64_t>(p.src.size() + src.size());
+    ch.pos_off = static_cast<std::int64_t>(p.pos.size() + pos.size());
+    for (std::int64_t r = 0; r < m; ++r)
+      for (std::int64_t e = g.row_ptr[rows[r]]; e < g.row_ptr[rows[r] + 1]; ++e) ++cnt[g.col[e]];
+    const std::size_t s_first = src.size();
+    for (std::int64_t j = 0; j < g.n; ++j)  // ascending
+      if (cnt[j] >= need) src.push_back(static_cast<std::int32_t>(j));
+    std::fill(cnt.begin(), cnt.end(), 0);
+    const std::int32_t* cs = src.data() + s_first;
+    const auto S = static_cast<std::int64_t>(src.size() - s_first);
+    ch.S = static_cast<std::int32_t>(S);
+    const std::int64_t RP = padded_rows(m);
+    const std::size_t p_first = pos.size();
+    pos.resize(p_first + static_cast<std::size_t>(S * RP), -1);
+    for (std::int64_t r = 0; r < m; ++r) {
+      const std::int64_t rb = g.row_ptr[rows[r]], re = g.row_ptr[rows[r] + 1];
+      std::int64_t t = 0, n_rest = 0;
+      hub_edges += re - rb;
+      for (std::int64_t e = rb; e < re; ++e) {
+        const std::int32_t j = g.col[e];
+        while (t < S && cs[t] < j) ++t;
+        if (t < S && cs[t] == j) {
+          pos[p_first + static_cast<std::size_t>(t * RP + r)] = static_cast<std::int32_t>(e - rb);
+          ++panel_edges;
+        } else {
+          rest.push_back(static_cast<std::int32_t>(e - rb));
+          ++n_rest;
+        }
+      }
+      rest_len.push_back(n_rest);
+    }
+    slots += m * S;
+    chunks.push_back(ch);
+  }
+  // The panels pay when they hold most of the hub edges; else the hub path keeps them.
+  if (panel_edges * 2 < hub_edges) return;
+  p.rows.insert(p.rows.end(), hubs.rows.begin(), hubs.rows.end());
+  p.src.insert(p.src.end(), src.begin(), src.end());
+  p.pos.insert(p.pos.end(), pos.begin(), pos.end());
+  p.rest.insert(p.rest.end(), rest.begin(), rest.end());
+  for (const std::int64_t len : rest_len) p.rest_ptr.push_back(p.rest_ptr.back() + len);
+  p.hub_chunks = std::move(chunks);
+  p.hub_panel_edges = panel_edges;
+  p.panel_edges += panel_edges;
+  p.panel_slots += slots;
+}
+
+}  // namespace panel_detail
+
+using namespace panel_detail;
+
+namespace {
+
+// Source segment s of a hub chunk: its sources [lo, hi).
+inline std::pair<std::int64_t, std::int64_t> segment(const PanelPlan::Chunk& ch, std::int64_t s) {
+  return {ch.S * s / kHubSegments, ch.S * (s + 1) / kHubSegments};
+}
+
+// Calls body(chunk, segment) for every (hub chunk, source segment), in parallel.
+template <class Body>
+void for_each_hub_task(const PanelPlan& plan, Body&& body) {
+  const auto tasks = static_cast<std::int64_t>(plan.hub_chunks.size()) * kHubSegments;
+  tbb::parallel_for(
+      tbb::blocked_range<std::int64_t>(0, tasks, 1),
+      [&](const tbb::blocked_range<std::int64_t>& r) {
+        for (std::int64_t t = r.begin(); t < r.end(); ++t)
+          body(plan.hub_chunks[static_cast<std::size_t>(t / kHubSegments)], t % kHubSegments);
+      },
+      tbb::simple_partitioner());
+}
+
+// Calls body(chunk, r) for every row of every hub chunk, in parallel.
+template <class Body>
+void for_each_hub_row(const PanelPlan& plan, Body&& body) {
+  const auto n = static_cast<std::int64_t>(plan.hub_chunks.size()) * 64;
+  tbb::parallel_for(std::int64_t{0}, n, [&](std::int64_t t) {
+    const PanelPlan::Chunk& ch = plan.hub_chunks[static_cast<std::size_t>(t / 64)];
+    const std::int64_t r = t % 64;
+    if (r < ch.m) body(ch, r);
+  });
+}
+
+}  // namespace
+
+template <int D>
+bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
+                            Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                            Tensor3View<float> out) {
+  if (plan.hub_chunks.empty()) return false;
+  const std::int64_t H = x.h, HD = x.h * D;
+  const std::int64_t first = plan.hub_chunks.front().rows_off;
+  const auto n_rows = static_cast<std::int64_t>(plan.rows.size()) - first;
+  // partial[((rows_off - first) * kHubSegments + s * m + r) * HD]: segment s of row r of a chunk.
+  const std::unique_ptr<float[]> partial(new float[static_cast<std::size_t>(n_rows * kHubSegments * HD)]);
+  auto part = [&](const PanelPlan::Chunk& ch, std::int64_t s) {
+    return partial.get() + ((ch.rows_off - first) * kHubSegments + s * ch.m) * HD;
+  };
+  for_each_hub_task(plan, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
+    const std::int64_t m = ch.m, RP = padded_rows(m);
+    const auto [lo, hi] = segment(ch, s);
+    float* acc = part(ch, s);
+    if (hi == lo) {
+      std::fill(acc, acc + m * HD, 0.0f);
+      return;
+    }
+    const std::int64_t* rows = plan.rows.data() + ch.rows_off;
+    const std::int64_t HS = kSourceBlock * RP + 16;
+    float* wt = thread_scratch(1, static_cast<std::size_t>(H * HS + (hi - lo) * RP));
+    auto* slot_h = reinterpret_cast<std::int32_t*>(wt + H * HS);
+    scale_slots(plan.pos.data() + ch.pos_off + lo * RP, (hi - lo) * RP, H, slot_h);
+    const float* wb[64];
+    for (std::int64_t r = 0; r < RP; ++r) wb[r] = w + g.row_ptr[rows[std::min(r, m - 1)]] * H;
+    const std::int32_t* src = plan.src.data() + ch.src_off + lo;
+    for (std::int64_t s0 = 0; s0 < hi - lo; s0 += kSourceBlock) {
+      const std::int64_t ns = std::min(kSourceBlock, hi - lo - s0);
+      pack_weights(wb, slot_h, s0, ns, RP, H, wt, HS);
+      for (std::int64_t h = 0; h < H; ++h)
+        panel_hop_head<D>(wt + h * HS, RP, ns, x.data + h * x.stride_h, x.stride_n, src + s0, m, acc + h * D,
+                          HD, s0 > 0);
+    }
+  });
+  for_each_hub_row(plan, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
+    float* acc = part(ch, 0) + r * HD;  // segment 0's partial collects the others, in order
+    for (std::int64_t s = 1; s < kHubSegments; ++s) {
+      const float* ps = part(ch, s) + r * HD;
+      for (std::int64_t t = 0; t < HD; ++t) acc[t] += ps[t];
+    }
+    const std::int64_t t = ch.rows_off + r, i = plan.rows[static_cast<std::size_t>(t)];
+    accumulate_list<D>(w, H, x.data, x.stride_n, x.stride_h, g.col, g.row_ptr[i],
+                       plan.rest.data() + plan.rest_ptr[t], plan.rest_ptr[t + 1] - plan.rest_ptr[t], acc);
+    finish_row<D>(acc, H, a, out.row(i), out.stride_h, b, b != 0.0f ? y.row(i) : nullptr, y.stride_h);
+  });
+  return true;
+}
+
+template <int D>
+bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
+                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w) {
+  if (plan.hub_chunks.empty()) return false;
+  const std::int64_t H = q.h;
+  for_each_hub_task(plan, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
+    const std::int64_t m = ch.m, RP = padded_rows(m);
+    const auto [lo, hi] = segment(ch, s);
+    if (hi == lo) return;
+    const std::int64_t* rows = plan.rows.data() + ch.rows_off;
+    const std::int64_t HS = (kSourceBlock + kScoreRegs) * RP + 16;
+    float* qt = thread_scratch(1, static_cast<std::size_t>(H * D * RP + H * HS + (hi - lo) * RP));
+    float* tile = qt + H * D * RP;
+    auto* slot_h = reinterpret_cast<std::int32_t*>(tile + H * HS);
+    scale_slots(plan.pos.data() + ch.pos_off + lo * RP, (hi - lo) * RP, H, slot_h);
+    float* wb[64];
+    for (std::int64_t r = 0; r < RP; ++r) wb[r] = w + g.row_ptr[rows[std::min(r, m - 1)]] * H;
+    for (std::int64_t h = 0; h < H; ++h) {  // the chunk's queries, transposed per head
+      float* qth = qt + h * D * RP;
+      for (std::int64_t r = 0; r < RP; ++r) {
+        const float* qr = r < m ? q.row(rows[r]) + h * q.stride_h : nullptr;
+        for (int d = 0; d < D; ++d) qth[d * RP + r] = qr != nullptr ? qr[d] : 0.0f;
+      }
+    }
+    const std::int32_t* src = plan.src.data() + ch.src_off + lo;
+    for (std::int64_t s0 = 0; s0 < hi - lo; s0 += kSourceBlock) {
+      const std::int64_t ns = std::min(kSourceBlock, hi - lo - s0);
+      for (std::int64_t h = 0; h < H; ++h) {
+        const float* kh = k.data + h * k.stride_h;
+        const float* qth = qt + h * D * RP;
+        float* th = tile + h * HS;
+        switch (RP / kLanes) {
+          case 1:
+            panel_scores_head<D, 1>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+            break;
+          case 2:
+            panel_scores_head<D, 2>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+            break;
+          default:
+            panel_scores_head<D, 4>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+            break;
+        }
+      }
+      unpack_scores(wb, slot_h, s0, ns, RP, H, tile, HS, scale);
+    }
+  });
+  for_each_hub_row(plan, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
+    const std::int64_t t = ch.rows_off + r, i = plan.rows[static_cast<std::size_t>(t)];
+    const std::int64_t b = g.row_ptr[i], e = g.row_ptr[i + 1];
+    score_list<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b,
+                  plan.rest.data() + plan.rest_ptr[t], plan.rest_ptr[t + 1] - plan.rest_ptr[t], H, scale, w);
+    float* sm = thread_scratch(0, static_cast<std::size_t>(softmax_scratch_floats(H)));
+    softmax_row(w, b, e, H, g.col, mask, i, sm);
+  });
+  return true;
+}
+
+#define DIFFUSER_HUB_PANEL_INSTANTIATE(D)                                                               \
+  template bool panel_hub_gather_axpby<D>(const CsrView&, const PanelPlan&, const float*, float,        \
+                                          Tensor3View<const float>, float, Tensor3View<const float>,    \
+                                          Tensor3View<float>);                                          \
+  template bool panel_hub_edge_attention<D>(const CsrView&, const PanelPlan&, Tensor3View<const float>, \
+                                            Tensor3View<const float>, float, const std::uint8_t*, float*);
+DIFFUSER_HUB_PANEL_INSTANTIATE(16)
+DIFFUSER_HUB_PANEL_INSTANTIATE(32)
+DIFFUSER_HUB_PANEL_INSTANTIATE(64)
+DIFFUSER_HUB_PANEL_INSTANTIATE(128)
+#undef DIFFUSER_HUB_PANEL_INSTANTIATE
+
+}  // namespace diffuser::cpu

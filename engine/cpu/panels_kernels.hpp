@@ -1,0 +1,318 @@
+// Dense panels (see panels.hpp): the kernels shared by the ordinary chunks (panels.cpp) and the
+// hub-row chunks (panels_hub.cpp). Internal to engine/cpu.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <immintrin.h>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include "panels.hpp"
+#include "row_kernels.hpp"
+
+namespace diffuser::cpu::panel_detail {
+
+inline constexpr std::int64_t kMinSources = 4;  // fewer shared sources: the chunk keeps the per-row path
+inline constexpr std::int64_t kSourceBlock = 64;
+inline constexpr std::int64_t kHubChunkRows =
+    32;  // hub rows per hub chunk (at most)  // panel sources per GEMM block (X 16 KB + W 8 KB per head: L1)
+
+// Scratch that a TBB worker keeps between tasks (panel tiles are a few hundred KB: allocating them
+// per task would page-fault every time).
+inline float* thread_scratch(int which, std::size_t floats) {
+  static thread_local std::vector<float> buf[3];
+  std::vector<float>& v = buf[which];
+  if (v.size() < floats) v.resize(floats);
+  return v.data();
+}
+
+using namespace simd;
+
+// Accumulator registers a micro-kernel may use (32 zmm with AVX-512, 16 ymm otherwise).
+inline constexpr int kAccRegs = kLanes == 16 ? 16 : 8;
+inline constexpr int kScoreRegs = kLanes == 16 ? 24 : 12;
+
+// acc[r*acc_rs + :D] (+)= sum_s wt[s*RP + r] * x_{src[s]} (one head) for rows r < m. wt holds RP
+// rows per source, zero-padded. Register block: RB rows x D; X and wt of a source block stay in L1.
+template <int D>
+void panel_hop_head(const float* wt, std::int64_t RP, std::int64_t S, const float* xh, std::int64_t x_sn,
+                    const std::int32_t* src, std::int64_t m, float* acc, std::int64_t acc_rs, bool add) {
+  constexpr int C = D / kLanes;
+  constexpr int RB = std::max(1, std::min(8, kAccRegs / C));
+  for (std::int64_t r0 = 0; r0 < m; r0 += RB) {
+    Vec a[RB][C];
+#pragma GCC unroll 8
+    for (int rr = 0; rr < RB; ++rr)
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) a[rr][c] = zero();
+    const float* ws = wt + r0;
+    for (std::int64_t s = 0; s < S; ++s, ws += RP) {
+      const float* xs = xh + static_cast<std::int64_t>(src[s]) * x_sn;
+      Vec xv[C];
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) xv[c] = load(xs + c * kLanes);
+#pragma GCC unroll 8
+      for (int rr = 0; rr < RB; ++rr) {
+        const float wv = ws[rr];  // scalar * vector: one broadcast (splat() builds lane by lane here)
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) a[rr][c] += wv * xv[c];
+      }
+    }
+#pragma GCC unroll 8
+    for (int rr = 0; rr < RB; ++rr) {
+      if (r0 + rr >= m) break;
+      float* o = acc + (r0 + rr) * acc_rs;
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) store(o + c * kLanes, add ? load(o + c * kLanes) + a[rr][c] : a[rr][c]);
+    }
+  }
+}
+
+// slot_h[t] = slot[t] * H (or -1) for the count entries of a chunk's slot table.
+inline void scale_slots(const std::int32_t* slot, std::int64_t count, std::int64_t H, std::int32_t* slot_h) {
+  const auto h32 = static_cast<std::int32_t>(H);
+  for (std::int64_t t = 0; t < count; ++t) slot_h[t] = slot[t] >= 0 ? slot[t] * h32 : -1;
+}
+
+#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+// GCC 12 warns that the intrinsics' internal _mm512_undefined_ps() "may be used uninitialized".
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// In-register 16 x 16 transpose: x[j] lane i <- x[i] lane j (64 shuffles).
+inline void transpose16(__m512 x[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(x[2 * i], x[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(x[2 * i], x[2 * i + 1]);
+  }
+  for (int q = 0; q < 4; ++q) {  // rows 4q..4q+3: u[4q + c] lane L = column 4L + c
+    const __m512d t0 = _mm512_castps_pd(t[4 * q]), t1 = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[4 * q + 2]), t3 = _mm512_castps_pd(t[4 * q + 3]);
+    u[4 * q] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 a = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44),
+                 b = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 a2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512 b2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    x[c] = _mm512_shuffle_f32x4(a, a2, 0x88);
+    x[4 + c] = _mm512_shuffle_f32x4(a, a2, 0xDD);
+    x[8 + c] = _mm512_shuffle_f32x4(b, b2, 0x88);
+    x[12 + c] = _mm512_shuffle_f32x4(b, b2, 0xDD);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// Packs the panel weights of sources [s0, s0 + ns) for every head, transposed:
+// wt[h*HS + s*RP + r] = wb[r][slot_h[(s0 + s)*RP + r] + h] (wb: a base per row of the chunk), 0 where the
+// slot is -1.
+inline void pack_weights(const float* const* wb, const std::int32_t* slot_h, std::int64_t s0, std::int64_t ns,
+                         std::int64_t RP, std::int64_t H, float* wt, std::int64_t HS) {
+#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+  for (std::int64_t h0 = 0; h0 < H; h0 += 16) {
+    const int nh = static_cast<int>(std::min<std::int64_t>(16, H - h0));
+    const __mmask16 hmask = static_cast<__mmask16>((1u << nh) - 1u);
+    for (std::int64_t s = 0; s < ns; ++s)
+      for (std::int64_t r0 = 0; r0 < RP; r0 += 16) {
+        const std::int32_t* sl = slot_h + (s0 + s) * RP + r0;
+        __m512 x[16];
+        for (int j = 0; j < 16; ++j)
+          x[j] = _mm512_maskz_loadu_ps(sl[j] >= 0 ? hmask : __mmask16{0},
+                                       wb[r0 + j] + (sl[j] >= 0 ? sl[j] : 0) + h0);
+        transpose16(x);
+        for (int j = 0; j < nh; ++j) _mm512_storeu_ps(wt + (h0 + j) * HS + s * RP + r0, x[j]);
+      }
+  }
+#else
+  for (std::int64_t s = 0; s < ns; ++s)
+    for (std::int64_t r = 0; r < RP; ++r) {
+      const std::int32_t sl = slot_h[(s0 + s) * RP + r];
+      for (std::int64_t h = 0; h < H; ++h) wt[h * HS + s * RP + r] = sl >= 0 ? wb[r][sl + h] : 0.0f;
+    }
+#endif
+}
+
+// The reverse for scores: wb[r][slot_h[(s0 + s)*RP + r] + h] = tile[h*HS + s*RP + r] * scale where the
+// slot is not -1.
+inline void unpack_scores(float* const* wb, const std::int32_t* slot_h, std::int64_t s0, std::int64_t ns,
+                          std::int64_t RP, std::int64_t H, const float* tile, std::int64_t HS, float scale) {
+#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (std::int64_t h0 = 0; h0 < H; h0 += 16) {
+    const int nh = static_cast<int>(std::min<std::int64_t>(16, H - h0));
+    const __mmask16 hmask = static_cast<__mmask16>((1u << nh) - 1u);
+    for (std::int64_t s = 0; s < ns; ++s)
+      for (std::int64_t r0 = 0; r0 < RP; r0 += 16) {
+        const std::int32_t* sl = slot_h + (s0 + s) * RP + r0;
+        __m512 x[16];
+        for (int j = 0; j < 16; ++j)
+          x[j] = j < nh ? _mm512_loadu_ps(tile + (h0 + j) * HS + s * RP + r0) : _mm512_setzero_ps();
+        transpose16(x);
+        for (int j = 0; j < 16; ++j)
+          if (sl[j] >= 0) _mm512_mask_storeu_ps(wb[r0 + j] + sl[j] + h0, hmask, _mm512_mul_ps(x[j], sc));
+      }
+  }
+#else
+  for (std::int64_t s = 0; s < ns; ++s)
+    for (std::int64_t r = 0; r < RP; ++r) {
+      const std::int32_t sl = slot_h[(s0 + s) * RP + r];
+      if (sl >= 0)
+        for (std::int64_t h = 0; h < H; ++h) wb[r][sl + h] = tile[h * HS + s * RP + r] * scale;
+    }
+#endif
+}
+
+// accumulate_edges over a list of edges (base + off[t]) instead of a range.
+template <int D>
+void accumulate_list(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
+                     const std::int32_t* col, std::int64_t base, const std::int32_t* off, std::int64_t count,
+                     float* acc) {
+  constexpr int C = D / kLanes8;
+  std::int64_t t = 0;
+  for (; t + 4 <= count; t += 4) {
+    if (t + 12 <= count) {
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[base + off[t + u]] * x_sn);
+    }
+    const std::int64_t e0 = base + off[t], e1 = base + off[t + 1], e2 = base + off[t + 2],
+                       e3 = base + off[t + 3];
+    const float* x0 = x + col[e0] * x_sn;
+    const float* x1 = x + col[e1] * x_sn;
+    const float* x2 = x + col[e2] * x_sn;
+    const float* x3 = x + col[e3] * x_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const Vec8 w0 = splat8(w[e0 * H + h]), w1 = splat8(w[e1 * H + h]), w2 = splat8(w[e2 * H + h]),
+                 w3 = splat8(w[e3 * H + h]);
+      const std::int64_t o0 = h * x_sh;
+      float* ah = acc + h * D;
+      for (int c = 0; c < C; ++c) {
+        const std::int64_t o = o0 + c * kLanes8;
+        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + w0 * load8(x0 + o) + w1 * load8(x1 + o) +
+                                     w2 * load8(x2 + o) + w3 * load8(x3 + o));
+      }
+    }
+  }
+  for (; t < count; ++t) {
+    const std::int64_t e = base + off[t];
+    const float* xr = x + col[e] * x_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const Vec8 we = splat8(w[e * H + h]);
+      float* ah = acc + h * D;
+      for (int c = 0; c < C; ++c)
+        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + we * load8(xr + h * x_sh + c * kLanes8));
+    }
+  }
+}
+
+// score_row over a list of edges (base + off[t]).
+template <int D>
+void score_list(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
+                const std::int32_t* col, std::int64_t base, const std::int32_t* off, std::int64_t count,
+                std::int64_t H, float scale, float* w) {
+  constexpr int C = D / kLanes;
+  std::int64_t t = 0;
+  for (; t + 4 <= count; t += 4) {
+    if (t + 12 <= count) {
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(k + col[base + off[t + u]] * k_sn);
+    }
+    const std::int64_t e0 = base + off[t], e1 = base + off[t + 1], e2 = base + off[t + 2],
+                       e3 = base + off[t + 3];
+    const float* k0 = k + col[e0] * k_sn;
+    const float* k1 = k + col[e1] * k_sn;
+    const float* k2 = k + col[e2] * k_sn;
+    const float* k3 = k + col[e3] * k_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* qh = q_row + h * q_sh;
+      const std::int64_t o0 = h * k_sh;
+      Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+      for (int c = 0; c < C; ++c) {
+        const Vec qv = load(qh + c * kLanes);
+        const std::int64_t o = o0 + c * kLanes;
+        a0 += qv * load(k0 + o);
+        a1 += qv * load(k1 + o);
+        a2 += qv * load(k2 + o);
+        a3 += qv * load(k3 + o);
+      }
+      const Vec4 sc = hsum4(a0, a1, a2, a3) * scale;
+      w[e0 * H + h] = sc[0];
+      w[e1 * H + h] = sc[1];
+      w[e2 * H + h] = sc[2];
+      w[e3 * H + h] = sc[3];
+    }
+  }
+  for (; t < count; ++t) {
+    const std::int64_t e = base + off[t];
+    const float* kr = k + col[e] * k_sn;
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* qh = q_row + h * q_sh;
+      const float* kh = kr + h * k_sh;
+      Vec acc = zero();
+      for (int c = 0; c < C; ++c) acc += load(qh + c * kLanes) * load(kh + c * kLanes);
+      w[e * H + h] = hsum(acc) * scale;
+    }
+  }
+}
+
+// tile[sb*RPq + r] = sum_d qt[d*RPq + r] * k_{src[sb]}[d] for sb < nb (one head): the chunk's
+// transposed queries times the panel's keys, V vectors of rows by SB sources in registers.
+template <int D, int V>
+void panel_scores_block(const float* qt, std::int64_t RPq, const float* kh, std::int64_t k_sn,
+                        const std::int32_t* src, std::int64_t nb, float* tile) {
+  constexpr int SB = kScoreRegs / V;
+  const float* kp[SB];
+#pragma GCC unroll 24
+  for (int sb = 0; sb < SB; ++sb)
+    kp[sb] = kh + static_cast<std::int64_t>(src[std::min<std::int64_t>(sb, nb - 1)]) * k_sn;
+  Vec a[SB][V];
+#pragma GCC unroll 24
+  for (int sb = 0; sb < SB; ++sb)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) a[sb][v] = zero();
+  for (int d = 0; d < D; ++d) {
+    Vec qv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) qv[v] = load(qt + d * RPq + v * kLanes);
+#pragma GCC unroll 24
+    for (int sb = 0; sb < SB; ++sb) {
+      const float kv = kp[sb][d];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) a[sb][v] += kv * qv[v];
+    }
+  }
+#pragma GCC unroll 24
+  for (int sb = 0; sb < SB; ++sb)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) store(tile + sb * RPq + v * kLanes, a[sb][v]);
+}
+
+// Scores of panel sources [0, ns) for one head: tile[s*RP + r] (rows of register blocks past ns are
+// written too: the tile has room for round_up(ns, SB) sources).
+template <int D, int V>
+void panel_scores_head(const float* qt, std::int64_t RP, const float* kh, std::int64_t k_sn,
+                       const std::int32_t* src, std::int64_t ns, float* tile) {
+  constexpr int SB = kScoreRegs / V;
+  for (std::int64_t s0 = 0; s0 < ns; s0 += SB)
+    panel_scores_block<D, V>(qt, RP, kh, k_sn, src + s0, std::min<std::int64_t>(SB, ns - s0), tile + s0 * RP);
+}
+
+template <class Body>
+void for_each_chunk(const PanelPlan& plan, Body&& body) {
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, plan.chunks.size(), 1),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t c = r.begin(); c < r.end(); ++c) body(plan.chunks[c]);
+      },
+      tbb::simple_partitioner());
+}
+
+// Appends the hub-row chunks of g to p (panels_hub.cpp): hub rows grouped kHubChunkRows at a time.
+void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, PanelPlan& p);
+
+}  // namespace diffuser::cpu::panel_detail
