@@ -74,4 +74,10 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
 void set_schedule(std::string_view spec);
 std::string schedule();
 
+// ops_bits.hpp (bitsets of `words` 64-bit words per node, node-major).
+void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next,
+                   std::int64_t words);
+void frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::uint64_t* frontier,
+                      std::int64_t words, std::int64_t n, std::int64_t* new_counts);
+
 }  // namespace diffuser::cuda

@@ -4,6 +4,7 @@
 list(APPEND DIFFUSER_TEST_SOURCES
   analysis/analysis_test_util.cpp
   analysis/test_reach.cpp
+  analysis/test_reach_bits.cpp
   analysis/test_spectral.cpp
   analysis/test_mass.cpp
   analysis/png_reader.cpp

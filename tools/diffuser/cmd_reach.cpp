@@ -4,6 +4,7 @@
 #include <string>
 
 #include <diffuser/diffusion/reach.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/threads.hpp>
 
@@ -22,7 +23,7 @@ std::string reach_help() {
   return cat(
       "usage: diffuser reach (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
       "                      [--max-hops K] [--sample S | --exact] [--confidence C] [--threads T]\n"
-      "                      [--json] [--quiet]\n"
+      "                      [--backend cpu|cuda] [--json] [--quiet]\n"
       "\n"
       "How far information travels in k hops. Information flows along edges j -> i (token i attends\n"
       "to j), so token i receives from j within k hops when a path j -> ... -> i of at most k edges\n"
@@ -54,28 +55,37 @@ std::string reach_help() {
       "                         (bounds on the true values).\n"
       "  --confidence C         of the stated bound, in (0, 1) (default 0.95)\n"
       "  --threads T            worker threads (default: all)\n"
+      "  --backend cpu|cuda     where the exact computation runs (default cpu); cuda needs a CUDA\n"
+      "                         build and a GPU, gives the same numbers, and is exact only (sampled\n"
+      "                         mode runs on the CPU: beyond N = ",
+      group_digits(diffusion::kExactReachLimit),
+      " pass --exact with cuda)\n"
       "  --json                 one JSON object on stdout instead of the table\n"
       "  --quiet                no progress lines on stderr (they start after 1 s: one per hop)\n"
       "\n"
       "method: 256 sources per block, one bit each (4 machine words per token); one hop ORs the\n"
       "words of a token's sources into its own (pull over CSR rows) or, on thin frontiers, pushes\n"
-      "the new bits along the reverse edges; TBB runs the blocks in parallel.\n"
+      "the new bits along the reverse edges; TBB runs the blocks in parallel. With --backend cuda,\n"
+      "every source of a chunk (all N when the three N x N-bit sets fit in 2 GiB) advances at once:\n"
+      "one GPU thread per (token, 64-bit word) ORs its sources' words, one warp per token counts the\n"
+      "new bits, and the counts come back to the host after each hop.\n"
       "\n"
       "JSON keys: source, nodes, edges, max_hops, exact, sample_sources, confidence,\n"
       "coverage_half_width, receptive_field_mean_half_width, coverage [K], receptive_field\n"
       "[{hops, min, mean, max}] (counts include the token itself), pairs_at_distance [d = 1..diameter],\n"
       "full_coverage_hops, diameter, diameter_is_lower_bound, unreachable_pairs, unreachable_fraction,\n"
-      "threads, seconds.\n"
+      "backend, threads, seconds.\n"
       "\n"
       "examples:\n"
       "  diffuser reach --pattern diffuser --n 16384 --max-hops 8\n"
       "  diffuser reach --pattern window:64 --n 65536 --sample 2048 --json\n"
       "  diffuser reach --graph g.mtx --max-hops 4 --exact\n"
+      "  diffuser reach --pattern diffuser --n 65536 --exact --backend cuda\n"
       "\n"
-      "exit status: 0 success, 1 bad data (file, too few tokens, memory), 2 bad usage.\n");
+      "exit status: 0 success, 1 bad data (file, too few tokens, memory, no GPU for cuda), 2 bad usage.\n");
 }
 
-void print_table(const std::string& source, const ReachResult& r, int threads) {
+void print_table(const std::string& source, const ReachResult& r, Device dev, int threads) {
   std::printf("graph:    %s: %s tokens, %s edges\n", source.c_str(), group_digits(r.nodes).c_str(),
               group_digits(r.edges).c_str());
   if (r.exact) {
@@ -104,10 +114,13 @@ void print_table(const std::string& source, const ReachResult& r, int threads) {
   std::printf("diameter:          %d%s\n", r.diameter, bound);
   std::printf("unreachable pairs: %s%s (%s)\n", r.exact ? "" : "about ",
               group_digits(r.unreachable_pairs).c_str(), fmt_pct(r.unreachable_fraction, 2).c_str());
-  std::printf("time:              %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
+  if (dev == Device::cpu)
+    std::printf("time:              %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
+  else
+    std::printf("time:              %.3f s (%s)\n", r.seconds, describe_device(dev).c_str());
 }
 
-std::string to_json(const std::string& source, const ReachResult& r, int threads) {
+std::string to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
   JsonWriter j;
   j.begin_object();
   j.field("source", source).field("nodes", r.nodes).field("edges", r.edges).field("max_hops", r.max_hops);
@@ -140,7 +153,7 @@ std::string to_json(const std::string& source, const ReachResult& r, int threads
   j.field("full_coverage_hops", r.full_coverage_hops);
   j.field("diameter", r.diameter).field("diameter_is_lower_bound", !r.exact);
   j.field("unreachable_pairs", r.unreachable_pairs).field("unreachable_fraction", r.unreachable_fraction);
-  j.field("threads", threads).field("seconds", r.seconds);
+  j.field("backend", device_name(dev)).field("threads", threads).field("seconds", r.seconds);
   j.end_object();
   return j.str();
 }
@@ -151,6 +164,7 @@ int run_reach_body(Args& args) {
   const bool exact = args.flag("exact");
   const double confidence = args.get_double("confidence", 0.95);
   const int threads = threads_option(args);
+  const Device dev = backend_option(args).value_or(Device::cpu);
   const bool json = args.flag("json");
   const bool quiet = args.flag("quiet");
   Args probe = args;
@@ -163,6 +177,10 @@ int run_reach_body(Args& args) {
   if (!(confidence > 0.0 && confidence < 1.0))
     throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
+  if (dev == Device::cuda && sample)
+    throw UsageError("--sample runs on the CPU only: drop it (cuda is exact), or use --backend cpu");
+  require_device(dev);  // before the graph is built: no GPU is a one-line error, exit 1
+
   ThreadLimit limit(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
@@ -174,6 +192,7 @@ int run_reach_body(Args& args) {
   opt.sample = exact ? 0 : sample.value_or(-1);
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
+  opt.device = dev;
   opt.progress = [&](const diffusion::ReachProgress& p) {
     const std::string batch =
         p.batches > 1 ? cat("batch ", p.batch + 1, "/", p.batches, ", ") : std::string();
@@ -189,9 +208,9 @@ int run_reach_body(Args& args) {
   const ReachResult r = diffusion::reach(src.graph, opt);
   const int used = active_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, used).c_str());
+    std::printf("%s\n", to_json(src.description, r, dev, used).c_str());
   else
-    print_table(src.description, r, used);
+    print_table(src.description, r, dev, used);
   return 0;
 }
 

@@ -185,12 +185,54 @@ void run_blocks(const std::vector<std::int64_t>& seeds, const CsrView& pull, con
   }
 }
 
-void check_common(const Csr& g, int max_hops) {
+void check_common(const Csr& g, int max_hops, bool any_device = false) {
   if (max_hops < 1 || max_hops > kMaxReachHops)
     throw UsageError(cat("max hops must be in [1, ", kMaxReachHops, "], got ", max_hops));
-  if (g.device() != Device::cpu) throw Error("reach: the graph must be on the CPU");
+  if (!any_device && g.device() != Device::cpu) throw Error("reach: the graph must be on the CPU");
   if (g.num_nodes() < 2)
     throw Error(cat("reachability needs at least 2 tokens, the graph has ", g.num_nodes()));
+}
+
+// The exact result from the new sources per receiver and hop (gained[(k - 1) * n + v], k <= K)
+// and the new pairs per hop (at_distance[d], entry 0 unused): the same arithmetic for both paths.
+ReachResult exact_result(std::int64_t n, int K, const std::vector<std::int32_t>& gained,
+                         const std::vector<std::int64_t>& at_distance) {
+  ReachResult res;
+  res.exact = true;
+  std::vector<std::int64_t> field(static_cast<std::size_t>(n), 1);
+  const double pairs = static_cast<double>(n) * static_cast<double>(n - 1);
+  for (int k = 1; k <= K; ++k) {
+    for (std::int64_t v = 0; v < n; ++v)
+      field[static_cast<std::size_t>(v)] += gained[static_cast<std::size_t>(k - 1) * n + v];
+    FieldStats f;
+    f.min = *std::min_element(field.begin(), field.end());
+    f.max = *std::max_element(field.begin(), field.end());
+    const double total = std::accumulate(field.begin(), field.end(), 0.0);
+    f.mean = total / static_cast<double>(n);
+    res.receptive_field.push_back(f);
+    res.coverage.push_back((total - static_cast<double>(n)) / pairs);
+  }
+  res.pairs_at_distance = at_distance;
+  res.diameter = static_cast<int>(at_distance.size()) - 1;
+  while (res.diameter > 0 && at_distance[static_cast<std::size_t>(res.diameter)] == 0) --res.diameter;
+  res.pairs_at_distance.resize(static_cast<std::size_t>(res.diameter) + 1);
+  const std::int64_t reached = std::accumulate(at_distance.begin(), at_distance.end(), std::int64_t{0});
+  res.unreachable_pairs = n * (n - 1) - reached;
+  res.unreachable_fraction = static_cast<double>(res.unreachable_pairs) / pairs;
+  if (res.unreachable_pairs == 0) res.full_coverage_hops = std::max(res.diameter, 1);
+  return res;
+}
+
+// The GPU's algorithm (engine bitset primitives) on `device`.
+ReachResult reach_exact_bitsets(const Csr& g, Device device, const ReachOptions& opt,
+                                const Stopwatch& clock) {
+  const std::int64_t n = g.num_nodes();
+  const int K = opt.max_hops;
+  require_memory(n * K * 4, cat("reach: per-token counts for ", K, " hops over ", n, " tokens"));
+  std::vector<std::int32_t> gained(static_cast<std::size_t>(n) * static_cast<std::size_t>(K), 0);
+  std::vector<std::int64_t> at_distance{0};
+  detail::reach_bitsets(g, device, opt, clock, gained, at_distance);
+  return exact_result(n, K, gained, at_distance);
 }
 
 ReachResult reach_exact(const Csr& g, const ReachOptions& opt, const Stopwatch& clock) {
@@ -213,32 +255,19 @@ ReachResult reach_exact(const Csr& g, const ReachOptions& opt, const Stopwatch& 
         c[static_cast<std::size_t>(hop - 1) * n + v] += nb.popcount();
       },
       at_distance);
-
-  ReachResult res;
-  res.exact = true;
-  std::vector<std::int64_t> field(static_cast<std::size_t>(n), 1);
-  const double pairs = static_cast<double>(n) * static_cast<double>(n - 1);
-  for (int k = 1; k <= K; ++k) {
-    for (const auto& c : gained_by_hop)
-      for (std::int64_t v = 0; v < n; ++v)
-        field[static_cast<std::size_t>(v)] += c[static_cast<std::size_t>(k - 1) * n + v];
-    FieldStats f;
-    f.min = *std::min_element(field.begin(), field.end());
-    f.max = *std::max_element(field.begin(), field.end());
-    const double total = std::accumulate(field.begin(), field.end(), 0.0);
-    f.mean = total / static_cast<double>(n);
-    res.receptive_field.push_back(f);
-    res.coverage.push_back((total - static_cast<double>(n)) / pairs);
+  // Sum the threads' counts into the first (each thread's vector is n * K or untouched).
+  std::vector<std::int32_t> gained;
+  for (auto& c : gained_by_hop) {
+    if (c.empty()) continue;
+    if (gained.empty()) {
+      gained.swap(c);
+      continue;
+    }
+    for (std::size_t x = 0; x < c.size(); ++x) gained[x] += c[x];
+    std::vector<std::int32_t>().swap(c);
   }
-  res.pairs_at_distance = at_distance;
-  res.diameter = static_cast<int>(at_distance.size()) - 1;
-  while (res.diameter > 0 && at_distance[static_cast<std::size_t>(res.diameter)] == 0) --res.diameter;
-  res.pairs_at_distance.resize(static_cast<std::size_t>(res.diameter) + 1);
-  const std::int64_t reached = std::accumulate(at_distance.begin(), at_distance.end(), std::int64_t{0});
-  res.unreachable_pairs = n * (n - 1) - reached;
-  res.unreachable_fraction = static_cast<double>(res.unreachable_pairs) / pairs;
-  if (res.unreachable_pairs == 0) res.full_coverage_hops = std::max(res.diameter, 1);
-  return res;
+  if (gained.empty()) gained.assign(static_cast<std::size_t>(n) * K, 0);
+  return exact_result(n, K, gained, at_distance);
 }
 
 ReachResult reach_sampled(const Csr& g, const ReachOptions& opt, std::int64_t s, const Stopwatch& clock) {
@@ -299,14 +328,27 @@ ReachResult reach_sampled(const Csr& g, const ReachOptions& opt, std::int64_t s,
 }  // namespace
 
 ReachResult reach(const Csr& g, const ReachOptions& opt) {
-  check_common(g, opt.max_hops);
+  // A graph on the GPU is analysed there; a CPU graph wherever options.device says.
+  const Device device = g.device() == Device::cuda ? Device::cuda : opt.device;
+  check_common(g, opt.max_hops, true);
   if (!(opt.confidence > 0.0 && opt.confidence < 1.0))
     throw UsageError(cat("confidence must be in (0, 1), got ", opt.confidence));
   const std::int64_t n = g.num_nodes();
   const Stopwatch clock;
   std::int64_t s = opt.sample;
   if (s < 0) s = n <= kExactReachLimit ? 0 : kDefaultReachSample;
-  ReachResult res = (s == 0 || s >= n) ? reach_exact(g, opt, clock) : reach_sampled(g, opt, s, clock);
+  const bool exact = s == 0 || s >= n;
+  if (device == Device::cuda) {
+    if (!exact)
+      throw UsageError(
+          cat("sampled reachability runs on the CPU only",
+              opt.sample < 0 ? cat(" (it is the default beyond N = ", kExactReachLimit, ")") : "",
+              ": ask for the exact computation (--exact) or use the CPU backend"));
+    require_device(Device::cuda);
+  }
+  ReachResult res = !exact                                  ? reach_sampled(g, opt, s, clock)
+                    : device == Device::cuda || opt.bitsets ? reach_exact_bitsets(g, device, opt, clock)
+                                                            : reach_exact(g, opt, clock);
   res.nodes = n;
   res.edges = g.num_edges();
   res.max_hops = opt.max_hops;

@@ -1,6 +1,6 @@
 // Bit-parallel multi-source frontiers for reachability: 256 sources per block, one bit each, so a
-// hop over the graph advances 256 breadth-first searches at once. CPU implementation; a GPU backend
-// would provide the same block hop (the pull pass maps to one thread per row) behind the engine.
+// hop over the graph advances 256 breadth-first searches at once (the CPU's blocks below); and the
+// same search over all sources of a chunk at once with the engine's bitset primitives (the GPU).
 #pragma once
 
 #include <bit>
@@ -8,9 +8,19 @@
 #include <span>
 #include <vector>
 
+#include <diffuser/diffusion/reach.hpp>
 #include <diffuser/engine/csr.hpp>
+#include <diffuser/engine/sys.hpp>
 
 namespace diffuser::diffusion::detail {
+
+// Exact reachability with ops::frontier_pull / frontier_advance on `device` (bits are sources j,
+// nodes receivers i): sources in chunks of 64 * words bits, every chunk hop by hop until no node
+// gains a bit; after each hop the per-node counts of new bits come back to the host. Adds the new
+// sources of receiver v at hop k <= K to gained[(k - 1) * n + v] (size n * K) and the new pairs at
+// hop d to at_distance[d] (grown as needed).
+void reach_bitsets(const Csr& g, Device device, const ReachOptions& opt, const Stopwatch& clock,
+                   std::vector<std::int32_t>& gained, std::vector<std::int64_t>& at_distance);
 
 inline constexpr int kLanes = 4;  // 4 x 64 bits = 256 sources per block
 inline constexpr int kBlockBits = 64 * kLanes;

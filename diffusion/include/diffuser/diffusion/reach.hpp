@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <diffuser/engine/csr.hpp>
+#include <diffuser/engine/device.hpp>
 
 namespace diffuser::diffusion {
 
@@ -23,6 +24,9 @@ namespace diffuser::diffusion {
 inline constexpr std::int64_t kExactReachLimit = 16384;
 inline constexpr std::int64_t kDefaultReachSample = 4096;
 inline constexpr int kMaxReachHops = 1024;
+// Bitset path (GPU): the three N-node bitsets (frontier, next, visited) of one chunk of sources
+// stay under this many bytes, so N = 65,536 runs as one chunk of 1.5 GiB.
+inline constexpr std::int64_t kReachBitsetBytes = std::int64_t{2} << 30;
 
 struct ReachProgress {
   int hop = 0;              // hop just finished
@@ -40,6 +44,16 @@ struct ReachOptions {
   std::int64_t sample = -1;
   std::uint64_t seed = 0;    // draws the sampled tokens (rng::, reproducible)
   double confidence = 0.95;  // of the stated error bounds
+  // Where the exact computation runs. cuda: the engine's bitset primitives (ops_bits.hpp) on the
+  // GPU, every source of a chunk at once, one bit each; the same result as the CPU. A graph that
+  // already lives on the GPU runs there. Sampled mode runs on the CPU only (UsageError otherwise).
+  Device device = Device::cpu;
+  // Runs the exact computation with the bitset primitives even on the CPU: the GPU's algorithm,
+  // for tests without a GPU (slower than the CPU's own frontier blocks).
+  bool bitsets = false;
+  // Bitset path: sources per chunk (rounded up to a multiple of 64); 0 = as many as fit in
+  // kReachBitsetBytes.
+  std::int64_t chunk_sources = 0;
   // Called after each hop (and, while saturating, at most about once a second), from any thread
   // but never concurrently.
   std::function<void(const ReachProgress&)> progress;
@@ -81,7 +95,8 @@ struct ReachResult {
 // Runs to saturation (every frontier empty), so diameter and unreachable_pairs are exact in exact
 // mode whatever max_hops is. Work: about (N / 256) * hops * E word operations in the worst case,
 // much less where frontiers are sparse (push) or rows fill up early (pull with early exit).
-// Throws Error for N < 2 and UsageError for max_hops or confidence out of range.
+// Throws Error for N < 2 (or no usable GPU for device = cuda) and UsageError for max_hops or
+// confidence out of range, or sampled mode on the GPU.
 ReachResult reach(const Csr& g, const ReachOptions& options);
 
 // Half-width of a two-sided `confidence` interval for the mean of a [0, 1] quantity over s of n
