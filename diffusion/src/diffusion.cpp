@@ -45,8 +45,8 @@ double timed(Device d, bool want, F&& f) {
 
 template <class T>
 void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                         Tensor3View<const T> v, const Coefficients& c, Tensor3View<T> out, Tensor3View<T> scratch,
-                         StageTimes* times) {
+                         Tensor3View<const T> v, const Coefficients& c, Tensor3View<T> out,
+                         Tensor3View<T> scratch, StageTimes* times) {
   const CsrView gv = g.view();
   const Device dev = g.device();
   const int K = c.hops();
@@ -64,8 +64,8 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
     ops::node_axpby(static_cast<float>(theta[0]), v, 0.0f, v, out);
     return;
   }
-  DIFFUSER_CHECK(K == 1 || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
-                 "diffuse_values: ", K, " hops need a scratch buffer shaped like v");
+  DIFFUSER_CHECK(K == 1 || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d), "diffuse_values: ", K,
+                 " hops need a scratch buffer shaped like v");
   // Hop k writes `out` when K - k is even, so the last hop always lands in `out`.
   Tensor3View<const T> x = v;
   for (int k = 1; k <= K; ++k) {
@@ -90,7 +90,8 @@ Tensor3<T> diffuse_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const 
                         const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
   const ops::EdgeLayout layout = ops::preferred_edge_layout(g.device());
   Matrix<float> w = weights_matrix(g, q.h, layout);
-  const double ms = timed(g.device(), times, [&] { attention_weights_impl(g, q, k, mask, 0.0f, w.view(), layout); });
+  const double ms =
+      timed(g.device(), times, [&] { attention_weights_impl(g, q, k, mask, 0.0f, w.view(), layout); });
   if (times) times->scores_ms = ms;
   Tensor3<T> out(v.n, v.h, v.d, g.device());
   Tensor3<T> scratch;
@@ -101,16 +102,20 @@ Tensor3<T> diffuse_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const 
 
 }  // namespace
 
-void check_finite(Tensor3View<const float> x, const char* name) { check_finite_impl(x, name); }
-void check_finite(Tensor3View<const bf16> x, const char* name) { check_finite_impl(x, name); }
+void check_finite(Tensor3View<const float> x, const char* name) {
+  check_finite_impl(x, name);
+}
+void check_finite(Tensor3View<const bf16> x, const char* name) {
+  check_finite_impl(x, name);
+}
 
 Matrix<float> weights_matrix(const Csr& g, std::int64_t heads, ops::EdgeLayout layout) {
   if (layout == ops::EdgeLayout::head_major) return Matrix<float>(heads, g.num_edges(), g.device());
   return Matrix<float>(g.num_edges(), heads, g.device());
 }
 
-void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
-                       float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       ops::NodeMask mask, float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
   attention_weights_impl(g, q, k, mask, scale, weights, layout);
 }
 
@@ -126,28 +131,33 @@ Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor
   return w;
 }
 
-void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v, const Coefficients& c,
-                    Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v,
+                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
+                    StageTimes* times) {
   diffuse_values_impl<float>(g, weights, ops::EdgeLayout::edge_major, v, c, out, scratch, times);
 }
 
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout, Tensor3View<const float> v,
-                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch, StageTimes* times) {
+void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
+                    Tensor3View<const float> v, const Coefficients& c, Tensor3View<float> out,
+                    Tensor3View<float> scratch, StageTimes* times) {
   diffuse_values_impl<float>(g, weights, layout, v, c, out, scratch, times);
 }
 
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout, Tensor3View<const bf16> v,
-                    const Coefficients& c, Tensor3View<bf16> out, Tensor3View<bf16> scratch, StageTimes* times) {
+void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
+                    Tensor3View<const bf16> v, const Coefficients& c, Tensor3View<bf16> out,
+                    Tensor3View<bf16> scratch, StageTimes* times) {
   diffuse_values_impl<bf16>(g, weights, layout, v, c, out, scratch, times);
 }
 
 Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+                       Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask,
+                       StageTimes* times) {
   return diffuse_impl<float>(g, q, k, v, c, mask, times);
 }
 
-Tensor3<bf16> diffuse(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, Tensor3View<const bf16> v,
-                      const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
+Tensor3<bf16> diffuse(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
+                      Tensor3View<const bf16> v, const Coefficients& c, ops::NodeMask mask,
+                      StageTimes* times) {
   return diffuse_impl<bf16>(g, q, k, v, c, mask, times);
 }
 

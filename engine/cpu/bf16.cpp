@@ -13,7 +13,9 @@
 
 namespace diffuser {
 
-const char* dtype_name(DType t) { return t == DType::bf16 ? "bf16" : "fp32"; }
+const char* dtype_name(DType t) {
+  return t == DType::bf16 ? "bf16" : "fp32";
+}
 
 DType parse_dtype(std::string_view name) {
   if (name == "fp32" || name == "float32" || name == "f32") return DType::fp32;
@@ -91,7 +93,8 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
   convert(of.view(), out);
 }
 
-void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out) {
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, out.n, 64), [&](const auto& r) {
     for (auto i = r.begin(); i < r.end(); ++i)
       for (std::int64_t h = 0; h < out.h; ++h) {
@@ -116,7 +119,8 @@ std::int64_t find_non_finite(Tensor3View<const bf16> x) {
 void transpose(MatrixView<const float> in, MatrixView<float> out) {
   tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, in.rows, 64, 0, in.cols, 64), [&](const auto& r) {
     for (auto i = r.rows().begin(); i < r.rows().end(); ++i)
-      for (auto j = r.cols().begin(); j < r.cols().end(); ++j) out.data[j * out.cols + i] = in.data[i * in.cols + j];
+      for (auto j = r.cols().begin(); j < r.cols().end(); ++j)
+        out.data[j * out.cols + i] = in.data[i * in.cols + j];
   });
 }
 

@@ -17,7 +17,8 @@ void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<con
                     Span<const std::uint8_t> mask, MatrixView<float> weights);
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
                   Tensor3View<const bf16> y, Tensor3View<bf16> out);
-void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out);
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out);
 std::int64_t find_non_finite(Tensor3View<const bf16> x);
 void convert(Tensor3View<const float> x, Tensor3View<bf16> out);
 void convert(Tensor3View<const bf16> x, Tensor3View<float> out);

@@ -327,38 +327,8 @@ void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<c
       scale_slots(plan.pos.data() + ch.pos_off, S * RP, H, slot_h);
       float* wb[64];
       std::fill(wb, wb + RP, w + g.row_ptr[rows[0]] * H);
-      for (std::int64_t h = 0; h < H;
-           ++h) {  // the chunk's queries, transposed per head: qt[(h*D + d)*RP + r]
-        float* qth = qt + h * D * RP;
-        for (std::int64_t r = 0; r < RP; ++r) {
-          if (r < m) {
-            const float* qr = q.row(rows[r]) + h * q.stride_h;
-            for (int d = 0; d < D; ++d) qth[d * RP + r] = qr[d];
-          } else {
-            for (int d = 0; d < D; ++d) qth[d * RP + r] = 0.0f;
-          }
-        }
-      }
-      for (std::int64_t s0 = 0; s0 < S; s0 += kSourceBlock) {
-        const std::int64_t ns = std::min(kSourceBlock, S - s0);
-        for (std::int64_t h = 0; h < H; ++h) {
-          const float* kh = k.data + h * k.stride_h;
-          const float* qth = qt + h * D * RP;
-          float* th = tile + h * HS;
-          switch (RP / kLanes) {
-            case 1:
-              panel_scores_head<D, 1>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-              break;
-            case 2:
-              panel_scores_head<D, 2>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-              break;
-            default:
-              panel_scores_head<D, 4>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-              break;
-          }
-        }
-        unpack_scores(wb, slot_h, s0, ns, RP, H, tile, HS, scale);
-      }
+      transpose_queries<D>(q, rows, m, RP, qt);
+      panel_scores<D>(qt, RP, k, src, S, tile, HS, wb, slot_h, scale);
     }
     for (std::int64_t r = 0; r < m; ++r) {
       const std::int64_t i = rows[r], t = ch.rows_off + r, b = g.row_ptr[i], e = g.row_ptr[i + 1];

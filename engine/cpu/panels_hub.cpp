@@ -185,34 +185,8 @@ bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3Vi
     scale_slots(plan.pos.data() + ch.pos_off + lo * RP, (hi - lo) * RP, H, slot_h);
     float* wb[64];
     for (std::int64_t r = 0; r < RP; ++r) wb[r] = w + g.row_ptr[rows[std::min(r, m - 1)]] * H;
-    for (std::int64_t h = 0; h < H; ++h) {  // the chunk's queries, transposed per head
-      float* qth = qt + h * D * RP;
-      for (std::int64_t r = 0; r < RP; ++r) {
-        const float* qr = r < m ? q.row(rows[r]) + h * q.stride_h : nullptr;
-        for (int d = 0; d < D; ++d) qth[d * RP + r] = qr != nullptr ? qr[d] : 0.0f;
-      }
-    }
-    const std::int32_t* src = plan.src.data() + ch.src_off + lo;
-    for (std::int64_t s0 = 0; s0 < hi - lo; s0 += kSourceBlock) {
-      const std::int64_t ns = std::min(kSourceBlock, hi - lo - s0);
-      for (std::int64_t h = 0; h < H; ++h) {
-        const float* kh = k.data + h * k.stride_h;
-        const float* qth = qt + h * D * RP;
-        float* th = tile + h * HS;
-        switch (RP / kLanes) {
-          case 1:
-            panel_scores_head<D, 1>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-            break;
-          case 2:
-            panel_scores_head<D, 2>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-            break;
-          default:
-            panel_scores_head<D, 4>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-            break;
-        }
-      }
-      unpack_scores(wb, slot_h, s0, ns, RP, H, tile, HS, scale);
-    }
+    transpose_queries<D>(q, rows, m, RP, qt);
+    panel_scores<D>(qt, RP, k, plan.src.data() + ch.src_off + lo, hi - lo, tile, HS, wb, slot_h, scale);
   });
   for_each_hub_row(plan, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
     const std::int64_t t = ch.rows_off + r, i = plan.rows[static_cast<std::size_t>(t)];

@@ -170,94 +170,22 @@ inline void unpack_scores(float* const* wb, const std::int32_t* slot_h, std::int
 #endif
 }
 
-// accumulate_edges over a list of edges (base + off[t]) instead of a range.
+// accumulate_at and score_edges over a list of edges (base + off[t]) instead of a range.
 template <int D>
 void accumulate_list(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
                      const std::int32_t* col, std::int64_t base, const std::int32_t* off, std::int64_t count,
                      float* acc) {
-  constexpr int C = D / kLanes8;
-  std::int64_t t = 0;
-  for (; t + 4 <= count; t += 4) {
-    if (t + 12 <= count) {
-      for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[base + off[t + u]] * x_sn);
-    }
-    const std::int64_t e0 = base + off[t], e1 = base + off[t + 1], e2 = base + off[t + 2],
-                       e3 = base + off[t + 3];
-    const float* x0 = x + col[e0] * x_sn;
-    const float* x1 = x + col[e1] * x_sn;
-    const float* x2 = x + col[e2] * x_sn;
-    const float* x3 = x + col[e3] * x_sn;
-    for (std::int64_t h = 0; h < H; ++h) {
-      const Vec8 w0 = splat8(w[e0 * H + h]), w1 = splat8(w[e1 * H + h]), w2 = splat8(w[e2 * H + h]),
-                 w3 = splat8(w[e3 * H + h]);
-      const std::int64_t o0 = h * x_sh;
-      float* ah = acc + h * D;
-      for (int c = 0; c < C; ++c) {
-        const std::int64_t o = o0 + c * kLanes8;
-        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + w0 * load8(x0 + o) + w1 * load8(x1 + o) +
-                                     w2 * load8(x2 + o) + w3 * load8(x3 + o));
-      }
-    }
-  }
-  for (; t < count; ++t) {
-    const std::int64_t e = base + off[t];
-    const float* xr = x + col[e] * x_sn;
-    for (std::int64_t h = 0; h < H; ++h) {
-      const Vec8 we = splat8(w[e * H + h]);
-      float* ah = acc + h * D;
-      for (int c = 0; c < C; ++c)
-        store8(ah + c * kLanes8, load8(ah + c * kLanes8) + we * load8(xr + h * x_sh + c * kLanes8));
-    }
-  }
+  accumulate_at<D>(
+      w, H, x, x_sn, x_sh, col, [base, off](std::int64_t t) { return base + off[t]; }, count, acc);
 }
 
-// score_row over a list of edges (base + off[t]).
 template <int D>
 void score_list(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
                 const std::int32_t* col, std::int64_t base, const std::int32_t* off, std::int64_t count,
                 std::int64_t H, float scale, float* w) {
-  constexpr int C = D / kLanes;
-  std::int64_t t = 0;
-  for (; t + 4 <= count; t += 4) {
-    if (t + 12 <= count) {
-      for (int u = 8; u < 12; ++u) __builtin_prefetch(k + col[base + off[t + u]] * k_sn);
-    }
-    const std::int64_t e0 = base + off[t], e1 = base + off[t + 1], e2 = base + off[t + 2],
-                       e3 = base + off[t + 3];
-    const float* k0 = k + col[e0] * k_sn;
-    const float* k1 = k + col[e1] * k_sn;
-    const float* k2 = k + col[e2] * k_sn;
-    const float* k3 = k + col[e3] * k_sn;
-    for (std::int64_t h = 0; h < H; ++h) {
-      const float* qh = q_row + h * q_sh;
-      const std::int64_t o0 = h * k_sh;
-      Vec a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
-      for (int c = 0; c < C; ++c) {
-        const Vec qv = load(qh + c * kLanes);
-        const std::int64_t o = o0 + c * kLanes;
-        a0 += qv * load(k0 + o);
-        a1 += qv * load(k1 + o);
-        a2 += qv * load(k2 + o);
-        a3 += qv * load(k3 + o);
-      }
-      const Vec4 sc = hsum4(a0, a1, a2, a3) * scale;
-      w[e0 * H + h] = sc[0];
-      w[e1 * H + h] = sc[1];
-      w[e2 * H + h] = sc[2];
-      w[e3 * H + h] = sc[3];
-    }
-  }
-  for (; t < count; ++t) {
-    const std::int64_t e = base + off[t];
-    const float* kr = k + col[e] * k_sn;
-    for (std::int64_t h = 0; h < H; ++h) {
-      const float* qh = q_row + h * q_sh;
-      const float* kh = kr + h * k_sh;
-      Vec acc = zero();
-      for (int c = 0; c < C; ++c) acc += load(qh + c * kLanes) * load(kh + c * kLanes);
-      w[e * H + h] = hsum(acc) * scale;
-    }
-  }
+  score_edges<D>(
+      q_row, q_sh, k, k_sn, k_sh, col, [base, off](std::int64_t t) { return base + off[t]; }, count, H, scale,
+      w);
 }
 
 // tile[sb*RPq + r] = sum_d qt[d*RPq + r] * k_{src[sb]}[d] for sb < nb (one head): the chunk's
@@ -300,6 +228,49 @@ void panel_scores_head(const float* qt, std::int64_t RP, const float* kh, std::i
   constexpr int SB = kScoreRegs / V;
   for (std::int64_t s0 = 0; s0 < ns; s0 += SB)
     panel_scores_block<D, V>(qt, RP, kh, k_sn, src + s0, std::min<std::int64_t>(SB, ns - s0), tile + s0 * RP);
+}
+
+// The chunk's queries, transposed per head: qt[(h*D + d)*RP + r] for rows[r], r < m; the padding
+// rows m <= r < RP are zero.
+template <int D>
+void transpose_queries(Tensor3View<const float> q, const std::int64_t* rows, std::int64_t m, std::int64_t RP,
+                       float* qt) {
+  for (std::int64_t h = 0; h < q.h; ++h) {
+    float* qth = qt + h * D * RP;
+    for (std::int64_t r = 0; r < RP; ++r) {
+      const float* qr = r < m ? q.row(rows[r]) + h * q.stride_h : nullptr;
+      for (int d = 0; d < D; ++d) qth[d * RP + r] = qr != nullptr ? qr[d] : 0.0f;
+    }
+  }
+}
+
+// Scores of the panel sources src[0, n) of every head, kSourceBlock at a time through the per-head
+// `tile` (stride HS), scattered to the rows' weights wb[r] by slot_h (see unpack_scores).
+template <int D>
+void panel_scores(const float* qt, std::int64_t RP, Tensor3View<const float> k, const std::int32_t* src,
+                  std::int64_t n, float* tile, std::int64_t HS, float* const* wb, const std::int32_t* slot_h,
+                  float scale) {
+  const std::int64_t H = k.h;
+  for (std::int64_t s0 = 0; s0 < n; s0 += kSourceBlock) {
+    const std::int64_t ns = std::min(kSourceBlock, n - s0);
+    for (std::int64_t h = 0; h < H; ++h) {
+      const float* kh = k.data + h * k.stride_h;
+      const float* qth = qt + h * D * RP;
+      float* th = tile + h * HS;
+      switch (RP / kLanes) {
+        case 1:
+          panel_scores_head<D, 1>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+          break;
+        case 2:
+          panel_scores_head<D, 2>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+          break;
+        default:
+          panel_scores_head<D, 4>(qth, RP, kh, k.stride_n, src + s0, ns, th);
+          break;
+      }
+    }
+    unpack_scores(wb, slot_h, s0, ns, RP, H, tile, HS, scale);
+  }
 }
 
 template <class Body>

@@ -19,25 +19,26 @@ inline bool edge_unmasked(const std::uint8_t* mask, std::int64_t i, std::int32_t
   return mask == nullptr || (mask[i] != 0 && mask[j] != 0);
 }
 
-// w[e*H + h] = scale * <q_i,h , k_j,h> for the edges of one row. Four edges at a time: each q
-// vector load serves four dot products, the neighbours' k rows are read front to back (all heads,
-// contiguous, which the hardware prefetcher streams), and the four sums are reduced together.
-template <int D>
-void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn,
-               std::int64_t k_sh, const std::int32_t* col, std::int64_t begin, std::int64_t end,
-               std::int64_t H, float scale, float* w) {
+// w[e*H + h] = scale * <q_i,h , k_j,h> for the edges e = edge(t), t < count, of one row. Four edges
+// at a time: each q vector load serves four dot products, the neighbours' k rows are read front to
+// back (all heads, contiguous, which the hardware prefetcher streams), and the four sums are reduced
+// together. `edge` maps a position to an edge index (a range, or a list of offsets).
+template <int D, class EdgeAt>
+void score_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
+                 const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale,
+                 float* w) {
   using namespace simd;
   constexpr int C = D / kLanes;
-  std::int64_t e = begin;
-  for (; e + 4 <= end; e += 4) {
-    if (e + 12 <= end) {  // start the rows two groups ahead: the stream prefetcher follows them
-      for (int u = 8; u < 12; ++u) __builtin_prefetch(k + col[e + u] * k_sn);
+  std::int64_t t = 0;
+  for (; t + 4 <= count; t += 4) {
+    if (t + 12 <= count) {  // start the rows two groups ahead: the stream prefetcher follows them
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(k + col[edge(t + u)] * k_sn);
     }
-    const float* k0 = k + col[e] * k_sn;
-    const float* k1 = k + col[e + 1] * k_sn;
-    const float* k2 = k + col[e + 2] * k_sn;
-    const float* k3 = k + col[e + 3] * k_sn;
-    float* we = w + e * H;
+    const std::int64_t e0 = edge(t), e1 = edge(t + 1), e2 = edge(t + 2), e3 = edge(t + 3);
+    const float* k0 = k + col[e0] * k_sn;
+    const float* k1 = k + col[e1] * k_sn;
+    const float* k2 = k + col[e2] * k_sn;
+    const float* k3 = k + col[e3] * k_sn;
     for (std::int64_t h = 0; h < H; ++h) {
       const float* qh = q_row + h * q_sh;
       const std::int64_t off = h * k_sh;
@@ -51,13 +52,14 @@ void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64
         a3 += qv * load(k3 + o);
       }
       const Vec4 sc = hsum4(a0, a1, a2, a3) * scale;
-      we[h] = sc[0];
-      we[H + h] = sc[1];
-      we[2 * H + h] = sc[2];
-      we[3 * H + h] = sc[3];
+      w[e0 * H + h] = sc[0];
+      w[e1 * H + h] = sc[1];
+      w[e2 * H + h] = sc[2];
+      w[e3 * H + h] = sc[3];
     }
   }
-  for (; e < end; ++e) {
+  for (; t < count; ++t) {
+    const std::int64_t e = edge(t);
     const float* kr = k + col[e] * k_sn;
     for (std::int64_t h = 0; h < H; ++h) {
       const float* qh = q_row + h * q_sh;
@@ -67,6 +69,16 @@ void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64
       w[e * H + h] = hsum(acc) * scale;
     }
   }
+}
+
+// score_edges over the row's edge range [begin, end).
+template <int D>
+void score_row(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
+               const std::int32_t* col, std::int64_t begin, std::int64_t end, std::int64_t H, float scale,
+               float* w) {
+  score_edges<D>(
+      q_row, q_sh, k, k_sn, k_sh, col, [begin](std::int64_t t) { return begin + t; }, end - begin, H, scale,
+      w);
 }
 
 // Any D: plain loops (correct, slower).
@@ -84,7 +96,9 @@ inline void score_row_any(const float* q_row, std::int64_t q_sh, const float* k,
 }
 
 // Scratch a row softmax needs: kLanes*H accumulators, H per-head values, a pattern of H + kLanes.
-inline std::int64_t softmax_scratch_floats(std::int64_t H) { return (simd::kLanes + 2) * H + simd::kLanes; }
+inline std::int64_t softmax_scratch_floats(std::int64_t H) {
+  return (simd::kLanes + 2) * H + simd::kLanes;
+}
 
 namespace detail {
 
@@ -96,10 +110,10 @@ inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const std::int64_t full = count / kLanes * kLanes;
   const std::int64_t period = kLanes * H;
-  float* acc = scratch;               // acc vector j covers flat offsets j*kLanes .. (mod period)
+  float* acc = scratch;                // acc vector j covers flat offsets j*kLanes .. (mod period)
   float* per_head = scratch + period;  // H floats
-  float* pattern = per_head + H;      // per_head repeated: pattern[t] = per_head[t % H], H + kLanes floats
-  auto fold = [&](bool take_max) {    // per_head[h] <- max/sum over acc entries with index = h mod H
+  float* pattern = per_head + H;       // per_head repeated: pattern[t] = per_head[t % H], H + kLanes floats
+  auto fold = [&](bool take_max) {     // per_head[h] <- max/sum over acc entries with index = h mod H
     for (std::int64_t h = 0; h < H; ++h) per_head[h] = take_max ? kNegInf : 0.0f;
     for (std::int64_t t = 0; t < period; ++t)
       per_head[t % H] = take_max ? std::max(per_head[t % H], acc[t]) : per_head[t % H] + acc[t];
@@ -175,26 +189,28 @@ inline void softmax_row(float* w, std::int64_t begin, std::int64_t end, std::int
   }
 }
 
-// acc[h*D + :] += sum over edges e in [begin, end) of w[e*H + h] * x_j,h. Edge-major: each
-// neighbour's row (all heads) is streamed once, four edges at a time, into an (H, D) accumulator
-// that stays in L1. The rows two groups ahead are prefetched so the stream prefetcher follows them.
-template <int D>
-void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
-                      const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc) {
+// acc[h*D + :] += sum over the edges e = edge(t), t < count, of w[e*H + h] * x_j,h. Edge-major:
+// each neighbour's row (all heads) is streamed once, four edges at a time, into an (H, D)
+// accumulator that stays in L1. The rows two groups ahead are prefetched so the stream prefetcher
+// follows them.
+template <int D, class EdgeAt>
+void accumulate_at(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
+                   const std::int32_t* col, EdgeAt edge, std::int64_t count, float* acc) {
   using namespace simd;
   constexpr int C = D / kLanes8;
-  std::int64_t e = begin;
-  for (; e + 4 <= end; e += 4) {
-    if (e + 12 <= end) {
-      for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[e + u] * x_sn);
+  std::int64_t t = 0;
+  for (; t + 4 <= count; t += 4) {
+    if (t + 12 <= count) {
+      for (int u = 8; u < 12; ++u) __builtin_prefetch(x + col[edge(t + u)] * x_sn);
     }
-    const float* x0 = x + col[e] * x_sn;
-    const float* x1 = x + col[e + 1] * x_sn;
-    const float* x2 = x + col[e + 2] * x_sn;
-    const float* x3 = x + col[e + 3] * x_sn;
-    const float* we = w + e * H;
+    const std::int64_t e0 = edge(t), e1 = edge(t + 1), e2 = edge(t + 2), e3 = edge(t + 3);
+    const float* x0 = x + col[e0] * x_sn;
+    const float* x1 = x + col[e1] * x_sn;
+    const float* x2 = x + col[e2] * x_sn;
+    const float* x3 = x + col[e3] * x_sn;
     for (std::int64_t h = 0; h < H; ++h) {
-      const Vec8 w0 = splat8(we[h]), w1 = splat8(we[H + h]), w2 = splat8(we[2 * H + h]), w3 = splat8(we[3 * H + h]);
+      const Vec8 w0 = splat8(w[e0 * H + h]), w1 = splat8(w[e1 * H + h]), w2 = splat8(w[e2 * H + h]),
+                 w3 = splat8(w[e3 * H + h]);
       const std::int64_t off = h * x_sh;
       float* ah = acc + h * D;
       for (int c = 0; c < C; ++c) {
@@ -204,7 +220,8 @@ void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64
       }
     }
   }
-  for (; e < end; ++e) {
+  for (; t < count; ++t) {
+    const std::int64_t e = edge(t);
     const float* xr = x + col[e] * x_sn;
     for (std::int64_t h = 0; h < H; ++h) {
       const Vec8 we = splat8(w[e * H + h]);
@@ -213,6 +230,14 @@ void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64
         store8(ah + c * kLanes8, load8(ah + c * kLanes8) + we * load8(xr + h * x_sh + c * kLanes8));
     }
   }
+}
+
+// accumulate_at over the row's edge range [begin, end).
+template <int D>
+void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
+                      const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc) {
+  accumulate_at<D>(
+      w, H, x, x_sn, x_sh, col, [begin](std::int64_t t) { return begin + t; }, end - begin, acc);
 }
 
 // out_i,h = a * acc_h + b * y_i,h (y ignored when b == 0).
@@ -265,11 +290,21 @@ inline void gather_row_any(const float* w, std::int64_t H, std::int64_t D, const
 template <class F>
 void dispatch_head_dim(std::int64_t d, F&& f) {
   switch (d) {
-    case 16: f.template operator()<16>(); break;
-    case 32: f.template operator()<32>(); break;
-    case 64: f.template operator()<64>(); break;
-    case 128: f.template operator()<128>(); break;
-    default: f.template operator()<0>(); break;
+    case 16:
+      f.template operator()<16>();
+      break;
+    case 32:
+      f.template operator()<32>();
+      break;
+    case 64:
+      f.template operator()<64>();
+      break;
+    case 128:
+      f.template operator()<128>();
+      break;
+    default:
+      f.template operator()<0>();
+      break;
   }
 }
 

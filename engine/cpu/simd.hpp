@@ -25,22 +25,32 @@ typedef float Vec8 __attribute__((vector_size(32), aligned(4)));
 // 8-lane vectors on every build: the gather kernels measured faster with them than with 16 lanes
 // on AVX-512 (Zen 5, N = 4096: 45 vs 70 ms per hop); the score kernels are faster with 16.
 inline constexpr int kLanes8 = 8;
-inline Vec8 load8(const float* p) { return *reinterpret_cast<const Vec8*>(p); }
-inline void store8(float* p, Vec8 v) { *reinterpret_cast<Vec8*>(p) = v; }
+inline Vec8 load8(const float* p) {
+  return *reinterpret_cast<const Vec8*>(p);
+}
+inline void store8(float* p, Vec8 v) {
+  *reinterpret_cast<Vec8*>(p) = v;
+}
 inline Vec8 splat8(float x) {
   Vec8 v;
   for (int i = 0; i < kLanes8; ++i) v[i] = x;
   return v;
 }
 
-inline Vec load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
-inline void store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+inline Vec load(const float* p) {
+  return *reinterpret_cast<const Vec*>(p);
+}
+inline void store(float* p, Vec v) {
+  *reinterpret_cast<Vec*>(p) = v;
+}
 inline Vec splat(float x) {
   Vec v;
   for (int i = 0; i < kLanes; ++i) v[i] = x;  // compiles to one broadcast
   return v;
 }
-inline Vec zero() { return Vec{}; }
+inline Vec zero() {
+  return Vec{};
+}
 
 // 8 lanes from any vector width: the sum of its two (or one) halves.
 inline Vec8 fold8(Vec a) {
@@ -102,6 +112,8 @@ inline Vec exp(Vec x) {
   return nan_mask ? x : result;
 }
 
-inline Vec max(Vec a, Vec b) { return a > b ? a : b; }
+inline Vec max(Vec a, Vec b) {
+  return a > b ? a : b;
+}
 
 }  // namespace diffuser::cpu::simd

@@ -27,7 +27,9 @@ View3<T> view3(Tensor3View<T> v) {
   return {v.data, v.stride_n, v.stride_h};
 }
 
-__device__ __forceinline__ float get(const float* p) { return *p; }
+__device__ __forceinline__ float get(const float* p) {
+  return *p;
+}
 __device__ __forceinline__ float get(const bf16* p) {
   return __uint_as_float(static_cast<unsigned>(*reinterpret_cast<const unsigned short*>(p)) << 16);
 }
@@ -75,7 +77,7 @@ void axpby(float a, Tensor3View<const T> x, float b, Tensor3View<const T> y, Ten
   const std::int64_t total = out.n * out.h * out.d;
   if (total == 0) return;
   axpby_kernel<T><<<grid_for_total(total), 256, 0, kStream>>>(a, view3(x), b, view3(y), view3(out),
-                                                             Shape{out.n, out.h, out.d}, total);
+                                                              Shape{out.n, out.h, out.d}, total);
   DIFFUSER_CUDA_LAUNCHED("axpby_kernel");
 }
 
@@ -83,28 +85,34 @@ template <class A, class B>
 void convert_any(Tensor3View<const A> x, Tensor3View<B> out) {
   const std::int64_t total = x.n * x.h * x.d;
   if (total == 0) return;
-  convert_kernel<A, B><<<grid_for_total(total), 256, 0, kStream>>>(view3(x), view3(out), Shape{x.n, x.h, x.d},
-                                                                    total);
+  convert_kernel<A, B>
+      <<<grid_for_total(total), 256, 0, kStream>>>(view3(x), view3(out), Shape{x.n, x.h, x.d}, total);
   DIFFUSER_CUDA_LAUNCHED("convert_kernel");
 }
 
 }  // namespace
 
-void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y, Tensor3View<float> out) {
+void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                Tensor3View<float> out) {
   axpby(a, x, b, y, out);
 }
-void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out) {
   axpby(a, x, b, y, out);
 }
-void convert(Tensor3View<const float> x, Tensor3View<bf16> out) { convert_any(x, out); }
-void convert(Tensor3View<const bf16> x, Tensor3View<float> out) { convert_any(x, out); }
+void convert(Tensor3View<const float> x, Tensor3View<bf16> out) {
+  convert_any(x, out);
+}
+void convert(Tensor3View<const bf16> x, Tensor3View<float> out) {
+  convert_any(x, out);
+}
 
 void transpose(MatrixView<const float> in, MatrixView<float> out) {
   const std::int64_t row_tiles = (in.rows + 31) / 32, col_tiles = (in.cols + 31) / 32;
   const std::int64_t blocks = row_tiles * col_tiles;
   DIFFUSER_CHECK(blocks < (std::int64_t{1} << 31), "transpose: matrix too large");
-  transpose_kernel<<<static_cast<unsigned>(blocks), dim3(32, 8), 0, kStream>>>(in.data, out.data, in.rows, in.cols,
-                                                                              col_tiles);
+  transpose_kernel<<<static_cast<unsigned>(blocks), dim3(32, 8), 0, kStream>>>(in.data, out.data, in.rows,
+                                                                               in.cols, col_tiles);
   DIFFUSER_CUDA_LAUNCHED("transpose_kernel");
 }
 

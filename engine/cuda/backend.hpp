@@ -41,10 +41,10 @@ void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const 
                 Tensor3View<float> out);
 void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
                 Tensor3View<bf16> out);
-void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                    float scale, Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
-void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
-                    float scale, Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
+void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
+                    Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+                    Span<const std::uint8_t> mask, float* weights, EdgeStrides ws);
 void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const float> x,
                   float b, Tensor3View<const float> y, Tensor3View<float> out);
 void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const bf16> x,
@@ -75,8 +75,7 @@ void set_schedule(std::string_view spec);
 std::string schedule();
 
 // ops_bits.hpp (bitsets of `words` 64-bit words per node, node-major).
-void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next,
-                   std::int64_t words);
+void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next, std::int64_t words);
 void frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::uint64_t* frontier,
                       std::int64_t words, std::int64_t n, std::int64_t* new_counts);
 

@@ -2,8 +2,8 @@
 // Per head S = Q K^T (N x N) by strided-batched SGEMM straight from the (N, H, D) layout
 // (leading dimension H*D), a masked softmax per row (entries off the graph become 0), then per hop
 // Z' = (1 - alpha) S Z + alpha V by one strided-batched SGEMM onto a copy of V. FP32 math (no TF32).
-#include <cmath>
 #include <cublas_v2.h>
+#include <cmath>
 
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/error.hpp>
@@ -13,10 +13,10 @@
 #include "dispatch.cuh"
 #include "vec.cuh"
 
-#define DIFFUSER_CUBLAS_CHECK(call)                                                                   \
-  do {                                                                                                \
-    const cublasStatus_t s_ = (call);                                                                 \
-    if (s_ != CUBLAS_STATUS_SUCCESS)                                                                  \
+#define DIFFUSER_CUBLAS_CHECK(call)                                                                        \
+  do {                                                                                                     \
+    const cublasStatus_t s_ = (call);                                                                      \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                                       \
       throw ::diffuser::Error(::diffuser::cat("cuBLAS error ", cublasGetStatusString(s_), " in ", #call)); \
   } while (0)
 
@@ -26,7 +26,8 @@ namespace {
 
 // CTA per (head, row): the row's scores at its graph edges are read into shared memory, the
 // whole dense row is zeroed, then the normalised weights are written back at the edges.
-__global__ void masked_softmax(float* s, const std::int64_t* row_ptr, const std::int32_t* col, std::int64_t n) {
+__global__ void masked_softmax(float* s, const std::int64_t* row_ptr, const std::int32_t* col,
+                               std::int64_t n) {
   extern __shared__ float buf[];
   const std::int64_t h = blockIdx.x / n, i = blockIdx.x % n;
   float* row = s + (h * n + i) * n;
@@ -40,7 +41,8 @@ __global__ void masked_softmax(float* s, const std::int64_t* row_ptr, const std:
   }
 #pragma unroll
   for (int off = 1; off < 32; off <<= 1)
-    st = softmax_merge(st, SoftmaxState{__shfl_xor_sync(kFull, st.m, off), __shfl_xor_sync(kFull, st.s, off)});
+    st =
+        softmax_merge(st, SoftmaxState{__shfl_xor_sync(kFull, st.m, off), __shfl_xor_sync(kFull, st.s, off)});
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   if (lane == 0) {
     red_m[warp] = st.m;
@@ -58,8 +60,8 @@ __global__ void masked_softmax(float* s, const std::int64_t* row_ptr, const std:
 }  // namespace
 
 baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                                Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out, int reps,
-                                std::int64_t max_n) {
+                                Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
+                                int reps, std::int64_t max_n) {
   const std::int64_t n = g.num_nodes(), heads = q.h, d = q.d;
   DIFFUSER_CHECK(n <= max_n, "dense baseline: N = ", n, " above ", max_n);
   const std::int64_t base = bytes_in_use();
@@ -72,9 +74,10 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
       for (std::int64_t i = 0; i < n; ++i) max_deg = std::max(max_deg, rp[i + 1] - rp[i]);
     }
     const std::size_t smem = static_cast<std::size_t>(std::max<std::int64_t>(max_deg, 1)) * sizeof(float);
-    DIFFUSER_CHECK(smem <= 200 * 1024, "dense baseline: a row of degree ", max_deg, " needs too much shared memory");
-    DIFFUSER_CUDA_CHECK(
-        cudaFuncSetAttribute(masked_softmax, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    DIFFUSER_CHECK(smem <= 200 * 1024, "dense baseline: a row of degree ", max_deg,
+                   " needs too much shared memory");
+    DIFFUSER_CUDA_CHECK(cudaFuncSetAttribute(masked_softmax, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(smem)));
     Buffer<float> s(heads * n * n, Device::cuda), z(n * heads * d, Device::cuda);
     cublasHandle_t handle = nullptr;
     DIFFUSER_CUBLAS_CHECK(cublasCreate(&handle));
@@ -90,12 +93,13 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
     const std::size_t node_bytes = static_cast<std::size_t>(n * heads * d) * sizeof(float);
 
     auto scores = [&] {
-      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, N, Dm, &scale, k.data, ld,
-                                                      d, q.data, ld, d, &zero, s.data(), N, n * n, batch));
+      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, N, Dm, &scale,
+                                                      k.data, ld, d, q.data, ld, d, &zero, s.data(), N, n * n,
+                                                      batch));
     };
     auto softmax = [&] {
       masked_softmax<<<static_cast<unsigned>(heads * n), 256, smem, kStream>>>(s.data(), g.row_ptr().data(),
-                                                                              g.col().data(), n);
+                                                                               g.col().data(), n);
       DIFFUSER_CUDA_LAUNCHED("masked_softmax");
     };
     // Hop kk reads V (kk == 1) or the previous result and writes `out` or `z` so the last hop
@@ -104,12 +108,13 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
       const float* src = kk == 1 ? v.data : (((hops - kk + 1) % 2 == 0) ? out.data : z.data());
       float* dst = ((hops - kk) % 2 == 0) ? out.data : z.data();
       DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(dst, v.data, node_bytes, cudaMemcpyDeviceToDevice, kStream));
-      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dm, N, N, &keep, src, ld, d,
-                                                      s.data(), N, n * n, &alpha, dst, ld, d, batch));
+      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dm, N, N, &keep, src,
+                                                      ld, d, s.data(), N, n * n, &alpha, dst, ld, d, batch));
     };
     auto plain = [&] {
-      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dm, N, N, &one, v.data, ld,
-                                                      d, s.data(), N, n * n, &zero, out.data, ld, d, batch));
+      DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dm, N, N, &one,
+                                                      v.data, ld, d, s.data(), N, n * n, &zero, out.data, ld,
+                                                      d, batch));
     };
     auto forward = [&] {
       scores();
@@ -132,8 +137,10 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
       t.softmax_ms = ts[ts.size() / 2];
     }
     t.hop_ms = median_ms(reps, [&] {
-      if (hops == 0) plain();
-      else hop(1);
+      if (hops == 0)
+        plain();
+      else
+        hop(1);
     });
     t.total_ms = median_ms(reps, forward);
     DIFFUSER_CUDA_CHECK(cudaDeviceSynchronize());

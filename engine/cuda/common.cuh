@@ -2,8 +2,8 @@
 // launch), the switch that synchronises after each launch (DIFFUSER_CUDA_SYNC=1), launch sizes.
 #pragma once
 
-#include <cstdint>
 #include <cuda_runtime.h>
+#include <cstdint>
 
 #include <diffuser/engine/error.hpp>
 
@@ -34,11 +34,11 @@ inline unsigned blocks_for(std::int64_t items, int per_block) {
 
 }  // namespace diffuser::cuda
 
-#define DIFFUSER_CUDA_CHECK(call)                                                        \
-  do {                                                                                   \
-    const cudaError_t diffuser_cuda_e_ = (call);                                         \
-    if (diffuser_cuda_e_ != cudaSuccess)                                                 \
-      ::diffuser::cuda::fail(diffuser_cuda_e_, #call, __FILE__, __LINE__);               \
+#define DIFFUSER_CUDA_CHECK(call)                                          \
+  do {                                                                     \
+    const cudaError_t diffuser_cuda_e_ = (call);                           \
+    if (diffuser_cuda_e_ != cudaSuccess)                                   \
+      ::diffuser::cuda::fail(diffuser_cuda_e_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // Use right after every <<<...>>> launch.

@@ -50,9 +50,9 @@ const Probe& probe() {
       (void)cudaGetLastError();
       cudaDeviceProp prop{};
       (void)cudaGetDeviceProperties(&prop, 0);
-      result.why = cat("the GPU (", prop.name, ", sm_", prop.major, prop.minor,
-                       ") cannot run this build's kernels (", cudaGetErrorName(k),
-                       "); rebuild with -DCMAKE_CUDA_ARCHITECTURES=", prop.major, prop.minor);
+      result.why =
+          cat("the GPU (", prop.name, ", sm_", prop.major, prop.minor, ") cannot run this build's kernels (",
+              cudaGetErrorName(k), "); rebuild with -DCMAKE_CUDA_ARCHITECTURES=", prop.major, prop.minor);
       return;
     }
     result.ok = true;
@@ -113,26 +113,41 @@ void parse_schedule(std::string_view spec, Schedule& s) {
       }
     };
     if (key == "hop") {
-      if (val == "auto") s.hop = HopKernel::automatic;
-      else if (val == "w32") s.hop = HopKernel::w32;
-      else if (val == "w16") s.hop = HopKernel::w16;
-      else if (val == "w8") s.hop = HopKernel::w8;
-      else if (val == "h2") s.hop = HopKernel::h2;
-      else if (val == "row") s.hop = HopKernel::row;
-      else throw UsageError(cat("cuda schedule: hop=", val, " (expected auto, w32, w16, w8, h2 or row)"));
+      if (val == "auto")
+        s.hop = HopKernel::automatic;
+      else if (val == "w32")
+        s.hop = HopKernel::w32;
+      else if (val == "w16")
+        s.hop = HopKernel::w16;
+      else if (val == "w8")
+        s.hop = HopKernel::w8;
+      else if (val == "h2")
+        s.hop = HopKernel::h2;
+      else if (val == "row")
+        s.hop = HopKernel::row;
+      else
+        throw UsageError(cat("cuda schedule: hop=", val, " (expected auto, w32, w16, w8, h2 or row)"));
     } else if (key == "score") {
-      if (val == "s8") s.score_lanes = 8;
-      else if (val == "s16") s.score_lanes = 16;
-      else if (val == "s32") s.score_lanes = 32;
-      else throw UsageError(cat("cuda schedule: score=", val, " (expected s8, s16 or s32)"));
+      if (val == "s8")
+        s.score_lanes = 8;
+      else if (val == "s16")
+        s.score_lanes = 16;
+      else if (val == "s32")
+        s.score_lanes = 32;
+      else
+        throw UsageError(cat("cuda schedule: score=", val, " (expected s8, s16 or s32)"));
     } else if (key == "step" || key == "sstep") {
       const auto v = number();
-      if (v != 0 && v != 8 && v != 16 && v != 32) throw UsageError(cat("cuda schedule: ", key, " must be 0, 8, 16 or 32"));
+      if (v != 0 && v != 8 && v != 16 && v != 32)
+        throw UsageError(cat("cuda schedule: ", key, " must be 0, 8, 16 or 32"));
       (key == "step" ? s.hop_step : s.score_step) = static_cast<int>(v);
     } else if (key == "layout") {
-      if (val == "hm") s.head_major = true;
-      else if (val == "em") s.head_major = false;
-      else throw UsageError(cat("cuda schedule: layout=", val, " (expected hm or em)"));
+      if (val == "hm")
+        s.head_major = true;
+      else if (val == "em")
+        s.head_major = false;
+      else
+        throw UsageError(cat("cuda schedule: layout=", val, " (expected hm or em)"));
     } else if (key == "hub") {
       const auto v = number();
       if (v < -1) throw UsageError("cuda schedule: hub must be -1, 0 or a degree");
@@ -152,12 +167,18 @@ void load_env_schedule() {
 
 const char* hop_name(HopKernel h) {
   switch (h) {
-    case HopKernel::automatic: return "auto";
-    case HopKernel::w32: return "w32";
-    case HopKernel::w16: return "w16";
-    case HopKernel::w8: return "w8";
-    case HopKernel::h2: return "h2";
-    case HopKernel::row: return "row";
+    case HopKernel::automatic:
+      return "auto";
+    case HopKernel::w32:
+      return "w32";
+    case HopKernel::w16:
+      return "w16";
+    case HopKernel::w8:
+      return "w8";
+    case HopKernel::h2:
+      return "h2";
+    case HopKernel::row:
+      return "row";
   }
   return "?";
 }
@@ -203,11 +224,13 @@ void set_schedule(std::string_view spec) {
 
 std::string schedule() {
   const Schedule& s = current_schedule();
-  return cat("hop=", hop_name(s.hop), ",step=", s.hop_step, ",score=s", s.score_lanes, ",sstep=", s.score_step,
-             ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub);
+  return cat("hop=", hop_name(s.hop), ",step=", s.hop_step, ",score=s", s.score_lanes,
+             ",sstep=", s.score_step, ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub);
 }
 
-bool prefers_head_major() { return current_schedule().head_major; }
+bool prefers_head_major() {
+  return current_schedule().head_major;
+}
 
 bool available(std::string* why) {
   const Probe& p = probe();
@@ -277,14 +300,17 @@ void release(void* p) noexcept {
 }
 
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes) {
-  const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                            : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  const cudaMemcpyKind kind = dst_on_device
+                                  ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                  : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, kStream));
   // Host memory may be pageable or go away after return: copies that touch it complete first.
   if (!dst_on_device || !src_on_device) DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(kStream));
 }
 
-void memset_zero(void* p, std::size_t bytes) { DIFFUSER_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, kStream)); }
+void memset_zero(void* p, std::size_t bytes) {
+  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, kStream));
+}
 
 void synchronize() {
   if (!probe().ok) return;
@@ -323,7 +349,8 @@ double copy_gbps(std::int64_t bytes, int reps) {
   DIFFUSER_CUDA_CHECK(cudaMemsetAsync(a, 1, static_cast<std::size_t>(bytes), kStream));
   for (int r = 0; r <= reps; ++r) {
     DIFFUSER_CUDA_CHECK(cudaEventRecord(t0, kStream));
-    DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(b, a, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, kStream));
+    DIFFUSER_CUDA_CHECK(
+        cudaMemcpyAsync(b, a, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, kStream));
     DIFFUSER_CUDA_CHECK(cudaEventRecord(t1, kStream));
     DIFFUSER_CUDA_CHECK(cudaEventSynchronize(t1));
     float ms = 0;

@@ -9,7 +9,9 @@ namespace diffuser::cuda {
 
 namespace {
 
-__device__ __forceinline__ bool bad(float v) { return !isfinite(v); }
+__device__ __forceinline__ bool bad(float v) {
+  return !isfinite(v);
+}
 __device__ __forceinline__ bool bad(bf16 v) {
   return (*reinterpret_cast<const unsigned short*>(&v) & 0x7f80u) == 0x7f80u;
 }
@@ -33,9 +35,8 @@ std::int64_t find_any(Tensor3View<const T> x) {
   const unsigned long long none = ULLONG_MAX;
   DIFFUSER_CUDA_CHECK(cudaMemsetAsync(d_first, 0xff, sizeof *d_first, kStream));  // ULLONG_MAX
   const std::int64_t blocks = (total + 255) / 256, cap = static_cast<std::int64_t>(sm_count()) * 32;
-  find_kernel<T><<<static_cast<unsigned>(blocks < cap ? blocks : cap), 256, 0, kStream>>>(x.data, x.stride_n,
-                                                                                          x.stride_h, x.h, x.d, total,
-                                                                                          d_first);
+  find_kernel<T><<<static_cast<unsigned>(blocks < cap ? blocks : cap), 256, 0, kStream>>>(
+      x.data, x.stride_n, x.stride_h, x.h, x.d, total, d_first);
   DIFFUSER_CUDA_LAUNCHED("find_kernel");
   unsigned long long first = none;
   DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(&first, d_first, sizeof first, cudaMemcpyDeviceToHost, kStream));
@@ -45,7 +46,11 @@ std::int64_t find_any(Tensor3View<const T> x) {
 
 }  // namespace
 
-std::int64_t find_non_finite(Tensor3View<const float> x) { return find_any(x); }
-std::int64_t find_non_finite(Tensor3View<const bf16> x) { return find_any(x); }
+std::int64_t find_non_finite(Tensor3View<const float> x) {
+  return find_any(x);
+}
+std::int64_t find_non_finite(Tensor3View<const bf16> x) {
+  return find_any(x);
+}
 
 }  // namespace diffuser::cuda

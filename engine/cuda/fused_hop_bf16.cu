@@ -4,8 +4,8 @@
 
 namespace diffuser::cuda {
 
-void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const bf16> x, float b,
-                  Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const bf16> x,
+                  float b, Tensor3View<const bf16> y, Tensor3View<bf16> out) {
   run_hop<bf16>(g, w, ws.se, ws.sh, a, x, b, y, out);
 }
 

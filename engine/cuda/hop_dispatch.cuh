@@ -83,15 +83,31 @@ void launch_hop_fast(const CsrView& g, HopArgs<T> p) {
 }
 
 template <class T>
-void run_hop(const CsrView& g, const float* w, std::int64_t wse, std::int64_t wsh, float a, Tensor3View<const T> x,
-             float b, Tensor3View<const T> y, Tensor3View<T> out) {
+void run_hop(const CsrView& g, const float* w, std::int64_t wse, std::int64_t wsh, float a,
+             Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
   if (g.n == 0) return;
-  HopArgs<T> p{g.row_ptr, g.col,      g.n,        w,        wse,        wsh,        a,
-               b,         x.data,     x.stride_n, x.stride_h, b != 0.0f ? y.data : nullptr,
-               y.stride_n, y.stride_h, out.data,  out.stride_n, out.stride_h, static_cast<int>(x.h),
-               static_cast<int>(x.d), kNoHubs};
-  const bool fast = (x.d == 64 || x.d == 128) && aligned16(x) && aligned16(out) && (b == 0.0f || aligned16(y)) &&
-                    x.stride_n < (std::int64_t{1} << 31);
+  HopArgs<T> p{g.row_ptr,
+               g.col,
+               g.n,
+               w,
+               wse,
+               wsh,
+               a,
+               b,
+               x.data,
+               x.stride_n,
+               x.stride_h,
+               b != 0.0f ? y.data : nullptr,
+               y.stride_n,
+               y.stride_h,
+               out.data,
+               out.stride_n,
+               out.stride_h,
+               static_cast<int>(x.h),
+               static_cast<int>(x.d),
+               kNoHubs};
+  const bool fast = (x.d == 64 || x.d == 128) && aligned16(x) && aligned16(out) &&
+                    (b == 0.0f || aligned16(y)) && x.stride_n < (std::int64_t{1} << 31);
   if (!fast) {
     std::int64_t tiles = 0;
     const unsigned blocks = head_major_blocks(g.n, x.h, &tiles);
@@ -99,8 +115,10 @@ void run_hop(const CsrView& g, const float* w, std::int64_t wse, std::int64_t ws
     DIFFUSER_CUDA_LAUNCHED("hop_generic");
     return;
   }
-  if (x.d == 64) launch_hop_fast<T, 64>(g, p);
-  else launch_hop_fast<T, 128>(g, p);
+  if (x.d == 64)
+    launch_hop_fast<T, 64>(g, p);
+  else
+    launch_hop_fast<T, 128>(g, p);
 }
 
 }  // namespace diffuser::cuda

@@ -57,8 +57,10 @@ __device__ __forceinline__ std::int64_t lower_bound_col(const std::int32_t* __re
                                                         std::int64_t hi, std::int64_t value) {
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
-    if (__ldg(col + mid) < value) lo = mid + 1;
-    else hi = mid;
+    if (__ldg(col + mid) < value)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -111,8 +113,8 @@ __device__ __forceinline__ std::uint64_t row_offset(int j, std::uint32_t stride)
 // one broadcast LDS.64 per edge instead of two shuffles. Slots past the batch's end hold (0, 0):
 // their loads read row 0 with weight 0, so the loop needs no predicates and no zero fills.
 template <class T, int VEC, int LPE, int STEP>
-__device__ __forceinline__ void gather_batch_smem(const T* __restrict__ xh, std::uint32_t x_sn, const int2* jw,
-                                                  int cnt, int group, float (&acc)[VEC]) {
+__device__ __forceinline__ void gather_batch_smem(const T* __restrict__ xh, std::uint32_t x_sn,
+                                                  const int2* jw, int cnt, int group, float (&acc)[VEC]) {
   constexpr int EPS = 32 / LPE;
   constexpr int U = STEP / EPS;
   static_assert(U >= 1 && STEP % EPS == 0 && 32 % STEP == 0, "STEP: a multiple of the edges per load");
@@ -176,7 +178,8 @@ __global__ void __launch_bounds__(kWarps * 32, 4) hop_warp(const HopArgs<T> p, c
         __syncwarp();  // the previous batch's readers are done with the staging slots
         staged[warp][lane] = make_int2(my_j, __float_as_int(my_w[0]));
         __syncwarp();
-        gather_batch_smem<T, VEC, LPE, STEP>(xh, static_cast<std::uint32_t>(p.x_sn), staged[warp], cnt, group, acc);
+        gather_batch_smem<T, VEC, LPE, STEP>(xh, static_cast<std::uint32_t>(p.x_sn), staged[warp], cnt, group,
+                                             acc);
       } else {
         gather_batch<T, VEC, LPE, STEP, HPW>(xh, p.x_sn, my_j, my_w, hh, cnt, group, acc);
       }

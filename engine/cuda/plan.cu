@@ -47,7 +47,8 @@ HubPlan hub_plan(const CsrView& g) {
   {
     std::lock_guard<std::mutex> lock(c.mu);
     for (const Entry& e : c.entries)
-      if (e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz && e.threshold == threshold)
+      if (e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz &&
+          e.threshold == threshold)
         return HubPlan{e.n_hubs ? threshold : kNoHubs, e.n_hubs, e.hubs};
   }
   std::vector<std::int64_t> rp(static_cast<std::size_t>(g.n + 1));

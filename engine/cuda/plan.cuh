@@ -14,9 +14,9 @@ namespace diffuser::cuda {
 inline constexpr std::int64_t kNoHubs = INT64_MAX;
 
 struct HubPlan {
-  std::int64_t threshold = kNoHubs;     // rows with degree > threshold are hubs
+  std::int64_t threshold = kNoHubs;  // rows with degree > threshold are hubs
   std::int64_t n_hubs = 0;
-  const std::int32_t* hubs = nullptr;   // device array of the hub row ids, ascending
+  const std::int32_t* hubs = nullptr;  // device array of the hub row ids, ascending
 };
 
 // The plan under the current schedule's hub rule.

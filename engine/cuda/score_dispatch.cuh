@@ -44,9 +44,12 @@ void launch_scores_fast(const CsrView& g, ScoreArgs<T> p, std::int64_t heads) {
   // Other head sizes and the plain scores (edge_dot) get one kernel: 8 lanes per edge.
   const int lanes = (D == 64 && SOFTMAX) ? s.score_lanes : 8;
   if constexpr (D == 64 && SOFTMAX) {
-    if (lanes == 16) launch_score_step<T, D, 16, SOFTMAX>(p, step, blocks, tiles);
-    else if (lanes == 32) launch_score_step<T, D, 32, SOFTMAX>(p, step, blocks, tiles);
-    else launch_score_step<T, D, 8, SOFTMAX>(p, step, blocks, tiles);
+    if (lanes == 16)
+      launch_score_step<T, D, 16, SOFTMAX>(p, step, blocks, tiles);
+    else if (lanes == 32)
+      launch_score_step<T, D, 32, SOFTMAX>(p, step, blocks, tiles);
+    else
+      launch_score_step<T, D, 8, SOFTMAX>(p, step, blocks, tiles);
   } else {
     (void)lanes;
     launch_score_step<T, D, 8, SOFTMAX>(p, step, blocks, tiles);
@@ -66,9 +69,25 @@ template <class T, bool SOFTMAX>
 void run_scores(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T> k, float scale,
                 const std::uint8_t* mask, float* w, std::int64_t wse, std::int64_t wsh) {
   if (g.n == 0 || g.nnz == 0) return;
-  ScoreArgs<T> p{g.row_ptr, g.col, g.n, q.data, q.stride_n, q.stride_h, k.data, k.stride_n, k.stride_h,
-                 w,         wse,   wsh, mask,   scale,      static_cast<int>(q.h), static_cast<int>(q.d), kNoHubs};
-  const bool fast = (q.d == 64 || q.d == 128) && aligned16(q) && aligned16(k) && k.stride_n < (std::int64_t{1} << 31);
+  ScoreArgs<T> p{g.row_ptr,
+                 g.col,
+                 g.n,
+                 q.data,
+                 q.stride_n,
+                 q.stride_h,
+                 k.data,
+                 k.stride_n,
+                 k.stride_h,
+                 w,
+                 wse,
+                 wsh,
+                 mask,
+                 scale,
+                 static_cast<int>(q.h),
+                 static_cast<int>(q.d),
+                 kNoHubs};
+  const bool fast =
+      (q.d == 64 || q.d == 128) && aligned16(q) && aligned16(k) && k.stride_n < (std::int64_t{1} << 31);
   if (!fast) {
     std::int64_t tiles = 0;
     const unsigned blocks = head_major_blocks(g.n, q.h, &tiles);
@@ -76,8 +95,10 @@ void run_scores(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T> k
     DIFFUSER_CUDA_LAUNCHED("score_generic");
     return;
   }
-  if (q.d == 64) launch_scores_fast<T, 64, SOFTMAX>(g, p, q.h);
-  else launch_scores_fast<T, 128, SOFTMAX>(g, p, q.h);
+  if (q.d == 64)
+    launch_scores_fast<T, 64, SOFTMAX>(g, p, q.h);
+  else
+    launch_scores_fast<T, 128, SOFTMAX>(g, p, q.h);
 }
 
 }  // namespace diffuser::cuda

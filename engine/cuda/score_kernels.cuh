@@ -45,9 +45,9 @@ __device__ __forceinline__ bool token_real(const std::uint8_t* mask, std::int64_
 // load; STEP edges are loaded per step before any is used. The group leader stores the raw score
 // (-inf when masked) at out[idx * ostride]; every lane of the group keeps the running maximum.
 template <class T, int VEC, int LPE, int STEP>
-__device__ __forceinline__ void score_batch(const T* __restrict__ kh, std::uint32_t k_sn, const float (&qv)[VEC],
-                                            const int* sj, int cnt, float* out, std::int64_t ostride, int group,
-                                            int gl, float& m) {
+__device__ __forceinline__ void score_batch(const T* __restrict__ kh, std::uint32_t k_sn,
+                                            const float (&qv)[VEC], const int* sj, int cnt, float* out,
+                                            std::int64_t ostride, int group, int gl, float& m) {
   constexpr int EPS = 32 / LPE;
   constexpr int U = STEP / EPS;
   static_assert(U >= 1 && STEP % EPS == 0 && 32 % STEP == 0, "STEP: a multiple of the edges per load");
@@ -96,8 +96,8 @@ __device__ __forceinline__ SoftmaxState merge_groups(SoftmaxState st) {
 
 // Rewrites the raw scores of edges [rb, re) of one head as weights, lanes striding by `stride`,
 // four loads in flight per lane.
-__device__ __forceinline__ void normalise(float* wh, std::int64_t wse, std::int64_t rb, std::int64_t re, int first,
-                                          int stride, SoftmaxState st) {
+__device__ __forceinline__ void normalise(float* wh, std::int64_t wse, std::int64_t rb, std::int64_t re,
+                                          int first, int stride, SoftmaxState st) {
   const float inv = st.s > 0.0f ? 1.0f / st.s : 0.0f;
   for (std::int64_t e0 = rb + first; e0 < re; e0 += 4 * static_cast<std::int64_t>(stride)) {
     float raw[4];
@@ -240,7 +240,8 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_partial(const ScoreArgs
     const int hub_l = t / (D / 4), c4 = t % (D / 4);
     const std::int64_t hub = hb * kHubBatch + hub_l;
     float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (hub < hg.n_hubs) load_vec<4>(p.q + static_cast<std::int64_t>(__ldg(hg.hubs + hub)) * p.q_sn + h * p.q_sh + c4 * 4, v);
+    if (hub < hg.n_hubs)
+      load_vec<4>(p.q + static_cast<std::int64_t>(__ldg(hg.hubs + hub)) * p.q_sn + h * p.q_sh + c4 * 4, v);
 #pragma unroll
     for (int i = 0; i < 4; ++i) qs[hub_l][c4 * 4 + i] = v[i] * p.scale;
   }
@@ -321,7 +322,8 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_partial(const ScoreArgs
       SoftmaxState m = st[k];
 #pragma unroll
       for (int off = 1; off < 32; off <<= 1)
-        m = softmax_merge(m, SoftmaxState{__shfl_xor_sync(kFull, m.m, off), __shfl_xor_sync(kFull, m.s, off)});
+        m = softmax_merge(m,
+                          SoftmaxState{__shfl_xor_sync(kFull, m.m, off), __shfl_xor_sync(kFull, m.s, off)});
       if (hub < hg.n_hubs && lane == 0) {
         float* out = hg.partial + ((hub * p.heads + h) * hg.n_cg + cg) * 2;
         out[0] = m.m;
@@ -338,7 +340,8 @@ __global__ void hub_score_finish(const ScoreArgs<T> p, const HubGrid hg) {
   const std::int64_t hub = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
   const float* part = hg.partial + (hub * p.heads + h) * hg.n_cg * 2;
   SoftmaxState st{-INFINITY, 0.0f};
-  for (std::int64_t cg = 0; cg < hg.n_cg; ++cg) st = softmax_merge(st, SoftmaxState{part[2 * cg], part[2 * cg + 1]});
+  for (std::int64_t cg = 0; cg < hg.n_cg; ++cg)
+    st = softmax_merge(st, SoftmaxState{part[2 * cg], part[2 * cg + 1]});
   const std::int64_t row = __ldg(hg.hubs + hub);
   const std::int64_t rb = __ldg(p.row_ptr + row), re = __ldg(p.row_ptr + row + 1);
   normalise(p.w + h * p.wsh, p.wse, rb, re, threadIdx.x, blockDim.x, st);

@@ -8,9 +8,9 @@ namespace diffuser::cuda {
 
 namespace {
 
-__global__ void __launch_bounds__(kThreads) softmax_rows(const std::int64_t* row_ptr, const std::int32_t* col,
-                                                         std::int64_t n, float* w, int heads,
-                                                         const std::uint8_t* mask, std::int64_t tiles) {
+__global__ void __launch_bounds__(kThreads)
+    softmax_rows(const std::int64_t* row_ptr, const std::int32_t* col, std::int64_t n, float* w, int heads,
+                 const std::uint8_t* mask, std::int64_t tiles) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const std::int64_t h = blockIdx.x / tiles, tile = blockIdx.x % tiles;
   float* wh = w + h;
@@ -42,8 +42,8 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::ui
   if (g.n == 0 || g.nnz == 0) return;
   std::int64_t tiles = 0;
   const unsigned blocks = head_major_blocks(g.n, scores.cols, &tiles);
-  softmax_rows<<<blocks, kThreads, 0, kStream>>>(g.row_ptr, g.col, g.n, scores.data, static_cast<int>(scores.cols),
-                                                 mask.data, tiles);
+  softmax_rows<<<blocks, kThreads, 0, kStream>>>(g.row_ptr, g.col, g.n, scores.data,
+                                                 static_cast<int>(scores.cols), mask.data, tiles);
   DIFFUSER_CUDA_LAUNCHED("softmax_rows");
 }
 

@@ -2,9 +2,9 @@
 // widened to float, stores that round once, and the per-edge value addressing.
 #pragma once
 
-#include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <cstdint>
 
 #include <diffuser/engine/bf16.hpp>
 
@@ -12,12 +12,18 @@ namespace diffuser::cuda {
 
 inline constexpr unsigned kFull = 0xffffffffu;
 
-__device__ __forceinline__ float bf_lo(unsigned u) { return __uint_as_float(u << 16); }
-__device__ __forceinline__ float bf_hi(unsigned u) { return __uint_as_float(u & 0xffff0000u); }
+__device__ __forceinline__ float bf_lo(unsigned u) {
+  return __uint_as_float(u << 16);
+}
+__device__ __forceinline__ float bf_hi(unsigned u) {
+  return __uint_as_float(u & 0xffff0000u);
+}
 __device__ __forceinline__ unsigned bf_bits(float x) {
   return static_cast<unsigned>(__bfloat16_as_ushort(__float2bfloat16_rn(x)));
 }
-__device__ __forceinline__ unsigned bf_pack(float lo, float hi) { return bf_bits(lo) | (bf_bits(hi) << 16); }
+__device__ __forceinline__ unsigned bf_pack(float lo, float hi) {
+  return bf_bits(lo) | (bf_bits(hi) << 16);
+}
 
 // r[0..VEC) = p[0..VEC) as float. p must be aligned to VEC elements (VEC a power of two; for
 // float up to 4 per instruction, for bf16 up to 8).
@@ -101,18 +107,22 @@ __device__ __forceinline__ void store_vec(bf16* p, const float (&r)[VEC]) {
     static_assert(VEC % 8 == 0, "bf16 vectors of 1, 2, 4 or 8k elements");
 #pragma unroll
     for (int c = 0; c < VEC / 8; ++c)
-      reinterpret_cast<uint4*>(q)[c] = make_uint4(bf_pack(r[8 * c], r[8 * c + 1]), bf_pack(r[8 * c + 2], r[8 * c + 3]),
-                                                  bf_pack(r[8 * c + 4], r[8 * c + 5]),
-                                                  bf_pack(r[8 * c + 6], r[8 * c + 7]));
+      reinterpret_cast<uint4*>(q)[c] =
+          make_uint4(bf_pack(r[8 * c], r[8 * c + 1]), bf_pack(r[8 * c + 2], r[8 * c + 3]),
+                     bf_pack(r[8 * c + 4], r[8 * c + 5]), bf_pack(r[8 * c + 6], r[8 * c + 7]));
   }
 }
 
 // Scalar element access for the generic kernels.
-__device__ __forceinline__ float load1(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float load1(const float* p) {
+  return __ldg(p);
+}
 __device__ __forceinline__ float load1(const bf16* p) {
   return __uint_as_float(static_cast<unsigned>(__ldg(reinterpret_cast<const unsigned short*>(p))) << 16);
 }
-__device__ __forceinline__ void store1(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store1(float* p, float v) {
+  *p = v;
+}
 __device__ __forceinline__ void store1(bf16* p, float v) {
   *reinterpret_cast<unsigned short*>(p) = static_cast<unsigned short>(bf_bits(v));
 }

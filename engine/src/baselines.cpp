@@ -11,18 +11,26 @@ void check_inputs(const char* op, const Csr& g, Tensor3View<const float> q, Tens
                   Tensor3View<const float> v, Tensor3View<float> out, int hops, int reps) {
   DIFFUSER_CHECK(g.device() == Device::cuda, op, ": the graph must be on the GPU");
   for (auto* t : {&q, &k, &v}) {
-    DIFFUSER_CHECK(t->device == Device::cuda && t->contiguous(), op, ": q, k, v must be contiguous on the GPU");
+    DIFFUSER_CHECK(t->device == Device::cuda && t->contiguous(), op,
+                   ": q, k, v must be contiguous on the GPU");
     DIFFUSER_CHECK(t->n == g.num_nodes() && t->h == q.h && t->d == q.d, op, ": q, k, v shapes differ");
   }
-  DIFFUSER_CHECK(out.device == Device::cuda && out.contiguous() && out.n == q.n && out.h == q.h && out.d == q.d,
-                 op, ": out must be a contiguous (N, H, D) GPU tensor");
+  DIFFUSER_CHECK(
+      out.device == Device::cuda && out.contiguous() && out.n == q.n && out.h == q.h && out.d == q.d, op,
+      ": out must be a contiguous (N, H, D) GPU tensor");
   DIFFUSER_CHECK(hops >= 0 && reps >= 1, op, ": hops >= 0 and reps >= 1 needed");
 }
 }  // namespace
 
-std::int64_t device_bytes_in_use() { return cuda::bytes_in_use(); }
-std::int64_t peak_device_bytes() { return cuda::peak_bytes(); }
-void reset_peak_device_bytes() { cuda::reset_peak_bytes(); }
+std::int64_t device_bytes_in_use() {
+  return cuda::bytes_in_use();
+}
+std::int64_t peak_device_bytes() {
+  return cuda::peak_bytes();
+}
+void reset_peak_device_bytes() {
+  cuda::reset_peak_bytes();
+}
 
 double device_copy_gbps(std::int64_t bytes, int reps) {
   DIFFUSER_CHECK(bytes > 0 && reps > 0, "device_copy_gbps: bytes and reps must be positive");
@@ -44,7 +52,11 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
   return cuda::dense_forward(g, q, k, v, hops, alpha, out, reps, max_n);
 }
 
-void set_cuda_schedule(std::string_view spec) { cuda::set_schedule(spec); }
-std::string cuda_schedule() { return cuda::schedule(); }
+void set_cuda_schedule(std::string_view spec) {
+  cuda::set_schedule(spec);
+}
+std::string cuda_schedule() {
+  return cuda::schedule();
+}
 
 }  // namespace diffuser::baselines

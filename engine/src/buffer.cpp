@@ -18,7 +18,7 @@ constexpr std::size_t kAlignment = 64;  // a cache line; also enough for AVX-512
 // neighbour gathers of a hop miss the TLB far less often with 2 MiB pages.
 constexpr std::size_t kHugePage = 2u << 20;
 constexpr std::size_t kHugeThreshold = 4u << 20;
-}
+}  // namespace
 
 void* device_alloc(Device d, std::size_t bytes) {
   if (bytes == 0) return nullptr;

@@ -7,8 +7,9 @@ namespace diffuser::cuda {
 
 namespace {
 [[noreturn]] void unavailable() {
-  throw Error("this build of diffuser has no CUDA backend (configure with -DDIFFUSER_CUDA=ON on a "
-              "machine with nvcc)");
+  throw Error(
+      "this build of diffuser has no CUDA backend (configure with -DDIFFUSER_CUDA=ON on a "
+      "machine with nvcc)");
 }
 }  // namespace
 
@@ -16,14 +17,24 @@ bool available(std::string* why) {
   if (why) *why = "this build of diffuser has no CUDA backend";
   return false;
 }
-std::string describe() { return "no CUDA backend in this build"; }
+std::string describe() {
+  return "no CUDA backend in this build";
+}
 
-void* alloc(std::size_t) { unavailable(); }
+void* alloc(std::size_t) {
+  unavailable();
+}
 void free(void*) noexcept {}
-void copy(void*, bool, const void*, bool, std::size_t) { unavailable(); }
-void memset_zero(void*, std::size_t) { unavailable(); }
+void copy(void*, bool, const void*, bool, std::size_t) {
+  unavailable();
+}
+void memset_zero(void*, std::size_t) {
+  unavailable();
+}
 void synchronize() {}
-bool prefers_head_major() { return false; }
+bool prefers_head_major() {
+  return false;
+}
 
 void edge_dot(const CsrView&, Tensor3View<const float>, Tensor3View<const float>, float, MatrixView<float>) {
   unavailable();
@@ -31,7 +42,9 @@ void edge_dot(const CsrView&, Tensor3View<const float>, Tensor3View<const float>
 void edge_dot(const CsrView&, Tensor3View<const bf16>, Tensor3View<const bf16>, float, MatrixView<float>) {
   unavailable();
 }
-void edge_softmax(const CsrView&, MatrixView<float>, Span<const std::uint8_t>) { unavailable(); }
+void edge_softmax(const CsrView&, MatrixView<float>, Span<const std::uint8_t>) {
+  unavailable();
+}
 void node_axpby(float, Tensor3View<const float>, float, Tensor3View<const float>, Tensor3View<float>) {
   unavailable();
 }
@@ -54,19 +67,35 @@ void gather_axpby(const CsrView&, const float*, EdgeStrides, float, Tensor3View<
                   Tensor3View<const bf16>, Tensor3View<bf16>) {
   unavailable();
 }
-std::int64_t find_non_finite(Tensor3View<const float>) { unavailable(); }
-std::int64_t find_non_finite(Tensor3View<const bf16>) { unavailable(); }
-void convert(Tensor3View<const float>, Tensor3View<bf16>) { unavailable(); }
-void convert(Tensor3View<const bf16>, Tensor3View<float>) { unavailable(); }
-void transpose(MatrixView<const float>, MatrixView<float>) { unavailable(); }
+std::int64_t find_non_finite(Tensor3View<const float>) {
+  unavailable();
+}
+std::int64_t find_non_finite(Tensor3View<const bf16>) {
+  unavailable();
+}
+void convert(Tensor3View<const float>, Tensor3View<bf16>) {
+  unavailable();
+}
+void convert(Tensor3View<const bf16>, Tensor3View<float>) {
+  unavailable();
+}
+void transpose(MatrixView<const float>, MatrixView<float>) {
+  unavailable();
+}
 Csr csr_from_edges(std::int64_t, const std::int32_t*, const std::int32_t*, std::int64_t, std::int64_t*) {
   unavailable();
 }
 
-std::int64_t bytes_in_use() { return 0; }
-std::int64_t peak_bytes() { return 0; }
+std::int64_t bytes_in_use() {
+  return 0;
+}
+std::int64_t peak_bytes() {
+  return 0;
+}
 void reset_peak_bytes() {}
-double copy_gbps(std::int64_t, int) { unavailable(); }
+double copy_gbps(std::int64_t, int) {
+  unavailable();
+}
 baselines::Timing cusparse_forward(const Csr&, Tensor3View<const float>, Tensor3View<const float>,
                                    Tensor3View<const float>, int, float, Tensor3View<float>, int) {
   unavailable();
@@ -76,6 +105,8 @@ baselines::Timing dense_forward(const Csr&, Tensor3View<const float>, Tensor3Vie
   unavailable();
 }
 void set_schedule(std::string_view) {}
-std::string schedule() { return "no CUDA backend"; }
+std::string schedule() {
+  return "no CUDA backend";
+}
 
 }  // namespace diffuser::cuda

@@ -24,7 +24,8 @@ void same_device(const char* op, Device expected, Device got, const char* what) 
 template <class T>
 void check_nodes(const char* op, const CsrView& g, const Tensor3View<T>& t, const char* what) {
   same_device(op, g.device, t.device, what);
-  DIFFUSER_CHECK(t.n == g.n, op, ": ", what, " has shape ", shape_of(t), " but the graph has ", g.n, " nodes");
+  DIFFUSER_CHECK(t.n == g.n, op, ": ", what, " has shape ", shape_of(t), " but the graph has ", g.n,
+                 " nodes");
   DIFFUSER_CHECK(t.h > 0 && t.d > 0, op, ": ", what, " has an empty head or feature dimension ", shape_of(t));
   DIFFUSER_CHECK(t.stride_h >= t.d && t.stride_n >= t.stride_h * t.h, op, ": ", what,
                  " has overlapping strides");
@@ -33,22 +34,22 @@ void check_nodes(const char* op, const CsrView& g, const Tensor3View<T>& t, cons
 
 // (E, H) for edge_major, (H, E) for head_major.
 template <class T>
-void check_edges(const char* op, const CsrView& g, const MatrixView<T>& m, std::int64_t heads, const char* what,
-                 EdgeLayout layout = EdgeLayout::edge_major) {
+void check_edges(const char* op, const CsrView& g, const MatrixView<T>& m, std::int64_t heads,
+                 const char* what, EdgeLayout layout = EdgeLayout::edge_major) {
   same_device(op, g.device, m.device, what);
   if (layout == EdgeLayout::edge_major)
     DIFFUSER_CHECK(m.rows == g.nnz && m.cols == heads, op, ": ", what, " has shape (", m.rows, ", ", m.cols,
                    ") but (edges, heads) = (", g.nnz, ", ", heads, ")");
   else
-    DIFFUSER_CHECK(m.rows == heads && m.cols == g.nnz, op, ": ", what, " (head-major) has shape (", m.rows, ", ",
-                   m.cols, ") but (heads, edges) = (", heads, ", ", g.nnz, ")");
+    DIFFUSER_CHECK(m.rows == heads && m.cols == g.nnz, op, ": ", what, " (head-major) has shape (", m.rows,
+                   ", ", m.cols, ") but (heads, edges) = (", heads, ", ", g.nnz, ")");
 }
 
 void check_mask(const char* op, const CsrView& g, NodeMask mask) {
   if (mask.empty()) return;
   same_device(op, g.device, mask.device, "the padding mask");
-  DIFFUSER_CHECK(mask.size == g.n, op, ": the padding mask has ", mask.size, " entries but the graph has ", g.n,
-                 " nodes");
+  DIFFUSER_CHECK(mask.size == g.n, op, ": the padding mask has ", mask.size, " entries but the graph has ",
+                 g.n, " nodes");
 }
 
 template <class A, class B>
@@ -125,7 +126,8 @@ void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Ten
 }
 
 template <class T>
-void gather_sum_impl(const CsrView& g, MatrixView<const float> w, Tensor3View<const T> x, Tensor3View<T> out) {
+void gather_sum_impl(const CsrView& g, MatrixView<const float> w, Tensor3View<const T> x,
+                     Tensor3View<T> out) {
   constexpr const char* op = "gather_sum";
   check_nodes(op, g, x, "x");
   check_nodes(op, g, out, "out");
@@ -139,8 +141,8 @@ void gather_sum_impl(const CsrView& g, MatrixView<const float> w, Tensor3View<co
 template <class T>
 void node_axpby_impl(float a, Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
   constexpr const char* op = "node_axpby";
-  DIFFUSER_CHECK(x.n == out.n && y.n == out.n && x.h == out.h && y.h == out.h && x.d == out.d && y.d == out.d, op,
-                 ": shapes differ: x ", shape_of(x), ", y ", shape_of(y), ", out ", shape_of(out));
+  DIFFUSER_CHECK(x.n == out.n && y.n == out.n && x.h == out.h && y.h == out.h && x.d == out.d && y.d == out.d,
+                 op, ": shapes differ: x ", shape_of(x), ", y ", shape_of(y), ", out ", shape_of(out));
   DIFFUSER_CHECK(x.device == out.device && y.device == out.device, op, ": operands are on different devices");
   if (out.device == Device::cuda) return cuda::node_axpby(a, x, b, y, out);
   cpu::node_axpby(a, x, b, y, out);
@@ -148,8 +150,8 @@ void node_axpby_impl(float a, Tensor3View<const T> x, float b, Tensor3View<const
 
 template <class A, class B>
 void check_convert(const Tensor3View<A>& x, const Tensor3View<B>& out) {
-  DIFFUSER_CHECK(x.n == out.n && x.h == out.h && x.d == out.d, "convert: shapes differ: ", shape_of(x), " and ",
-                 shape_of(out));
+  DIFFUSER_CHECK(x.n == out.n && x.h == out.h && x.d == out.d, "convert: shapes differ: ", shape_of(x),
+                 " and ", shape_of(out));
   DIFFUSER_CHECK(x.device == out.device, "convert: operands are on different devices");
 }
 
@@ -177,17 +179,21 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, NodeMask mask) {
   cpu::edge_softmax(g, scores, mask);
 }
 
-void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x, Tensor3View<float> out) {
+void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x,
+                Tensor3View<float> out) {
   gather_sum_impl(g, w, x, out);
 }
-void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const bf16> x, Tensor3View<bf16> out) {
+void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const bf16> x,
+                Tensor3View<bf16> out) {
   gather_sum_impl(g, w, x, out);
 }
 
-void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y, Tensor3View<float> out) {
+void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                Tensor3View<float> out) {
   node_axpby_impl(a, x, b, y, out);
 }
-void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                Tensor3View<bf16> out) {
   node_axpby_impl(a, x, b, y, out);
 }
 
@@ -230,8 +236,8 @@ void convert(Tensor3View<const bf16> x, Tensor3View<float> out) {
 }
 
 void transpose_edge_values(MatrixView<const float> in, MatrixView<float> out) {
-  DIFFUSER_CHECK(in.rows == out.cols && in.cols == out.rows, "transpose_edge_values: (", in.rows, ", ", in.cols,
-                 ") does not transpose into (", out.rows, ", ", out.cols, ")");
+  DIFFUSER_CHECK(in.rows == out.cols && in.cols == out.rows, "transpose_edge_values: (", in.rows, ", ",
+                 in.cols, ") does not transpose into (", out.rows, ", ", out.cols, ")");
   DIFFUSER_CHECK(in.device == out.device, "transpose_edge_values: operands are on different devices");
   if (in.rows * in.cols == 0) return;
   if (in.device == Device::cuda) return cuda::transpose(in, out);
@@ -239,8 +245,10 @@ void transpose_edge_values(MatrixView<const float> in, MatrixView<float> out) {
 }
 
 Csr csr_from_edges(std::int64_t n, Span<const std::int32_t> src, Span<const std::int32_t> dst) {
-  DIFFUSER_CHECK(src.size == dst.size, "edge list has ", src.size, " sources but ", dst.size, " destinations");
-  DIFFUSER_CHECK(src.device == dst.device, "csr_from_edges: sources and destinations are on different devices");
+  DIFFUSER_CHECK(src.size == dst.size, "edge list has ", src.size, " sources but ", dst.size,
+                 " destinations");
+  DIFFUSER_CHECK(src.device == dst.device,
+                 "csr_from_edges: sources and destinations are on different devices");
   if (src.device == Device::cpu)
     return Csr::from_edges(n, {src.data, static_cast<std::size_t>(src.size)},
                            {dst.data, static_cast<std::size_t>(dst.size)});

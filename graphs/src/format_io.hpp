@@ -36,7 +36,8 @@ std::string read_text_file(const std::filesystem::path& path);
 // Walks a text file line by line and formats errors as "PATH:LINE: what".
 class LineReader {
  public:
-  explicit LineReader(const std::filesystem::path& path) : path_(path.string()), text_(read_text_file(path)) {}
+  explicit LineReader(const std::filesystem::path& path)
+      : path_(path.string()), text_(read_text_file(path)) {}
   // The next line without its terminator ("\n" or "\r\n"); false at the end of the file.
   bool next(std::string_view& line);
   std::int64_t line_number() const { return line_; }
@@ -95,8 +96,8 @@ class TextSink {
 // pairs are (source vertex, target vertex); undirected graphs give both directions. `what` names
 // where the ids come from in messages ("node", "node_id").
 EdgeList edges_from_named_graph(const std::string& path, const std::vector<std::string>& names,
-                                const std::vector<std::pair<std::size_t, std::size_t>>& pairs, bool undirected,
-                                MaybeN n, std::string_view what);
+                                const std::vector<std::pair<std::size_t, std::size_t>>& pairs,
+                                bool undirected, MaybeN n, std::string_view what);
 
 // n from the caller, else from the file's declaration, else largest id + 1 (0 for no edges);
 // checks the caller's n is usable.

@@ -34,8 +34,9 @@ void collect_graphs(const ptree& parent, std::vector<const ptree*>& out) {
 std::vector<std::string> vertex_ids(const std::string& text) {
   ptree root;
   std::istringstream in(text);
-  boost::property_tree::read_xml(in, root,
-                                  boost::property_tree::xml_parser::no_comments | boost::property_tree::xml_parser::trim_whitespace);
+  boost::property_tree::read_xml(
+      in, root,
+      boost::property_tree::xml_parser::no_comments | boost::property_tree::xml_parser::trim_whitespace);
   std::vector<const ptree*> graphs;
   collect_graphs(root.get_child("graphml"), graphs);
   std::vector<std::string> ids;
@@ -57,7 +58,8 @@ std::vector<std::string> vertex_ids(const std::string& text) {
 
 // "n5" -> "5": the id style of BGL and yEd; anything else is kept as it is.
 std::string strip_n(const std::string& id) {
-  if (id.size() > 1 && id[0] == 'n' && id.find_first_not_of("0123456789", 1) == std::string::npos) return id.substr(1);
+  if (id.size() > 1 && id[0] == 'n' && id.find_first_not_of("0123456789", 1) == std::string::npos)
+    return id.substr(1);
   return id;
 }
 
@@ -71,10 +73,14 @@ class NodeIdCollector final : public boost::dynamic_property_map {
   void put(const boost::any& key, const boost::any& value) override {
     const auto v = boost::any_cast<Vertex>(key);
     if (ids_.size() <= v) ids_.resize(v + 1);
-    if (value.type() == typeid(std::string)) ids_[v] = boost::any_cast<std::string>(value);
-    else if (value.type() == typeid(int)) ids_[v] = std::to_string(boost::any_cast<int>(value));
-    else if (value.type() == typeid(long)) ids_[v] = std::to_string(boost::any_cast<long>(value));
-    else ids_[v] = "(a non-integer value)";
+    if (value.type() == typeid(std::string))
+      ids_[v] = boost::any_cast<std::string>(value);
+    else if (value.type() == typeid(int))
+      ids_[v] = std::to_string(boost::any_cast<int>(value));
+    else if (value.type() == typeid(long))
+      ids_[v] = std::to_string(boost::any_cast<long>(value));
+    else
+      ids_[v] = "(a non-integer value)";
   }
   const std::type_info& key() const override { return typeid(Vertex); }
   const std::type_info& value() const override { return typeid(std::string); }
@@ -96,7 +102,8 @@ EdgeList parse_graphml(const std::string& path, const std::string& text, MaybeN 
   std::size_t given = 0;
   for (const auto& id : ids) given += id.empty() ? 0 : 1;
   if (given != 0 && given != nv)
-    throw Error(cat(path, ": ", given, " of ", nv, " nodes have a node_id; give it to all of them or to none"));
+    throw Error(
+        cat(path, ": ", given, " of ", nv, " nodes have a node_id; give it to all of them or to none"));
   std::vector<std::string> names(nv);
   if (given) {
     for (std::size_t v = 0; v < nv; ++v) names[v] = ids[v];

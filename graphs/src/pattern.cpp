@@ -26,7 +26,8 @@ constexpr std::int64_t kRowGrain = 1024;
 
 std::vector<RowTermPtr> make_terms(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   if (n <= 0 || n > kMaxNodes)
-    throw UsageError(cat("pattern '", spec, "': the number of tokens must be in [1, ", kMaxNodes, "], got ", n));
+    throw UsageError(
+        cat("pattern '", spec, "': the number of tokens must be in [1, ", kMaxNodes, "], got ", n));
   std::vector<RowTermPtr> terms;
   for (const auto& t : parse_pattern(spec)) terms.push_back(detail::make_row_term(spec, t, n, seed));
   return terms;
@@ -61,8 +62,9 @@ EdgeList pattern_edges(std::string_view spec, std::int64_t n, std::uint64_t seed
         return sum;
       },
       std::plus<double>());
-  require_memory(static_cast<std::int64_t>(std::min(approx_total * 8 + static_cast<double>(n) * 16, 9e18)),
-                 cat("pattern '", spec, "' over ", n, " tokens: edge list of about ", approx_total, " entries"));
+  require_memory(
+      static_cast<std::int64_t>(std::min(approx_total * 8 + static_cast<double>(n) * 16, 9e18)),
+      cat("pattern '", spec, "' over ", n, " tokens: edge list of about ", approx_total, " entries"));
   // Row-major layout: row i's entries from all terms are contiguous, so every row can be filled
   // by its own task into a pre-sized array.
   std::vector<std::int64_t> counts(static_cast<std::size_t>(n));
@@ -116,7 +118,9 @@ Csr build_pattern(std::string_view spec, std::int64_t n, std::uint64_t seed) {
         }
         return sum;
       },
-      [](Bounds a, Bounds b) { return Bounds{a.first + b.first, a.second + b.second}; });
+      [](Bounds a, Bounds b) {
+        return Bounds{a.first + b.first, a.second + b.second};
+      });
   // The column array is held twice for a moment (Csr::from_arrays copies it into its buffer).
   const auto need = [&](std::int64_t nnz) { return nnz * 8 + (n + 1) * 16; };
   require_memory(need(lower), cat("pattern '", spec, "' over ", n, " tokens: at least ", lower, " edges"));
@@ -136,7 +140,8 @@ Csr build_pattern(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   std::vector<std::int64_t> counts(static_cast<std::size_t>(n));
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kRowGrain), [&](const auto& r) {
     auto& u = unions.local();
-    for (auto i = r.begin(); i < r.end(); ++i) counts[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(u.row(i).size());
+    for (auto i = r.begin(); i < r.end(); ++i)
+      counts[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(u.row(i).size());
   });
   std::vector<std::int64_t> row_ptr(static_cast<std::size_t>(n + 1));
   const std::int64_t nnz = exclusive_scan(counts, row_ptr.data());

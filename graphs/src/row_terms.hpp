@@ -28,7 +28,9 @@ class RowTerm {
   virtual bool may_repeat() const { return false; }
   // When row i is exactly the range [lo, hi), says so (fill_row would write lo, ..., hi-1): the
   // union step then splices the range in instead of merging it element by element.
-  virtual bool row_range(std::int64_t /*i*/, std::int64_t& /*lo*/, std::int64_t& /*hi*/) const { return false; }
+  virtual bool row_range(std::int64_t /*i*/, std::int64_t& /*lo*/, std::int64_t& /*hi*/) const {
+    return false;
+  }
 };
 
 using RowTermPtr = std::unique_ptr<RowTerm>;
@@ -43,8 +45,8 @@ RowTermPtr make_full(std::string_view spec, const PatternTerm& t, std::int64_t n
 // Global tokens at the given positions (any order, duplicates allowed).
 RowTermPtr make_global(std::int64_t n, std::vector<std::int32_t> positions);
 RowTermPtr make_random(std::int64_t n, std::int64_t per_row, std::uint64_t seed, std::uint64_t stream);
-RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks, std::int64_t global_blocks,
-                        std::uint64_t seed, std::uint64_t stream);
+RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
+                        std::int64_t global_blocks, std::uint64_t seed, std::uint64_t stream);
 // The rows of a graph given as edges (file: and plugin: terms).
 RowTermPtr make_from_edges(const EdgeList& edges);
 

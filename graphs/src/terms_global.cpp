@@ -74,12 +74,14 @@ class Random final : public RowTerm {
 // Key-block lists are computed once per query block, so a row is a few interval copies.
 class BigBird final : public RowTerm {
  public:
-  BigBird(std::int64_t n, std::int64_t b, std::int64_t r, std::int64_t g, std::uint64_t seed, std::uint64_t stream)
+  BigBird(std::int64_t n, std::int64_t b, std::int64_t r, std::int64_t g, std::uint64_t seed,
+          std::uint64_t stream)
       : n_(n), b_(b) {
     nb_ = (n + b - 1) / b;
     g_ = std::min(g, nb_);
     const std::int64_t per_block = std::min(3 + r, nb_);
-    require_memory(nb_ * per_block * 4, cat("bigbird key-block lists (", nb_, " blocks of up to ", per_block, ")"));
+    require_memory(nb_ * per_block * 4,
+                   cat("bigbird key-block lists (", nb_, " blocks of up to ", per_block, ")"));
     list_ptr_.assign(static_cast<std::size_t>(nb_ + 1), 0);
     row_size_.assign(static_cast<std::size_t>(nb_), 0);
     std::vector<std::int32_t> keys;
@@ -89,8 +91,8 @@ class BigBird final : public RowTerm {
         for (std::int64_t k = std::max<std::int64_t>(q - 1, 0); k <= std::min(q + 1, nb_ - 1); ++k)
           keys.push_back(static_cast<std::int32_t>(k));
         for (std::int64_t t = 0; t < r; ++t)
-          keys.push_back(static_cast<std::int32_t>(rng::below(seed, stream, static_cast<std::uint64_t>(q * r + t),
-                                                               static_cast<std::uint32_t>(nb_))));
+          keys.push_back(static_cast<std::int32_t>(rng::below(
+              seed, stream, static_cast<std::uint64_t>(q * r + t), static_cast<std::uint32_t>(nb_))));
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         // Global key blocks are written as one leading interval; drop them from the list.
@@ -119,7 +121,8 @@ class BigBird final : public RowTerm {
     const std::int64_t global_end = std::min(g_ * b_, n_);
     std::iota(out, out + global_end, 0);
     out += global_end;
-    for (auto p = list_ptr_[static_cast<std::size_t>(q)]; p < list_ptr_[static_cast<std::size_t>(q + 1)]; ++p) {
+    for (auto p = list_ptr_[static_cast<std::size_t>(q)]; p < list_ptr_[static_cast<std::size_t>(q + 1)];
+         ++p) {
       const std::int64_t k = list_[static_cast<std::size_t>(p)];
       const std::int64_t len = block_end(k) - k * b_;
       std::iota(out, out + len, static_cast<std::int32_t>(k * b_));
@@ -149,7 +152,8 @@ std::vector<std::int32_t> random_positions(std::int64_t n, std::int64_t count, s
   if (count * 8 >= n) {
     std::vector<std::int32_t> slots(static_cast<std::size_t>(n));
     std::iota(slots.begin(), slots.end(), 0);
-    for (std::int64_t t = 0; t < count; ++t) std::swap(slots[static_cast<std::size_t>(t)], slots[static_cast<std::size_t>(step(t))]);
+    for (std::int64_t t = 0; t < count; ++t)
+      std::swap(slots[static_cast<std::size_t>(t)], slots[static_cast<std::size_t>(step(t))]);
     std::copy_n(slots.begin(), count, out.begin());
   } else {
     std::unordered_map<std::int64_t, std::int64_t> moved;
@@ -174,8 +178,8 @@ RowTermPtr make_global(std::int64_t n, std::vector<std::int32_t> positions) {
 RowTermPtr make_random(std::int64_t n, std::int64_t per_row, std::uint64_t seed, std::uint64_t stream) {
   return std::make_unique<Random>(n, per_row, seed, stream);
 }
-RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks, std::int64_t global_blocks,
-                        std::uint64_t seed, std::uint64_t stream) {
+RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
+                        std::int64_t global_blocks, std::uint64_t seed, std::uint64_t stream) {
   return std::make_unique<BigBird>(n, block, random_blocks, global_blocks, seed, stream);
 }
 

@@ -58,7 +58,7 @@ class Blocks final : public RowTerm {
  private:
   std::pair<std::int64_t, std::int64_t> range(std::int64_t i) const {
     const std::int64_t k_hi = std::min(i / half_, num_starts_ - 1);  // last block starting at or before i
-    const std::int64_t k_lo = i < w_ ? 0 : (i - w_) / half_ + 1;        // first block ending after i
+    const std::int64_t k_lo = i < w_ ? 0 : (i - w_) / half_ + 1;     // first block ending after i
     if (k_lo > k_hi) return {0, 0};  // unreachable for W >= 2; kept so a bug cannot write garbage
     return {k_lo * half_, std::min(k_hi * half_ + w_, n_)};
   }
@@ -111,19 +111,25 @@ class Full final : public RowTerm {
 
 }  // namespace
 
-RowTermPtr make_window(std::int64_t n, std::int64_t radius) { return std::make_unique<Window>(n, radius); }
-RowTermPtr make_blocks(std::int64_t n, std::int64_t width) { return std::make_unique<Blocks>(n, width); }
+RowTermPtr make_window(std::int64_t n, std::int64_t radius) {
+  return std::make_unique<Window>(n, radius);
+}
+RowTermPtr make_blocks(std::int64_t n, std::int64_t width) {
+  return std::make_unique<Blocks>(n, width);
+}
 RowTermPtr make_dilated(std::int64_t n, std::int64_t radius, std::int64_t dilation) {
   return std::make_unique<Dilated>(n, radius, dilation);
 }
-RowTermPtr make_self(std::int64_t) { return std::make_unique<Self>(); }
+RowTermPtr make_self(std::int64_t) {
+  return std::make_unique<Self>();
+}
 
 RowTermPtr make_full(std::string_view spec, const PatternTerm& t, std::int64_t n) {
   // Beyond 2^31 pairs the dense pattern is the wrong tool: say so instead of exhausting memory.
   constexpr std::int64_t kLimit = std::int64_t{1} << 31;
   if (n > kLimit / n)
-    throw Error(cat("pattern '", spec, "': term '", t.text, "': ", n, " tokens make ", n, "^2 = ", n * n, " edges, over the limit of 2^31 for 'full'",
-                    " (use a sparse pattern)"));
+    throw Error(cat("pattern '", spec, "': term '", t.text, "': ", n, " tokens make ", n, "^2 = ", n * n,
+                    " edges, over the limit of 2^31 for 'full'", " (use a sparse pattern)"));
   return std::make_unique<Full>(n);
 }
 

@@ -208,7 +208,8 @@ TEST_CASE("golden pictures of tiny patterns", "[cpu][analysis]") {
     }
   CHECK(reached == 6 + 2 * 5 + 2 * 4);
   // The attention picture names its diffusion, --hops and --alpha included.
-  ok({"viz", "--pattern", "window:1", "--n", "16", "--kind", "attention", "--hops", "2", "--alpha", "0.5", "--out", "a.svg"},
+  ok({"viz", "--pattern", "window:1", "--n", "16", "--kind", "attention", "--hops", "2", "--alpha", "0.5",
+      "--out", "a.svg"},
      dir);
   CHECK_THAT(read_file(dir / "a.svg"), Contains("K=2, alpha=0.5"));
 }

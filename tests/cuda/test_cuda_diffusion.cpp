@@ -22,19 +22,22 @@ struct Problem {
 };
 
 Problem make_problem(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed) {
-  return {test::random_graph(n, 6, seed, {1, static_cast<std::int32_t>(n - 2)}, {static_cast<std::int32_t>(n / 2)}),
+  return {test::random_graph(n, 6, seed, {1, static_cast<std::int32_t>(n - 2)},
+                             {static_cast<std::int32_t>(n / 2)}),
           test::random_tensor(n, h, d, seed + 1), test::random_tensor(n, h, d, seed + 2),
           test::random_tensor(n, h, d, seed + 3)};
 }
 
-std::vector<double> dense_reference(const Problem& p, const Coefficients& c, const std::vector<std::uint8_t>& mask) {
+std::vector<double> dense_reference(const Problem& p, const Coefficients& c,
+                                    const std::vector<std::uint8_t>& mask) {
   const double scale = 1.0 / std::sqrt(double(p.q.d()));
   const auto dense = test::ref_dense_attention(p.g, p.q, p.k, mask, scale);
   return test::ref_dense_diffusion(dense, p.g.num_nodes(), p.q.h(), p.v, c.theta());
 }
 
 // GPU forward of `p`; returns Z on the host.
-std::vector<float> gpu_forward(const Problem& p, const Coefficients& c, const std::vector<std::uint8_t>& mask) {
+std::vector<float> gpu_forward(const Problem& p, const Coefficients& c,
+                               const std::vector<std::uint8_t>& mask) {
   const Csr gd = p.g.to(Device::cuda);
   const Tensor3<float> qd = p.q.to(Device::cuda), kd = p.k.to(Device::cuda), vd = p.v.to(Device::cuda);
   const Buffer<std::uint8_t> md = Buffer<std::uint8_t>::from_host(mask, Device::cuda);
@@ -104,8 +107,8 @@ TEST_CASE("CUDA diffusion edge cases: one token, no edges, all rows hubs", "[cud
     el.n = 70;
     for (std::int32_t i = 0; i < 70; ++i)
       for (std::int32_t j = 0; j < 70; ++j) el.add(j, i);
-    const Problem p{Csr::from_edges(el), test::random_tensor(70, 2, 128, 1), test::random_tensor(70, 2, 128, 2),
-                    test::random_tensor(70, 2, 128, 3)};
+    const Problem p{Csr::from_edges(el), test::random_tensor(70, 2, 128, 1),
+                    test::random_tensor(70, 2, 128, 2), test::random_tensor(70, 2, 128, 3)};
     const auto mask = padding(70);
     REQUIRE(test::rel_error(gpu_forward(p, c, mask).data(), dense_reference(p, c, mask)) < 1e-5);
     REQUIRE(test::rel_error(gpu_forward(p, c, {}).data(), dense_reference(p, c, {})) < 1e-5);
@@ -119,11 +122,13 @@ TEST_CASE("CUDA diffusion is deterministic and agrees with the CPU backend (hub 
   baselines::set_cuda_schedule("hub=64");
   const std::int64_t n = 1500, h = 4, d = 64;
   Problem p{test::random_graph(n, 40, 77, {0, 5, 700, static_cast<std::int32_t>(n - 1)}, {9, 10}),
-            test::random_tensor(n, h, d, 1), test::random_tensor(n, h, d, 2), test::random_tensor(n, h, d, 3)};
+            test::random_tensor(n, h, d, 1), test::random_tensor(n, h, d, 2),
+            test::random_tensor(n, h, d, 3)};
   const auto c = Coefficients::ppr(5, 0.1);
   const auto mask = padding(n);
   const Buffer<std::uint8_t> mh = Buffer<std::uint8_t>::from_host(mask);
-  const Tensor3<float> cpu = diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), c, {mh.data(), n, Device::cpu});
+  const Tensor3<float> cpu =
+      diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), c, {mh.data(), n, Device::cpu});
   const auto a = gpu_forward(p, c, mask);
   const auto b = gpu_forward(p, c, mask);
   REQUIRE(a == b);  // bitwise: no atomics, fixed summation order
@@ -138,7 +143,8 @@ TEST_CASE("CUDA bf16 diffusion matches float64 on the rounded inputs within 1e-2
   baselines::set_cuda_schedule(schedule);
   const Problem p0 = make_problem(64, 3, 64, 91);
   const Problem p{p0.g.to(Device::cpu), test::rounded(p0.q), test::rounded(p0.k), test::rounded(p0.v)};
-  const Tensor3<bf16> qb = test::to_bf16_tensor(p.q), kb = test::to_bf16_tensor(p.k), vb = test::to_bf16_tensor(p.v);
+  const Tensor3<bf16> qb = test::to_bf16_tensor(p.q), kb = test::to_bf16_tensor(p.k),
+                      vb = test::to_bf16_tensor(p.v);
   const Csr gd = p.g.to(Device::cuda);
   for (const auto& c : {Coefficients::ppr(5, 0.1), Coefficients::ppr(0, 0.1), Coefficients::heat(4, 1.0),
                         Coefficients::custom({0.5})}) {
@@ -149,6 +155,7 @@ TEST_CASE("CUDA bf16 diffusion matches float64 on the rounded inputs within 1e-2
     REQUIRE(test::rel_error(zf.data(), dense_reference(p, c, {})) < 1e-2);
     const Tensor3<bf16> zc = diffusion::diffuse(p.g, qb.view(), kb.view(), vb.view(), c);
     const auto zcf = test::widen(zc.buffer().to_vector());
-    REQUIRE(test::rel_error(zf.data(), test::to_double(zcf.data(), static_cast<std::int64_t>(zcf.size()))) < 1e-2);
+    REQUIRE(test::rel_error(zf.data(), test::to_double(zcf.data(), static_cast<std::int64_t>(zcf.size()))) <
+            1e-2);
   }
 }

@@ -41,7 +41,8 @@ TEST_CASE("device graph construction equals Csr::from_edges", "[cuda][engine]") 
     el.n = n;
     const std::int64_t m = n * 30;
     for (std::int64_t e = 0; e < m; ++e)
-      el.add(static_cast<std::int32_t>(rng::below(5, 1, static_cast<std::uint64_t>(e), static_cast<std::uint32_t>(n))),
+      el.add(static_cast<std::int32_t>(
+                 rng::below(5, 1, static_cast<std::uint64_t>(e), static_cast<std::uint32_t>(n))),
              static_cast<std::int32_t>(rng::below(5, 2, static_cast<std::uint64_t>(e),
                                                   static_cast<std::uint32_t>(n > 3 ? n - 3 : n))));
     const Csr cpu = Csr::from_edges(el);

@@ -16,8 +16,8 @@ using namespace diffuser;
 namespace {
 
 struct Case {
-  Csr g;       // host
-  Csr gd;      // device
+  Csr g;   // host
+  Csr gd;  // device
   Tensor3<float> q, k, v;
   Tensor3<float> qd, kd, vd;
   double scale;
@@ -43,7 +43,9 @@ std::vector<std::uint8_t> some_padding(std::int64_t n) {
   return m;
 }
 
-double rel(const std::vector<float>& x, const std::vector<double>& ref) { return test::rel_error(x.data(), ref); }
+double rel(const std::vector<float>& x, const std::vector<double>& ref) {
+  return test::rel_error(x.data(), ref);
+}
 double rel(const std::vector<float>& x, const std::vector<float>& ref) {
   return test::rel_error(x.data(), test::to_double(ref.data(), static_cast<std::int64_t>(ref.size())));
 }
@@ -60,7 +62,7 @@ TEST_CASE("CUDA edge_dot, edge_softmax, edge_attention match the CPU and float64
   const auto d = GENERATE(64, 128, 24, 16);
   const bool masked = GENERATE(false, true);
   const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8", "hub=8,score=s16,sstep=8",
-                                          "score=s32,sstep=32", "score=s16,sstep=16");
+                                        "score=s32,sstep=32", "score=s16,sstep=16");
   CAPTURE(d, masked, schedule);
   baselines::set_cuda_schedule("default");
   baselines::set_cuda_schedule(schedule);
@@ -74,7 +76,8 @@ TEST_CASE("CUDA edge_dot, edge_softmax, edge_attention match the CPU and float64
 
   // edge_dot
   Buffer<float> s = test::poisoned(E * h);
-  ops::edge_dot(c.gd.view(), c.qd.view(), c.kd.view(), static_cast<float>(c.scale), {s.data(), E, h, Device::cuda});
+  ops::edge_dot(c.gd.view(), c.qd.view(), c.kd.view(), static_cast<float>(c.scale),
+                {s.data(), E, h, Device::cuda});
   const auto ref_s = test::ref_scores(c.g, c.q, c.k, c.scale);
   REQUIRE(rel(s.to_vector(), ref_s) < 1e-5);
 
@@ -111,9 +114,8 @@ TEST_CASE("CUDA gather_sum, gather_axpby, node_axpby match the CPU and float64",
   if (!test::cuda_or_skip()) return;
   test::ScheduleGuard guard;
   const auto d = GENERATE(64, 128, 24);
-  const std::string schedule =
-      GENERATE(as<std::string>{}, "default", "hub=8", "hop=w32,hub=8,step=8", "hop=w8,step=16",
-               "hop=h2,hub=8", "hop=row,hub=8", "hop=w32,step=32");
+  const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8", "hop=w32,hub=8,step=8",
+                                        "hop=w8,step=16", "hop=h2,hub=8", "hop=row,hub=8", "hop=w32,step=32");
   CAPTURE(d, schedule);
   baselines::set_cuda_schedule("default");
   baselines::set_cuda_schedule(schedule);
@@ -142,8 +144,8 @@ TEST_CASE("CUDA gather_sum, gather_axpby, node_axpby match the CPU and float64",
                       c.qd.view(), view_of(o, n, h, d), layout);
     REQUIRE(test::rel_error(o.to_vector().data(), ref2) < 1e-5);
     Buffer<float> o0 = test::poisoned(n * h * d);  // b == 0: y may be empty
-    ops::gather_axpby(c.gd.view(), layout == ops::EdgeLayout::edge_major ? wem : whm, 1.0f, c.vd.view(), 0.0f, {},
-                      view_of(o0, n, h, d), layout);
+    ops::gather_axpby(c.gd.view(), layout == ops::EdgeLayout::edge_major ? wem : whm, 1.0f, c.vd.view(), 0.0f,
+                      {}, view_of(o0, n, h, d), layout);
     REQUIRE(test::rel_error(o0.to_vector().data(), ref) < 1e-5);
   }
   // The CPU backend on the same weights.
@@ -158,7 +160,8 @@ TEST_CASE("CUDA gather_sum, gather_axpby, node_axpby match the CPU and float64",
   ops::node_axpby(2.0f, c.qd.view(), -0.5f, c.kd.view(), view_of(ax, n, h, d));
   std::vector<double> ref3(ref.size());
   for (std::size_t t = 0; t < ref.size(); ++t)
-    ref3[t] = 2.0 * c.q.buffer()[static_cast<std::int64_t>(t)] - 0.5 * c.k.buffer()[static_cast<std::int64_t>(t)];
+    ref3[t] =
+        2.0 * c.q.buffer()[static_cast<std::int64_t>(t)] - 0.5 * c.k.buffer()[static_cast<std::int64_t>(t)];
   REQUIRE(test::rel_error(ax.to_vector().data(), ref3) < 1e-6);
   ops::node_axpby(1.0f, view_of(ax, n, h, d), 1.0f, view_of(ax, n, h, d), view_of(ax, n, h, d));
   for (auto& r : ref3) r *= 2;
@@ -183,7 +186,8 @@ TEST_CASE("CUDA primitives accept strided views of a packed (N, 3, H, D) project
   const std::int64_t E = c.g.num_edges();
   Buffer<float> w1(E * h, Device::cuda), w2(E * h, Device::cuda);
   ops::edge_attention(c.gd.view(), c.qd.view(), c.kd.view(), 0.125f, {}, {w1.data(), E, h, Device::cuda});
-  ops::edge_attention(c.gd.view(), view_of_packed(0), view_of_packed(1), 0.125f, {}, {w2.data(), E, h, Device::cuda});
+  ops::edge_attention(c.gd.view(), view_of_packed(0), view_of_packed(1), 0.125f, {},
+                      {w2.data(), E, h, Device::cuda});
   REQUIRE(w1.to_vector() == w2.to_vector());
   Buffer<float> o1(n * h * d, Device::cuda), o2(n * h * d, Device::cuda);
   ops::gather_sum(c.gd.view(), {w1.data(), E, h, Device::cuda}, c.vd.view(), view_of(o1, n, h, d));
@@ -191,11 +195,13 @@ TEST_CASE("CUDA primitives accept strided views of a packed (N, 3, H, D) project
   REQUIRE(o1.to_vector() == o2.to_vector());
 }
 
-TEST_CASE("CUDA bf16 primitives match the CPU bf16 path and float64 on the rounded inputs", "[cuda][engine]") {
+TEST_CASE("CUDA bf16 primitives match the CPU bf16 path and float64 on the rounded inputs",
+          "[cuda][engine]") {
   if (!test::cuda_or_skip()) return;
   test::ScheduleGuard guard;
   const auto d = GENERATE(64, 128, 40);
-  const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8,hop=w32", "hop=w8,score=s16,sstep=8", "hop=h2,step=16",
+  const std::string schedule =
+      GENERATE(as<std::string>{}, "default", "hub=8,hop=w32", "hop=w8,score=s16,sstep=8", "hop=h2,step=16",
                "hop=row", "hop=w16,step=32,score=s32,sstep=32", "hop=w8,step=8,sstep=16");
   CAPTURE(d, schedule);
   baselines::set_cuda_schedule("default");
@@ -204,7 +210,8 @@ TEST_CASE("CUDA bf16 primitives match the CPU bf16 path and float64 on the round
   Case c = make_case(n, h, d, 800 + static_cast<std::uint64_t>(d));
   const std::int64_t E = c.g.num_edges();
   const Tensor3<float> qr = test::rounded(c.q), kr = test::rounded(c.k), vr = test::rounded(c.v);
-  const Tensor3<bf16> qb = test::to_bf16_tensor(c.q), kb = test::to_bf16_tensor(c.k), vb = test::to_bf16_tensor(c.v);
+  const Tensor3<bf16> qb = test::to_bf16_tensor(c.q), kb = test::to_bf16_tensor(c.k),
+                      vb = test::to_bf16_tensor(c.v);
   const Tensor3<bf16> qbd = qb.to(Device::cuda), kbd = kb.to(Device::cuda), vbd = vb.to(Device::cuda);
 
   // device conversion rounds exactly like the host
@@ -230,17 +237,20 @@ TEST_CASE("CUDA bf16 primitives match the CPU bf16 path and float64 on the round
   REQUIRE(rel(wh, wcpu.buffer().to_vector()) < 1e-5);
 
   Buffer<float> s = test::poisoned(E * h);
-  ops::edge_dot(c.gd.view(), qbd.view(), kbd.view(), static_cast<float>(c.scale), {s.data(), E, h, Device::cuda});
+  ops::edge_dot(c.gd.view(), qbd.view(), kbd.view(), static_cast<float>(c.scale),
+                {s.data(), E, h, Device::cuda});
   REQUIRE(rel(s.to_vector(), test::ref_scores(c.g, qr, kr, c.scale)) < 1e-5);
 
   // one hop in bf16: output rounded once
   const auto wd = test::to_double(wh.data(), E * h);
   const auto g_ref = test::ref_gather(c.g, wd, vr);
   std::vector<double> ref(g_ref.size());
-  for (std::size_t t = 0; t < ref.size(); ++t) ref[t] = 0.9 * g_ref[t] + 0.1 * double(vr.buffer()[static_cast<std::int64_t>(t)]);
+  for (std::size_t t = 0; t < ref.size(); ++t)
+    ref[t] = 0.9 * g_ref[t] + 0.1 * double(vr.buffer()[static_cast<std::int64_t>(t)]);
   Buffer<bf16> out = test::poisoned_bf16(n * h * d);
-  ops::gather_axpby(c.gd.view(), MatrixView<const float>{w.data(), h, E, Device::cuda}, 0.9f, vbd.view(), 0.1f,
-                    vbd.view(), tensor3_view(out.data(), n, h, d, Device::cuda), ops::EdgeLayout::head_major);
+  ops::gather_axpby(c.gd.view(), MatrixView<const float>{w.data(), h, E, Device::cuda}, 0.9f, vbd.view(),
+                    0.1f, vbd.view(), tensor3_view(out.data(), n, h, d, Device::cuda),
+                    ops::EdgeLayout::head_major);
   const auto out_f = test::widen(out.to_vector());
   REQUIRE(test::rel_error(out_f.data(), ref) < 1e-2);
   REQUIRE(test::rel_error(out_f.data(), ref) < 5e-3);  // one rounding: about 2^-9
@@ -283,11 +293,11 @@ TEST_CASE("CUDA find_non_finite, transpose and argument checks", "[cuda][engine]
 
   Case c = make_case(20, 2, 16, 900);
   Buffer<float> w(c.g.num_edges() * 2, Device::cuda);
+  REQUIRE_THROWS_WITH(ops::edge_attention(c.gd.view(), c.q.view(), c.kd.view(), 1.0f, {},
+                                          {w.data(), c.g.num_edges(), 2, Device::cuda}),
+                      Contains("q is on cpu"));
   REQUIRE_THROWS_WITH(
-      ops::edge_attention(c.gd.view(), c.q.view(), c.kd.view(), 1.0f, {}, {w.data(), c.g.num_edges(), 2, Device::cuda}),
-      Contains("q is on cpu"));
-  REQUIRE_THROWS_WITH(ops::gather_axpby(c.gd.view(), {w.data(), c.g.num_edges(), 2, Device::cuda}, 1.0f, c.vd.view(),
-                                        0.0f, {}, {w.data(), 20, 2, 16, 32, 16, Device::cuda},
-                                        ops::EdgeLayout::head_major),
-                      Contains("head-major"));
+      ops::gather_axpby(c.gd.view(), {w.data(), c.g.num_edges(), 2, Device::cuda}, 1.0f, c.vd.view(), 0.0f,
+                        {}, {w.data(), 20, 2, 16, 32, 16, Device::cuda}, ops::EdgeLayout::head_major),
+      Contains("head-major"));
 }

@@ -23,16 +23,17 @@ TEST_CASE("every CUDA schedule reproduces the CPU forward on the authors' recipe
   const auto c = diffusion::Coefficients::ppr(5, 0.1);
   const Tensor3<float> cpu = diffusion::diffuse(g, q.view(), k.view(), v.view(), c);
   const auto ref = test::to_double(cpu.buffer().data(), cpu.buffer().size());
-  const Tensor3<bf16> qb = test::to_bf16_tensor(q), kb = test::to_bf16_tensor(k), vb = test::to_bf16_tensor(v);
-  const Tensor3<float> cpu_b = diffusion::diffuse(g, test::rounded(q).view(), test::rounded(k).view(),
-                                                  test::rounded(v).view(), c);
+  const Tensor3<bf16> qb = test::to_bf16_tensor(q), kb = test::to_bf16_tensor(k),
+                      vb = test::to_bf16_tensor(v);
+  const Tensor3<float> cpu_b =
+      diffusion::diffuse(g, test::rounded(q).view(), test::rounded(k).view(), test::rounded(v).view(), c);
   const auto ref_b = test::to_double(cpu_b.buffer().data(), cpu_b.buffer().size());
 
   const Csr gd = g.to(Device::cuda);
   const Tensor3<float> qd = q.to(Device::cuda), kd = k.to(Device::cuda), vd = v.to(Device::cuda);
   const Tensor3<bf16> qbd = qb.to(Device::cuda), kbd = kb.to(Device::cuda), vbd = vb.to(Device::cuda);
-  for (const char* s : {"default", "hop=w32", "hop=w16", "hop=w8", "hop=h2", "hop=row,layout=em", "hop=w16,layout=em",
-                        "score=s16", "score=s32", "hub=-1", "step=8,sstep=8",
+  for (const char* s : {"default", "hop=w32", "hop=w16", "hop=w8", "hop=h2", "hop=row,layout=em",
+                        "hop=w16,layout=em", "score=s16", "score=s32", "hub=-1", "step=8,sstep=8",
                         "hop=w32,step=32,score=s32,sstep=32", "hop=h2,step=16,score=s16,sstep=16"}) {
     CAPTURE(s);
     baselines::set_cuda_schedule("default");

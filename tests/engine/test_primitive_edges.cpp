@@ -12,7 +12,8 @@
 using namespace diffuser;
 
 TEST_CASE("a single node with and without a self loop", "[cpu][engine]") {
-  const auto q = test::random_tensor(1, 2, 64, 1), k = test::random_tensor(1, 2, 64, 2), v = test::random_tensor(1, 2, 64, 3);
+  const auto q = test::random_tensor(1, 2, 64, 1), k = test::random_tensor(1, 2, 64, 2),
+             v = test::random_tensor(1, 2, 64, 3);
   EdgeList loop;
   loop.n = 1;
   loop.add(0, 0);
@@ -36,7 +37,8 @@ TEST_CASE("a hub row of degree N matches the reference", "[cpu][engine]") {
   const std::int64_t n = 3000, h = 2, d = 64;
   const Csr g = test::random_graph(n, 3, 9, {0, 1500});
   REQUIRE(g.degree(0) == n);
-  const auto q = test::random_tensor(n, h, d, 10), k = test::random_tensor(n, h, d, 11), v = test::random_tensor(n, h, d, 12);
+  const auto q = test::random_tensor(n, h, d, 10), k = test::random_tensor(n, h, d, 11),
+             v = test::random_tensor(n, h, d, 12);
   Matrix<float> w(g.num_edges(), h);
   ops::edge_attention(g.view(), q.view(), k.view(), 0.125f, {}, w.view());
   const auto ref_s = test::ref_scores(g, q, k, 0.125);
@@ -47,7 +49,8 @@ TEST_CASE("a hub row of degree N matches the reference", "[cpu][engine]") {
       double m = -INFINITY, sum = 0;
       for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) m = std::max(m, ref_s[e * h + hh]);
       for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) sum += std::exp(ref_s[e * h + hh] - m);
-      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) ref_w[e * h + hh] = std::exp(ref_s[e * h + hh] - m) / sum;
+      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e)
+        ref_w[e * h + hh] = std::exp(ref_s[e * h + hh] - m) / sum;
     }
   REQUIRE(test::rel_error(w.buffer().data(), ref_w) < 1e-5);
   Tensor3<float> out(n, h, d);
@@ -56,7 +59,8 @@ TEST_CASE("a hub row of degree N matches the reference", "[cpu][engine]") {
   // the fused hop on hub rows, with a y term
   ops::gather_axpby(g.view(), w.view(), 0.75f, v.view(), 0.25f, q.view(), out.view());
   auto ref_hop = test::ref_gather(g, ref_w, v);
-  for (std::size_t t = 0; t < ref_hop.size(); ++t) ref_hop[t] = 0.75 * ref_hop[t] + 0.25 * q.buffer()[static_cast<std::int64_t>(t)];
+  for (std::size_t t = 0; t < ref_hop.size(); ++t)
+    ref_hop[t] = 0.75 * ref_hop[t] + 0.25 * q.buffer()[static_cast<std::int64_t>(t)];
   REQUIRE(test::rel_error(out.buffer().data(), ref_hop) < 1e-5);
 }
 
@@ -97,8 +101,10 @@ TEST_CASE("NaN in a query poisons exactly that token's row", "[cpu][engine]") {
     for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e)
       for (std::int64_t hh = 0; hh < h; ++hh) {
         const float x = dirty.buffer()[e * h + hh];
-        if (i == 7 && hh == 1) REQUIRE(std::isnan(x));
-        else REQUIRE(x == clean.buffer()[e * h + hh]);
+        if (i == 7 && hh == 1)
+          REQUIRE(std::isnan(x));
+        else
+          REQUIRE(x == clean.buffer()[e * h + hh]);
       }
   REQUIRE(ops::find_non_finite(q.view()) == (7 * h + 1) * d + 3);
   q.buffer()[(7 * h + 1) * d + 3] = 1.0f;
@@ -108,7 +114,8 @@ TEST_CASE("NaN in a query poisons exactly that token's row", "[cpu][engine]") {
 TEST_CASE("primitive results do not depend on the thread count", "[cpu][engine]") {
   const std::int64_t n = 2000, h = 4, d = 64;
   const Csr g = test::random_graph(n, 40, 8, {5});
-  const auto q = test::random_tensor(n, h, d, 1), k = test::random_tensor(n, h, d, 2), v = test::random_tensor(n, h, d, 3);
+  const auto q = test::random_tensor(n, h, d, 1), k = test::random_tensor(n, h, d, 2),
+             v = test::random_tensor(n, h, d, 3);
   auto run = [&](int threads) {
     ThreadLimit limit(threads);
     Matrix<float> w(g.num_edges(), h);

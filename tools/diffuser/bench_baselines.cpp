@@ -71,7 +71,8 @@ double fma_peak_gflops() {
   for (int rep = 0; rep < 3; ++rep) {
     std::vector<float> sink(static_cast<std::size_t>(threads));
     Stopwatch sw;
-    tbb::parallel_for(0, threads, [&](int t) { sink[static_cast<std::size_t>(t)] = fma_chains(iters, 1.0f + float(t)); });
+    tbb::parallel_for(0, threads,
+                      [&](int t) { sink[static_cast<std::size_t>(t)] = fma_chains(iters, 1.0f + float(t)); });
     const double s = sw.seconds();
     const double flops = 2.0 * 8 * 16 * static_cast<double>(iters) * threads;
     rates.push_back(flops / s / 1e9);
@@ -81,8 +82,8 @@ double fma_peak_gflops() {
   return *std::max_element(rates.begin(), rates.end());
 }
 
-void naive_forward(const Csr& g, const Tensor3<float>& q, const Tensor3<float>& k, const Tensor3<float>& v, int hops,
-                   float alpha, Tensor3<float>& z) {
+void naive_forward(const Csr& g, const Tensor3<float>& q, const Tensor3<float>& k, const Tensor3<float>& v,
+                   int hops, float alpha, Tensor3<float>& z) {
   const std::int64_t n = g.num_nodes(), H = q.h(), D = q.d(), E = g.num_edges();
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const float* Q = q.buffer().data();
@@ -101,13 +102,15 @@ void naive_forward(const Csr& g, const Tensor3<float>& q, const Tensor3<float>& 
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t h = 0; h < H; ++h) {
       float m = -INFINITY, sum = 0;
-      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) m = std::max(m, w[static_cast<std::size_t>(e * H + h)]);
+      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e)
+        m = std::max(m, w[static_cast<std::size_t>(e * H + h)]);
       for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) {
         float& x = w[static_cast<std::size_t>(e * H + h)];
         x = std::exp(x - m);
         sum += x;
       }
-      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e) w[static_cast<std::size_t>(e * H + h)] /= sum;
+      for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e)
+        w[static_cast<std::size_t>(e * H + h)] /= sum;
     }
   const std::int64_t total = n * H * D;
   std::vector<float> cur(V, V + total), next(static_cast<std::size_t>(total));

@@ -119,7 +119,7 @@ struct Ours {
   double forward_ms = 0, scores_ms = 0, hop_ms = 0;
   double model_bytes = 0, gathered_bytes = 0;
   std::int64_t peak_bytes = 0;
-  double err_vs_fp32 = -1;  // bf16 only: relative difference to our fp32 output
+  double err_vs_fp32 = -1;                               // bf16 only: relative difference to our fp32 output
   std::vector<std::pair<std::string, double>> variants;  // schedule -> forward ms
 };
 
@@ -165,8 +165,14 @@ struct DeviceForward {
 
   DeviceForward(const Csr& g_, Tensor3View<const T> q_, Tensor3View<const T> k_, Tensor3View<const T> v_,
                 const diffusion::Coefficients& c_)
-      : g(g_), q(q_), k(k_), v(v_), c(c_), layout(ops::preferred_edge_layout(Device::cuda)),
-        w(diffusion::weights_matrix(g_, q_.h, layout)), out(v_.n, v_.h, v_.d, Device::cuda),
+      : g(g_),
+        q(q_),
+        k(k_),
+        v(v_),
+        c(c_),
+        layout(ops::preferred_edge_layout(Device::cuda)),
+        w(diffusion::weights_matrix(g_, q_.h, layout)),
+        out(v_.n, v_.h, v_.d, Device::cuda),
         scratch(v_.n, v_.h, v_.d, Device::cuda) {}
 
   void run(diffusion::StageTimes* times = nullptr) {
@@ -262,7 +268,9 @@ int run_cuda(const CudaOptions& o) {
               baselines::cuda_schedule().c_str());
   const double copy = baselines::device_copy_gbps(std::int64_t{1} << 30, 10);
   std::printf("device-to-device copy (1 GiB, measured now): %.0f GB/s counting read + write\n", copy);
-  std::printf("bytes model per forward: scores 2*N*H*D*s + E*(4H + 4); hop E*(4H + 4) + 3*N*H*D*s (s: 4 fp32, 2 bf16)\n\n");
+  std::printf(
+      "bytes model per forward: scores 2*N*H*D*s + E*(4H + 4); hop E*(4H + 4) + 3*N*H*D*s (s: 4 fp32, 2 "
+      "bf16)\n\n");
   std::printf("%9s %12s %5s | %10s %9s %8s | %9s %7s %6s | %10s | %s\n", "N", "edges", "dtype", "forward ms",
               "scores ms", "hop ms", "model GB", "GB/s", "%copy", "peak MiB", "vs fp32 / notes");
   std::fflush(stdout);
@@ -284,7 +292,8 @@ int run_cuda(const CudaOptions& o) {
       const Buffer<std::int32_t> d = Buffer<std::int32_t>::from_host(el.dst, Device::cuda);
       synchronize(Device::cuda);
       Stopwatch dsw;
-      const Csr built = ops::csr_from_edges(n, {s.data(), s.size(), Device::cuda}, {d.data(), d.size(), Device::cuda});
+      const Csr built =
+          ops::csr_from_edges(n, {s.data(), s.size(), Device::cuda}, {d.data(), d.size(), Device::cuda});
       synchronize(Device::cuda);
       row.device_graph_ms = dsw.ms();
       row.device_graph_equal = built.row_ptr().to_vector() == g.row_ptr().to_vector() &&
@@ -301,8 +310,10 @@ int run_cuda(const CudaOptions& o) {
       Ours r = dt == DType::fp32 ? time_ours<float>(o, gd, q, k, v, coeffs, &z)
                                  : time_ours<bf16>(o, gd, q, k, v, coeffs, &z);
       r.peak_bytes += graph_bytes;
-      if (dt == DType::fp32) z32 = std::move(z);
-      else if (!z32.empty()) r.err_vs_fp32 = rel_diff(z, z32);
+      if (dt == DType::fp32)
+        z32 = std::move(z);
+      else if (!z32.empty())
+        r.err_vs_fp32 = rel_diff(z, z32);
       const double gbps = r.model_bytes / (r.forward_ms * 1e6);
       std::printf("%9lld %12s %5s | %10.3f %9.3f %8.3f | %9.3f %7.0f %5.0f%% | %10.0f | %s\n",
                   static_cast<long long>(n), group_digits(row.edges).c_str(), dtype_name(dt), r.forward_ms,
@@ -335,14 +346,16 @@ int run_cuda(const CudaOptions& o) {
         }
         std::fflush(stdout);
       };
-      run_baseline("cusparse", o.cusparse, row.cusparse, row.has_cusparse, row.cusparse_note, row.cusparse_err, [&] {
-        return baselines::cusparse_forward(gd, qd.view(), kd.view(), vd.view(), o.hops, static_cast<float>(o.alpha),
-                                           out.view(), o.reps);
-      });
-      run_baseline("dense", o.dense && n <= 16384, row.dense, row.has_dense, row.dense_note, row.dense_err, [&] {
-        return baselines::dense_forward(gd, qd.view(), kd.view(), vd.view(), o.hops, static_cast<float>(o.alpha),
-                                        out.view(), o.reps);
-      });
+      run_baseline("cusparse", o.cusparse, row.cusparse, row.has_cusparse, row.cusparse_note,
+                   row.cusparse_err, [&] {
+                     return baselines::cusparse_forward(gd, qd.view(), kd.view(), vd.view(), o.hops,
+                                                        static_cast<float>(o.alpha), out.view(), o.reps);
+                   });
+      run_baseline("dense", o.dense && n <= 16384, row.dense, row.has_dense, row.dense_note, row.dense_err,
+                   [&] {
+                     return baselines::dense_forward(gd, qd.view(), kd.view(), vd.view(), o.hops,
+                                                     static_cast<float>(o.alpha), out.view(), o.reps);
+                   });
     }
     rows.push_back(std::move(row));
   }
@@ -376,27 +389,30 @@ int run_cuda(const CudaOptions& o) {
        << ", \"rows\": [";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges << ", \"graph_ms\": " << r.graph_ms
-         << ", \"device_graph_ms\": " << r.device_graph_ms << ", \"ours\": [";
+      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
+         << ", \"graph_ms\": " << r.graph_ms << ", \"device_graph_ms\": " << r.device_graph_ms
+         << ", \"ours\": [";
       for (std::size_t j = 0; j < r.ours.size(); ++j) {
         const auto& u = r.ours[j];
-        os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype) << "\", \"forward_ms\": " << u.forward_ms
-           << ", \"scores_ms\": " << u.scores_ms << ", \"hop_ms\": " << u.hop_ms << ", \"model_bytes\": "
-           << u.model_bytes << ", \"gathered_bytes\": " << u.gathered_bytes << ", \"peak_bytes\": " << u.peak_bytes
+        os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype)
+           << "\", \"forward_ms\": " << u.forward_ms << ", \"scores_ms\": " << u.scores_ms
+           << ", \"hop_ms\": " << u.hop_ms << ", \"model_bytes\": " << u.model_bytes
+           << ", \"gathered_bytes\": " << u.gathered_bytes << ", \"peak_bytes\": " << u.peak_bytes
            << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32 << ", \"variants\": {";
         for (std::size_t t = 0; t < u.variants.size(); ++t)
           os << (t ? ", " : "") << "\"" << json_escape(u.variants[t].first) << "\": " << u.variants[t].second;
         os << "}}";
       }
-      auto timing = [&](const char* name, bool has, const baselines::Timing& t, const std::string& note, double err) {
+      auto timing = [&](const char* name, bool has, const baselines::Timing& t, const std::string& note,
+                        double err) {
         os << ", \"" << name << "\": ";
         if (!has) {
           os << "{\"skipped\": \"" << json_escape(note) << "\"}";
           return;
         }
-        os << "{\"total_ms\": " << t.total_ms << ", \"scores_ms\": " << t.scores_ms << ", \"softmax_ms\": "
-           << t.softmax_ms << ", \"hop_ms\": " << t.hop_ms << ", \"peak_bytes\": " << t.peak_bytes
-           << ", \"rel_diff_vs_ours\": " << err << "}";
+        os << "{\"total_ms\": " << t.total_ms << ", \"scores_ms\": " << t.scores_ms
+           << ", \"softmax_ms\": " << t.softmax_ms << ", \"hop_ms\": " << t.hop_ms
+           << ", \"peak_bytes\": " << t.peak_bytes << ", \"rel_diff_vs_ours\": " << err << "}";
       };
       os << "]";
       timing("cusparse", r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
@@ -449,10 +465,14 @@ int run(Args& args) {
     if (baselines_arg) {
       o.cusparse = o.dense = false;
       for (const auto& b : split(*baselines_arg, ',')) {
-        if (b == "cusparse") o.cusparse = true;
-        else if (b == "dense") o.dense = true;
-        else if (b == "both") o.cusparse = o.dense = true;
-        else if (b != "none") throw UsageError(cat("--baselines: unknown baseline '", b, "' (cusparse, dense, none)"));
+        if (b == "cusparse")
+          o.cusparse = true;
+        else if (b == "dense")
+          o.dense = true;
+        else if (b == "both")
+          o.cusparse = o.dense = true;
+        else if (b != "none")
+          throw UsageError(cat("--baselines: unknown baseline '", b, "' (cusparse, dense, none)"));
       }
     }
     if (variants_arg) o.variants = split(*variants_arg, ';');
@@ -469,7 +489,8 @@ int run(Args& args) {
     return run_cuda(o);
   }
   if (dtype_arg && *dtype_arg != "fp32")
-    throw UsageError("--dtype bf16 is timed on the GPU only (--backend cuda); the CPU's bf16 path converts to fp32");
+    throw UsageError(
+        "--dtype bf16 is timed on the GPU only (--backend cuda); the CPU's bf16 path converts to fp32");
   if (baselines_arg || variants_arg || schedule_arg || device_graph)
     throw UsageError("--baselines, --variants, --schedule and --device-graph need --backend cuda");
   if (H <= 0 || D <= 0) throw UsageError("--heads and --dim must be positive");
@@ -480,8 +501,8 @@ int run(Args& args) {
   ThreadLimit limit(threads);
 
   std::printf("diffuser bench: %s\n", describe_device(dev).c_str());
-  std::printf("pattern %s, H=%lld, D=%lld, %s, %d reps (median)\n", pattern.c_str(), static_cast<long long>(H),
-              static_cast<long long>(D), coeffs.describe().c_str(), reps);
+  std::printf("pattern %s, H=%lld, D=%lld, %s, %d reps (median)\n", pattern.c_str(),
+              static_cast<long long>(H), static_cast<long long>(D), coeffs.describe().c_str(), reps);
   const double triad = bench::triad_gbps(32 << 20, 5);
   const double peak = bench::fma_peak_gflops();
   std::printf("machine ceilings (measured now, %d threads): triad %.1f GB/s, FMA peak %.1f GFLOP/s\n\n",
@@ -501,8 +522,10 @@ int run(Args& args) {
     row.edges = g.num_edges();
     const auto need = diffusion::forward_bytes(row.n, row.edges, H, D, 5);
     if (need > available_memory_bytes() && available_memory_bytes() > 0) {
-      row.skipped = cat("skipped: needs ", format_bytes(need), ", ", format_bytes(available_memory_bytes()), " free");
-      std::printf("%8lld %11s %s\n", static_cast<long long>(row.n), group_digits(row.edges).c_str(), row.skipped.c_str());
+      row.skipped =
+          cat("skipped: needs ", format_bytes(need), ", ", format_bytes(available_memory_bytes()), " free");
+      std::printf("%8lld %11s %s\n", static_cast<long long>(row.n), group_digits(row.edges).c_str(),
+                  row.skipped.c_str());
       rows.push_back(row);
       continue;
     }
@@ -543,19 +566,21 @@ int run(Args& args) {
     const double flops = 2.0 * E * double(H) * double(D);
     const double w_bytes = 2 * nhd * 4 + E * double(H) * 4, hop_bytes = E * double(H) * 4 + 3 * nhd * 4;
     auto gf = [&](double ms) { return flops / (ms * 1e6); };
-    std::printf("%8lld %11s %9.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %9.1f | %9s\n",
-                static_cast<long long>(row.n), group_digits(row.edges).c_str(), row.graph_ms, row.weights_ms,
-                gf(row.weights_ms), 100 * gf(row.weights_ms) / peak, w_bytes / (row.weights_ms * 1e6), row.hop_ms,
-                gf(row.hop_ms), 100 * gf(row.hop_ms) / peak, hop_bytes / (row.hop_ms * 1e6), row.forward_ms,
-                E * (1 + hops) / (row.forward_ms * 1e3), format_bytes(row.peak_rss).c_str());
+    std::printf(
+        "%8lld %11s %9.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %9.1f | %9s\n",
+        static_cast<long long>(row.n), group_digits(row.edges).c_str(), row.graph_ms, row.weights_ms,
+        gf(row.weights_ms), 100 * gf(row.weights_ms) / peak, w_bytes / (row.weights_ms * 1e6), row.hop_ms,
+        gf(row.hop_ms), 100 * gf(row.hop_ms) / peak, hop_bytes / (row.hop_ms * 1e6), row.forward_ms,
+        E * (1 + hops) / (row.forward_ms * 1e3), format_bytes(row.peak_rss).c_str());
     rows.push_back(row);
   }
   std::printf("\n");
   for (const auto& r : rows) {
     if (!r.skipped.empty()) continue;
     const double gathered = double(r.edges) * double(H) * double(D) * 4;
-    std::printf("N=%lld: hop gathers %.1f GB/s of neighbour rows (%.1fx the triad bandwidth: served by the caches)\n",
-                static_cast<long long>(r.n), gathered / (r.hop_ms * 1e6), gathered / (r.hop_ms * 1e6) / triad);
+    std::printf(
+        "N=%lld: hop gathers %.1f GB/s of neighbour rows (%.1fx the triad bandwidth: served by the caches)\n",
+        static_cast<long long>(r.n), gathered / (r.hop_ms * 1e6), gathered / (r.hop_ms * 1e6) / triad);
     if (r.naive_ms > 0)
       std::printf("N=%lld: naive single-threaded loop %.1f ms -> speedup %.1fx (outputs agree to %.1e)\n",
                   static_cast<long long>(r.n), r.naive_ms, r.naive_ms / r.forward_ms, r.naive_err);
@@ -563,14 +588,15 @@ int run(Args& args) {
   if (json) {
     AtomicOutput out(*json, false);
     auto& os = out.stream();
-    os << "{\"device\": \"" << json_escape(describe_device(dev)) << "\", \"pattern\": \"" << json_escape(pattern)
-       << "\", \"heads\": " << H << ", \"dim\": " << D << ", \"hops\": " << hops << ", \"alpha\": " << alpha
-       << ", \"reps\": " << reps << ", \"threads\": " << active_threads() << ", \"triad_gbps\": " << triad
-       << ", \"fma_peak_gflops\": " << peak << ", \"rows\": [";
+    os << "{\"device\": \"" << json_escape(describe_device(dev)) << "\", \"pattern\": \""
+       << json_escape(pattern) << "\", \"heads\": " << H << ", \"dim\": " << D << ", \"hops\": " << hops
+       << ", \"alpha\": " << alpha << ", \"reps\": " << reps << ", \"threads\": " << active_threads()
+       << ", \"triad_gbps\": " << triad << ", \"fma_peak_gflops\": " << peak << ", \"rows\": [";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges << ", \"graph_ms\": " << r.graph_ms
-         << ", \"weights_ms\": " << r.weights_ms << ", \"hop_ms\": " << r.hop_ms << ", \"forward_ms\": " << r.forward_ms
+      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
+         << ", \"graph_ms\": " << r.graph_ms << ", \"weights_ms\": " << r.weights_ms
+         << ", \"hop_ms\": " << r.hop_ms << ", \"forward_ms\": " << r.forward_ms
          << ", \"naive_ms\": " << r.naive_ms << ", \"naive_rel_err\": " << r.naive_err
          << ", \"peak_rss_bytes\": " << r.peak_rss << ", \"skipped\": \"" << json_escape(r.skipped) << "\"}";
     }
@@ -580,8 +606,8 @@ int run(Args& args) {
   return 0;
 }
 
-const Registrar reg({"bench", "time each stage of the forward over a sweep of N, with in-process baselines", kHelp,
-                     &run, 40});
+const Registrar reg({"bench", "time each stage of the forward over a sweep of N, with in-process baselines",
+                     kHelp, &run, 40});
 
 }  // namespace
 }  // namespace diffuser::cli

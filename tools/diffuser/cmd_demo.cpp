@@ -11,8 +11,8 @@
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/device.hpp>
-#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
@@ -176,8 +176,10 @@ int run_demo_body(Args& args) {
               std::span<float>(z.data(), static_cast<std::size_t>(z.size())));
     }
   };
-  if (dtype == DType::bf16) forward.template operator()<bf16>();
-  else forward.template operator()<float>();
+  if (dtype == DType::bf16)
+    forward.template operator()<bf16>();
+  else
+    forward.template operator()<float>();
   const double forward_ms = times.total_ms();
 
   const Checksum sum = checksum(z.data(), z.size());

@@ -19,7 +19,8 @@ void print_overview() {
       "diffuser %s: Diffuser attention (multi-hop attention diffusion) on explicit token graphs\n\n"
       "usage: diffuser COMMAND [OPTIONS]    (diffuser COMMAND --help for details)\n\ncommands:\n",
       DIFFUSER_VERSION);
-  for (const auto& c : diffuser::cli::commands()) std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
+  for (const auto& c : diffuser::cli::commands())
+    std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
   std::printf(
       "\nconventions: edge j -> i means token i attends to token j; arrays are NumPy .npy, "
       "(N, H, D) float32.\n");

@@ -13,8 +13,8 @@
 namespace diffuser::diffusion {
 
 struct StageTimes {
-  double scores_ms = 0;           // scores + softmax (fused)
-  std::vector<double> hop_ms;     // one entry per hop
+  double scores_ms = 0;        // scores + softmax (fused)
+  std::vector<double> hop_ms;  // one entry per hop
   double total_ms() const;
 };
 
@@ -32,8 +32,8 @@ void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<con
                        ops::NodeMask mask, float scale, MatrixView<float> weights,
                        ops::EdgeLayout layout = ops::EdgeLayout::edge_major);
 // bf16 Q and K (float32 dot products and weights).
-void attention_weights(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
-                       ops::NodeMask mask, float scale, MatrixView<float> weights,
+void attention_weights(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, ops::NodeMask mask,
+                       float scale, MatrixView<float> weights,
                        ops::EdgeLayout layout = ops::EdgeLayout::edge_major);
 
 // out = sum_k theta_k A^k V given the weights. `scratch` is a second node buffer of v's shape used

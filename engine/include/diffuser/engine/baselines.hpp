@@ -25,10 +25,10 @@ void reset_peak_device_bytes();
 double device_copy_gbps(std::int64_t bytes, int reps);
 
 struct Timing {
-  double scores_ms = 0;   // median of the scores (SDDMM / GEMM) stage
-  double softmax_ms = 0;  // median of the softmax stage
-  double hop_ms = 0;      // median of one hop
-  double total_ms = 0;    // median of the whole forward, timed end to end (no syncs inside)
+  double scores_ms = 0;         // median of the scores (SDDMM / GEMM) stage
+  double softmax_ms = 0;        // median of the softmax stage
+  double hop_ms = 0;            // median of one hop
+  double total_ms = 0;          // median of the whole forward, timed end to end (no syncs inside)
   std::int64_t peak_bytes = 0;  // peak device memory of the baseline above what was in use before
 };
 
@@ -39,15 +39,14 @@ struct Timing {
 // (N, H, D) float32. One warm-up, then `reps` timed runs (medians). Throws Error when the problem
 // does not fit (index range, memory).
 Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                        Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
-                        int reps);
+                        Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out, int reps);
 
 // The same with dense masked attention through cuBLAS: per head S = Q K^T (N x N, strided batched
 // SGEMM, no TF32), a masked softmax over each row (entries off the graph get 0), then one dense
 // (N x N) x (N x D) SGEMM per head and hop. Needs H*N*N*4 bytes; throws Error above `max_n`.
 Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                     Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
-                     int reps, std::int64_t max_n = 16384);
+                     Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out, int reps,
+                     std::int64_t max_n = 16384);
 
 // The CUDA backend's kernel schedule, for measuring variants in one process. A spec is a
 // comma-separated list of key=value (unnamed keys keep their value):

@@ -24,7 +24,9 @@ inline bf16 to_bf16(float f) {
   return bf16{static_cast<std::uint16_t>(rounded >> 16)};
 }
 
-inline float to_float(bf16 b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b.bits) << 16); }
+inline float to_float(bf16 b) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(b.bits) << 16);
+}
 
 // Element type names for messages and --dtype.
 enum class DType { fp32, bf16 };

@@ -44,12 +44,10 @@ class Csr {
   // Builds the graph from edges: bucketed by destination, each row sorted, duplicates removed.
   // Throws Error naming the first edge whose endpoint is outside [0, n), or an n out of range.
   static Csr from_edges(const EdgeList& edges);
-  static Csr from_edges(std::int64_t n, std::span<const std::int32_t> src,
-                        std::span<const std::int32_t> dst);
+  static Csr from_edges(std::int64_t n, std::span<const std::int32_t> src, std::span<const std::int32_t> dst);
 
   // Takes ready CSR arrays (host) and validates them (see validate()).
-  static Csr from_arrays(std::int64_t n, std::vector<std::int64_t> row_ptr,
-                         std::vector<std::int32_t> col);
+  static Csr from_arrays(std::int64_t n, std::vector<std::int64_t> row_ptr, std::vector<std::int32_t> col);
 
   // Adopts arrays that already form a valid CSR (row offsets from 0 to nnz, each row strictly
   // increasing) on any device, without checking them: for builders that guarantee it

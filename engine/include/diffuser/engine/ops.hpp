@@ -27,10 +27,10 @@ EdgeLayout preferred_edge_layout(Device d);
 
 // [u_dot_v, SDDMM] scores[e, h] = scale * <q[dst(e), h, :], k[src(e), h, :]> for every edge e.
 // q, k: (N, H, D); scores: (E, H) in CSR order.
-void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
-              float scale, MatrixView<float> scores);
-void edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
-              float scale, MatrixView<float> scores);
+void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
+              MatrixView<float> scores);
+void edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+              MatrixView<float> scores);
 
 // [edge_softmax by dst] In place: per destination row and head, w = exp(s - max) / sum over the
 // row's unmasked edges. Masked edges and rows with no unmasked edge get weight 0.
@@ -51,21 +51,19 @@ void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const b
 
 // Fused edge_dot + edge_softmax: one pass over the edges, scores never stored. `weights` is
 // (E, H) for edge_major, (H, E) for head_major.
-void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                    float scale, NodeMask mask, MatrixView<float> weights,
-                    EdgeLayout layout = EdgeLayout::edge_major);
-void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k,
-                    float scale, NodeMask mask, MatrixView<float> weights,
-                    EdgeLayout layout = EdgeLayout::edge_major);
+void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
+                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major);
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major);
 
 // Fused gather_sum + node_axpby (one diffusion hop): out = a * (W x) + b * y. With b == 0 the
 // view y may be empty. out must not alias x (rows of x are read while out is written).
 // bf16: x, y and out are bf16; weights and accumulation are float32, out is rounded once.
-void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x,
-                  float b, Tensor3View<const float> y, Tensor3View<float> out,
+void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x, float b,
+                  Tensor3View<const float> y, Tensor3View<float> out,
                   EdgeLayout layout = EdgeLayout::edge_major);
-void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x,
-                  float b, Tensor3View<const bf16> y, Tensor3View<bf16> out,
+void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
+                  Tensor3View<const bf16> y, Tensor3View<bf16> out,
                   EdgeLayout layout = EdgeLayout::edge_major);
 
 // Counts NaN and Inf values of a tensor; returns the flat index of the first one, or -1.
