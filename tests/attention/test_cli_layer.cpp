@@ -226,6 +226,11 @@ TEST_CASE("diffuser layer: errors exit 1 or 2 with one line and leave no outputs
   CHECK_THAT(
       run_fail(base({"--weights", "w.safetensors", "--x", "x.npy", "--out", "y.npy", "--bogus"}), dir, 2).err,
       Contains("--bogus"));
+  CHECK_THAT(run_fail(base({"--weights", "w.safetensors", "--x", "x.npy", "--out", "y.npy", "--grad-out",
+                            "dyb.npy", "--dx-out", "dx.npy", "--head-groups", "3"}),
+                      dir, 2)
+                 .err,
+             Contains("--head-groups must be 0 (automatic) or a divisor of the 2 heads, got 3"));
   CHECK_THAT(run_fail({"layer", "--config", "bad.json", "--init-weights", "z.safetensors"}, dir, 1).err,
              Contains("bad.json") && Contains("num_attention_heads"));
   CHECK_THAT(
@@ -251,6 +256,12 @@ TEST_CASE("diffuser layer --bench runs and writes its JSON", "[cpu][attention][c
   const auto r = run_ok(
       {"layer", "--config", "c.json", "--bench", "--n", "300", "--reps", "1", "--json", "b.json"}, dir);
   CHECK_THAT(r.out, Contains("forward + backward") && Contains("graph backward") && Contains("products"));
+  CHECK_THAT(r.out, Contains("head groups:"));
+  const auto g2 = run_ok({"layer", "--config", "c.json", "--bench", "--n", "300", "--reps", "1",
+                          "--head-groups", "2", "--json", "g2.json"},
+                         dir);
+  CHECK_THAT(g2.out, Contains("2 of 1 heads each (--head-groups)"));
+  CHECK_THAT(read_file(dir / "g2.json"), Contains("\"head_groups\": 2"));
   CHECK_THAT(read_file(dir / "b.json"), Contains("\"step_ms\"") && Contains("\"impl\": \"diffuser-cpu\""));
 }
 
