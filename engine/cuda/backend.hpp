@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,13 @@ void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Ten
                   float b, Tensor3View<const float> y, Tensor3View<float> out);
 void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, float a, Tensor3View<const bf16> x,
                   float b, Tensor3View<const bf16> y, Tensor3View<bf16> out);
+// ops::prepare_hops: the weights packed for the bf16 tensor-core hop (hop_panel.cuh), or null when
+// the graph's panels do not pay or the schedule turns them off. The hop falls back to the plain
+// one when the packed copy does not fit the call (other graph, heads, head size or hub rule).
+std::shared_ptr<const void> pack_hop_weights(const CsrView& g, const float* w, EdgeStrides ws,
+                                             std::int64_t heads);
+void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, const void* packed, float a,
+                  Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out);
 std::int64_t find_non_finite(Tensor3View<const float> x);
 std::int64_t find_non_finite(Tensor3View<const bf16> x);
 void convert(Tensor3View<const float> x, Tensor3View<bf16> out);
@@ -73,6 +81,7 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
                                 int reps, std::int64_t max_n);
 void set_schedule(std::string_view spec);
 std::string schedule();
+std::int64_t panel_edges(const CsrView& g);  // baselines::cuda_panel_edges
 
 // ops_bits.hpp (bitsets of `words` 64-bit words per node, node-major).
 void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next, std::int64_t words);

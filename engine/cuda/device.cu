@@ -152,8 +152,13 @@ void parse_schedule(std::string_view spec, Schedule& s) {
       const auto v = number();
       if (v < -1) throw UsageError("cuda schedule: hub must be -1, 0 or a degree");
       s.hub = v;
+    } else if (key == "panel") {
+      const auto v = number();
+      if (v != 0 && v != 1) throw UsageError("cuda schedule: panel must be 0 or 1");
+      s.panels = v == 1;
     } else {
-      throw UsageError(cat("cuda schedule: unknown key '", key, "' (hop, step, score, sstep, layout, hub)"));
+      throw UsageError(
+          cat("cuda schedule: unknown key '", key, "' (hop, step, score, sstep, layout, hub, panel)"));
     }
   }
 }
@@ -225,7 +230,8 @@ void set_schedule(std::string_view spec) {
 std::string schedule() {
   const Schedule& s = current_schedule();
   return cat("hop=", hop_name(s.hop), ",step=", s.hop_step, ",score=s", s.score_lanes,
-             ",sstep=", s.score_step, ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub);
+             ",sstep=", s.score_step, ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub,
+             ",panel=", s.panels ? 1 : 0);
 }
 
 bool prefers_head_major() {

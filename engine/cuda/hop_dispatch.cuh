@@ -38,6 +38,17 @@ void launch_hop_step(const CsrView& g, const HopArgs<T>& p, int step, std::int64
   hop_warp<T, D, HPW, LPE, 8><<<blocks, kThreads, 0, kStream>>>(p, tiles);
 }
 
+// The hub rows of a hop (the ordinary rows' kernel skipped them).
+template <class T, int D>
+void launch_hub_hop(const CsrView& g, const HopArgs<T>& p, const HubPlan& plan) {
+  if (plan.n_hubs == 0) return;
+  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, kHubTile, D);
+  hub_hop_partial<T, D><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+  DIFFUSER_CUDA_LAUNCHED("hub_hop_partial");
+  hub_hop_combine<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), D, 0, kStream>>>(p, hg);
+  DIFFUSER_CUDA_LAUNCHED("hub_hop_combine");
+}
+
 template <class T, int D>
 void launch_hop_fast(const CsrView& g, HopArgs<T> p) {
   const Schedule& s = current_schedule();
@@ -74,41 +85,47 @@ void launch_hop_fast(const CsrView& g, HopArgs<T> p) {
       break;
   }
   DIFFUSER_CUDA_LAUNCHED("hop kernel");
-  if (plan.n_hubs == 0) return;
-  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, kHubTile, D);
-  hub_hop_partial<T, D><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
-  DIFFUSER_CUDA_LAUNCHED("hub_hop_partial");
-  hub_hop_combine<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), D, 0, kStream>>>(p, hg);
-  DIFFUSER_CUDA_LAUNCHED("hub_hop_combine");
+  launch_hub_hop<T, D>(g, p, plan);
+}
+
+template <class T>
+HopArgs<T> hop_args(const CsrView& g, const float* w, std::int64_t wse, std::int64_t wsh, float a,
+                    Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
+  return HopArgs<T>{g.row_ptr,
+                    g.col,
+                    g.n,
+                    w,
+                    wse,
+                    wsh,
+                    a,
+                    b,
+                    x.data,
+                    x.stride_n,
+                    x.stride_h,
+                    b != 0.0f ? y.data : nullptr,
+                    y.stride_n,
+                    y.stride_h,
+                    out.data,
+                    out.stride_n,
+                    out.stride_h,
+                    static_cast<int>(x.h),
+                    static_cast<int>(x.d),
+                    kNoHubs};
+}
+
+// The vector kernels' conditions: D of 64 or 128, 16-byte aligned rows, 32-bit row strides.
+template <class T>
+bool fast_hop(Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
+  return (x.d == 64 || x.d == 128) && aligned16(x) && aligned16(out) && (b == 0.0f || aligned16(y)) &&
+         x.stride_n < (std::int64_t{1} << 31);
 }
 
 template <class T>
 void run_hop(const CsrView& g, const float* w, std::int64_t wse, std::int64_t wsh, float a,
              Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
   if (g.n == 0) return;
-  HopArgs<T> p{g.row_ptr,
-               g.col,
-               g.n,
-               w,
-               wse,
-               wsh,
-               a,
-               b,
-               x.data,
-               x.stride_n,
-               x.stride_h,
-               b != 0.0f ? y.data : nullptr,
-               y.stride_n,
-               y.stride_h,
-               out.data,
-               out.stride_n,
-               out.stride_h,
-               static_cast<int>(x.h),
-               static_cast<int>(x.d),
-               kNoHubs};
-  const bool fast = (x.d == 64 || x.d == 128) && aligned16(x) && aligned16(out) &&
-                    (b == 0.0f || aligned16(y)) && x.stride_n < (std::int64_t{1} << 31);
-  if (!fast) {
+  const HopArgs<T> p = hop_args(g, w, wse, wsh, a, x, b, y, out);
+  if (!fast_hop(x, b, y, out)) {
     std::int64_t tiles = 0;
     const unsigned blocks = head_major_blocks(g.n, x.h, &tiles);
     hop_generic<T><<<blocks, kThreads, 0, kStream>>>(p, tiles);

@@ -4,6 +4,7 @@
 
 #include "backend.hpp"
 #include "common.cuh"
+#include "panel_plan.hpp"
 #include "plan.cuh"
 #include "schedule.cuh"
 
@@ -94,6 +95,7 @@ void forget_plans_using(const void* p) noexcept {
     c.entries.erase(it, c.entries.end());
   }
   for (auto* h : drop) release(h);
+  forget_panels_using(p);
 }
 
 }  // namespace diffuser::cuda

@@ -4,6 +4,7 @@
 target_sources(diffuser_engine PRIVATE
   cuda/device.cu
   cuda/plan.cu
+  cuda/panel_plan.cpp
   cuda/sddmm.cu
   cuda/softmax.cu
   cuda/axpby.cu
@@ -12,6 +13,7 @@ target_sources(diffuser_engine PRIVATE
   cuda/fused_attention_bf16.cu
   cuda/fused_hop.cu
   cuda/fused_hop_bf16.cu
+  cuda/hop_pack.cu
   cuda/graph_build.cu
   cuda/baseline_cusparse.cu
   cuda/baseline_dense.cu

@@ -58,5 +58,9 @@ void set_cuda_schedule(std::string_view spec) {
 std::string cuda_schedule() {
   return cuda::schedule();
 }
+std::int64_t cuda_panel_edges(const Csr& g) {
+  DIFFUSER_CHECK(g.device() == Device::cuda, "cuda_panel_edges: the graph must be on the GPU");
+  return cuda::panel_edges(g.view());
+}
 
 }  // namespace diffuser::baselines

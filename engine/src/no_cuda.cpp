@@ -67,6 +67,13 @@ void gather_axpby(const CsrView&, const float*, EdgeStrides, float, Tensor3View<
                   Tensor3View<const bf16>, Tensor3View<bf16>) {
   unavailable();
 }
+std::shared_ptr<const void> pack_hop_weights(const CsrView&, const float*, EdgeStrides, std::int64_t) {
+  unavailable();
+}
+void gather_axpby(const CsrView&, const float*, EdgeStrides, const void*, float, Tensor3View<const bf16>,
+                  float, Tensor3View<const bf16>, Tensor3View<bf16>) {
+  unavailable();
+}
 std::int64_t find_non_finite(Tensor3View<const float>) {
   unavailable();
 }
@@ -105,6 +112,9 @@ baselines::Timing dense_forward(const Csr&, Tensor3View<const float>, Tensor3Vie
   unavailable();
 }
 void set_schedule(std::string_view) {}
+std::int64_t panel_edges(const CsrView&) {
+  return 0;
+}
 std::string schedule() {
   return "no CUDA backend";
 }

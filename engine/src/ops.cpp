@@ -1,4 +1,6 @@
 // Argument checks for every primitive, then dispatch to the backend the operands live on.
+#include <type_traits>
+
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
@@ -106,7 +108,8 @@ void edge_attention_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<c
 
 template <class T>
 void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const T> x, float b,
-                       Tensor3View<const T> y, Tensor3View<T> out, EdgeLayout layout) {
+                       Tensor3View<const T> y, Tensor3View<T> out, EdgeLayout layout,
+                       const void* packed = nullptr) {
   constexpr const char* op = "gather_axpby";
   check_nodes(op, g, x, "x");
   check_nodes(op, g, out, "out");
@@ -117,8 +120,13 @@ void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Ten
     check_same_shape(op, y, out, "y", "out");
   }
   DIFFUSER_CHECK(!overlaps(x, out), op, ": out must not overlap x (rows of x are read while out is written)");
-  if (g.device == Device::cuda)
+  if (g.device == Device::cuda) {
+    if constexpr (std::is_same_v<T, bf16>) {
+      if (packed != nullptr)
+        return cuda::gather_axpby(g, w.data, strides_of(layout, g.nnz, x.h), packed, a, x, b, y, out);
+    }
     return cuda::gather_axpby(g, w.data, strides_of(layout, g.nnz, x.h), a, x, b, y, out);
+  }
   if (layout == EdgeLayout::edge_major) return cpu::gather_axpby(g, w, a, x, b, y, out);
   Matrix<float> tmp(g.nnz, x.h);
   cpu::transpose(w, tmp.view());
@@ -213,6 +221,33 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
                   Tensor3View<const bf16> y, Tensor3View<bf16> out, EdgeLayout layout) {
   gather_axpby_impl(g, w, a, x, b, y, out, layout);
+}
+
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,
+                        Tensor3View<const float> x_like) {
+  check_nodes("prepare_hops", g, x_like, "x");
+  check_edges("prepare_hops", g, w, x_like.h, "weights", layout);
+  return HopWeights{w, layout, nullptr};
+}
+
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,
+                        Tensor3View<const bf16> x_like) {
+  check_nodes("prepare_hops", g, x_like, "x");
+  check_edges("prepare_hops", g, w, x_like.h, "weights", layout);
+  HopWeights hw{w, layout, nullptr};
+  if (g.device == Device::cuda && x_like.d == 64)
+    hw.packed = cuda::pack_hop_weights(g, w.data, strides_of(layout, g.nnz, x_like.h), x_like.h);
+  return hw;
+}
+
+void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const float> x, float b,
+                  Tensor3View<const float> y, Tensor3View<float> out) {
+  gather_axpby_impl(g, w.w, a, x, b, y, out, w.layout);
+}
+
+void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const bf16> x, float b,
+                  Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+  gather_axpby_impl(g, w.w, a, x, b, y, out, w.layout, w.packed.get());
 }
 
 std::int64_t find_non_finite(Tensor3View<const float> x) {

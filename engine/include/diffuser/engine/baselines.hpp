@@ -61,9 +61,15 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
 //                           forward (ops::preferred_edge_layout; default hm)
 //   hub=N                   rows with in-degree above N take the split hub path (0: the default
 //                           rule, > max(1024, min(4096, 8 x mean degree)); -1: never)
+//   panel=0|1               bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
+//                           tile share are multiplied as a dense panel on tensor cores (default 1)
 // "default" resets everything. The environment variable DIFFUSER_CUDA_SCHEDULE sets the initial
 // schedule. Throws UsageError for an unknown key or value.
 void set_cuda_schedule(std::string_view spec);
 std::string cuda_schedule();
+
+// Edges of g (on the GPU) that the bf16 hop's dense panels cover under the current schedule (0:
+// the hop gathers every edge). Builds and caches the panel plan on first use.
+std::int64_t cuda_panel_edges(const Csr& g);
 
 }  // namespace diffuser::baselines

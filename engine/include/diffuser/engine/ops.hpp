@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/csr.hpp>
@@ -65,6 +66,29 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
                   Tensor3View<const bf16> y, Tensor3View<bf16> out,
                   EdgeLayout layout = EdgeLayout::edge_major);
+
+// Weights prepared once for several hops over the same graph (the diffusion's K hops) on rows
+// shaped like x_like. On the GPU with bf16 rows and D = 64 the weights are packed for the
+// tensor-core hop (per 32-row tile, the sources most of its rows share as a dense bf16 block, the
+// other edges as a list: docs/GPU.md section 10); otherwise nothing is copied and the hops read w.
+// The packed copy is a snapshot: later changes to w are not seen. g and w must outlive the
+// HopWeights; the packed weights take (H * tiles * 32 * S * 2 + H * listed * 4) bytes of device
+// memory (about 0.55x the float32 weights in the authors' recipe).
+struct HopWeights {
+  MatrixView<const float> w;
+  EdgeLayout layout = EdgeLayout::edge_major;
+  std::shared_ptr<const void> packed;  // the backend's packed copy, null when none
+};
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,
+                        Tensor3View<const float> x_like);
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,
+                        Tensor3View<const bf16> x_like);
+// gather_axpby over prepared weights: the same result as over w (up to the bf16 rounding of the
+// packed block weights).
+void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const float> x, float b,
+                  Tensor3View<const float> y, Tensor3View<float> out);
+void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const bf16> x, float b,
+                  Tensor3View<const bf16> y, Tensor3View<bf16> out);
 
 // Counts NaN and Inf values of a tensor; returns the flat index of the first one, or -1.
 std::int64_t find_non_finite(Tensor3View<const float> x);
