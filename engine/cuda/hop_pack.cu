@@ -1,6 +1,7 @@
 // The bf16 tensor-core hop (hop_panel.cuh): packing the weights once per set of weights
 // (ops::prepare_hops) and the hops that read the packed copy.
 #include <memory>
+#include <mutex>
 
 #include "backend.hpp"
 #include "hop_dispatch.cuh"
@@ -10,6 +11,46 @@ namespace diffuser::cuda {
 
 namespace {
 
+// One packed buffer is kept for reuse once its HopWeights is dropped: the diffusion prepares one
+// per forward, and cudaMalloc + cudaFree of it (0.5 GB at N = 65,536) cost as much as packing.
+struct Pool {
+  std::mutex mu;
+  void* p = nullptr;
+  std::size_t bytes = 0;
+};
+
+Pool& pool() {
+  static Pool* pl = new Pool;  // never destroyed: HopWeights may be dropped during exit
+  return *pl;
+}
+
+void* take(std::size_t bytes) {
+  {
+    Pool& pl = pool();
+    std::lock_guard<std::mutex> lock(pl.mu);
+    if (pl.p != nullptr && pl.bytes >= bytes) {
+      void* p = pl.p;
+      pl.p = nullptr;
+      return p;
+    }
+  }
+  return alloc(bytes);
+}
+
+void give_back(void* p, std::size_t bytes) noexcept {
+  void* drop = p;
+  {
+    Pool& pl = pool();
+    std::lock_guard<std::mutex> lock(pl.mu);
+    if (pl.p == nullptr || pl.bytes < bytes) {  // keep the larger buffer
+      drop = pl.p;
+      pl.p = p;
+      pl.bytes = bytes;
+    }
+  }
+  release(drop);
+}
+
 // What prepare_hops hands out: the packed weights and the plan they were packed for.
 struct PackedHop {
   CsrView g;
@@ -17,10 +58,9 @@ struct PackedHop {
   EdgeStrides ws;
   PanelTiles pt;
   PackedWeights pw{};
-  ~PackedHop() {
-    release(const_cast<bf16*>(pw.panels));
-    release(const_cast<float*>(pw.rest_w));
-  }
+  void* buffer = nullptr;  // panels, then rest_w
+  std::size_t bytes = 0;
+  ~PackedHop() { give_back(buffer, bytes); }
 };
 
 }  // namespace
@@ -39,10 +79,12 @@ std::shared_ptr<const void> pack_hop_weights(const CsrView& g, const float* w, E
   packed->ws = ws;
   packed->pt = pt;
   const std::int64_t panel_stride = pt.total_sources * kTileRows, rest_stride = pt.total_rest;
-  packed->pw =
-      PackedWeights{static_cast<const bf16*>(alloc(static_cast<std::size_t>(heads * panel_stride) * 2)),
-                    static_cast<const float*>(alloc(static_cast<std::size_t>(heads * rest_stride) * 4)),
-                    panel_stride, rest_stride};
+  const std::size_t panel_bytes = (static_cast<std::size_t>(heads * panel_stride) * 2 + 255) / 256 * 256;
+  packed->bytes = panel_bytes + static_cast<std::size_t>(heads * rest_stride) * 4;
+  packed->buffer = take(packed->bytes);
+  auto* base = static_cast<unsigned char*>(packed->buffer);
+  packed->pw = PackedWeights{reinterpret_cast<const bf16*>(base),
+                             reinterpret_cast<const float*>(base + panel_bytes), panel_stride, rest_stride};
   HopArgs<bf16> p{};
   p.row_ptr = g.row_ptr;
   p.col = g.col;
