@@ -1,9 +1,12 @@
 // Chooses and launches the score kernels (edge_dot: SOFTMAX = false; edge_attention: true).
 #pragma once
 
+#include <type_traits>
+
 #include "dispatch.cuh"
 #include "schedule.cuh"
 #include "score_kernels.cuh"
+#include "score_panel.cuh"
 
 namespace diffuser::cuda {
 
@@ -57,8 +60,18 @@ void launch_scores_fast(const CsrView& g, ScoreArgs<T> p, std::int64_t heads) {
   DIFFUSER_CUDA_LAUNCHED("score_warp");
   if (plan.n_hubs == 0) return;
   const HubGrid hg = make_hub_grid(g.n, plan, p.heads, 4096 / D, 2);  // hub_score_partial's tile
-  hub_score_partial<T, D, SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
-  DIFFUSER_CUDA_LAUNCHED("hub_score_partial");
+  bool tensor_cores = false;
+  if constexpr (std::is_same_v<T, bf16> && D == 64) {
+    if (s.panels) {  // the schedule's panel switch covers the hub scores too
+      hub_score_panel<SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+      DIFFUSER_CUDA_LAUNCHED("hub_score_panel");
+      tensor_cores = true;
+    }
+  }
+  if (!tensor_cores) {
+    hub_score_partial<T, D, SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+    DIFFUSER_CUDA_LAUNCHED("hub_score_partial");
+  }
   if constexpr (SOFTMAX) {
     hub_score_finish<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), kThreads, 0, kStream>>>(p, hg);
     DIFFUSER_CUDA_LAUNCHED("hub_score_finish");

@@ -62,7 +62,9 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
 //   hub=N                   rows with in-degree above N take the split hub path (0: the default
 //                           rule, > max(1024, min(4096, 8 x mean degree)); -1: never)
 //   panel=0|1               bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
-//                           tile share are multiplied as a dense panel on tensor cores (default 1)
+//                           tile share are multiplied as a dense panel on tensor cores, and the
+//                           hub rows' hops and scores run as tile products on tensor cores
+//                           (default 1)
 // "default" resets everything. The environment variable DIFFUSER_CUDA_SCHEDULE sets the initial
 // schedule. Throws UsageError for an unknown key or value.
 void set_cuda_schedule(std::string_view spec);
