@@ -70,7 +70,7 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
   ops::HopWeights hw{weights, layout, nullptr};
   if (K >= 2) {
     const double prepare = timed(dev, times, [&] { hw = ops::prepare_hops(gv, weights, layout, v); });
-    if (times) times->prepare_ms = prepare;
+    if (times) times->prepare_ms = hw.packed ? prepare : 0.0;  // nothing packed: no stage to show
   }
   // Hop k writes `out` when K - k is even, so the last hop always lands in `out`.
   Tensor3View<const T> x = v;

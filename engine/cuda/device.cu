@@ -154,8 +154,8 @@ void parse_schedule(std::string_view spec, Schedule& s) {
       s.hub = v;
     } else if (key == "panel") {
       const auto v = number();
-      if (v != 0 && v != 1) throw UsageError("cuda schedule: panel must be 0 or 1");
-      s.panels = v == 1;
+      if (v < 0 || v > 2) throw UsageError("cuda schedule: panel must be 0, 1 or 2");
+      s.panels = static_cast<int>(v);
     } else {
       throw UsageError(
           cat("cuda schedule: unknown key '", key, "' (hop, step, score, sstep, layout, hub, panel)"));
@@ -231,7 +231,7 @@ std::string schedule() {
   const Schedule& s = current_schedule();
   return cat("hop=", hop_name(s.hop), ",step=", s.hop_step, ",score=s", s.score_lanes,
              ",sstep=", s.score_step, ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub,
-             ",panel=", s.panels ? 1 : 0);
+             ",panel=", s.panels);
 }
 
 bool prefers_head_major() {

@@ -70,7 +70,7 @@ std::shared_ptr<const void> pack_hop_weights(const CsrView& g, const float* w, E
   const Schedule& s = current_schedule();
   if (!s.panels || s.hop != HopKernel::automatic || g.n == 0 || heads <= 0) return nullptr;
   const HubPlan hubs = hub_plan(g);
-  const PanelTiles pt = panel_tiles(g, hubs.threshold);
+  const PanelTiles pt = panel_tiles(g, hubs.threshold, s.panels == 2);
   if (!pt.usable()) return nullptr;
   auto packed = std::make_shared<PackedHop>();
   packed->g = g;

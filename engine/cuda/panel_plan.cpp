@@ -19,6 +19,7 @@ struct Entry {
   const std::int64_t* row_ptr;
   const std::int32_t* col;
   std::int64_t n, nnz, threshold;
+  bool built;  // false: asked for once, not built yet
   PanelTiles tiles;
 };
 
@@ -134,26 +135,42 @@ PanelTiles build(const CsrView& g, std::int64_t hub_threshold) {
 
 }  // namespace
 
-PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold) {
+PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold, bool build_now) {
   if (g.n < 2 || g.nnz == 0) return {};
   Cache& c = cache();
+  auto same = [&](const Entry& e) {
+    return e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz &&
+           e.threshold == hub_threshold;
+  };
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    for (const Entry& e : c.entries)
-      if (e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz &&
-          e.threshold == hub_threshold)
-        return e.tiles;
+    auto it = std::find_if(c.entries.begin(), c.entries.end(), same);
+    if (it != c.entries.end() && it->built) return it->tiles;
+    if (it == c.entries.end() && !build_now) {  // first request: remember the graph, build next time
+      c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, hub_threshold, false, {}});
+      return {};
+    }
   }
   const PanelTiles t = build(g, hub_threshold);
   std::lock_guard<std::mutex> lock(c.mu);
-  c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, hub_threshold, t});
+  auto it = std::find_if(c.entries.begin(), c.entries.end(), same);
+  if (it == c.entries.end()) {
+    c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, hub_threshold, true, t});
+    return t;
+  }
+  if (it->built) {  // another thread built it meanwhile
+    drop(t);
+    return it->tiles;
+  }
+  it->built = true;
+  it->tiles = t;
   return t;
 }
 
 std::int64_t panel_edges(const CsrView& g) {
   const Schedule& s = current_schedule();
   if (!s.panels || s.hop != HopKernel::automatic) return 0;
-  return panel_tiles(g, hub_plan(g).threshold).panel_edges;
+  return panel_tiles(g, hub_plan(g).threshold, true).panel_edges;
 }
 
 void forget_panels_using(const void* p) noexcept {

@@ -43,7 +43,11 @@ struct PanelTiles {
 
 // The panels of g for rows of degree <= hub_threshold (the hop's hub rule; hub rows are left to
 // the hub path), or an unusable plan when panels do not pay (fewer than a tenth of the edges).
-PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold);
+// Building costs far more than one forward (host copy of the graph and the CPU plan builder: 178
+// ms at N = 65,536, 3 s at N = 1,048,576 against forwards of 22 and 373 ms), so unless build_now
+// the first request for a graph only records it and returns an unusable plan: one-shot forwards
+// keep the per-edge path, repeated ones (training, benchmarks) get panels from the second on.
+PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold, bool build_now);
 
 // Drops cached panels of graphs whose row_ptr or col is `p` (through forget_plans_using).
 void forget_panels_using(const void* p) noexcept;

@@ -15,7 +15,7 @@ struct Schedule {
   int score_step = 0;                    // edges loaded per step in score_warp: 8, 16, 32 (0: default, 8)
   bool head_major = true;                // weights (H, E) inside the forward
   std::int64_t hub = 0;                  // 0: default rule; -1: no hub path; else the degree threshold
-  bool panels = true;                    // bf16 rows, hop=auto: dense panels on tensor cores
+  int panels = 1;  // bf16 rows: tensor-core panels (0 off; 1 from a graph's second forward; 2 from the first)
 };
 
 const Schedule& current_schedule();

@@ -60,6 +60,7 @@ HopResult gpu_hop(const Csr& g, const std::vector<float>& w_hm, const Tensor3<bf
   const Buffer<float> w = Buffer<float>::from_host(w_hm, Device::cuda);
   const Tensor3<bf16> vd = vb.to(Device::cuda);
   const MatrixView<const float> wv{w.data(), h, E, Device::cuda};
+  const std::int64_t panel_edges = baselines::cuda_panel_edges(gd);  // builds the plan now
   const ops::HopWeights hw = ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view());
   Buffer<bf16> out = test::poisoned_bf16(n * h * d);
   ops::gather_axpby(gd.view(), hw, 0.9f, vd.view(), 0.1f, vd.view(),
@@ -76,7 +77,7 @@ HopResult gpu_hop(const Csr& g, const std::vector<float>& w_hm, const Tensor3<bf
   const auto two = test::widen(out2.to_vector()), ref_two = test::widen(plain.to_vector());
   REQUIRE(test::rel_error(two.data(),
                           test::to_double(ref_two.data(), static_cast<std::int64_t>(ref_two.size()))) < 5e-3);
-  return {test::widen(out.to_vector()), baselines::cuda_panel_edges(gd), hw.packed != nullptr};
+  return {test::widen(out.to_vector()), panel_edges, hw.packed != nullptr};
 }
 
 void check_graph(const Csr& g, const char* schedule, bool expect_panels) {
@@ -139,6 +140,28 @@ TEST_CASE("CUDA bf16 panel hop: the authors' recipe, and graphs without panels",
   check_graph(graphs::build_pattern(graphs::kDiffuserRecipe, 2000, 3), "hop=w8", false);  // forced kernel
   check_graph(test::random_graph(500, 12, 9, {7}, {3, 4}), "default", false);             // nothing shared
   check_graph(tiled_graph(1, {}), "default", false);                                      // one node
+}
+
+TEST_CASE("CUDA bf16 panels are planned at a graph's second forward (panel=2: at the first)",
+          "[cuda][engine][panels]") {
+  if (!test::cuda_or_skip()) return;
+  test::ScheduleGuard guard;
+  const Csr g = tiled_graph(1000, {});
+  const std::int64_t n = g.num_nodes(), h = 2, d = 64, E = g.num_edges();
+  const Tensor3<bf16> vd = test::to_bf16_tensor(test::random_tensor(n, h, d, 41)).to(Device::cuda);
+  const Buffer<float> w =
+      Buffer<float>::from_host(std::vector<float>(static_cast<std::size_t>(E * h), 0.1f), Device::cuda);
+  const MatrixView<const float> wv{w.data(), h, E, Device::cuda};
+  for (const char* schedule : {"default", "panel=2"}) {
+    CAPTURE(schedule);
+    baselines::set_cuda_schedule("default");
+    baselines::set_cuda_schedule(schedule);
+    const Csr gd = g.to(Device::cuda);  // a graph the plan cache has not seen
+    const bool at_once = std::string(schedule) == "panel=2";
+    REQUIRE((ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr) ==
+            at_once);
+    REQUIRE(ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr);
+  }
 }
 
 TEST_CASE("prepare_hops on the CPU: nothing packed, the same hop, shapes checked", "[cpu][engine]") {

@@ -255,6 +255,7 @@ int run_attend_body(Args& args) {
   print_stage("graph", src.build_ms);
   print_stage("load", load_ms);
   print_stage("weights", times.scores_ms);
+  if (times.prepare_ms > 0) print_stage("pack", times.prepare_ms);  // bf16 tensor-core hops (GPU)
   for (std::size_t h = 0; h < times.hop_ms.size(); ++h)
     print_stage(coeffs.plain_attention() ? "A V" : cat("hop ", h + 1).c_str(), times.hop_ms[h]);
   print_stage("write", write_ms);

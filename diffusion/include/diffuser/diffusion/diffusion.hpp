@@ -14,7 +14,7 @@ namespace diffuser::diffusion {
 
 struct StageTimes {
   double scores_ms = 0;        // scores + softmax (fused)
-  double prepare_ms = 0;       // weights packed for the hops (ops::prepare_hops; GPU bf16 only)
+  double prepare_ms = 0;       // weights packed for the hops (ops::prepare_hops; GPU bf16), else 0
   std::vector<double> hop_ms;  // one entry per hop
   double total_ms() const;
 };

@@ -61,10 +61,12 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
 //                           forward (ops::preferred_edge_layout; default hm)
 //   hub=N                   rows with in-degree above N take the split hub path (0: the default
 //                           rule, > max(1024, min(4096, 8 x mean degree)); -1: never)
-//   panel=0|1               bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
+//   panel=0|1|2             bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
 //                           tile share are multiplied as a dense panel on tensor cores, and the
-//                           hub rows' hops and scores run as tile products on tensor cores
-//                           (default 1)
+//                           hub rows' hops and scores run as tile products on tensor cores. The
+//                           panel plan costs more than a forward to build, so 1 (the default)
+//                           builds it at a graph's second forward (one-shot runs keep the
+//                           per-edge hops), 2 at the first; 0: off
 // "default" resets everything. The environment variable DIFFUSER_CUDA_SCHEDULE sets the initial
 // schedule. Throws UsageError for an unknown key or value.
 void set_cuda_schedule(std::string_view spec);

@@ -71,6 +71,8 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
 // shaped like x_like. On the GPU with bf16 rows and D = 64 the weights are packed for the
 // tensor-core hop (per 32-row tile, the sources most of its rows share as a dense bf16 block, the
 // other edges as a list: docs/GPU.md section 10); otherwise nothing is copied and the hops read w.
+// The per-graph panel plan is built at the second prepare_hops on a graph (building it costs more
+// than a forward; DIFFUSER_CUDA_SCHEDULE=panel=2 builds it at the first, panel=0 never).
 // The packed copy is a snapshot: later changes to w are not seen. g and w must outlive the
 // HopWeights; the packed weights take (H * tiles * 32 * S * 2 + H * listed * 4) bytes of device
 // memory (about 0.55x the float32 weights in the authors' recipe).
