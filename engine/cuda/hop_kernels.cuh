@@ -109,29 +109,89 @@ __device__ __forceinline__ std::uint64_t row_offset(int j, std::uint32_t stride)
   return static_cast<std::uint64_t>(static_cast<std::uint32_t>(j)) * stride;
 }
 
+// The warp's kHubsPerWarp hubs of hub batch hb: each one's edges from source s_begin on,
+// [cur, end), and its row (empty range and row -1 past the last hub).
+__device__ __forceinline__ void hub_cursors(const std::int64_t* __restrict__ row_ptr,
+                                            const std::int32_t* __restrict__ col, const HubGrid& hg,
+                                            std::int64_t hb, int warp, std::int64_t s_begin,
+                                            std::int64_t (&cur)[kHubsPerWarp],
+                                            std::int64_t (&end)[kHubsPerWarp],
+                                            std::int64_t (&row)[kHubsPerWarp]) {
+#pragma unroll
+  for (int k = 0; k < kHubsPerWarp; ++k) {
+    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
+    cur[k] = end[k] = 0;
+    row[k] = -1;
+    if (hub < hg.n_hubs) {
+      row[k] = __ldg(hg.hubs + hub);
+      const std::int64_t rb = __ldg(row_ptr + row[k]), re = __ldg(row_ptr + row[k] + 1);
+      cur[k] = lower_bound_col(col, rb, re, s_begin);
+      end[k] = re;
+    }
+  }
+}
+
+// Rows s .. s + 63 of one head's bf16 slice (base = head's first row, sn = row stride) into a
+// shared 64 x LD tile, zeros from row `bound` on. All threads of the CTA take part.
+template <int LD>
+__device__ __forceinline__ void load_tile64(const bf16* __restrict__ base, std::uint32_t sn, std::int64_t s,
+                                            std::int64_t bound, __nv_bfloat16 (*tile)[LD]) {
+  for (int t = threadIdx.x; t < 64 * 8; t += kWarps * 32) {
+    const int row = t >> 3, c = t & 7;
+    uint4 v = make_uint4(0u, 0u, 0u, 0u);
+    if (s + row < bound)
+      v = __ldg(reinterpret_cast<const uint4*>(base + row_offset(static_cast<int>(s + row), sn)) + c);
+    *reinterpret_cast<uint4*>(&tile[row][c * 8]) = v;
+  }
+}
+
 // The same for one head per warp with the batch's (source, weight) pairs staged in shared memory:
 // one broadcast LDS.64 per edge instead of two shuffles. Slots past the batch's end hold (0, 0):
 // their loads read row 0 with weight 0, so the loop needs no predicates and no zero fills.
-template <class T, int VEC, int LPE, int STEP>
-__device__ __forceinline__ void gather_batch_smem(const T* __restrict__ xh, std::uint32_t x_sn,
-                                                  const int2* jw, int cnt, int group, float (&acc)[VEC]) {
+// The loop itself is gather_staged: entry idx's (source, weight) comes from edge(idx), for idx in
+// [0, cnt) rounded up to STEP (those entries must exist and carry weight 0).
+template <class T, int VEC, int LPE, int STEP, class Edge>
+__device__ __forceinline__ void gather_staged(const T* __restrict__ xh, std::uint32_t x_sn, int cnt,
+                                              int group, float (&acc)[VEC], Edge edge) {
   constexpr int EPS = 32 / LPE;
   constexpr int U = STEP / EPS;
-  static_assert(U >= 1 && STEP % EPS == 0 && 32 % STEP == 0, "STEP: a multiple of the edges per load");
+  static_assert(U >= 1 && STEP % EPS == 0, "STEP: a multiple of the edges per load");
   for (int t = 0; t < cnt; t += STEP) {
     float v[U][VEC];
     float wv[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int2 p = jw[t + u * EPS + group];
-      wv[u] = __int_as_float(p.y);
-      load_vec<VEC>(xh + row_offset(p.x, x_sn), v[u]);
+      const int2 jw = edge(t + u * EPS + group);
+      wv[u] = __int_as_float(jw.y);
+      load_vec<VEC>(xh + row_offset(jw.x, x_sn), v[u]);
     }
 #pragma unroll
     for (int u = 0; u < U; ++u)
 #pragma unroll
       for (int c = 0; c < VEC; ++c) acc[c] = fmaf(wv[u], v[u][c], acc[c]);
   }
+}
+
+template <class T, int VEC, int LPE, int STEP>
+__device__ __forceinline__ void gather_batch_smem(const T* __restrict__ xh, std::uint32_t x_sn,
+                                                  const int2* jw, int cnt, int group, float (&acc)[VEC]) {
+  static_assert(32 % STEP == 0, "a batch of 32 edges in whole steps");
+  gather_staged<T, VEC, LPE, STEP>(xh, x_sn, cnt, group, acc, [jw](int idx) { return jw[idx]; });
+}
+
+// The first 64 edges of each of the warp's hubs from cur on (2 per lane; INT_MAX past end): a
+// hub has at most 64 edges in a 64-source tile (distinct sources), so one load per tile.
+__device__ __forceinline__ void hub_tile_cols(const std::int32_t* __restrict__ col,
+                                              const std::int64_t (&cur)[kHubsPerWarp],
+                                              const std::int64_t (&end)[kHubsPerWarp], int lane,
+                                              int (&jj)[kHubsPerWarp][2]) {
+#pragma unroll
+  for (int k = 0; k < kHubsPerWarp; ++k)
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const std::int64_t e = cur[k] + u * 32 + lane;
+      jj[k][u] = e < end[k] ? __ldg(col + e) : INT_MAX;
+    }
 }
 
 // One warp per (row, head group). Per batch of 32 edges the lanes load the sources and weights
@@ -314,18 +374,8 @@ __global__ void __launch_bounds__(kWarps * 32) hub_hop_partial(const HopArgs<T> 
   const std::int64_t s_end = s_begin + hg.sg < p.n ? s_begin + hg.sg : p.n;
   const float* wh = p.w + h * p.wsh;
   // The warp scatters hubs 4*warp .. 4*warp + 3 of the batch.
-  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp];
-#pragma unroll
-  for (int k = 0; k < kHubsPerWarp; ++k) {
-    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-    cur[k] = end[k] = 0;
-    if (hub < hg.n_hubs) {
-      const std::int64_t row = __ldg(hg.hubs + hub);
-      const std::int64_t rb = __ldg(p.row_ptr + row), re = __ldg(p.row_ptr + row + 1);
-      cur[k] = lower_bound_col(p.col, rb, re, s_begin);
-      end[k] = re;
-    }
-  }
+  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp], hub_row[kHubsPerWarp];
+  hub_cursors(p.row_ptr, p.col, hg, hb, warp, s_begin, cur, end, hub_row);
   float acc[2][FPT];
 #pragma unroll
   for (int a = 0; a < 2; ++a)

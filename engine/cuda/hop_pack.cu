@@ -105,10 +105,11 @@ std::shared_ptr<const void> pack_hop_weights(const CsrView& g, const float* w, E
 void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, const void* packed_weights, float a,
                   Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y, Tensor3View<bf16> out) {
   const auto* packed = static_cast<const PackedHop*>(packed_weights);
+  const HubPlan plan = hub_plan(g);
   const bool usable = packed != nullptr && packed->g.row_ptr == g.row_ptr && packed->g.col == g.col &&
                       packed->g.n == g.n && packed->g.nnz == g.nnz && packed->heads == x.h && x.d == 64 &&
-                      packed->ws.se == ws.se && packed->ws.sh == ws.sh &&
-                      hub_plan(g).threshold == packed->hub_min && fast_hop(x, b, y, out);
+                      packed->ws.se == ws.se && packed->ws.sh == ws.sh && plan.threshold == packed->hub_min &&
+                      fast_hop(x, b, y, out);
   if (!usable) return gather_axpby(g, w, ws, a, x, b, y, out);
   HopArgs<bf16> p = hop_args(g, w, ws.se, ws.sh, a, x, b, y, out);
   p.hub_min = packed->hub_min;
@@ -123,7 +124,6 @@ void gather_axpby(const CsrView& g, const float* w, EdgeStrides ws, const void* 
       p, pt, packed->pw, panel_smem::ldp(pt.max_sources),
       static_cast<int>(panel_smem::dense_bytes(pt.max_sources)), tiles);
   DIFFUSER_CUDA_LAUNCHED("hop_panel");
-  const HubPlan plan = hub_plan(g);
   if (plan.n_hubs == 0) return;
   const HubGrid hg = make_hub_grid(g.n, plan, p.heads, kHubTile, 64);
   hub_hop_panel<<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);

@@ -79,6 +79,15 @@ __device__ __forceinline__ void gather_row_edges(const HopArgs<bf16>& p, const b
   }
 }
 
+// Row i's edges [rb, re) when i is a row of the graph and not a hub row (the hub path writes those).
+__device__ __forceinline__ bool ordinary_row(const HopArgs<bf16>& p, std::int64_t i, std::int64_t& rb,
+                                             std::int64_t& re) {
+  if (i >= p.n) return false;
+  rb = __ldg(p.row_ptr + i);
+  re = __ldg(p.row_ptr + i + 1);
+  return re - rb <= p.hub_min;
+}
+
 // out[i] = a * sum + b * y[i] for one row: lanes 0..7 hold 8 features each.
 __device__ __forceinline__ void store_row(const HopArgs<bf16>& p, std::int64_t i, std::int64_t h, int f,
                                           const float (&sum)[8]) {
@@ -95,27 +104,13 @@ __device__ __forceinline__ void store_row(const HopArgs<bf16>& p, std::int64_t i
   store_vec<8>(p.out + i * p.o_sn + h * p.o_sh + f, o);
 }
 
-// acc += sum over the listed edges [0, cnt) (cnt a multiple of STEP) of w * x[source]: lanes of
-// group g take entries g, g + EPS, ...; STEP entries loaded per step before any is used.
+// acc += sum over the listed edges [0, cnt) (cnt a multiple of STEP) of w * x[source].
 template <int VEC, int LPE, int STEP>
 __device__ __forceinline__ void gather_list(const bf16* __restrict__ xh, std::uint32_t x_sn, const int* cols,
                                             const float* ws, int cnt, int group, float (&acc)[VEC]) {
-  constexpr int EPS = 32 / LPE;
-  constexpr int U = STEP / EPS;
-  for (int t = 0; t < cnt; t += STEP) {
-    float v[U][VEC];
-    float wv[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int idx = t + u * EPS + group;
-      wv[u] = ws[idx];
-      load_vec<VEC>(xh + row_offset(cols[idx], x_sn), v[u]);
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u)
-#pragma unroll
-      for (int c = 0; c < VEC; ++c) acc[c] = fmaf(wv[u], v[u][c], acc[c]);
-  }
+  gather_staged<bf16, VEC, LPE, STEP>(xh, x_sn, cnt, group, acc, [cols, ws](int idx) {
+    return make_int2(cols[idx], __float_as_int(ws[idx]));
+  });
 }
 
 // CTA = tile (panel tiles only do work), looping over the heads: the block and the list are
@@ -139,9 +134,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float* wh = p.w + h * p.wsh;
     for (int k = 0; k < kRowsPerWarp; ++k) {
       const std::int64_t i = tile * kTileRows + k * kWarps + warp;
-      if (i >= p.n) break;
-      const std::int64_t rb = __ldg(p.row_ptr + i), re = __ldg(p.row_ptr + i + 1);
-      if (re - rb > p.hub_min) continue;
+      std::int64_t rb = 0, re = 0;
+      if (!ordinary_row(p, i, rb, re)) continue;
       for (std::int64_t base = rb; base < re; base += 32 * kUnroll) {
         unsigned cd[kUnroll];
         float wv[kUnroll];
@@ -197,9 +191,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     const float* wh = p.w + h * p.wsh;
     for (int k = 0; k < kRowsPerWarp; ++k) {
       const std::int64_t i = tile * kTileRows + k * kWarps + warp;
-      if (i >= p.n) break;
-      const std::int64_t rb = __ldg(p.row_ptr + i), re = __ldg(p.row_ptr + i + 1);
-      if (re - rb > p.hub_min) continue;
+      std::int64_t rb = 0, re = 0;
+      if (!ordinary_row(p, i, rb, re)) continue;
       float acc[VEC];
 #pragma unroll
       for (int c = 0; c < VEC; ++c) acc[c] = 0.0f;
@@ -258,9 +251,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int k = 0; k < kRowsPerWarp; ++k) {
     const int r = k * kWarps + warp;
     const std::int64_t i = tile * kTileRows + r;
-    if (i >= p.n) break;
-    const std::int64_t rb = __ldg(p.row_ptr + i), re = __ldg(p.row_ptr + i + 1);
-    if (re - rb > p.hub_min) continue;
+    std::int64_t rb = 0, re = 0;
+    if (!ordinary_row(p, i, rb, re)) continue;
     const int lo = __ldg(rest_off + r), cnt = __ldg(rest_off + r + 1) - lo;
     float acc[VEC];
 #pragma unroll
@@ -299,18 +291,8 @@ __global__ void __launch_bounds__(kWarps * 32) hub_hop_panel(const HopArgs<bf16>
   const float* wh = p.w + h * p.wsh;
   const bf16* xh = p.x + h * p.x_sh;
   const auto x_sn = static_cast<std::uint32_t>(p.x_sn);
-  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp];
-#pragma unroll
-  for (int k = 0; k < kHubsPerWarp; ++k) {
-    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-    cur[k] = end[k] = 0;
-    if (hub < hg.n_hubs) {
-      const std::int64_t row = __ldg(hg.hubs + hub);
-      const std::int64_t rb = __ldg(p.row_ptr + row), re = __ldg(p.row_ptr + row + 1);
-      cur[k] = lower_bound_col(p.col, rb, re, s_begin);
-      end[k] = re;
-    }
-  }
+  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp], hub_row[kHubsPerWarp];
+  hub_cursors(p.row_ptr, p.col, hg, hb, warp, s_begin, cur, end, hub_row);
   const int rb = (warp >> 2) * 16, cb = (warp & 3) * 16;
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
   wmma::fill_fragment(acc, 0.0f);
@@ -318,25 +300,17 @@ __global__ void __launch_bounds__(kWarps * 32) hub_hop_panel(const HopArgs<bf16>
     const std::int64_t bound = s + S < s_end ? s + S : s_end;
     int jj[kHubsPerWarp][2];
     float ww[kHubsPerWarp][2];
+    hub_tile_cols(p.col, cur, end, lane, jj);
 #pragma unroll
     for (int k = 0; k < kHubsPerWarp; ++k)
 #pragma unroll
       for (int u = 0; u < 2; ++u) {
         const std::int64_t e = cur[k] + u * 32 + lane;
-        const bool ok = e < end[k];
-        jj[k][u] = ok ? __ldg(p.col + e) : INT_MAX;
-        ww[k][u] = ok ? __ldg(wh + e * p.wse) : 0.0f;
+        ww[k][u] = e < end[k] ? __ldg(wh + e * p.wse) : 0.0f;
       }
     for (int t = tid; t < kHubBatch * kLd / 8; t += kWarps * 32)
       reinterpret_cast<uint4*>(&wt[0][0])[t] = make_uint4(0u, 0u, 0u, 0u);
-    for (int t = tid; t < S * 8; t += kWarps * 32) {
-      const int row = t >> 3, c = t & 7;
-      const std::int64_t src = s + row;
-      uint4 v = make_uint4(0u, 0u, 0u, 0u);
-      if (src < bound)
-        v = __ldg(reinterpret_cast<const uint4*>(xh + row_offset(static_cast<int>(src), x_sn)) + c);
-      *reinterpret_cast<uint4*>(&xs[row][c * 8]) = v;
-    }
+    load_tile64<kLd>(xh, x_sn, s, bound, xs);
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < kHubsPerWarp; ++k) {

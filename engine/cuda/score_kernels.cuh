@@ -220,6 +220,26 @@ __global__ void __launch_bounds__(kWarps * 32) score_generic(const ScoreArgs<T> 
 // reads the scores of its 4 hubs' edges in the tile out of the block, stores them raw (-inf when
 // masked) and keeps a per-lane online softmax state. The states are merged per hub at the end and
 // written to partial[((hub * H + h) * n_cg + cg) * 2] (max, sum); hub_score_finish combines them.
+// The warp's per-lane softmax states of its hubs merged per hub and stored at
+// partial[((hub * H + h) * n_cg + cg) * 2] (max, sum), for hub_score_finish.
+__device__ __forceinline__ void store_hub_states(const SoftmaxState (&st)[kHubsPerWarp], const HubGrid& hg,
+                                                 std::int64_t hb, int warp, int lane, int heads,
+                                                 std::int64_t h, std::int64_t cg) {
+#pragma unroll
+  for (int k = 0; k < kHubsPerWarp; ++k) {
+    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
+    SoftmaxState m = st[k];
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1)
+      m = softmax_merge(m, SoftmaxState{__shfl_xor_sync(kFull, m.m, off), __shfl_xor_sync(kFull, m.s, off)});
+    if (hub < hg.n_hubs && lane == 0) {
+      float* out = hg.partial + ((hub * heads + h) * hg.n_cg + cg) * 2;
+      out[0] = m.m;
+      out[1] = m.s;
+    }
+  }
+}
+
 template <class T, int D, bool SOFTMAX>
 __global__ void __launch_bounds__(kWarps * 32) hub_score_partial(const ScoreArgs<T> p, const HubGrid hg) {
   constexpr int S = 4096 / D;  // sources per tile: 64 (D = 64), 32 (D = 128); 16 KB of k
@@ -246,22 +266,14 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_partial(const ScoreArgs
     for (int i = 0; i < 4; ++i) qs[hub_l][c4 * 4 + i] = v[i] * p.scale;
   }
   // The warp's 4 hubs: cursors into their rows, mask verdicts, softmax states.
-  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp];
+  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp], hub_row[kHubsPerWarp];
+  hub_cursors(p.row_ptr, p.col, hg, hb, warp, s_begin, cur, end, hub_row);
   bool row_ok[kHubsPerWarp];
   SoftmaxState st[kHubsPerWarp];
 #pragma unroll
   for (int k = 0; k < kHubsPerWarp; ++k) {
-    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-    cur[k] = end[k] = 0;
-    row_ok[k] = false;
+    row_ok[k] = hub_row[k] >= 0 && token_real(p.mask, hub_row[k]);
     st[k] = SoftmaxState{-INFINITY, 0.0f};
-    if (hub < hg.n_hubs) {
-      const std::int64_t row = __ldg(hg.hubs + hub);
-      const std::int64_t rb = __ldg(p.row_ptr + row), re = __ldg(p.row_ptr + row + 1);
-      cur[k] = lower_bound_col(p.col, rb, re, s_begin);
-      end[k] = re;
-      row_ok[k] = token_real(p.mask, row);
-    }
   }
   for (std::int64_t s = s_begin; s < s_end; s += S) {
     const std::int64_t bound = s + S < s_end ? s + S : s_end;
@@ -315,22 +327,7 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_partial(const ScoreArgs
     }
     __syncthreads();  // kt and sc are rewritten by the next tile
   }
-  if constexpr (SOFTMAX) {
-#pragma unroll
-    for (int k = 0; k < kHubsPerWarp; ++k) {
-      const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-      SoftmaxState m = st[k];
-#pragma unroll
-      for (int off = 1; off < 32; off <<= 1)
-        m = softmax_merge(m,
-                          SoftmaxState{__shfl_xor_sync(kFull, m.m, off), __shfl_xor_sync(kFull, m.s, off)});
-      if (hub < hg.n_hubs && lane == 0) {
-        float* out = hg.partial + ((hub * p.heads + h) * hg.n_cg + cg) * 2;
-        out[0] = m.m;
-        out[1] = m.s;
-      }
-    }
-  }
+  if constexpr (SOFTMAX) store_hub_states(st, hg, hb, warp, lane, p.heads, h, cg);
 }
 
 // Combines the per-range states of each (hub, head) in range order, then normalises the hub's

@@ -39,42 +39,21 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_panel(const ScoreArgs<b
                 c);
     *reinterpret_cast<uint4*>(&qs[hub_l][c * 8]) = v;
   }
-  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp];
+  std::int64_t cur[kHubsPerWarp], end[kHubsPerWarp], hub_row[kHubsPerWarp];
+  hub_cursors(p.row_ptr, p.col, hg, hb, warp, s_begin, cur, end, hub_row);
   bool row_ok[kHubsPerWarp];
   SoftmaxState st[kHubsPerWarp];
 #pragma unroll
   for (int k = 0; k < kHubsPerWarp; ++k) {
-    const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-    cur[k] = end[k] = 0;
-    row_ok[k] = false;
+    row_ok[k] = hub_row[k] >= 0 && token_real(p.mask, hub_row[k]);
     st[k] = SoftmaxState{-INFINITY, 0.0f};
-    if (hub < hg.n_hubs) {
-      const std::int64_t row = __ldg(hg.hubs + hub);
-      const std::int64_t rb = __ldg(p.row_ptr + row), re = __ldg(p.row_ptr + row + 1);
-      cur[k] = lower_bound_col(p.col, rb, re, s_begin);
-      end[k] = re;
-      row_ok[k] = token_real(p.mask, row);
-    }
   }
   const int rb = (warp >> 2) * 16, cb = (warp & 3) * 16;
   for (std::int64_t s = s_begin; s < s_end; s += S) {
     const std::int64_t bound = s + S < s_end ? s + S : s_end;
     int jj[kHubsPerWarp][2];
-#pragma unroll
-    for (int k = 0; k < kHubsPerWarp; ++k)
-#pragma unroll
-      for (int u = 0; u < 2; ++u) {
-        const std::int64_t e = cur[k] + u * 32 + lane;
-        jj[k][u] = e < end[k] ? __ldg(p.col + e) : INT_MAX;
-      }
-    for (int t = tid; t < S * (D / 8); t += kWarps * 32) {
-      const int row = t / (D / 8), c = t % (D / 8);
-      const std::int64_t src = s + row;
-      uint4 v = make_uint4(0u, 0u, 0u, 0u);
-      if (src < bound)
-        v = __ldg(reinterpret_cast<const uint4*>(kh + row_offset(static_cast<int>(src), k_sn)) + c);
-      *reinterpret_cast<uint4*>(&ks[row][c * 8]) = v;
-    }
+    hub_tile_cols(p.col, cur, end, lane, jj);
+    load_tile64<kLd>(kh, k_sn, s, bound, ks);
     __syncthreads();
     {
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
@@ -112,22 +91,7 @@ __global__ void __launch_bounds__(kWarps * 32) hub_score_panel(const ScoreArgs<b
     // second barrier, so its product no longer reads them; sc is rewritten only after the next
     // first barrier, when every warp is done reading it.
   }
-  if constexpr (SOFTMAX) {
-#pragma unroll
-    for (int k = 0; k < kHubsPerWarp; ++k) {
-      const std::int64_t hub = hb * kHubBatch + warp * kHubsPerWarp + k;
-      SoftmaxState m = st[k];
-#pragma unroll
-      for (int off = 1; off < 32; off <<= 1)
-        m = softmax_merge(m,
-                          SoftmaxState{__shfl_xor_sync(kFull, m.m, off), __shfl_xor_sync(kFull, m.s, off)});
-      if (hub < hg.n_hubs && lane == 0) {
-        float* out = hg.partial + ((hub * p.heads + h) * hg.n_cg + cg) * 2;
-        out[0] = m.m;
-        out[1] = m.s;
-      }
-    }
-  }
+  if constexpr (SOFTMAX) store_hub_states(st, hg, hb, warp, lane, p.heads, h, cg);
 }
 
 }  // namespace diffuser::cuda

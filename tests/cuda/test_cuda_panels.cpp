@@ -1,14 +1,13 @@
 // The bf16 hop's dense tensor-core panels (engine/cuda/hop_panel.cuh) against the CPU backend, the
 // float64 reference and the per-row gather kernel: tiles cut by N, empty rows, rows missing part
-// of their tile's panel, hub rows beside panel rows, tiles with too many shared sources for a
-// panel, and bitwise repeatability.
+// of their tile's panel, hub rows beside panel rows, graphs without panels, a second hop through
+// the same packed weights, bitwise repeatability, and when the plan is built.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
@@ -162,26 +161,4 @@ TEST_CASE("CUDA bf16 panels are planned at a graph's second forward (panel=2: at
             at_once);
     REQUIRE(ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr);
   }
-}
-
-TEST_CASE("prepare_hops on the CPU: nothing packed, the same hop, shapes checked", "[cpu][engine]") {
-  const std::int64_t n = 300, h = 2, d = 64;
-  const Csr g = tiled_graph(n, {5});
-  const Tensor3<float> q = test::random_tensor(n, h, d, 31), v = test::random_tensor(n, h, d, 32);
-  Matrix<float> w(g.num_edges(), h);
-  ops::edge_attention(g.view(), q.view(), q.view(), 0.125f, {}, w.view());
-  const Tensor3<bf16> vb = test::to_bf16_tensor(v);
-  const ops::HopWeights hw = ops::prepare_hops(g.view(), w.view(), ops::EdgeLayout::edge_major, vb.view());
-  REQUIRE(hw.packed == nullptr);
-  Tensor3<bf16> a(n, h, d), b(n, h, d);
-  ops::gather_axpby(g.view(), hw, 0.9f, vb.view(), 0.1f, vb.view(), a.view());
-  ops::gather_axpby(g.view(), w.view(), 0.9f, vb.view(), 0.1f, vb.view(), b.view());
-  for (std::int64_t t = 0; t < a.buffer().size(); ++t) REQUIRE(a.buffer()[t].bits == b.buffer()[t].bits);
-  const ops::HopWeights hf = ops::prepare_hops(g.view(), w.view(), ops::EdgeLayout::edge_major, v.view());
-  Tensor3<float> c(n, h, d), e(n, h, d);
-  ops::gather_axpby(g.view(), hf, 0.9f, v.view(), 0.1f, v.view(), c.view());
-  ops::gather_axpby(g.view(), w.view(), 0.9f, v.view(), 0.1f, v.view(), e.view());
-  REQUIRE(c.buffer().to_vector() == e.buffer().to_vector());
-  const Tensor3<float> wrong = test::random_tensor(n, h + 1, d, 33);
-  REQUIRE_THROWS_AS(ops::prepare_hops(g.view(), w.view(), ops::EdgeLayout::edge_major, wrong.view()), Error);
 }

@@ -4,4 +4,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   engine/test_primitives.cpp
   engine/test_primitive_edges.cpp
   engine/test_panels.cpp
+  engine/test_prepare_hops.cpp
 )
