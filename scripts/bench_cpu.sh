@@ -4,7 +4,7 @@
 # row with the naive loop at that N, `attend` peak RSS at N = 65,536, and the PyTorch peers on the
 # CPU (dense masked attention at N = 4096, torch.sparse at N = 1024) for the ratios.
 # The N = 4096 row runs three times with the dense panels on and three times off
-# (DIFFUSER_NO_PANELS=1), alternating, so their ratio comes from the same minutes.
+# (DIFFUSER_PANELS=off), alternating, so their ratio comes from the same minutes.
 #   usage: scripts/bench_cpu.sh [OUTDIR]     (default out/bench-cpu; needs a Release build and /usr/bin/python3)
 #   environment: BUILD (default build), THREADS (default 2)
 set -euo pipefail
@@ -18,8 +18,7 @@ echo "== machine"; (lscpu | grep -E "Model name|^CPU\(s\)"; date -u; uptime) | t
 echo "== N = 4096, panels on / off, alternating"
 for i in 1 2 3; do
   for panels in on off; do
-    no_panels=; [[ $panels == off ]] && no_panels=1
-    DIFFUSER_NO_PANELS=$no_panels $d bench --sizes 4096 --threads "$threads" --reps 5 --no-naive \
+    DIFFUSER_PANELS=$panels $d bench --sizes 4096 --threads "$threads" --reps 5 --no-naive \
       --json "$out/panels-$panels-$i.json" | grep -E "^ +4096" | sed "s/^/panels $panels: /"
   done
 done

@@ -1,12 +1,11 @@
 // node_axpby on the CPU: a streaming elementwise pass over (N, H, D).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-#include "backend.hpp"
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-namespace diffuser::cpu {
-
-void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y, Tensor3View<float> out) {
+void Kernels::node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                         Tensor3View<float> out) {
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, out.n, 64), [&](const auto& r) {
     for (auto i = r.begin(); i < r.end(); ++i)
       for (std::int64_t h = 0; h < out.h; ++h) {
@@ -18,4 +17,6 @@ void node_axpby(float a, Tensor3View<const float> x, float b, Tensor3View<const 
   });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

@@ -2,14 +2,14 @@
 // nothing is stored and the forward and backward passes (and the GPU) agree bit for bit. The index
 // is the element's logical one in the whole tensor (ops::HeadSlice: a head group's view draws the
 // whole tensor's masks for its heads).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include "backward_kernels.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-namespace diffuser::cpu::grad {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, ops::HeadSlice slice) {
+void Kernels::dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream,
+                      ops::HeadSlice slice) {
   const std::uint32_t thr = ops::dropout_threshold(p);
   const std::uint64_t key = ops::dropout_key(seed, stream);
   const float scale = 1.0f / (1.0f - p);
@@ -26,8 +26,8 @@ void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t st
   });
 }
 
-void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed, std::uint64_t stream,
-                   ops::HeadSlice slice) {
+void Kernels::dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed,
+                            std::uint64_t stream, ops::HeadSlice slice) {
   const std::uint32_t thr = ops::dropout_threshold(p);
   const std::uint64_t key = ops::dropout_key(seed, stream);
   const float scale = 1.0f / (1.0f - p);
@@ -65,4 +65,6 @@ void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t 
   });
 }
 
-}  // namespace diffuser::cpu::grad
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

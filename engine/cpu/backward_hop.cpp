@@ -1,13 +1,12 @@
 // One diffusion hop's backward on the CPU, fused over the reverse graph: for source row j, the
 // gradient rows p_i of its destinations are read once and serve both the transposed gather
 // (dx_j += a w_e p_i) and the edge-weight gradient (dw_e += a <p_i, x_j>).
-#include <diffuser/engine/buffer.hpp>
-
 #include "backward_kernels.hpp"
-#include "partition.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu::grad {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 namespace {
 
@@ -96,9 +95,9 @@ void hop_row_any(const float* w, const std::int64_t* perm, std::int64_t H, std::
 
 }  // namespace
 
-void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> p,
-                  Tensor3View<const float> x, float c, Tensor3View<const float> y, MatrixView<float> dw,
-                  Tensor3View<float> out) {
+void Kernels::hop_backward(const ReverseView& rg, MatrixView<const float> w, float a,
+                           Tensor3View<const float> p, Tensor3View<const float> x, float c,
+                           Tensor3View<const float> y, MatrixView<float> dw, Tensor3View<float> out) {
   const CsrView& t = rg.t;
   const std::int64_t H = p.h, Dim = p.d;
   dispatch_head_dim(Dim, [&]<int D>() {
@@ -128,4 +127,6 @@ void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Ten
   });
 }
 
-}  // namespace diffuser::cpu::grad
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

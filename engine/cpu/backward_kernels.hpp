@@ -1,32 +1,9 @@
-// The CPU (TBB) backend's gradient entry points and the per-row kernels they share;
-// ops_backward.cpp has checked every argument before calling them.
+// The per-row kernels the CPU gradient primitives share (backward_*.cpp; entry points in kernels.inc).
 #pragma once
-
-#include <cstdint>
-
-#include <diffuser/engine/csr.hpp>
-#include <diffuser/engine/ops_backward.hpp>
-#include <diffuser/engine/tensor.hpp>
 
 #include "simd.hpp"
 
-namespace diffuser::cpu::grad {
-
-void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> y,
-                   float b, Tensor3View<const float> z, Tensor3View<float> out);
-void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixView<float> grad);
-void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> p,
-                  Tensor3View<const float> x, float c, Tensor3View<const float> y, MatrixView<float> dw,
-                  Tensor3View<float> out);
-void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,
-                        Tensor3View<const float> k, float scale, MatrixView<const float> w,
-                        MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk);
-// inverse = false: out[t] = in[perm[t]]; true: out[perm[t]] = in[t].
-void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out, bool inverse);
-// slice: resolved (heads > 0), the logical head offset and count of the masks.
-void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, ops::HeadSlice slice);
-void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed, std::uint64_t stream,
-                   ops::HeadSlice slice);
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 // Softmax backward of one row's (deg x H) block in place: g <- w * (g - sum_e w * g) per head.
 // `acc` holds H floats.
@@ -114,4 +91,4 @@ inline void scatter_row_any(const float* w, const std::int64_t* perm, std::int64
       out_row[h * o_sh + x] = a * acc[h * D + x] + (b != 0.0f ? b * z_row[h * z_sh + x] : 0.0f);
 }
 
-}  // namespace diffuser::cpu::grad
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS

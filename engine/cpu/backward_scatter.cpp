@@ -1,18 +1,15 @@
 // The transposed gather on the CPU: one task per balanced chunk of reverse-graph rows, so each
 // output row (and each edge it reads) has exactly one writer and the result is deterministic.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
-#include <diffuser/engine/buffer.hpp>
-
 #include "backward_kernels.hpp"
-#include "partition.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu::grad {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> y,
-                   float b, Tensor3View<const float> z, Tensor3View<float> out) {
+void Kernels::scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a,
+                            Tensor3View<const float> y, float b, Tensor3View<const float> z,
+                            Tensor3View<float> out) {
   const CsrView& t = rg.t;
   dispatch_head_dim(y.d, [&]<int D>() {
     for_each_row_chunk(t, 8, [&](std::int64_t r0, std::int64_t r1) {
@@ -33,7 +30,8 @@ void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Te
   });
 }
 
-void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out, bool inverse) {
+void Kernels::permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out,
+                            bool inverse) {
   const std::int64_t H = in.cols;
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, in.rows, 4096), [&](const auto& r) {
     for (auto t = r.begin(); t < r.end(); ++t) {
@@ -44,4 +42,6 @@ void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView
   });
 }
 
-}  // namespace diffuser::cpu::grad
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

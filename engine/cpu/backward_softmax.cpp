@@ -1,15 +1,14 @@
 // Edge-softmax and score backward on the CPU. attention_backward runs two passes: over the
 // forward rows (softmax backward of row i, then dq_i gathered while the row's dS is in cache) and
 // over the reverse rows (dk_j, a transposed gather of dS with q).
-#include <diffuser/engine/buffer.hpp>
-
 #include "backward_kernels.hpp"
-#include "partition.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu::grad {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixView<float> grad) {
+void Kernels::edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixView<float> grad) {
   const std::int64_t H = w.cols;
   for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
     Buffer<float> acc(H);
@@ -20,9 +19,9 @@ void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixVi
   });
 }
 
-void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,
-                        Tensor3View<const float> k, float scale, MatrixView<const float> w,
-                        MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk) {
+void Kernels::attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,
+                                 Tensor3View<const float> k, float scale, MatrixView<const float> w,
+                                 MatrixView<float> grad, Tensor3View<float> dq, Tensor3View<float> dk) {
   const std::int64_t H = q.h;
   dispatch_head_dim(q.d, [&]<int D>() {
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
@@ -42,4 +41,6 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
   if (dk.data) scatter_axpby(rg, grad, scale, q, 0.0f, {}, dk);
 }
 
-}  // namespace diffuser::cpu::grad
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

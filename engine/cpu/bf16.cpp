@@ -1,43 +1,8 @@
-// bf16 on the CPU: conversions, and the bf16 primitives as convert -> float32 kernel -> round.
-#include <cmath>
+// bf16 on the CPU: the bf16 primitives as convert -> float32 kernel -> round, and the layout helpers.
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/blocked_range2d.h>
-#include <tbb/parallel_for.h>
-
-#include <diffuser/engine/buffer.hpp>
-#include <diffuser/engine/error.hpp>
-
-#include "backend.hpp"
-#include "bf16_ops.hpp"
-
-namespace diffuser {
-
-const char* dtype_name(DType t) {
-  return t == DType::bf16 ? "bf16" : "fp32";
-}
-
-DType parse_dtype(std::string_view name) {
-  if (name == "fp32" || name == "float32" || name == "f32") return DType::fp32;
-  if (name == "bf16" || name == "bfloat16") return DType::bf16;
-  throw UsageError(cat("unknown dtype '", name, "' (expected fp32 or bf16)"));
-}
-
-void convert(std::span<const float> in, std::span<bf16> out) {
-  DIFFUSER_CHECK(in.size() == out.size(), "convert: ", in.size(), " values into ", out.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, in.size(), 1 << 16), [&](const auto& r) {
-    for (auto i = r.begin(); i < r.end(); ++i) out[i] = to_bf16(in[i]);
-  });
-}
-
-void convert(std::span<const bf16> in, std::span<float> out) {
-  DIFFUSER_CHECK(in.size() == out.size(), "convert: ", in.size(), " values into ", out.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, in.size(), 1 << 16), [&](const auto& r) {
-    for (auto i = r.begin(); i < r.end(); ++i) out[i] = to_float(in[i]);
-  });
-}
-
-namespace cpu {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 namespace {
 
@@ -57,44 +22,46 @@ void for_each_pair(Tensor3View<A> x, Tensor3View<B> out, F f) {
 // A contiguous float32 copy of a bf16 tensor.
 Tensor3<float> widen(Tensor3View<const bf16> x) {
   Tensor3<float> t(x.n, x.h, x.d);
-  convert(x, t.view());
+  Kernels::convert(x, t.view());
   return t;
 }
 
 }  // namespace
 
-void convert(Tensor3View<const float> x, Tensor3View<bf16> out) {
+void Kernels::convert(Tensor3View<const float> x, Tensor3View<bf16> out) {
   for_each_pair(x, out, [](const float& a, bf16& b) { b = to_bf16(a); });
 }
 
-void convert(Tensor3View<const bf16> x, Tensor3View<float> out) {
+void Kernels::convert(Tensor3View<const bf16> x, Tensor3View<float> out) {
   for_each_pair(x, out, [](const bf16& a, float& b) { b = to_float(a); });
 }
 
-void edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
-              MatrixView<float> scores) {
+void Kernels::edge_dot(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+                       MatrixView<float> scores) {
   const Tensor3<float> qf = widen(q), kf = widen(k);
   edge_dot(g, qf.view(), kf.view(), scale, scores);
 }
 
-void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
-                    Span<const std::uint8_t> mask, MatrixView<float> weights) {
+void Kernels::edge_attention(const CsrView& g, const Tuning& tuning, Tensor3View<const bf16> q,
+                             Tensor3View<const bf16> k, float scale, Span<const std::uint8_t> mask,
+                             MatrixView<float> weights) {
   const Tensor3<float> qf = widen(q), kf = widen(k);
-  edge_attention(g, qf.view(), kf.view(), scale, mask, weights);
+  edge_attention(g, tuning, qf.view(), kf.view(), scale, mask, weights);
 }
 
-void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
-                  Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<const float> w, float a,
+                           Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                           Tensor3View<bf16> out) {
   const Tensor3<float> xf = widen(x);
   Tensor3<float> yf;
   if (b != 0.0f) yf = widen(y);
   Tensor3<float> of(out.n, out.h, out.d);
-  gather_axpby(g, w, a, xf.view(), b, yf.view(), of.view());
+  gather_axpby(g, tuning, w, a, xf.view(), b, yf.view(), of.view());
   convert(of.view(), out);
 }
 
-void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
-                Tensor3View<bf16> out) {
+void Kernels::node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const bf16> y,
+                         Tensor3View<bf16> out) {
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, out.n, 64), [&](const auto& r) {
     for (auto i = r.begin(); i < r.end(); ++i)
       for (std::int64_t h = 0; h < out.h; ++h) {
@@ -106,7 +73,7 @@ void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const b
   });
 }
 
-std::int64_t find_non_finite(Tensor3View<const bf16> x) {
+std::int64_t Kernels::find_non_finite(Tensor3View<const bf16> x) {
   for (std::int64_t i = 0; i < x.n; ++i)
     for (std::int64_t h = 0; h < x.h; ++h) {
       const bf16* p = x.at(i, h);
@@ -116,7 +83,7 @@ std::int64_t find_non_finite(Tensor3View<const bf16> x) {
   return -1;
 }
 
-void transpose(MatrixView<const float> in, MatrixView<float> out) {
+void Kernels::transpose(MatrixView<const float> in, MatrixView<float> out) {
   tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, in.rows, 64, 0, in.cols, 64), [&](const auto& r) {
     for (auto i = r.rows().begin(); i < r.rows().end(); ++i)
       for (auto j = r.cols().begin(); j < r.cols().end(); ++j)
@@ -124,5 +91,6 @@ void transpose(MatrixView<const float> in, MatrixView<float> out) {
   });
 }
 
-}  // namespace cpu
-}  // namespace diffuser
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

@@ -1,16 +1,13 @@
 // The bitset primitives of multi-source BFS on the CPU: TBB over rows, the words of a node in the
 // inner loop (contiguous, vectorized). The tuned CPU reachability path is diffusion's own
 // frontier blocks (push on thin frontiers, early exit); these are the plain forms.
-#include <bit>
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-#include "backend.hpp"
-
-namespace diffuser::cpu {
-
-void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next, std::int64_t words) {
+void Kernels::frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next,
+                            std::int64_t words) {
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, g.n, 16), [&](const auto& r) {
     for (std::int64_t i = r.begin(); i < r.end(); ++i) {
       std::uint64_t* out = next + i * words;
@@ -23,8 +20,8 @@ void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_
   });
 }
 
-void frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::uint64_t* frontier,
-                      std::int64_t words, std::int64_t n, std::int64_t* new_counts) {
+void Kernels::frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::uint64_t* frontier,
+                               std::int64_t words, std::int64_t n, std::int64_t* new_counts) {
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 64), [&](const auto& r) {
     for (std::int64_t i = r.begin(); i < r.end(); ++i) {
       std::int64_t count = 0;
@@ -39,4 +36,6 @@ void frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::ui
   });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

@@ -1,26 +1,26 @@
 // Elementwise dense primitives and column sums on the CPU: TBB over row ranges (or flat chunks),
 // reductions over fixed row blocks (dense_kernels.hpp) so results do not depend on the thread count.
-#include <cmath>
-
 #include "dense_kernels.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-namespace diffuser::cpu::dense {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void bias_add(MatrixView<float> y, const float* bias) {
+void Kernels::bias_add(MatrixView<float> y, const float* bias) {
   for_rows(y.rows, [&](std::int64_t i) {
     float* r = y.row(i);
     for (std::int64_t c = 0; c < y.cols; ++c) r[c] += bias[c];
   });
 }
 
-void column_sums(MatrixView<const float> x, float* out, bool accumulate) {
+void Kernels::column_sums(MatrixView<const float> x, float* out, bool accumulate) {
   fixed_order_column_sums(x.rows, x.cols, out, accumulate, [&](std::int64_t i, float* p) {
     const float* r = x.row(i);
     for (std::int64_t c = 0; c < x.cols; ++c) p[c] += r[c];
   });
 }
 
-void column_dot(MatrixView<const float> a, MatrixView<const float> b, float* out, bool accumulate) {
+void Kernels::column_dot(MatrixView<const float> a, MatrixView<const float> b, float* out, bool accumulate) {
   fixed_order_column_sums(a.rows, a.cols, out, accumulate, [&](std::int64_t i, float* p) {
     const float* ra = a.row(i);
     const float* rb = b.row(i);
@@ -28,7 +28,7 @@ void column_dot(MatrixView<const float> a, MatrixView<const float> b, float* out
   });
 }
 
-void gelu_forward(MatrixView<const float> x, MatrixView<float> y) {
+void Kernels::gelu_forward(MatrixView<const float> x, MatrixView<float> y) {
   for_rows(x.rows, [&](std::int64_t i) {
     const float* a = x.row(i);
     float* o = y.row(i);
@@ -37,7 +37,7 @@ void gelu_forward(MatrixView<const float> x, MatrixView<float> y) {
   });
 }
 
-void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, MatrixView<float> dx) {
+void Kernels::gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, MatrixView<float> dx) {
   for_rows(x.rows, [&](std::int64_t i) {
     const float* a = x.row(i);
     const float* g = dy.row(i);
@@ -50,20 +50,20 @@ void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, Matrix
   });
 }
 
-void tanh_forward(MatrixView<const float> x, MatrixView<float> y) {
+void Kernels::tanh_forward(MatrixView<const float> x, MatrixView<float> y) {
   for_rows(x.rows, [&](std::int64_t i) {
     for (std::int64_t c = 0; c < x.cols; ++c) y.row(i)[c] = std::tanh(x.row(i)[c]);
   });
 }
 
-void tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, MatrixView<float> dx) {
+void Kernels::tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, MatrixView<float> dx) {
   for_rows(y.rows, [&](std::int64_t i) {
     for (std::int64_t c = 0; c < y.cols; ++c)
       dx.row(i)[c] = dy.row(i)[c] * (1.0f - y.row(i)[c] * y.row(i)[c]);
   });
 }
 
-void axpby(float a, const float* x, float b, const float* y, float* out, std::int64_t n) {
+void Kernels::axpby(float a, const float* x, float b, const float* y, float* out, std::int64_t n) {
   constexpr std::int64_t kChunk = 16384;
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, kChunk), [&](const auto& r) {
     if (b == 0.0f) {
@@ -80,4 +80,6 @@ void axpby(float a, const float* x, float b, const float* y, float* out, std::in
   });
 }
 
-}  // namespace diffuser::cpu::dense
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

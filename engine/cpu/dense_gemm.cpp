@@ -1,44 +1,14 @@
-// Matrix products on the CPU: OpenBLAS's cblas_sgemm (its thread pool sized to the engine's thread
-// count), and a plain blocked loop kept to measure OpenBLAS against (docs/LAYER.md): B packed
+// A plain blocked matrix product kept to measure OpenBLAS against (docs/LAYER.md): B packed
 // row-major, TBB over tiles of C rows, for each row an axpy over a block of C columns that the
 // compiler vectorises.
-#include <algorithm>
-#include <vector>
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-#include <cblas.h>
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-#include <diffuser/engine/threads.hpp>
-
-#include "dense_kernels.hpp"
-
-namespace diffuser::cpu::dense {
-
-namespace {
-
-// OpenBLAS keeps its own thread pool: size it to the engine's thread count (ThreadLimit) once per change.
-void sync_blas_threads() {
-  static int current = -1;
-  const int want = active_threads();
-  if (want != current) {
-    openblas_set_num_threads(want);
-    current = want;
-  }
-}
-
-}  // namespace
-
-void gemm_blas(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-               std::int64_t ldc) {
-  sync_blas_threads();
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda),
-              b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
-
-void gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                  std::int64_t ldc) {
+void Kernels::gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                           float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                           float beta, float* c, std::int64_t ldc) {
   // Pack B as (k, n) row-major so the inner loop runs over contiguous columns of C.
   std::vector<float> bp(static_cast<std::size_t>(k * n));
   tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, k, 16), [&](const auto& r) {
@@ -72,4 +42,6 @@ void gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, st
   });
 }
 
-}  // namespace diffuser::cpu::dense
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

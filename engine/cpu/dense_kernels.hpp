@@ -1,39 +1,13 @@
-// The CPU backend's dense primitives (dense.hpp): OpenBLAS or a blocked loop for the products, TBB
-// over row ranges for the rest. dense.cpp has checked every argument before calling them.
+// The templates the CPU dense primitives share (dense_*.cpp; entry points in kernels.inc): TBB
+// over row ranges, and column sums over fixed row blocks so results do not depend on the thread
+// count. The products themselves go to OpenBLAS (blas.cpp), outside the levels.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-#include <vector>
+#ifndef DIFFUSER_ISA_NS
+#error "include isa_begin.hpp before the per-level kernel headers"
+#endif
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
-#include <diffuser/engine/tensor.hpp>
-
-namespace diffuser::cpu::dense {
-
-void gemm_blas(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-               std::int64_t ldc);
-void gemm_blocked(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                  const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                  std::int64_t ldc);
-
-void bias_add(MatrixView<float> y, const float* bias);
-void column_sums(MatrixView<const float> x, float* out, bool accumulate);
-void column_dot(MatrixView<const float> a, MatrixView<const float> b, float* out, bool accumulate);
-void layer_norm_forward(MatrixView<const float> x, const float* gamma, const float* beta, float eps,
-                        MatrixView<float> y, float* xhat, float* rstd);
-void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const float* gamma,
-                         MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx);
-void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const float* beta,
-                      MatrixView<float> y);
-void gelu_forward(MatrixView<const float> x, MatrixView<float> y);
-void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, MatrixView<float> dx);
-void tanh_forward(MatrixView<const float> x, MatrixView<float> y);
-void tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, MatrixView<float> dx);
-void axpby(float a, const float* x, float b, const float* y, float* out, std::int64_t n);
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 // Rows of a matrix in parallel (grain 16 rows).
 template <class F>
@@ -67,4 +41,4 @@ void fixed_order_column_sums(std::int64_t rows, std::int64_t cols, float* out, b
   }
 }
 
-}  // namespace diffuser::cpu::dense
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS

@@ -1,13 +1,13 @@
 // LayerNorm forward and backward on the CPU, one row per iteration; the row statistics accumulate in
 // double (rows are short: d_model values). The column sums of the backward are in dense_elementwise.cpp.
-#include <cmath>
-
 #include "dense_kernels.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-namespace diffuser::cpu::dense {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void layer_norm_forward(MatrixView<const float> x, const float* gamma, const float* beta, float eps,
-                        MatrixView<float> y, float* xhat, float* rstd) {
+void Kernels::layer_norm_forward(MatrixView<const float> x, const float* gamma, const float* beta, float eps,
+                                 MatrixView<float> y, float* xhat, float* rstd) {
   const std::int64_t n = x.cols;
   for_rows(x.rows, [&](std::int64_t i) {
     const float* a = x.row(i);
@@ -33,8 +33,8 @@ void layer_norm_forward(MatrixView<const float> x, const float* gamma, const flo
   });
 }
 
-void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const float* gamma,
-                         MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx) {
+void Kernels::layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const float* gamma,
+                                  MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx) {
   const std::int64_t n = xhat.cols;
   const double inv_n = 1.0 / static_cast<double>(n);
   for_rows(xhat.rows, [&](std::int64_t i) {
@@ -56,8 +56,8 @@ void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const 
   });
 }
 
-void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const float* beta,
-                      MatrixView<float> y) {
+void Kernels::layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const float* beta,
+                               MatrixView<float> y) {
   for_rows(xhat.rows, [&](std::int64_t i) {
     const float* h = xhat.row(i);
     float* o = y.row(i);
@@ -65,4 +65,6 @@ void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const fl
   });
 }
 
-}  // namespace diffuser::cpu::dense
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

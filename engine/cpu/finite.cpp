@@ -1,15 +1,10 @@
 // find_non_finite on the CPU: the first NaN/Inf (flat index) or -1.
-#include <algorithm>
-#include <cmath>
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_reduce.h>
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-#include "backend.hpp"
-
-namespace diffuser::cpu {
-
-std::int64_t find_non_finite(Tensor3View<const float> x) {
+std::int64_t Kernels::find_non_finite(Tensor3View<const float> x) {
   return tbb::parallel_reduce(
       tbb::blocked_range<std::int64_t>(0, x.n, 256), std::int64_t{-1},
       [&](const tbb::blocked_range<std::int64_t>& r, std::int64_t found) {
@@ -28,4 +23,6 @@ std::int64_t find_non_finite(Tensor3View<const float> x) {
       [](std::int64_t a, std::int64_t b) { return a < 0 ? b : (b < 0 ? a : std::min(a, b)); });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

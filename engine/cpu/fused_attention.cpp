@@ -1,20 +1,19 @@
 // Scores and softmax in one pass on the CPU: each row's scores are normalised while still in cache.
-#include <diffuser/engine/buffer.hpp>
-
-#include "backend.hpp"
-#include "hub_rows.hpp"
-#include "panels.hpp"
-#include "partition.hpp"
+#include "hub_kernels.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
+#include "panels_kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
-                    Span<const std::uint8_t> mask, MatrixView<float> weights) {
+void Kernels::edge_attention(const CsrView& g, const Tuning& tuning, Tensor3View<const float> q,
+                             Tensor3View<const float> k, float scale, Span<const std::uint8_t> mask,
+                             MatrixView<float> weights) {
   dispatch_head_dim(q.d, [&]<int D>() {
-    const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
+    const HubRows hubs = D > 0 ? find_hub_rows(g, tuning) : HubRows{};
     if constexpr (D > 0) {
-      if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
+      if (const auto plan = panel_plan(g, hubs, tuning)) {  // rows sharing sources: dense panels
         panel_edge_attention<D>(g, *plan, q, k, scale, mask.data, weights.data);
         if (!panel_hub_edge_attention<D>(g, *plan, q, k, scale, mask.data, weights.data))
           attention_hub_rows<D>(g, hubs, q, k, scale, mask.data, weights.data);
@@ -39,4 +38,6 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
   });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

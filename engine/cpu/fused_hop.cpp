@@ -1,20 +1,19 @@
 // One diffusion hop on the CPU, fused: out = a * (W x) + b * y in a single pass over the edges.
-#include <diffuser/engine/buffer.hpp>
-
-#include "backend.hpp"
-#include "hub_rows.hpp"
-#include "panels.hpp"
-#include "partition.hpp"
+#include "hub_kernels.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
+#include "panels_kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const float> x, float b,
-                  Tensor3View<const float> y, Tensor3View<float> out) {
+void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<const float> w, float a,
+                           Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                           Tensor3View<float> out) {
   dispatch_head_dim(x.d, [&]<int D>() {
-    const HubRows hubs = D > 0 ? find_hub_rows(g) : HubRows{};
+    const HubRows hubs = D > 0 ? find_hub_rows(g, tuning) : HubRows{};
     if constexpr (D > 0) {
-      if (const auto plan = panel_plan(g, hubs)) {  // rows sharing sources: dense panels (panels.hpp)
+      if (const auto plan = panel_plan(g, hubs, tuning)) {  // rows sharing sources: dense panels
         panel_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out);
         if (!panel_hub_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out))
           gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
@@ -39,4 +38,6 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
   });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

@@ -1,17 +1,16 @@
 #include <algorithm>
-#include <cstdlib>
 
 #include "hub_rows.hpp"
 
 namespace diffuser::cpu {
 
-HubRows find_hub_rows(const CsrView& g) {
+HubRows find_hub_rows(const CsrView& g, const Tuning& tuning) {
   HubRows hubs;
-  if (g.n == 0 || std::getenv("DIFFUSER_NO_HUB")) return hubs;
+  if (g.n == 0 || !tuning.hub_rows) return hubs;
   const double mean = static_cast<double>(g.nnz) / static_cast<double>(g.n);
-  hubs.threshold = std::max<std::int64_t>(1024, static_cast<std::int64_t>(8.0 * mean) + 1);
-  if (const char* v = std::getenv("DIFFUSER_HUB_THRESHOLD"); v != nullptr && std::atoll(v) > 0)
-    hubs.threshold = std::atoll(v);  // tests: hub rows in small graphs
+  hubs.threshold = tuning.hub_threshold > 0
+                       ? tuning.hub_threshold
+                       : std::max<std::int64_t>(1024, static_cast<std::int64_t>(8.0 * mean) + 1);
   for (std::int64_t i = 0; i < g.n; ++i)
     if (g.row_ptr[i + 1] - g.row_ptr[i] >= hubs.threshold) hubs.rows.push_back(i);
   if (hubs.rows.empty()) hubs.threshold = 0;

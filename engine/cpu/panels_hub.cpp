@@ -1,86 +1,13 @@
-// Dense panels of the hub rows (see panels.hpp): the hub rows of a graph (e.g. the recipe's 64
+// Dense panels of the hub rows (see panel_plan.hpp): the hub rows of a graph (e.g. the recipe's 64
 // global tokens, each attending to every token) share nearly all of their sources, so a group of
 // them is one wide panel: R = up to 32 hub rows x S = their shared sources (those in at least half
-// of the group's rows), computed with the panel GEMM kernels of panels_kernels.hpp. The sources of
-// a hub chunk are cut into kHubSegments fixed segments (parallel tasks); the hop sums the
+// of the group's rows), computed with the panel GEMM kernels of panels_kernels.hpp (plan: panel_plan.cpp).
+// The sources of a hub chunk are cut into kHubSegments fixed segments (parallel tasks); the hop sums the
 // segments' partials in a fixed order, so results do not depend on the thread count.
-#include <algorithm>
-#include <cstdlib>
-#include <memory>
-
+#include "isa_begin.hpp"
 #include "panels_kernels.hpp"
 
-namespace diffuser::cpu {
-
-namespace panel_detail {
-
-void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, PanelPlan& p) {
-  const auto nh = static_cast<std::int64_t>(hubs.rows.size());
-  if (nh == 0) return;
-  const char* env = std::getenv("DIFFUSER_HUB_CHUNK_ROWS");  // tuning: 16 .. 64 (default 32)
-  const std::int64_t R =
-      env != nullptr && std::atoll(env) >= 16 && std::atoll(env) <= 64 ? std::atoll(env) : kHubChunkRows;
-  const std::int64_t nc = (nh + R - 1) / R;  // balanced chunks
-  std::vector<PanelPlan::Chunk> chunks;
-  std::vector<std::int32_t> src, pos, rest;
-  std::vector<std::int64_t> rest_len;
-  std::vector<std::int32_t> cnt(static_cast<std::size_t>(g.n), 0);
-  std::int64_t hub_edges = 0, panel_edges = 0, slots = 0;
-  for (std::int64_t c = 0; c < nc; ++c) {
-    const std::int64_t h0 = nh * c / nc, h1 = nh * (c + 1) / nc, m = h1 - h0;
-    const std::int64_t* rows = hubs.rows.data() + h0;
-    const std::int64_t need = std::max<std::int64_t>(1, (m * share_pct + 99) / 100);
-    PanelPlan::Chunk ch;
-    ch.rows_off = static_cast<std::int64_t>(p.rows.size()) + h0;
-    ch.m = static_cast<std::int32_t>(m);
-    ch.src_off = static_cast<std::int64_t>(p.src.size() + src.size());
-    ch.pos_off = static_cast<std::int64_t>(p.pos.size() + pos.size());
-    for (std::int64_t r = 0; r < m; ++r)
-      for (std::int64_t e = g.row_ptr[rows[r]]; e < g.row_ptr[rows[r] + 1]; ++e) ++cnt[g.col[e]];
-    const std::size_t s_first = src.size();
-    for (std::int64_t j = 0; j < g.n; ++j)  // ascending
-      if (cnt[j] >= need) src.push_back(static_cast<std::int32_t>(j));
-    std::fill(cnt.begin(), cnt.end(), 0);
-    const std::int32_t* cs = src.data() + s_first;
-    const auto S = static_cast<std::int64_t>(src.size() - s_first);
-    ch.S = static_cast<std::int32_t>(S);
-    const std::int64_t RP = padded_rows(m);
-    const std::size_t p_first = pos.size();
-    pos.resize(p_first + static_cast<std::size_t>(S * RP), -1);
-    for (std::int64_t r = 0; r < m; ++r) {
-      const std::int64_t rb = g.row_ptr[rows[r]], re = g.row_ptr[rows[r] + 1];
-      std::int64_t t = 0, n_rest = 0;
-      hub_edges += re - rb;
-      for (std::int64_t e = rb; e < re; ++e) {
-        const std::int32_t j = g.col[e];
-        while (t < S && cs[t] < j) ++t;
-        if (t < S && cs[t] == j) {
-          pos[p_first + static_cast<std::size_t>(t * RP + r)] = static_cast<std::int32_t>(e - rb);
-          ++panel_edges;
-        } else {
-          rest.push_back(static_cast<std::int32_t>(e - rb));
-          ++n_rest;
-        }
-      }
-      rest_len.push_back(n_rest);
-    }
-    slots += m * S;
-    chunks.push_back(ch);
-  }
-  // The panels pay when they hold most of the hub edges; else the hub path keeps them.
-  if (panel_edges * 2 < hub_edges) return;
-  p.rows.insert(p.rows.end(), hubs.rows.begin(), hubs.rows.end());
-  p.src.insert(p.src.end(), src.begin(), src.end());
-  p.pos.insert(p.pos.end(), pos.begin(), pos.end());
-  p.rest.insert(p.rest.end(), rest.begin(), rest.end());
-  for (const std::int64_t len : rest_len) p.rest_ptr.push_back(p.rest_ptr.back() + len);
-  p.hub_chunks = std::move(chunks);
-  p.hub_panel_edges = panel_edges;
-  p.panel_edges += panel_edges;
-  p.panel_slots += slots;
-}
-
-}  // namespace panel_detail
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 using namespace panel_detail;
 
@@ -211,4 +138,6 @@ DIFFUSER_HUB_PANEL_INSTANTIATE(64)
 DIFFUSER_HUB_PANEL_INSTANTIATE(128)
 #undef DIFFUSER_HUB_PANEL_INSTANTIATE
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

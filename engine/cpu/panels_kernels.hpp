@@ -2,24 +2,34 @@
 // hub-row chunks (panels_hub.cpp). Internal to engine/cpu.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-#include <vector>
-
-#include <immintrin.h>
-
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
-#include "panels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu::panel_detail {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-inline constexpr std::int64_t kMinSources = 4;  // fewer shared sources: the chunk keeps the per-row path
-inline constexpr std::int64_t kSourceBlock = 64;
-inline constexpr std::int64_t kHubChunkRows =
-    32;  // hub rows per hub chunk (at most)  // panel sources per GEMM block (X 16 KB + W 8 KB per head: L1)
+// out_i = a * sum_e w_e x_src + b * y_i for every non-hub row i (hub rows: gather_hub_rows).
+// D in {16, 32, 64, 128}.
+template <int D>
+void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
+                        Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                        Tensor3View<float> out);
+
+// Scores and row softmax of every non-hub row (hub rows: attention_hub_rows).
+template <int D>
+void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
+                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+
+// The same for the hub rows when the plan has hub chunks (false: it has none, nothing done). A hub
+// chunk's panel is split over threads by 16 fixed source segments; the hop sums the segments'
+// partials in a fixed order, so results do not depend on the thread count.
+template <int D>
+bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
+                            Tensor3View<const float> x, float b, Tensor3View<const float> y,
+                            Tensor3View<float> out);
+template <int D>
+bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
+                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+
+namespace panel_detail {
 
 // Scratch that a TBB worker keeps between tasks (panel tiles are a few hundred KB: allocating them
 // per task would page-fault every time).
@@ -78,7 +88,7 @@ inline void scale_slots(const std::int32_t* slot, std::int64_t count, std::int64
   for (std::int64_t t = 0; t < count; ++t) slot_h[t] = slot[t] >= 0 ? slot[t] * h32 : -1;
 }
 
-#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+#if DIFFUSER_ISA_LEVEL >= 4
 // GCC 12 warns that the intrinsics' internal _mm512_undefined_ps() "may be used uninitialized".
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -116,7 +126,7 @@ inline void transpose16(__m512 x[16]) {
 // slot is -1.
 inline void pack_weights(const float* const* wb, const std::int32_t* slot_h, std::int64_t s0, std::int64_t ns,
                          std::int64_t RP, std::int64_t H, float* wt, std::int64_t HS) {
-#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+#if DIFFUSER_ISA_LEVEL >= 4
   for (std::int64_t h0 = 0; h0 < H; h0 += 16) {
     const int nh = static_cast<int>(std::min<std::int64_t>(16, H - h0));
     const __mmask16 hmask = static_cast<__mmask16>((1u << nh) - 1u);
@@ -144,7 +154,7 @@ inline void pack_weights(const float* const* wb, const std::int32_t* slot_h, std
 // slot is not -1.
 inline void unpack_scores(float* const* wb, const std::int32_t* slot_h, std::int64_t s0, std::int64_t ns,
                           std::int64_t RP, std::int64_t H, const float* tile, std::int64_t HS, float scale) {
-#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+#if DIFFUSER_ISA_LEVEL >= 4
   const __m512 sc = _mm512_set1_ps(scale);
   for (std::int64_t h0 = 0; h0 < H; h0 += 16) {
     const int nh = static_cast<int>(std::min<std::int64_t>(16, H - h0));
@@ -283,7 +293,6 @@ void for_each_chunk(const PanelPlan& plan, Body&& body) {
       tbb::simple_partitioner());
 }
 
-// Appends the hub-row chunks of g to p (panels_hub.cpp): hub rows grouped kHubChunkRows at a time.
-void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, PanelPlan& p);
+}  // namespace panel_detail
 
-}  // namespace diffuser::cpu::panel_detail
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS

@@ -1,8 +1,6 @@
 #include <algorithm>
 
-#include <tbb/info.h>
-
-#include <diffuser/engine/threads.hpp>
+#include <tbb/task_arena.h>
 
 #include "partition.hpp"
 
@@ -21,7 +19,10 @@ std::vector<std::int64_t> balanced_row_chunks(const CsrView& g, std::int64_t row
     std::int64_t lo = i + 1, hi = n;
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo) / 2;
-      if (cost(mid) >= want) hi = mid; else lo = mid + 1;
+      if (cost(mid) >= want)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     i = lo;
     b.push_back(i);
@@ -31,7 +32,7 @@ std::vector<std::int64_t> balanced_row_chunks(const CsrView& g, std::int64_t row
 
 std::vector<std::int64_t> balanced_row_chunks(const CsrView& g, std::int64_t row_cost) {
   const std::int64_t total = g.nnz + g.n * row_cost;
-  const std::int64_t threads = std::max(1, active_threads());
+  const std::int64_t threads = std::max(1, tbb::this_task_arena::max_concurrency());  // the context's arena
   // ~16 chunks per thread for load balance, but not smaller than ~2K edges of work each.
   const std::int64_t target = std::max<std::int64_t>(2048, total / (threads * 16));
   return balanced_row_chunks(g, row_cost, target);

@@ -2,17 +2,9 @@
 // destination row i of the CSR: its edges are [begin, end) with sources col[begin..end).
 #pragma once
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-
-#include <diffuser/engine/tensor.hpp>
-
 #include "simd.hpp"
 
-namespace diffuser::cpu {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 // True when the edge j -> i carries weight under the padding mask (empty mask: every edge does).
 inline bool edge_unmasked(const std::uint8_t* mask, std::int64_t i, std::int32_t j) {
@@ -102,9 +94,34 @@ inline std::int64_t softmax_scratch_floats(std::int64_t H) {
 
 namespace detail {
 
+// sum[h] = w[h] + w[H + h] + w[2H + h] + ... over the deg edges of a row, added in edge order: the
+// same for every H, so a head gives the same bits whether its row block holds all heads or a head
+// group's (the backward in head groups, store/recompute/keep) and whatever the vector width. Up to
+// 16 heads stay in two 8-lane registers (lanes past H add the next edge's heads, never read).
+inline void sum_by_head(const float* w, std::int64_t deg, std::int64_t H, float* sum) {
+  using namespace simd;
+  std::int64_t e = 0;
+  if (H <= 16) {
+    Vec8 a0 = splat8(0.0f), a1 = splat8(0.0f);
+    for (; e * H + 16 <= deg * H; ++e) {
+      a0 += load8(w + e * H);
+      a1 += load8(w + e * H + 8);
+    }
+    float lanes[16];
+    store8(lanes, a0);
+    store8(lanes + 8, a1);
+    for (std::int64_t h = 0; h < H; ++h) sum[h] = lanes[h];
+  } else {
+    for (std::int64_t h = 0; h < H; ++h) sum[h] = 0.0f;
+  }
+  for (; e < deg; ++e)
+    for (std::int64_t h = 0; h < H; ++h) sum[h] += w[e * H + h];
+}
+
 // Softmax of an unmasked row, vectorized over the row's flat (deg x H) block: flat index f holds
-// head f % H. Per-head maxima and sums are gathered in H vector accumulators (period kLanes*H), so no
-// lane is wasted whatever H is. `scratch` holds softmax_scratch_floats(H) floats.
+// head f % H. Maxima (exact in any order) are gathered in H vector accumulators (period kLanes*H),
+// so no lane is wasted whatever H is; the exponentials are elementwise; the sums are added in edge
+// order (sum_by_head). `scratch` holds softmax_scratch_floats(H) floats.
 inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float* scratch) {
   using namespace simd;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -113,11 +130,6 @@ inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float
   float* acc = scratch;                // acc vector j covers flat offsets j*kLanes .. (mod period)
   float* per_head = scratch + period;  // H floats
   float* pattern = per_head + H;       // per_head repeated: pattern[t] = per_head[t % H], H + kLanes floats
-  auto fold = [&](bool take_max) {     // per_head[h] <- max/sum over acc entries with index = h mod H
-    for (std::int64_t h = 0; h < H; ++h) per_head[h] = take_max ? kNegInf : 0.0f;
-    for (std::int64_t t = 0; t < period; ++t)
-      per_head[t % H] = take_max ? std::max(per_head[t % H], acc[t]) : per_head[t % H] + acc[t];
-  };
   auto fill_pattern = [&] {
     for (std::int64_t t = 0; t < H + kLanes; ++t) pattern[t] = per_head[t % H];
   };
@@ -128,23 +140,18 @@ inline void softmax_row_flat(float* w, std::int64_t count, std::int64_t H, float
     store(acc + j * kLanes, max(load(w + f), load(acc + j * kLanes)));
     if (++j == H) j = 0;
   }
-  fold(true);
+  for (std::int64_t h = 0; h < H; ++h) per_head[h] = kNegInf;
+  for (std::int64_t t = 0; t < period; ++t) per_head[t % H] = std::max(per_head[t % H], acc[t]);
   for (std::int64_t f = full; f < count; ++f) per_head[f % H] = std::max(per_head[f % H], w[f]);
   fill_pattern();
-  // pass 2: exponentials and sums
-  for (std::int64_t t = 0; t < period; ++t) acc[t] = 0.0f;
-  j = 0;
+  // pass 2: exponentials, then the sums
   std::int64_t phase = 0;  // f % H
   for (std::int64_t f = 0; f < full; f += kLanes) {
-    const Vec p = exp(load(w + f) - load(pattern + phase));
-    store(w + f, p);
-    store(acc + j * kLanes, load(acc + j * kLanes) + p);
-    if (++j == H) j = 0;
+    store(w + f, exp(load(w + f) - load(pattern + phase)));
     phase = (phase + kLanes) % H;
   }
   for (std::int64_t f = full; f < count; ++f) w[f] = exp(splat(w[f] - per_head[f % H]))[0];
-  fold(false);
-  for (std::int64_t f = full; f < count; ++f) per_head[f % H] += w[f];
+  sum_by_head(w, count / H, H, per_head);
   for (std::int64_t h = 0; h < H; ++h) per_head[h] = 1.0f / per_head[h];
   fill_pattern();
   // pass 3: normalise
@@ -308,4 +315,4 @@ void dispatch_head_dim(std::int64_t d, F&& f) {
   }
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS

@@ -1,14 +1,15 @@
-// Portable short vectors for the CPU kernels (GCC/Clang vector extensions): 16 floats where the
-// build targets AVX-512, else 8 (one AVX register, two SSE ones), so the same code serves native
-// and baseline x86-64 builds.
+// Portable short vectors for the CPU kernels (GCC/Clang vector extensions): 16 floats at the
+// avx512 level, else 8 (one AVX register, two SSE or NEON ones), so the same code serves every
+// level (isa_begin.hpp) and aarch64.
 #pragma once
 
-#include <cstdint>
-#include <cstring>
+#ifndef DIFFUSER_ISA_NS
+#error "include isa_begin.hpp before the per-level kernel headers"
+#endif
 
-namespace diffuser::cpu::simd {
+namespace diffuser::cpu::DIFFUSER_ISA_NS::simd {
 
-#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+#if DIFFUSER_ISA_LEVEL >= 4
 // 16 floats: one AVX-512 register (halves the instruction count of every kernel).
 inline constexpr int kLanes = 16;
 typedef float Vec __attribute__((vector_size(64), aligned(4)));
@@ -54,7 +55,7 @@ inline Vec zero() {
 
 // 8 lanes from any vector width: the sum of its two (or one) halves.
 inline Vec8 fold8(Vec a) {
-#if defined(__AVX512F__) && !defined(DIFFUSER_SIMD8)
+#if DIFFUSER_ISA_LEVEL >= 4
   return __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
          __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
 #else
@@ -116,4 +117,4 @@ inline Vec max(Vec a, Vec b) {
   return a > b ? a : b;
 }
 
-}  // namespace diffuser::cpu::simd
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS::simd

@@ -1,13 +1,11 @@
 // edge_softmax on the CPU: each destination row normalised in place, vectorised across heads.
-#include <diffuser/engine/buffer.hpp>
-
-#include "backend.hpp"
-#include "partition.hpp"
+#include "isa_begin.hpp"
+#include "kernels.hpp"
 #include "row_kernels.hpp"
 
-namespace diffuser::cpu {
+namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::uint8_t> mask) {
+void Kernels::edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::uint8_t> mask) {
   for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
     Buffer<float> scratch(softmax_scratch_floats(scores.cols));
     for (std::int64_t i = r0; i < r1; ++i)
@@ -16,4 +14,6 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::ui
   });
 }
 
-}  // namespace diffuser::cpu
+}  // namespace diffuser::cpu::DIFFUSER_ISA_NS
+
+#include "isa_end.hpp"

@@ -4,7 +4,7 @@
 #include <mutex>
 #include <vector>
 
-#include "../cpu/panels.hpp"
+#include "../cpu/panel_plan.hpp"
 #include "backend.hpp"
 #include "common.cuh"
 #include "panel_plan.hpp"

@@ -21,3 +21,15 @@ target_sources(diffuser_engine PRIVATE
 target_link_libraries(diffuser_engine PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas CUDA::cusparse)
 target_compile_options(diffuser_engine PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo -diag-suppress=554 -Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
+# Gradient, bitset and dense kernels (cuBLAS for the layer's products).
+target_sources(diffuser_engine PRIVATE
+  cuda/backward_scatter.cu
+  cuda/backward_hop.cu
+  cuda/backward_softmax.cu
+  cuda/backward_dropout.cu
+  cuda/bits.cu
+  cuda/dense_gemm.cu
+  cuda/dense_elementwise.cu
+  cuda/dense_norm.cu
+)
+target_link_libraries(diffuser_engine PRIVATE CUDA::cublas)

@@ -8,7 +8,8 @@
 #include <diffuser/engine/dense.hpp>
 #include <diffuser/engine/error.hpp>
 
-#include "../cpu/dense_kernels.hpp"
+#include "../cpu/blas.hpp"
+#include "../cpu/dispatch.hpp"
 #include "../cuda/dense_backend.hpp"
 
 namespace diffuser::dense {
@@ -107,10 +108,11 @@ void gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const float> a, Ma
     return cuda::dense::gemm(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data,
                              c.cols);
   if (cpu_gemm() == CpuGemm::blocked)
-    return cpu::dense::gemm_blocked(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta,
-                                    c.data, c.cols);
-  cpu::dense::gemm_blas(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data,
-                        c.cols);
+    return cpu::run([&]<class K>(const cpu::Tuning&) {
+      K::gemm_blocked(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);
+    });
+  cpu::gemm_blas(current_context().cpu_threads(), trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data,
+                 b.cols, beta, c.data, c.cols);
 }
 
 void bias_add(MatrixView<float> y, Span<const float> bias) {
@@ -119,7 +121,7 @@ void bias_add(MatrixView<float> y, Span<const float> bias) {
   check_vector(op, bias, y.cols, y.device, "the bias", "y's column count");
   if (y.rows * y.cols == 0) return;
   if (y.device == Device::cuda) return cuda::dense::bias_add(y, bias.data);
-  cpu::dense::bias_add(y, bias.data);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::bias_add(y, bias.data); });
 }
 
 void column_sums(MatrixView<const float> x, Span<float> out, bool accumulate) {
@@ -130,7 +132,7 @@ void column_sums(MatrixView<const float> x, Span<float> out, bool accumulate) {
                  ": out must not overlap x");
   if (x.cols == 0) return;
   if (x.device == Device::cuda) return cuda::dense::column_sums(x, out.data, accumulate);
-  cpu::dense::column_sums(x, out.data, accumulate);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::column_sums(x, out.data, accumulate); });
 }
 
 void column_dot(MatrixView<const float> a, MatrixView<const float> b, Span<float> out, bool accumulate) {
@@ -144,7 +146,7 @@ void column_dot(MatrixView<const float> a, MatrixView<const float> b, Span<float
                  op, ": out must not overlap a or b");
   if (a.cols == 0) return;
   if (a.device == Device::cuda) return cuda::dense::column_dot(a, b, out.data, accumulate);
-  cpu::dense::column_dot(a, b, out.data, accumulate);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::column_dot(a, b, out.data, accumulate); });
 }
 
 void layer_norm_forward(MatrixView<const float> x, Span<const float> gamma, Span<const float> beta, float eps,
@@ -168,7 +170,9 @@ void layer_norm_forward(MatrixView<const float> x, Span<const float> gamma, Span
   if (x.rows == 0) return;
   if (x.device == Device::cuda)
     return cuda::dense::layer_norm_forward(x, gamma.data, beta.data, eps, y, xhat.data, rstd.data);
-  cpu::dense::layer_norm_forward(x, gamma.data, beta.data, eps, y, xhat.data, rstd.data);
+  cpu::run([&]<class K>(const cpu::Tuning&) {
+    K::layer_norm_forward(x, gamma.data, beta.data, eps, y, xhat.data, rstd.data);
+  });
 }
 
 void layer_norm_backward(MatrixView<const float> xhat, Span<const float> rstd, Span<const float> gamma,
@@ -190,7 +194,9 @@ void layer_norm_backward(MatrixView<const float> xhat, Span<const float> rstd, S
   if (dbeta.size) column_sums(dy, dbeta, true);
   if (xhat.device == Device::cuda)
     return cuda::dense::layer_norm_backward(xhat, rstd.data, gamma.data, dy, dx, accumulate_dx);
-  cpu::dense::layer_norm_backward(xhat, rstd.data, gamma.data, dy, dx, accumulate_dx);
+  cpu::run([&]<class K>(const cpu::Tuning&) {
+    K::layer_norm_backward(xhat, rstd.data, gamma.data, dy, dx, accumulate_dx);
+  });
 }
 
 void layer_norm_apply(MatrixView<const float> xhat, Span<const float> gamma, Span<const float> beta,
@@ -204,7 +210,7 @@ void layer_norm_apply(MatrixView<const float> xhat, Span<const float> gamma, Spa
   DIFFUSER_CHECK(same_or_disjoint(xhat, y), op, ": y must be xhat itself or not overlap it");
   if (xhat.rows * xhat.cols == 0) return;
   if (xhat.device == Device::cuda) return cuda::dense::layer_norm_apply(xhat, gamma.data, beta.data, y);
-  cpu::dense::layer_norm_apply(xhat, gamma.data, beta.data, y);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::layer_norm_apply(xhat, gamma.data, beta.data, y); });
 }
 
 namespace {
@@ -224,7 +230,7 @@ void gelu_forward(MatrixView<const float> x, MatrixView<float> y) {
   check_unary("gelu", x, y, "x", "y");
   if (x.rows * x.cols == 0) return;
   if (x.device == Device::cuda) return cuda::dense::gelu_forward(x, y);
-  cpu::dense::gelu_forward(x, y);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::gelu_forward(x, y); });
 }
 
 void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, MatrixView<float> dx) {
@@ -235,14 +241,14 @@ void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, Matrix
   DIFFUSER_CHECK(!overlaps(x, dx), op, ": dx must not overlap x");
   if (x.rows * x.cols == 0) return;
   if (x.device == Device::cuda) return cuda::dense::gelu_backward(x, dy, dx);
-  cpu::dense::gelu_backward(x, dy, dx);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::gelu_backward(x, dy, dx); });
 }
 
 void tanh_forward(MatrixView<const float> x, MatrixView<float> y) {
   check_unary("tanh", x, y, "x", "y");
   if (x.rows * x.cols == 0) return;
   if (x.device == Device::cuda) return cuda::dense::tanh_forward(x, y);
-  cpu::dense::tanh_forward(x, y);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::tanh_forward(x, y); });
 }
 
 void tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, MatrixView<float> dx) {
@@ -253,7 +259,7 @@ void tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, Matrix
   DIFFUSER_CHECK(!overlaps(y, dx), op, ": dx must not overlap y");
   if (y.rows * y.cols == 0) return;
   if (y.device == Device::cuda) return cuda::dense::tanh_backward(y, dy, dx);
-  cpu::dense::tanh_backward(y, dy, dx);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::tanh_backward(y, dy, dx); });
 }
 
 void axpby(float a, Span<const float> x, float b, Span<const float> y, Span<float> out) {
@@ -274,7 +280,9 @@ void axpby(float a, Span<const float> x, float b, Span<const float> y, Span<floa
   if (out.size == 0) return;
   if (out.device == Device::cuda)
     return cuda::dense::axpby(a, x.data, b, b != 0.0f ? y.data : nullptr, out.data, out.size);
-  cpu::dense::axpby(a, x.data, b, b != 0.0f ? y.data : nullptr, out.data, out.size);
+  cpu::run([&]<class K>(const cpu::Tuning&) {
+    K::axpby(a, x.data, b, b != 0.0f ? y.data : nullptr, out.data, out.size);
+  });
 }
 
 void add(MatrixView<const float> a, MatrixView<float> out) {

@@ -2,15 +2,17 @@
 #include <string>
 #include <thread>
 
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "../cuda/backend.hpp"
 
 namespace diffuser {
 
-const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
+const char* device_name(Device d) {
+  return d == Device::cpu ? "cpu" : "cuda";
+}
 
 Device parse_device(std::string_view name) {
   if (name == "cpu") return Device::cpu;
@@ -18,7 +20,9 @@ Device parse_device(std::string_view name) {
   throw UsageError(cat("unknown backend '", name, "' (expected cpu or cuda)"));
 }
 
-bool cuda_available(std::string* why) { return cuda::available(why); }
+bool cuda_available(std::string* why) {
+  return cuda::available(why);
+}
 
 void require_device(Device d) {
   if (d == Device::cpu) return;
@@ -44,8 +48,9 @@ void synchronize(Device d) {
 
 std::string describe_device(Device d) {
   if (d == Device::cuda) return cuda::describe();
-  return cat(cpu_model(), ", ", active_threads(), " of ", std::thread::hardware_concurrency(),
-             " hardware threads");
+  const Context& ctx = current_context();
+  return cat(cpu_model(), ", ", ctx.cpu_threads(), " of ", std::thread::hardware_concurrency(),
+             " hardware threads, CPU level ", cpu_isa_name(ctx.cpu_isa()));
 }
 
 }  // namespace diffuser

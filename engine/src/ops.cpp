@@ -5,8 +5,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 
-#include "../cpu/backend.hpp"
-#include "../cpu/bf16_ops.hpp"
+#include "../cpu/dispatch.hpp"
 #include "../cuda/backend.hpp"
 
 namespace diffuser::ops {
@@ -85,7 +84,7 @@ void edge_dot_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T
   check_same_shape(op, q, k, "q", "k");
   check_edges(op, g, scores, q.h, "scores");
   if (g.device == Device::cuda) return cuda::edge_dot(g, q, k, scale, scores);
-  cpu::edge_dot(g, q, k, scale, scores);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::edge_dot(g, q, k, scale, scores); });
 }
 
 template <class T>
@@ -99,11 +98,13 @@ void edge_attention_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<c
   check_mask(op, g, mask);
   if (g.device == Device::cuda)
     return cuda::edge_attention(g, q, k, scale, mask, weights.data, strides_of(layout, g.nnz, q.h));
-  if (layout == EdgeLayout::edge_major) return cpu::edge_attention(g, q, k, scale, mask, weights);
-  // The CPU computes edge-major and transposes (head-major is the GPU's layout).
-  Matrix<float> tmp(g.nnz, q.h);
-  cpu::edge_attention(g, q, k, scale, mask, tmp.view());
-  cpu::transpose(tmp.view(), weights);
+  cpu::run([&]<class K>(const cpu::Tuning& t) {
+    if (layout == EdgeLayout::edge_major) return K::edge_attention(g, t, q, k, scale, mask, weights);
+    // The CPU computes edge-major and transposes (head-major is the GPU's layout).
+    Matrix<float> tmp(g.nnz, q.h);
+    K::edge_attention(g, t, q, k, scale, mask, tmp.view());
+    K::transpose(tmp.view(), weights);
+  });
 }
 
 template <class T>
@@ -127,10 +128,12 @@ void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Ten
     }
     return cuda::gather_axpby(g, w.data, strides_of(layout, g.nnz, x.h), a, x, b, y, out);
   }
-  if (layout == EdgeLayout::edge_major) return cpu::gather_axpby(g, w, a, x, b, y, out);
-  Matrix<float> tmp(g.nnz, x.h);
-  cpu::transpose(w, tmp.view());
-  cpu::gather_axpby(g, tmp.view(), a, x, b, y, out);
+  cpu::run([&]<class K>(const cpu::Tuning& t) {
+    if (layout == EdgeLayout::edge_major) return K::gather_axpby(g, t, w, a, x, b, y, out);
+    Matrix<float> tmp(g.nnz, x.h);
+    K::transpose(w, tmp.view());
+    K::gather_axpby(g, t, tmp.view(), a, x, b, y, out);
+  });
 }
 
 template <class T>
@@ -143,7 +146,7 @@ void gather_sum_impl(const CsrView& g, MatrixView<const float> w, Tensor3View<co
   check_edges(op, g, w, x.h, "weights");
   DIFFUSER_CHECK(!overlaps(x, out), op, ": out must not overlap x");
   if (g.device == Device::cuda) return cuda::gather_axpby(g, w.data, {x.h, 1}, 1.0f, x, 0.0f, {}, out);
-  cpu::gather_axpby(g, w, 1.0f, x, 0.0f, {}, out);
+  cpu::run([&]<class K>(const cpu::Tuning& t) { K::gather_axpby(g, t, w, 1.0f, x, 0.0f, {}, out); });
 }
 
 template <class T>
@@ -153,7 +156,7 @@ void node_axpby_impl(float a, Tensor3View<const T> x, float b, Tensor3View<const
                  op, ": shapes differ: x ", shape_of(x), ", y ", shape_of(y), ", out ", shape_of(out));
   DIFFUSER_CHECK(x.device == out.device && y.device == out.device, op, ": operands are on different devices");
   if (out.device == Device::cuda) return cuda::node_axpby(a, x, b, y, out);
-  cpu::node_axpby(a, x, b, y, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::node_axpby(a, x, b, y, out); });
 }
 
 template <class A, class B>
@@ -184,7 +187,7 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, NodeMask mask) {
   check_edges(op, g, scores, scores.cols, "scores");
   check_mask(op, g, mask);
   if (g.device == Device::cuda) return cuda::edge_softmax(g, scores, mask);
-  cpu::edge_softmax(g, scores, mask);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::edge_softmax(g, scores, mask); });
 }
 
 void gather_sum(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x,
@@ -252,22 +255,22 @@ void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<co
 
 std::int64_t find_non_finite(Tensor3View<const float> x) {
   if (x.device == Device::cuda) return cuda::find_non_finite(x);
-  return cpu::find_non_finite(x);
+  return cpu::run([&]<class K>(const cpu::Tuning&) { return K::find_non_finite(x); });
 }
 std::int64_t find_non_finite(Tensor3View<const bf16> x) {
   if (x.device == Device::cuda) return cuda::find_non_finite(x);
-  return cpu::find_non_finite(x);
+  return cpu::run([&]<class K>(const cpu::Tuning&) { return K::find_non_finite(x); });
 }
 
 void convert(Tensor3View<const float> x, Tensor3View<bf16> out) {
   check_convert(x, out);
   if (x.device == Device::cuda) return cuda::convert(x, out);
-  cpu::convert(x, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::convert(x, out); });
 }
 void convert(Tensor3View<const bf16> x, Tensor3View<float> out) {
   check_convert(x, out);
   if (x.device == Device::cuda) return cuda::convert(x, out);
-  cpu::convert(x, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::convert(x, out); });
 }
 
 void transpose_edge_values(MatrixView<const float> in, MatrixView<float> out) {
@@ -276,7 +279,7 @@ void transpose_edge_values(MatrixView<const float> in, MatrixView<float> out) {
   DIFFUSER_CHECK(in.device == out.device, "transpose_edge_values: operands are on different devices");
   if (in.rows * in.cols == 0) return;
   if (in.device == Device::cuda) return cuda::transpose(in, out);
-  cpu::transpose(in, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::transpose(in, out); });
 }
 
 Csr csr_from_edges(std::int64_t n, Span<const std::int32_t> src, Span<const std::int32_t> dst) {

@@ -6,7 +6,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops_backward.hpp>
 
-#include "../cpu/backward_kernels.hpp"
+#include "../cpu/dispatch.hpp"
 #include "../cuda/backward_backend.hpp"
 
 namespace diffuser {
@@ -142,7 +142,7 @@ void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Te
   }
   DIFFUSER_CHECK(!overlaps(y, out), op, ": out must not overlap y (rows of y are read while out is written)");
   if (rg.t.device == Device::cuda) return cuda::grad::scatter_axpby(rg, w, a, y, b, z, out);
-  cpu::grad::scatter_axpby(rg, w, a, y, b, z, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::scatter_axpby(rg, w, a, y, b, z, out); });
 }
 
 void scatter_sum(const ReverseView& rg, MatrixView<const float> w, Tensor3View<const float> y,
@@ -156,7 +156,7 @@ void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixVi
   check_edges(op, g, grad, w.cols, "grad");
   if (g.nnz == 0) return;
   if (g.device == Device::cuda) return cuda::grad::edge_softmax_backward(g, w, grad);
-  cpu::grad::edge_softmax_backward(g, w, grad);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::edge_softmax_backward(g, w, grad); });
 }
 
 void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> p,
@@ -178,7 +178,7 @@ void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Ten
   }
   DIFFUSER_CHECK(!overlaps(p, out) && !overlaps(x, out), op, ": out must not overlap p or x");
   if (rg.t.device == Device::cuda) return cuda::grad::hop_backward(rg, w, a, p, x, c, y, dw, out);
-  cpu::grad::hop_backward(rg, w, a, p, x, c, y, dw, out);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::hop_backward(rg, w, a, p, x, c, y, dw, out); });
 }
 
 void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,
@@ -203,7 +203,7 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
     DIFFUSER_CHECK(disjoint(dq, dk) && !overlaps(dk, q) && !overlaps(dk, k), op,
                    ": dq and dk must not overlap each other, q or k");
   if (g.device == Device::cuda) return cuda::grad::attention_backward(g, rg, q, k, scale, w, grad, dq, dk);
-  cpu::grad::attention_backward(g, rg, q, k, scale, w, grad, dq, dk);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::attention_backward(g, rg, q, k, scale, w, grad, dq, dk); });
 }
 
 void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out) {
@@ -214,7 +214,7 @@ void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView
   DIFFUSER_CHECK(in.data != out.data || in.rows * in.cols == 0, op, ": out must not be in");
   if (in.rows * in.cols == 0) return;
   if (rg.t.device == Device::cuda) return cuda::grad::permute_edges(rg, in, out, false);
-  cpu::grad::permute_edges(rg, in, out, false);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::permute_edges(rg, in, out, false); });
 }
 
 void unpermute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out) {
@@ -225,7 +225,7 @@ void unpermute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixVi
   DIFFUSER_CHECK(in.data != out.data || in.rows * in.cols == 0, op, ": out must not be in");
   if (in.rows * in.cols == 0) return;
   if (rg.t.device == Device::cuda) return cuda::grad::permute_edges(rg, in, out, true);
-  cpu::grad::permute_edges(rg, in, out, true);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::permute_edges(rg, in, out, true); });
 }
 
 void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice) {
@@ -234,7 +234,7 @@ void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t st
   const HeadSlice s = check_slice("dropout", slice, x.h);
   if (p == 0.0f || x.numel() == 0) return;
   if (x.device == Device::cuda) return cuda::grad::dropout(x, p, seed, stream, s);
-  cpu::grad::dropout(x, p, seed, stream, s);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::dropout(x, p, seed, stream, s); });
 }
 
 void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed, std::uint64_t stream,
@@ -245,7 +245,7 @@ void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_
   if (p == 0.0f || w.rows * w.cols == 0) return;
   DIFFUSER_CHECK(w.data != nullptr, "dropout_edges: the edge values have no data");
   if (w.device == Device::cuda) return cuda::grad::dropout_edges(w, head_major, p, seed, stream, s);
-  cpu::grad::dropout_edges(w, head_major, p, seed, stream, s);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::dropout_edges(w, head_major, p, seed, stream, s); });
 }
 
 }  // namespace diffuser::ops

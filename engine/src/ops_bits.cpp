@@ -4,7 +4,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops_bits.hpp>
 
-#include "../cpu/backend.hpp"
+#include "../cpu/dispatch.hpp"
 #include "../cuda/backend.hpp"
 
 namespace diffuser::ops {
@@ -47,7 +47,7 @@ void frontier_pull(const CsrView& g, Span<const std::uint64_t> frontier, Span<st
   DIFFUSER_CHECK(!overlaps(frontier, next), op, ": next must not overlap frontier");
   if (g.n == 0) return;
   if (g.device == Device::cuda) return cuda::frontier_pull(g, frontier.data, next.data, words);
-  cpu::frontier_pull(g, frontier.data, next.data, words);
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::frontier_pull(g, frontier.data, next.data, words); });
 }
 
 void frontier_advance(Span<const std::uint64_t> next, Span<std::uint64_t> visited,
@@ -66,7 +66,9 @@ void frontier_advance(Span<const std::uint64_t> next, Span<std::uint64_t> visite
   if (n == 0) return;
   if (d == Device::cuda)
     return cuda::frontier_advance(next.data, visited.data, frontier.data, words, n, new_counts.data);
-  cpu::frontier_advance(next.data, visited.data, frontier.data, words, n, new_counts.data);
+  cpu::run([&]<class K>(const cpu::Tuning&) {
+    K::frontier_advance(next.data, visited.data, frontier.data, words, n, new_counts.data);
+  });
 }
 
 }  // namespace diffuser::ops

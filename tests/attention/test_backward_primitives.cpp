@@ -5,7 +5,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/ops_backward.hpp>
-#include <diffuser/engine/threads.hpp>
+#include "support/context.hpp"
 
 #include "attention/attention_test_util.hpp"
 #include "attention/grad_reference.hpp"
@@ -163,8 +163,7 @@ TEST_CASE("gradient primitives are bitwise deterministic across thread counts",
   const Matrix<float> wm = ta::matrix_from(ta::random_values(p.edges(), 1), p.csr.num_edges(), p.H);
   const Tensor3<float> y = ta::tensor_from(ta::random_values(p.nodes(), 2), p.n, p.H, p.D);
   const Tensor3<float> x = ta::tensor_from(ta::random_values(p.nodes(), 3), p.n, p.H, p.D);
-  auto run = [&](int threads) {
-    ThreadLimit limit(threads);
+  auto run_once = [&] {
     Tensor3<float> out(p.n, p.H, p.D), out2(p.n, p.H, p.D);
     Matrix<float> dw(p.csr.num_edges(), p.H);
     dw.buffer().zero();
@@ -177,9 +176,10 @@ TEST_CASE("gradient primitives are bitwise deterministic across thread counts",
     v.insert(v.end(), v3.begin(), v3.end());
     return v;
   };
+  auto run = [&](int threads) { return test::with_threads(threads, [&] { return run_once(); }); };
   const auto one = run(1);
   REQUIRE(one == run(2));
-  REQUIRE(one == run(2));
+  REQUIRE(one == run(3));
 }
 
 TEST_CASE("dropout masks are regenerated from (seed, stream, index), in both edge layouts",

@@ -11,7 +11,7 @@
 
 #include <diffuser/engine/dense.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
+#include "support/context.hpp"
 
 #include "attention/attention_test_util.hpp"
 #include "attention/grad_reference.hpp"
@@ -98,16 +98,14 @@ TEST_CASE("dense bias, column sums and column dot: float64 reference, thread-cou
       dots[static_cast<std::size_t>(c)] += at(x, i, c) * at(y, i, c);
     }
   Buffer<float> s1(cols), d1(cols), s2(cols), d2(cols);
-  {
-    ThreadLimit one(1);
+  test::with_threads(1, [&] {
     dense::column_sums(x.view(), s1.span(), false);
     dense::column_dot(x.view(), y.view(), d1.span(), false);
-  }
-  {
-    ThreadLimit two(2);
+  });
+  test::with_threads(2, [&] {
     dense::column_sums(x.view(), s2.span(), false);
     dense::column_dot(x.view(), y.view(), d2.span(), false);
-  }
+  });
   CHECK(s1.to_vector() == s2.to_vector());
   CHECK(d1.to_vector() == d2.to_vector());
   CHECK(g::rel(ta::to_vec(s1.data(), cols), sums) <= 1e-6);

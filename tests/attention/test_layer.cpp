@@ -6,7 +6,6 @@
 #include <diffuser/attention/layer.hpp>
 #include <diffuser/attention/params.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "attention/attention_test_util.hpp"
 #include "attention/layer_reference.hpp"

@@ -5,7 +5,7 @@
 
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
+#include "support/context.hpp"
 
 #include "support/reference.hpp"
 
@@ -20,8 +20,9 @@ struct Problem {
 };
 
 Problem make_problem(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed) {
-  return {test::random_graph(n, 5, seed, {1}, {static_cast<std::int32_t>(n / 2)}), test::random_tensor(n, h, d, seed + 1),
-          test::random_tensor(n, h, d, seed + 2), test::random_tensor(n, h, d, seed + 3)};
+  return {test::random_graph(n, 5, seed, {1}, {static_cast<std::int32_t>(n / 2)}),
+          test::random_tensor(n, h, d, seed + 1), test::random_tensor(n, h, d, seed + 2),
+          test::random_tensor(n, h, d, seed + 3)};
 }
 
 double diffusion_error(const Problem& p, const Coefficients& c, const std::vector<std::uint8_t>& mask = {}) {
@@ -61,8 +62,10 @@ TEST_CASE("heat kernel and user theta go through the same hop loop", "[cpu][diff
   // Horner's scheme with the PPR thetas equals the authors' recursion.
   const auto ppr = Coefficients::ppr(5, 0.1);
   const auto z1 = diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), ppr);
-  const auto z2 = diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), Coefficients::custom(ppr.theta()));
-  REQUIRE(test::rel_error(z2.buffer().data(), test::to_double(z1.buffer().data(), z1.buffer().size())) < 1e-6);
+  const auto z2 =
+      diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), Coefficients::custom(ppr.theta()));
+  REQUIRE(test::rel_error(z2.buffer().data(), test::to_double(z1.buffer().data(), z1.buffer().size())) <
+          1e-6);
 }
 
 TEST_CASE("the padding mask removes padded tokens from every hop", "[cpu][diffusion]") {
@@ -75,7 +78,8 @@ TEST_CASE("the padding mask removes padded tokens from every hop", "[cpu][diffus
 
 TEST_CASE("a single token and a hub of degree N", "[cpu][diffusion]") {
   Problem one{Csr::from_edges(1, std::vector<std::int32_t>{0}, std::vector<std::int32_t>{0}),
-              test::random_tensor(1, 2, 64, 1), test::random_tensor(1, 2, 64, 2), test::random_tensor(1, 2, 64, 3)};
+              test::random_tensor(1, 2, 64, 1), test::random_tensor(1, 2, 64, 2),
+              test::random_tensor(1, 2, 64, 3)};
   REQUIRE(diffusion_error(one, Coefficients::ppr(5, 0.1)) < 1e-6);
   Problem hub{test::random_graph(300, 3, 4, {0, 299}), test::random_tensor(300, 2, 64, 5),
               test::random_tensor(300, 2, 64, 6), test::random_tensor(300, 2, 64, 7)};
@@ -85,12 +89,15 @@ TEST_CASE("a single token and a hub of degree N", "[cpu][diffusion]") {
 TEST_CASE("diffusion does not depend on the thread count", "[cpu][diffusion]") {
   const Problem p = make_problem(1500, 4, 64, 9);
   auto run = [&](int threads) {
-    ThreadLimit limit(threads);
-    return diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), Coefficients::ppr(5, 0.1)).buffer().to_vector();
+    return test::with_threads(threads, [&] {
+      return diffusion::diffuse(p.g, p.q.view(), p.k.view(), p.v.view(), Coefficients::ppr(5, 0.1))
+          .buffer()
+          .to_vector();
+    });
   };
-  const auto a = run(1), b = run(2);
-  REQUIRE(test::rel_error(test::to_double(b.data(), static_cast<std::int64_t>(b.size())),
-                          test::to_double(a.data(), static_cast<std::int64_t>(a.size()))) <= 1e-6);
+  const auto a = run(1), b = run(2), c = run(3);
+  REQUIRE(a == b);  // bitwise
+  REQUIRE(a == c);
 }
 
 TEST_CASE("check_finite names the tensor and the element", "[cpu][diffusion]") {

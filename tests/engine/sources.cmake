@@ -5,4 +5,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   engine/test_primitive_edges.cpp
   engine/test_panels.cpp
   engine/test_prepare_hops.cpp
+  engine/test_cpu_levels.cpp
 )

@@ -2,7 +2,7 @@
 
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
+#include "support/context.hpp"
 
 #include "support/reference.hpp"
 
@@ -55,7 +55,8 @@ TEST_CASE("Csr::from_arrays validates its input", "[cpu][engine]") {
   REQUIRE_NOTHROW(Csr::from_arrays(3, {0, 1, 1, 3}, {2, 0, 1}));
   REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 1, 3}, {2, 0, 1}), Contains("n + 1"));
   REQUIRE_THROWS_WITH(Csr::from_arrays(3, {1, 1, 1, 3}, {2, 0, 1}), Contains("row_ptr[0]"));
-  REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 1, 1, 3}, {2, 1, 0}), Contains("row 2") && Contains("increasing"));
+  REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 1, 1, 3}, {2, 1, 0}),
+                      Contains("row 2") && Contains("increasing"));
   REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 1, 1, 3}, {2, 1, 1}), Contains("row 2"));
   REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 1, 1, 3}, {5, 0, 1}), Contains("row 0") && Contains("outside"));
   REQUIRE_THROWS_WITH(Csr::from_arrays(3, {0, 2, 1, 3}, {0, 1, 1}), Contains("row_ptr"));
@@ -83,14 +84,8 @@ TEST_CASE("Csr construction does not depend on the thread count", "[cpu][engine]
   for (std::int64_t t = 0; t < 200000; ++t)
     el.add(static_cast<std::int32_t>((t * 7919) % 3000), static_cast<std::int32_t>((t * 104729) % 3000));
   Csr a, b;
-  {
-    ThreadLimit one(1);
-    a = Csr::from_edges(el);
-  }
-  {
-    ThreadLimit two(2);
-    b = Csr::from_edges(el);
-  }
+  test::with_threads(1, [&] { a = Csr::from_edges(el); });
+  test::with_threads(2, [&] { b = Csr::from_edges(el); });
   REQUIRE(a == b);
   a.validate();
 }

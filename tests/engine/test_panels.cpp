@@ -1,6 +1,6 @@
-// Dense panels (engine/cpu/panels.*): the fused scores + softmax and the fused hop on graphs whose
-// rows share sources, against the float64 reference and against the per-row path
-// (DIFFUSER_NO_PANELS=1); thread-count independence; the per-graph plan cache.
+// Dense panels (engine/cpu/panel_plan.*, panels*.cpp): the fused scores + softmax and the fused hop
+// on graphs whose rows share sources, against the float64 reference and against the per-row path
+// (panels off in the context), at every CPU level; thread-count independence; the plan cache.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -9,30 +9,34 @@
 #include <string>
 
 #include <diffuser/engine/ops.hpp>
-#include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
-#include "../engine/cpu/panels.hpp"
+#include "../engine/cpu/panel_plan.hpp"
+#include "support/context.hpp"
 #include "support/reference.hpp"
 
 using namespace diffuser;
 
 namespace {
 
-// Sets or clears DIFFUSER_NO_PANELS for its lifetime.
-struct NoPanels {
-  explicit NoPanels(bool on) {
-    if (on)
-      ::setenv("DIFFUSER_NO_PANELS", "1", 1);
-    else
-      ::unsetenv("DIFFUSER_NO_PANELS");
-  }
-  ~NoPanels() { ::unsetenv("DIFFUSER_NO_PANELS"); }
-};
+// f() with the CPU options changed by change(CpuOptions&).
+template <class Change, class F>
+auto with_cpu(Change&& change, F&& f) {
+  return test::with_options([&](ContextOptions& o) { change(o.cpu); }, std::forward<F>(f));
+}
+template <class F>
+auto with_panels(bool on, F&& f) {
+  return with_cpu([&](CpuOptions& c) { c.panels = on; }, std::forward<F>(f));
+}
+
+cpu::Tuning tuning(std::int64_t hub_threshold = 0) {
+  cpu::Tuning t;
+  t.hub_threshold = hub_threshold;
+  return t;
+}
 
 bool has_panels(const Csr& g) {
-  NoPanels off(false);
-  return cpu::panel_plan(g.view(), cpu::find_hub_rows(g.view())) != nullptr;
+  return cpu::panel_plan(g.view(), cpu::find_hub_rows(g.view(), tuning()), tuning()) != nullptr;
 }
 
 // The pattern without the edges into `empty` rows.
@@ -97,8 +101,9 @@ TEST_CASE("panels match the float64 reference and the per-row path", "[cpu][engi
       GENERATE(std::pair<int, int>{3, 64}, std::pair<int, int>{2, 16}, std::pair<int, int>{17, 32},
                std::pair<int, int>{1, 128}, std::pair<int, int>{2, 24});
   const bool masked = GENERATE(false, true);
+  const CpuIsa isa = GENERATE(from_range(test::cpu_levels()));
   for (const GraphCase& c : cases) {
-    CAPTURE(c.name, h, d, masked);
+    CAPTURE(c.name, h, d, masked, cpu_isa_name(isa));
     const std::int64_t n = c.g.num_nodes();
     REQUIRE(has_panels(c.g) == c.panels);
     const auto q = test::random_tensor(n, h, d, 1), k = test::random_tensor(n, h, d, 2);
@@ -110,15 +115,15 @@ TEST_CASE("panels match the float64 reference and the per-row path", "[cpu][engi
     }
     const double scale = 1.0 / std::sqrt(double(d));
     const float a = 0.9f, b = 0.1f;
-    Outputs with, without;
-    {
-      NoPanels on(false);
-      with = run(c.g, q, k, x, y, mask, float(scale), a, b);
-    }
-    {
-      NoPanels off(true);
-      without = run(c.g, q, k, x, y, mask, float(scale), a, b);
-    }
+    auto run_with = [&](bool panels) {
+      return with_cpu(
+          [&](CpuOptions& o) {
+            o.isa = isa;
+            o.panels = panels;
+          },
+          [&] { return run(c.g, q, k, x, y, mask, float(scale), a, b); });
+    };
+    const Outputs with = run_with(true), without = run_with(false);
     // The panel path against the per-row path (both fp32, different summation orders).
     REQUIRE(rel(with.w, without.w) < 1e-6);
     REQUIRE(rel(with.z, without.z) < 1e-6);
@@ -134,7 +139,8 @@ TEST_CASE("panels match the float64 reference and the per-row path", "[cpu][engi
 }
 
 TEST_CASE("panel results do not depend on the thread count", "[cpu][engine][panels]") {
-  NoPanels on(false);
+  const CpuIsa isa = GENERATE(from_range(test::cpu_levels()));
+  CAPTURE(cpu_isa_name(isa));
   const Csr g = graphs::build_pattern("diffuser", 1000, 9);
   REQUIRE(has_panels(g));
   const std::int64_t n = g.num_nodes(), h = 4, d = 64;
@@ -142,8 +148,13 @@ TEST_CASE("panel results do not depend on the thread count", "[cpu][engine][pane
   const auto x = test::random_tensor(n, h, d, 7), y = test::random_tensor(n, h, d, 8);
   std::vector<Outputs> outs;
   for (int threads : {1, 2, 4}) {
-    ThreadLimit limit(threads);
-    outs.push_back(run(g, q, k, x, y, {}, 0.125f, 0.9f, 0.1f));
+    outs.push_back(with_cpu(
+        [&](CpuOptions& o) {
+          o.isa = isa;
+          o.threads = threads;
+          o.panels = true;
+        },
+        [&] { return run(g, q, k, x, y, {}, 0.125f, 0.9f, 0.1f); }));
   }
   for (std::size_t t = 1; t < outs.size(); ++t) {
     REQUIRE(outs[t].w == outs[0].w);  // bitwise
@@ -152,7 +163,6 @@ TEST_CASE("panel results do not depend on the thread count", "[cpu][engine][pane
 }
 
 TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panels]") {
-  NoPanels on(false);
   cpu::panel_cache_clear();
   const std::int64_t n = 256, h = 2, d = 16;
   // Graph A: blocks:32. Graph B: the same n and nnz, but row 40 has other sources (shifted by 100).
@@ -173,8 +183,7 @@ TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panel
   const auto x = test::random_tensor(n, h, d, 3), y = test::random_tensor(n, h, d, 4);
 
   auto reference = [&](const Csr& g) {
-    NoPanels off(true);
-    return run(g, q, k, x, y, {}, 0.25f, 0.9f, 0.1f);
+    return with_panels(false, [&] { return run(g, q, k, x, y, {}, 0.25f, 0.9f, 0.1f); });
   };
   const Outputs ref_a = reference(ga), ref_b = reference(gb);
 
@@ -218,7 +227,7 @@ TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panel
 
 TEST_CASE("panel plan of the recipe covers the shared sources", "[cpu][engine][panels]") {
   const Csr g = graphs::build_pattern("diffuser", 1000, 2);
-  const cpu::HubRows hubs = cpu::find_hub_rows(g.view());
+  const cpu::HubRows hubs = cpu::find_hub_rows(g.view(), tuning());
   const cpu::PanelPlan p = cpu::build_panel_plan(g.view(), hubs, 32, 50);
   REQUIRE(p.worthwhile);
   // A full aligned 32-row chunk has its 96 block sources and the 64 global ones (minus overlaps).
@@ -236,13 +245,6 @@ TEST_CASE("panel plan of the recipe covers the shared sources", "[cpu][engine][p
 }
 
 namespace {
-
-// Sets an environment variable for its lifetime.
-struct EnvVar {
-  const char* name;
-  EnvVar(const char* n, const char* v) : name(n) { ::setenv(n, v, 1); }
-  ~EnvVar() { ::unsetenv(name); }
-};
 
 // n rows; rows [0, hubs) are hub rows whose source j is kept when (j * 7 + i * 13) % 100 < keep_pct
 // (keep_pct >= 50: each source in most hub rows, with holes), the others blocks of 32.
@@ -264,27 +266,26 @@ TEST_CASE("hub rows as dense panels match the references and do not depend on th
   struct HubCase {
     std::string name;
     Csr g;
-    const char* threshold;  // DIFFUSER_HUB_THRESHOLD
-    bool hub_panels;        // whether the hub rows go through panels
+    std::int64_t threshold;  // the hub threshold of the context
+    bool hub_panels;         // whether the hub rows go through panels
   };
   std::vector<HubCase> cases;
-  cases.push_back({"diffuser recipe n=1100", graphs::build_pattern("diffuser", 1100, 5), "600", true});
-  cases.push_back({"diffuser recipe n=2048", graphs::build_pattern("diffuser", 2048, 6), "1500", true});
-  cases.push_back({"all hub rows (full n=150)", graphs::build_pattern("full", 150), "100", true});
-  cases.push_back({"hub rows with holes", partial_hubs(400, 37, 80), "200", true});
-  cases.push_back({"hub rows sharing little", partial_hubs(400, 37, 30), "100", false});
+  cases.push_back({"diffuser recipe n=1100", graphs::build_pattern("diffuser", 1100, 5), 600, true});
+  cases.push_back({"diffuser recipe n=2048", graphs::build_pattern("diffuser", 2048, 6), 1500, true});
+  cases.push_back({"all hub rows (full n=150)", graphs::build_pattern("full", 150), 100, true});
+  cases.push_back({"hub rows with holes", partial_hubs(400, 37, 80), 200, true});
+  cases.push_back({"hub rows sharing little", partial_hubs(400, 37, 30), 100, false});
   const auto [h, d] =
       GENERATE(std::pair<int, int>{3, 64}, std::pair<int, int>{2, 32}, std::pair<int, int>{1, 128});
   const bool masked = GENERATE(false, true);
+  const CpuIsa isa = GENERATE(from_range(test::cpu_levels()));
   for (const HubCase& c : cases) {
-    CAPTURE(c.name, h, d, masked);
-    EnvVar threshold("DIFFUSER_HUB_THRESHOLD", c.threshold);
+    CAPTURE(c.name, h, d, masked, cpu_isa_name(isa));
     const std::int64_t n = c.g.num_nodes();
-    const cpu::HubRows hubs = cpu::find_hub_rows(c.g.view());
+    const cpu::HubRows hubs = cpu::find_hub_rows(c.g.view(), tuning(c.threshold));
     REQUIRE(!hubs.rows.empty());
     {
-      NoPanels on(false);
-      const auto plan = cpu::panel_plan(c.g.view(), hubs);
+      const auto plan = cpu::panel_plan(c.g.view(), hubs, tuning(c.threshold));
       REQUIRE(plan != nullptr);
       REQUIRE(plan->hub_chunks.empty() != c.hub_panels);
     }
@@ -297,26 +298,25 @@ TEST_CASE("hub rows as dense panels match the references and do not depend on th
     }
     const double scale = 1.0 / std::sqrt(double(d));
     const float a = 0.8f, b = 0.2f;
+    // Runs with the case's hub threshold at this level, the options changed by change(CpuOptions&).
+    auto run_case = [&](auto&& change) {
+      return with_cpu(
+          [&](CpuOptions& o) {
+            o.isa = isa;
+            o.hub_threshold = c.threshold;
+            o.panels = true;
+            change(o);
+          },
+          [&] { return run(c.g, q, k, x, y, mask, float(scale), a, b); });
+    };
     std::vector<Outputs> with;  // 1, 2, 4 threads
-    for (int threads : {1, 2, 4}) {
-      NoPanels on(false);
-      ThreadLimit limit(threads);
-      with.push_back(run(c.g, q, k, x, y, mask, float(scale), a, b));
-    }
+    for (int threads : {1, 2, 4}) with.push_back(run_case([&](CpuOptions& o) { o.threads = threads; }));
     for (std::size_t t = 1; t < with.size(); ++t) {
       REQUIRE(with[t].w == with[0].w);  // bitwise
       REQUIRE(with[t].z == with[0].z);
     }
-    Outputs per_row, hub_path;
-    {
-      NoPanels off(true);
-      per_row = run(c.g, q, k, x, y, mask, float(scale), a, b);
-    }
-    {
-      NoPanels on(false);
-      EnvVar no_hub_panels("DIFFUSER_NO_HUB_PANELS", "1");
-      hub_path = run(c.g, q, k, x, y, mask, float(scale), a, b);
-    }
+    const Outputs per_row = run_case([](CpuOptions& o) { o.panels = false; });
+    const Outputs hub_path = run_case([](CpuOptions& o) { o.hub_panels = false; });
     REQUIRE(rel(with[0].w, per_row.w) < 1e-6);
     REQUIRE(rel(with[0].z, per_row.z) < 1e-6);
     REQUIRE(rel(with[0].w, hub_path.w) < 1e-6);
@@ -331,9 +331,8 @@ TEST_CASE("hub rows as dense panels match the references and do not depend on th
 }
 
 TEST_CASE("hub chunks of the recipe cover the hub rows", "[cpu][engine][panels]") {
-  EnvVar threshold("DIFFUSER_HUB_THRESHOLD", "1500");
   const Csr g = graphs::build_pattern("diffuser", 2048, 2);
-  const cpu::HubRows hubs = cpu::find_hub_rows(g.view());
+  const cpu::HubRows hubs = cpu::find_hub_rows(g.view(), tuning(1500));
   REQUIRE(hubs.rows.size() == 64);
   const cpu::PanelPlan p = cpu::build_panel_plan(g.view(), hubs, 32, 50);
   REQUIRE(p.hub_chunks.size() == 2);

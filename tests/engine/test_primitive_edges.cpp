@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include <diffuser/engine/ops.hpp>
-#include <diffuser/engine/threads.hpp>
+#include "support/context.hpp"
 
 #include "support/reference.hpp"
 
@@ -117,12 +117,13 @@ TEST_CASE("primitive results do not depend on the thread count", "[cpu][engine]"
   const auto q = test::random_tensor(n, h, d, 1), k = test::random_tensor(n, h, d, 2),
              v = test::random_tensor(n, h, d, 3);
   auto run = [&](int threads) {
-    ThreadLimit limit(threads);
-    Matrix<float> w(g.num_edges(), h);
-    ops::edge_attention(g.view(), q.view(), k.view(), 0.125f, {}, w.view());
-    Tensor3<float> out(n, h, d);
-    ops::gather_axpby(g.view(), w.view(), 0.9f, v.view(), 0.1f, v.view(), out.view());
-    return std::pair{w.buffer().to_vector(), out.buffer().to_vector()};
+    return test::with_threads(threads, [&] {
+      Matrix<float> w(g.num_edges(), h);
+      ops::edge_attention(g.view(), q.view(), k.view(), 0.125f, {}, w.view());
+      Tensor3<float> out(n, h, d);
+      ops::gather_axpby(g.view(), w.view(), 0.9f, v.view(), 0.1f, v.view(), out.view());
+      return std::pair{w.buffer().to_vector(), out.buffer().to_vector()};
+    });
   };
   const auto [w1, o1] = run(1);
   const auto [w2, o2] = run(2);

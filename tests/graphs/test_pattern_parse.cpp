@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/formats.hpp>
 #include <diffuser/graphs/pattern.hpp>
+#include "support/context.hpp"
 
 #include "graph_test_util.hpp"
 
@@ -16,7 +16,8 @@ using diffuser::graphs::parse_pattern;
 using diffuser::graphs::pattern_edges;
 
 TEST_CASE("parse_pattern splits terms, parameters, paths and plugin arguments", "[cpu][graphs]") {
-  const auto t = parse_pattern(" window:3 + global-at:5,1 +file:/tmp/a:b.txt+plugin:./lib.so:x:y+plugin:/p.so ");
+  const auto t =
+      parse_pattern(" window:3 + global-at:5,1 +file:/tmp/a:b.txt+plugin:./lib.so:x:y+plugin:/p.so ");
   REQUIRE(t.size() == 5);
   CHECK(t[0].name == "window");
   CHECK(t[0].text == "window:3");
@@ -95,17 +96,21 @@ TEST_CASE("bad pattern expressions are usage errors naming the term and the expr
 
 TEST_CASE("patterns too large for memory are refused before any work", "[cpu][graphs]") {
   if (diffuser::available_memory_bytes() <= 0) return;  // nothing to compare against
-  REQUIRE_THROWS_WITH(build_pattern("self+random:2000000000", 1 << 20), Contains("far more than memory can hold"));
-  REQUIRE_THROWS_WITH(pattern_edges("random:2000000000+random:2000000000", 1 << 20), Contains("not enough memory"));
+  REQUIRE_THROWS_WITH(build_pattern("self+random:2000000000", 1 << 20),
+                      Contains("far more than memory can hold"));
+  REQUIRE_THROWS_WITH(pattern_edges("random:2000000000+random:2000000000", 1 << 20),
+                      Contains("not enough memory"));
   REQUIRE_THROWS_WITH(build_pattern("window:2000000", 1 << 22), Contains("not enough memory"));
 }
 
 TEST_CASE("pattern_help has one line per term", "[cpu][graphs]") {
   const auto lines = diffuser::graphs::pattern_help();
-  for (const char* usage : {"window:R", "blocks:W", "dilated:R:G", "global:G", "global-random:G", "global-at:",
-                            "random:R", "bigbird:B:R:G", "self", "full", "diffuser", "file:PATH", "plugin:LIB.so"}) {
+  for (const char* usage :
+       {"window:R", "blocks:W", "dilated:R:G", "global:G", "global-random:G", "global-at:", "random:R",
+        "bigbird:B:R:G", "self", "full", "diffuser", "file:PATH", "plugin:LIB.so"}) {
     INFO(usage);
-    const auto hits = std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(usage, 0) == 0; });
+    const auto hits = std::count_if(lines.begin(), lines.end(),
+                                    [&](const std::string& l) { return l.rfind(usage, 0) == 0; });
     CHECK(hits >= 1);
   }
   for (const auto& l : lines) CHECK(l.find('\n') == std::string::npos);
@@ -129,16 +134,14 @@ TEST_CASE("patterns do not depend on the thread count", "[cpu][graphs]") {
     INFO(spec);
     Csr one, two;
     diffuser::EdgeList e1, e2;
-    {
-      diffuser::ThreadLimit limit(1);
+    diffuser::test::with_threads(1, [&] {
       one = build_pattern(spec, 5000, 3);
       e1 = pattern_edges(spec, 5000, 3);
-    }
-    {
-      diffuser::ThreadLimit limit(2);
+    });
+    diffuser::test::with_threads(2, [&] {
       two = build_pattern(spec, 5000, 3);
       e2 = pattern_edges(spec, 5000, 3);
-    }
+    });
     CHECK(one == two);
     CHECK(e1.src == e2.src);
     CHECK(e1.dst == e2.dst);
@@ -156,7 +159,8 @@ TEST_CASE("file: terms read a graph file", "[cpu][graphs]") {
   e.add(3, 0);
   CHECK(build_pattern("file:" + path.string() + "+self", 6) == Csr::from_edges(e));
   // Ids must fit the requested number of tokens; the error names the file and line.
-  REQUIRE_THROWS_WITH(build_pattern("file:" + path.string(), 3), Contains(path.string() + ":4:") && Contains("id 3"));
+  REQUIRE_THROWS_WITH(build_pattern("file:" + path.string(), 3),
+                      Contains(path.string() + ":4:") && Contains("id 3"));
   REQUIRE_THROWS_WITH(build_pattern("file:" + (dir / "missing.txt").string(), 3), Contains("missing.txt"));
 }
 

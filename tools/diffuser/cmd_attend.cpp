@@ -11,15 +11,16 @@
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/bf16.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "attend_io.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "grad_attend.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
@@ -136,7 +137,7 @@ int run_attend_body(Args& args) {
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
 
   require_device(dev);
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   const AttendInputs in =
       inspect_inputs(q_path, k_path, v_path, mask_arg ? std::optional<fs::path>(*mask_arg) : std::nullopt);
 

@@ -1,5 +1,6 @@
 // `diffuser bench`: medians of each stage of the forward over a sweep of N, with the machine's own
-// ceilings (STREAM-like triad, FMA peak) and a naive single-threaded loop measured in the same run.
+// ceilings (STREAM-like triad, FMA peak) and naive loops (one thread, and the same threads) measured
+// in the same run, at the same CPU level.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,14 +14,15 @@
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/baselines.hpp>
 #include <diffuser/engine/bf16.hpp>
+#include <diffuser/engine/context.hpp>
+#include <diffuser/engine/cpu_baselines.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
-#include "bench_baselines.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "demo_data.hpp"
 #include "tool_util.hpp"
 
@@ -37,7 +39,8 @@ const char* const kHelp =
     "median of R runs of every stage: ms, edges/s, GFLOP/s and GB/s, with the peak RSS. In the same\n"
     "run it measures this machine's ceilings, a STREAM-like triad (GB/s) and an FMA loop (GFLOP/s),\n"
     "and prints each stage as a share of them; at the smallest N it also times a straightforward\n"
-    "single-threaded per-edge loop and prints the speedup over it (and checks both agree).\n\n"
+    "per-edge loop, single-threaded and parallelised over the same threads (compiled for the same\n"
+    "CPU level), and prints the speedup over each (and checks the outputs agree).\n\n"
     "With --backend cuda it measures the device-to-device copy bandwidth first, then per N and dtype\n"
     "the forward end to end (no synchronisation inside) and per stage, achieved GB/s of the bytes\n"
     "model against the copy bandwidth, peak device memory, and in-process baselines on the same\n"
@@ -55,7 +58,7 @@ const char* const kHelp =
     "  --reps R         timed repetitions per N (default 5)\n"
     "  --threads T      CPU threads (default: all)  --backend  cpu (default) or cuda\n"
     "  --seed S         seed of the graph and the data (default 0)\n"
-    "  --no-naive       skip the naive single-threaded loop\n"
+    "  --no-naive       skip the naive loops\n"
     "  --json FILE      also write every number as JSON\n"
     "  --dtype LIST     (cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)\n"
     "  --baselines LIST (cuda) cusparse, dense, both (default) or none\n"
@@ -70,7 +73,7 @@ const char* const kHelp =
 struct Row {
   std::int64_t n = 0, edges = 0;
   double graph_ms = 0, weights_ms = 0, hop_ms = 0, forward_ms = 0;
-  double naive_ms = -1, naive_err = -1;
+  double naive_ms = -1, naive_err = -1, naive_par_ms = -1, naive_par_err = -1;
   std::int64_t peak_rss = 0;
   std::string skipped;
 };
@@ -304,7 +307,7 @@ int run_cuda(const CudaOptions& o) {
                                built.col().to_vector() == g.col().to_vector();
     }
     Tensor3<float> q(n, o.H, o.D), k(n, o.H, o.D), v(n, o.H, o.D);
-    const int threads = active_threads();
+    const int threads = current_context().cpu_threads();
     fill_normal(q.buffer(), o.seed, 1, threads);
     fill_normal(k.buffer(), o.seed, 2, threads);
     fill_normal(v.buffer(), o.seed, 3, threads);
@@ -492,7 +495,7 @@ int run(Args& args) {
       baselines::set_cuda_schedule(v);
       baselines::set_cuda_schedule(keep);
     }
-    ThreadLimit limit(threads);
+    cli::CommandContext command_context(threads);
     return run_cuda(o);
   }
   if (dtype_arg && *dtype_arg != "fp32")
@@ -505,15 +508,17 @@ int run(Args& args) {
   const auto coeffs = diffusion::Coefficients::ppr(hops, alpha);
   if (json) check_output_path(*json, "--json");
   require_device(dev);
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
 
   std::printf("diffuser bench: %s\n", describe_device(dev).c_str());
   std::printf("pattern %s, H=%lld, D=%lld, %s, %d reps (median)\n", pattern.c_str(),
               static_cast<long long>(H), static_cast<long long>(D), coeffs.describe().c_str(), reps);
-  const double triad = bench::triad_gbps(32 << 20, 5);
-  const double peak = bench::fma_peak_gflops();
-  std::printf("machine ceilings (measured now, %d threads): triad %.1f GB/s, FMA peak %.1f GFLOP/s\n\n",
-              active_threads(), triad, peak);
+  const double triad = baselines::triad_gbps(32 << 20, 5);
+  const double peak = baselines::fma_peak_gflops();
+  const char* isa = cpu_isa_name(current_context().cpu_isa());
+  std::printf(
+      "machine ceilings (measured now, %d threads, CPU level %s): triad %.1f GB/s, FMA peak %.1f GFLOP/s\n\n",
+      current_context().cpu_threads(), isa, triad, peak);
   std::printf("%8s %11s %9s | %9s %7s %6s %6s | %9s %7s %6s %6s | %9s %9s | %9s\n", "N", "edges", "graph ms",
               "weights ms", "GF/s", "%peak", "GB/s", "hop ms", "GF/s", "%peak", "GB/s", "forward", "Medges/s",
               "peak RSS");
@@ -537,9 +542,9 @@ int run(Args& args) {
       continue;
     }
     Tensor3<float> q(row.n, H, D), k(row.n, H, D), v(row.n, H, D);
-    fill_normal(q.buffer(), seed, 1, threads > 0 ? threads : active_threads());
-    fill_normal(k.buffer(), seed, 2, threads > 0 ? threads : active_threads());
-    fill_normal(v.buffer(), seed, 3, threads > 0 ? threads : active_threads());
+    fill_normal(q.buffer(), seed, 1, threads > 0 ? threads : current_context().cpu_threads());
+    fill_normal(k.buffer(), seed, 2, threads > 0 ? threads : current_context().cpu_threads());
+    fill_normal(v.buffer(), seed, 3, threads > 0 ? threads : current_context().cpu_threads());
     const Csr gd = g.to(dev);
     const Tensor3<float> qd = q.to(dev), kd = k.to(dev), vd = v.to(dev);
     Matrix<float> w(row.edges, H, dev);
@@ -561,12 +566,19 @@ int run(Args& args) {
     row.weights_ms = median(w_ms);
     row.hop_ms = median(hop_ms);
     row.forward_ms = median(fwd_ms);
-    if (naive && si == 0) {
+    if (naive && si == 0) {  // medians of up to 3 runs each (a single-threaded run takes seconds)
       Tensor3<float> zn(row.n, H, D);
-      Stopwatch nsw;
-      bench::naive_forward(g, q, k, v, hops, static_cast<float>(alpha), zn);
-      row.naive_ms = nsw.ms();
-      row.naive_err = rel_diff(out.to(Device::cpu), zn);
+      const Tensor3<float> ours = out.to(Device::cpu);
+      for (const bool parallel : {false, true}) {
+        std::vector<double> ms;
+        for (int r = 0; r < std::min(reps, 3); ++r) {
+          Stopwatch nsw;
+          baselines::naive_forward(g, q, k, v, hops, static_cast<float>(alpha), zn, parallel);
+          ms.push_back(nsw.ms());
+        }
+        (parallel ? row.naive_par_ms : row.naive_ms) = median(ms);
+        (parallel ? row.naive_par_err : row.naive_err) = rel_diff(ours, zn);
+      }
     }
     row.peak_rss = peak_rss_bytes();
     const double E = double(row.edges), nhd = double(row.n) * double(H) * double(D);
@@ -588,16 +600,28 @@ int run(Args& args) {
     std::printf(
         "N=%lld: hop gathers %.1f GB/s of neighbour rows (%.1fx the triad bandwidth: served by the caches)\n",
         static_cast<long long>(r.n), gathered / (r.hop_ms * 1e6), gathered / (r.hop_ms * 1e6) / triad);
-    if (r.naive_ms > 0)
-      std::printf("N=%lld: naive single-threaded loop %.1f ms -> speedup %.1fx (outputs agree to %.1e)\n",
+    const double fwd_flops = 2.0 * double(r.edges) * double(H) * double(D) * (1 + hops);
+    std::printf("N=%lld: forward %.1f GFLOP/s = %.0f%% of the FMA peak (%s, %d threads, fp32)\n",
+                static_cast<long long>(r.n), fwd_flops / (r.forward_ms * 1e6),
+                100 * fwd_flops / (r.forward_ms * 1e6) / peak, isa, current_context().cpu_threads());
+    if (r.naive_ms > 0) {
+      const int t = current_context().cpu_threads();
+      std::printf("N=%lld: naive loop, 1 thread: %.1f ms -> forward %.1fx faster (outputs agree to %.1e)\n",
                   static_cast<long long>(r.n), r.naive_ms, r.naive_ms / r.forward_ms, r.naive_err);
+      std::printf(
+          "N=%lld: naive loop, %d thread%s: %.1f ms -> forward %.1fx faster (agree to %.1e; the naive "
+          "loop gains %.2fx from %d threads)\n",
+          static_cast<long long>(r.n), t, t == 1 ? "" : "s", r.naive_par_ms, r.naive_par_ms / r.forward_ms,
+          r.naive_par_err, r.naive_ms / r.naive_par_ms, t);
+    }
   }
   if (json) {
     AtomicOutput out(*json, false);
     auto& os = out.stream();
     os << "{\"device\": \"" << json_escape(describe_device(dev)) << "\", \"pattern\": \""
        << json_escape(pattern) << "\", \"heads\": " << H << ", \"dim\": " << D << ", \"hops\": " << hops
-       << ", \"alpha\": " << alpha << ", \"reps\": " << reps << ", \"threads\": " << active_threads()
+       << ", \"alpha\": " << alpha << ", \"reps\": " << reps
+       << ", \"threads\": " << current_context().cpu_threads() << ", \"cpu_isa\": \"" << isa << "\""
        << ", \"triad_gbps\": " << triad << ", \"fma_peak_gflops\": " << peak << ", \"rows\": [";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
@@ -605,7 +629,9 @@ int run(Args& args) {
          << ", \"graph_ms\": " << r.graph_ms << ", \"weights_ms\": " << r.weights_ms
          << ", \"hop_ms\": " << r.hop_ms << ", \"forward_ms\": " << r.forward_ms
          << ", \"naive_ms\": " << r.naive_ms << ", \"naive_rel_err\": " << r.naive_err
-         << ", \"peak_rss_bytes\": " << r.peak_rss << ", \"skipped\": \"" << json_escape(r.skipped) << "\"}";
+         << ", \"naive_parallel_ms\": " << r.naive_par_ms
+         << ", \"naive_parallel_rel_err\": " << r.naive_par_err << ", \"peak_rss_bytes\": " << r.peak_rss
+         << ", \"skipped\": \"" << json_escape(r.skipped) << "\"}";
     }
     os << "]}\n";
     out.commit();

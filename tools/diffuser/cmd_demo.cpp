@@ -10,15 +10,16 @@
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/bf16.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
 #include <diffuser/graphs/stats.hpp>
 
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "demo_data.hpp"
 #include "tool_util.hpp"
 
@@ -93,7 +94,7 @@ int run_demo_body(Args& args) {
   std::string why;
   const Device dev = backend ? *backend : (cuda_available(&why) ? Device::cuda : Device::cpu);
   require_device(dev);
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   const auto coeffs = diffusion::Coefficients::ppr(hops, alpha);
 
   std::printf("diffuser demo: Diffuser attention forward on seeded random Q, K, V\n");
@@ -127,7 +128,7 @@ int run_demo_body(Args& args) {
   check_budget("demo", n, E, heads, dim, 3);
 
   sw.reset();
-  const int fill_threads = active_threads();
+  const int fill_threads = current_context().cpu_threads();
   Buffer<float> q(n * heads * dim), k(n * heads * dim), v(n * heads * dim);
   fill_normal(q, seed, kStreamQ, fill_threads);
   fill_normal(k, seed, kStreamK, fill_threads);

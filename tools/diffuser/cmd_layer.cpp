@@ -11,13 +11,14 @@
 #include <diffuser/attention/params.hpp>
 #include <diffuser/attention/safetensors.hpp>
 #include <diffuser/engine/baselines.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "layer_bench.hpp"
 #include "layer_io.hpp"
 #include "tool_util.hpp"
@@ -173,7 +174,7 @@ int run_layer_body(Args& args) {
   check_distinct_outputs(outputs);
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
   require_device(dev);
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
 
   Stopwatch sw;
   const auto reader = safetensors::Reader::open(weights_path);

@@ -4,11 +4,12 @@
 #include <string>
 
 #include <diffuser/diffusion/mass.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 
@@ -150,7 +151,7 @@ int run_mass_body(Args& args) {
   if (!(confidence > 0.0 && confidence < 1.0))
     throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
   require_tokens(src.graph, src.description, 1, "diffusion mass");
@@ -160,7 +161,7 @@ int run_mass_body(Args& args) {
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
   const MassResult r = diffusion::diffusion_mass(src.graph, coeffs, w.view(), opt);
-  const int used = active_threads();
+  const int used = current_context().cpu_threads();
   if (json)
     std::printf("%s\n", to_json(src.description, r, coeffs, used).c_str());
   else

@@ -4,12 +4,13 @@
 #include <string>
 
 #include <diffuser/diffusion/reach.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 
@@ -181,7 +182,7 @@ int run_reach_body(Args& args) {
     throw UsageError("--sample runs on the CPU only: drop it (cuda is exact), or use --backend cpu");
   require_device(dev);  // before the graph is built: no GPU is a one-line error, exit 1
 
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
   require_tokens(src.graph, src.description, 2, "reachability");
@@ -206,7 +207,7 @@ int run_reach_body(Args& args) {
                     p.seconds);
   };
   const ReachResult r = diffusion::reach(src.graph, opt);
-  const int used = active_threads();
+  const int used = current_context().cpu_threads();
   if (json)
     std::printf("%s\n", to_json(src.description, r, dev, used).c_str());
   else

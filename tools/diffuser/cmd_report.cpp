@@ -7,14 +7,15 @@
 #include <diffuser/diffusion/reach.hpp>
 #include <diffuser/diffusion/spectral.hpp>
 #include <diffuser/engine/atomic_file.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 #include <diffuser/graphs/pattern.hpp>
 #include <diffuser/graphs/stats.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "report_html.hpp"
 #include "tool_util.hpp"
 
@@ -90,7 +91,7 @@ int run_report_body(Args& args) {
     specs.emplace_back(label, spec);
   }
 
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   Progress progress("report", !quiet, 0.0);
   std::vector<report::PatternReport> reports;
   for (const auto& [label, spec] : specs) {

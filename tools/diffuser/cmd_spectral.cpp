@@ -5,11 +5,12 @@
 #include <string>
 
 #include <diffuser/diffusion/spectral.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 
@@ -156,7 +157,7 @@ int run_spectral_body(Args& args) {
   if (dim < 4 || dim > 1000) throw UsageError(cat("--krylov-dim must be in [4, 1000], got ", dim));
   opt.krylov_dim = static_cast<int>(dim);
 
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
   require_tokens(src.graph, src.description, 2, "a spectral gap");
@@ -165,7 +166,7 @@ int run_spectral_body(Args& args) {
     progress.line(cat(stage, " done after ", group_digits(iters), " matrix-vector products"), s);
   };
   const SpectralResult r = diffusion::spectral(src.graph, opt);
-  const int used = active_threads();
+  const int used = current_context().cpu_threads();
   if (json)
     std::printf("%s\n", to_json(src.description, r, used).c_str());
   else

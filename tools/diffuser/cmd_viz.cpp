@@ -7,12 +7,13 @@
 
 #include <diffuser/diffusion/mass.hpp>
 #include <diffuser/engine/atomic_file.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
-#include <diffuser/engine/threads.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 #include "viz_figures.hpp"
@@ -153,7 +154,7 @@ int run_viz_body(Args& args) {
   const viz::Layout layout = viz::parse_layout(layout_name.value_or("circle"));
   check_output_path(out, "out");
 
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
   const Csr& g = src.graph;

@@ -7,5 +7,4 @@ list(APPEND DIFFUSER_CLI_SOURCES
   diffuser/demo_data.cpp
   diffuser/tool_util.cpp
   diffuser/cmd_bench.cpp
-  diffuser/bench_baselines.cpp
 )

@@ -10,13 +10,14 @@
 #include <diffuser/diffusion/diffusion_backward.hpp>
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/baselines.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/dense.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/random.hpp>
 #include <diffuser/engine/sys.hpp>
-#include <diffuser/engine/threads.hpp>
 
+#include "command_context.hpp"
 #include "layer_bench.hpp"
 #include "layer_io.hpp"
 #include "tool_util.hpp"
@@ -148,7 +149,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   }
   if (json_out) check_output_path(*json_out, "json");
   require_device(dev);
-  ThreadLimit limit(threads);
+  cli::CommandContext command_context(threads);
   LayerOptions o = LayerOptions::from_config(c);
   if (hop_memory) o.hop_memory = parse_hop_memory(*hop_memory);
   o.head_groups = head_groups;
@@ -189,7 +190,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
               pattern.c_str(), static_cast<long long>(n), group_digits(batch.graph.num_edges()).c_str(),
               static_cast<double>(batch.graph.num_edges()) / static_cast<double>(n), graph_ms);
   std::printf("machine:     %s; backend %s; products: %s; CPU threads %d\n", describe_device(dev).c_str(),
-              device_name(dev), diffuser::dense::gemm_name(dev), active_threads());
+              device_name(dev), diffuser::dense::gemm_name(dev), current_context().cpu_threads());
   std::printf(
       "dropout:     %s\n",
       eval_only ? "off (inference)"
@@ -328,7 +329,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
                << ", \"peak_forward_device_bytes\": " << peak_forward_bytes
                << ", \"held_device_bytes\": " << held_bytes << ", \"head_groups\": " << groups
                << ", \"estimated_step_bytes\": " << step_bytes << ", \"products\": \""
-               << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << active_threads()
+               << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << current_context().cpu_threads()
                << ", \"device\": \"" << json_escape(describe_device(dev)) << "\"}\n";
     f.commit();
   }

@@ -6,10 +6,13 @@
 #include <string>
 #include <vector>
 
+#include <diffuser/engine/context.hpp>
+#include <diffuser/engine/cpu_isa.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 
 #include "cli.hpp"
+#include "command_context.hpp"
 #include "tool_util.hpp"
 
 namespace {
@@ -36,10 +39,19 @@ int main(int argc, char** argv) {
     return tokens.empty() ? 2 : 0;
   }
   if (tokens[0] == "--version") {
-    std::string why;
-    const bool gpu = cuda_available(&why);
-    std::printf("diffuser %s (CUDA backend: %s)\n", DIFFUSER_VERSION, gpu ? "available" : why.c_str());
-    return 0;
+    try {
+      cli::CommandContext context;  // DIFFUSER_CPU_ISA and the other variables, checked
+      std::string why, levels;
+      const bool gpu = cuda_available(&why);
+      for (CpuIsa l : cpu_isa_levels()) levels += cat(levels.empty() ? "" : ", ", cpu_isa_name(l));
+      std::printf("diffuser %s\nCPU level: %s (this CPU and build: %s)\nCUDA backend: %s\n", DIFFUSER_VERSION,
+                  cpu_isa_description(current_context().cpu_isa()).c_str(), levels.c_str(),
+                  gpu ? "available" : why.c_str());
+      return 0;
+    } catch (const Error& e) {
+      std::fprintf(stderr, "diffuser: error: %s\n", cli::one_line(e.what()).c_str());
+      return 2;
+    }
   }
   const cli::Command* cmd = nullptr;
   for (const auto& c : cli::commands())
@@ -55,6 +67,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   try {
+    cli::CommandContext context;  // the environment's options (DIFFUSER_CPU_ISA, ...), checked
     cli::Args args(cmd->name, rest);
     return cmd->run(args);
   } catch (const UsageError& e) {

@@ -14,6 +14,7 @@
 #include <diffuser/engine/tensor.hpp>
 
 #include "hub_rows.hpp"
+#include "tuning.hpp"
 
 namespace diffuser::cpu {
 
@@ -38,7 +39,7 @@ struct PanelPlan {
   std::vector<Chunk> chunks;       // aligned chunks [c*R, min(n, (c+1)*R))
   // Hub rows (degree >= hub_threshold), grouped in chunks of up to 32 (any rows, not consecutive):
   // the same fields, except that pos is relative to the first edge of each row itself. Empty when
-  // the hub rows share too few sources (or DIFFUSER_NO_HUB_PANELS=1): gather_hub_rows and
+  // the hub rows share too few sources (or the tuning turns hub panels off): gather_hub_rows and
   // attention_hub_rows handle them then.
   std::vector<Chunk> hub_chunks;
   std::int64_t hub_panel_edges = 0;  // of panel_edges, those in hub chunks
@@ -54,43 +55,28 @@ struct PanelPlan {
   std::int64_t bytes() const;  // memory held by the plan (without the cache's copy of the graph)
 };
 
-// The plan of graph g (CPU) under the hub rule `hubs`, or nullptr when panels are disabled
-// (DIFFUSER_NO_PANELS=1) or do not pay for this graph. Plans are cached: keyed by the CSR's
-// pointers, n and nnz, and checked against a copy of row_ptr and col on every lookup (so a
-// different graph at the same addresses never reuses a stale plan). Thread-safe.
-// Tuning knobs (read when a plan is built): DIFFUSER_PANEL_ROWS (16 or 32, default 32) and
-// DIFFUSER_PANEL_SHARE (percent of a chunk's rows a source must occur in, default 50).
-std::shared_ptr<const PanelPlan> panel_plan(const CsrView& g, const HubRows& hubs);
+// The plan of graph g (CPU) under the hub rule `hubs`, or nullptr when the tuning turns panels
+// off or they do not pay for this graph. Plans are cached: keyed by the CSR's pointers, n and nnz,
+// and checked against a copy of row_ptr and col on every lookup (so a different graph at the same
+// addresses never reuses a stale plan). Thread-safe. The tuning's panel rows (16 or 32), share
+// (percent of a chunk's rows a source must occur in) and hub panels shape the plan.
+std::shared_ptr<const PanelPlan> panel_plan(const CsrView& g, const HubRows& hubs, const Tuning& tuning);
 
-// Builds a plan without the cache (tests, tools).
+// Builds a plan without the cache (tests, tools); hub_chunk_rows 0: no hub chunks.
 PanelPlan build_panel_plan(const CsrView& g, const HubRows& hubs, std::int64_t rows_per_chunk,
-                           std::int64_t min_share_pct);
+                           std::int64_t min_share_pct, std::int64_t hub_chunk_rows = 32);
 
 // Cached plans and their bytes (the copies of the graphs included); clear drops them all.
 std::int64_t panel_cache_entries();
 void panel_cache_clear();
 
-// out_i = a * sum_e w_e x_src + b * y_i for every non-hub row i (hub rows: gather_hub_rows).
-// D in {16, 32, 64, 128}.
-template <int D>
-void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
-                        Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                        Tensor3View<float> out);
+// Panel parameters shared by the planner and the kernels.
+inline constexpr std::int64_t kMinSources = 4;  // fewer shared sources: the chunk keeps the per-row path
+inline constexpr std::int64_t kSourceBlock =
+    64;  // panel sources per GEMM block (X 16 KB + W 8 KB per head: L1)
 
-// Scores and row softmax of every non-hub row (hub rows: attention_hub_rows).
-template <int D>
-void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
-
-// The same for the hub rows when the plan has hub chunks (false: it has none, nothing done). A hub
-// chunk's panel is split over threads by 16 fixed source segments; the hop sums the segments'
-// partials in a fixed order, so results do not depend on the thread count.
-template <int D>
-bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
-                            Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                            Tensor3View<float> out);
-template <int D>
-bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+// Appends the hub-row chunks of g to p (panel_plan.cpp): hub rows grouped `rows` at a time.
+void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, std::int64_t rows,
+                      PanelPlan& p);
 
 }  // namespace diffuser::cpu
