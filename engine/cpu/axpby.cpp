@@ -1,5 +1,6 @@
 // node_axpby on the CPU: a streaming elementwise pass over (N, H, D).
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -2,8 +2,9 @@
 // nothing is stored and the forward and backward passes (and the GPU) agree bit for bit. The index
 // is the element's logical one in the whole tensor (ops::HeadSlice: a head group's view draws the
 // whole tensor's masks for its heads).
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "backward_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -1,8 +1,9 @@
 // One diffusion hop's backward on the CPU, fused over the reverse graph: for source row j, the
 // gradient rows p_i of its destinations are read once and serve both the transposed gather
 // (dx_j += a w_e p_i) and the edge-weight gradient (dw_e += a <p_i, x_j>).
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "backward_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 #include "row_kernels.hpp"
 

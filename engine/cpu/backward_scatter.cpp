@@ -1,7 +1,8 @@
 // The transposed gather on the CPU: one task per balanced chunk of reverse-graph rows, so each
 // output row (and each edge it reads) has exactly one writer and the result is deterministic.
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "backward_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 #include "row_kernels.hpp"
 

@@ -1,8 +1,9 @@
 // Edge-softmax and score backward on the CPU. attention_backward runs two passes: over the
 // forward rows (softmax backward of row i, then dq_i gathered while the row's dS is in cache) and
 // over the reverse rows (dk_j, a transposed gather of dS with q).
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "backward_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 #include "row_kernels.hpp"
 

@@ -1,5 +1,6 @@
 // bf16 on the CPU: the bf16 primitives as convert -> float32 kernel -> round, and the layout helpers.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -1,7 +1,8 @@
 // The bitset primitives of multi-source BFS on the CPU: TBB over rows, the words of a node in the
 // inner loop (contiguous, vectorized). The tuned CPU reachability path is diffusion's own
 // frontier blocks (push on thin frontiers, early exit); these are the plain forms.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -1,7 +1,8 @@
 // Elementwise dense primitives and column sums on the CPU: TBB over row ranges (or flat chunks),
 // reductions over fixed row blocks (dense_kernels.hpp) so results do not depend on the thread count.
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "dense_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

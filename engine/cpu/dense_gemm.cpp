@@ -1,7 +1,8 @@
 // A plain blocked matrix product kept to measure OpenBLAS against (docs/LAYER.md): B packed
 // row-major, TBB over tiles of C rows, for each row an axpy over a block of C columns that the
 // compiler vectorises.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

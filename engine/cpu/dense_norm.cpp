@@ -1,7 +1,8 @@
 // LayerNorm forward and backward on the CPU, one row per iteration; the row statistics accumulate in
 // double (rows are short: d_model values). The column sums of the backward are in dense_elementwise.cpp.
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "dense_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -1,5 +1,6 @@
 // find_non_finite on the CPU: the first NaN/Inf (flat index) or -1.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

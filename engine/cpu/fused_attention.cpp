@@ -1,6 +1,7 @@
 // Scores and softmax in one pass on the CPU: each row's scores are normalised while still in cache.
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "hub_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 #include "panels_kernels.hpp"
 #include "row_kernels.hpp"

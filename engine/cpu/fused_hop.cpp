@@ -1,6 +1,7 @@
 // One diffusion hop on the CPU, fused: out = a * (W x) + b * y in a single pass over the edges.
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "hub_kernels.hpp"
-#include "isa_begin.hpp"
 #include "kernels.hpp"
 #include "panels_kernels.hpp"
 #include "row_kernels.hpp"

@@ -34,6 +34,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops_backward.hpp>
 #include <diffuser/engine/random.hpp>
+#include <diffuser/engine/sys.hpp>
 #include <diffuser/engine/tensor.hpp>
 
 #include "hub_rows.hpp"

@@ -1,15 +1,17 @@
 // Dense panels (panel_plan.hpp): the per-graph plan of the ordinary chunks and of the hub-row
-// chunks, and its cache. Shared by every CPU level (and by the CUDA panel plan).
+// chunks, kept in the graph's plans. Shared by every CPU level (and by the CUDA panel plan).
 #include <algorithm>
-#include <atomic>
 #include <climits>
-#include <cstring>
-#include <mutex>
+#include <string>
+#include <utility>
 
 #include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 
+#include <diffuser/engine/error.hpp>
+
+#include "../src/graph_plans_store.hpp"
 #include "panel_plan.hpp"
 
 namespace diffuser::cpu {
@@ -137,107 +139,27 @@ PanelPlan build_panel_plan(const CsrView& g, const HubRows& hubs, std::int64_t R
 }
 
 // ---------------------------------------------------------------------------------------------
-// The plan cache.
-
-namespace {
-
-struct Snapshot {  // immutable once published
-  const std::int64_t* row_ptr_key;
-  const std::int32_t* col_key;
-  std::int64_t n, nnz, hub_threshold, rows_per_chunk, share_pct;
-  std::int64_t hub_rows;
-  std::vector<std::int64_t> row_ptr;  // copies of the graph, compared on every lookup
-  std::vector<std::int32_t> col;
-  std::shared_ptr<const PanelPlan> plan;
-};
-
-struct PlanCache {
-  std::mutex mu;
-  std::vector<std::shared_ptr<const Snapshot>> entries;  // most recently used last
-};
-
-constexpr std::size_t kCacheEntries = 4;
-
-PlanCache& plan_cache() {
-  static PlanCache* c = new PlanCache;  // never destroyed: lookups may run during exit
-  return *c;
-}
-
-template <class T>
-bool same_array(const T* a, const T* b, std::int64_t count) {
-  constexpr std::int64_t kBlock = 1 << 18;
-  if (count <= kBlock) return std::memcmp(a, b, static_cast<std::size_t>(count) * sizeof(T)) == 0;
-  std::atomic<bool> differs{false};
-  tbb::parallel_for(std::int64_t{0}, (count + kBlock - 1) / kBlock, [&](std::int64_t blk) {
-    if (differs.load(std::memory_order_relaxed)) return;
-    const std::int64_t lo = blk * kBlock, len = std::min(kBlock, count - lo);
-    if (std::memcmp(a + lo, b + lo, static_cast<std::size_t>(len) * sizeof(T)) != 0)
-      differs.store(true, std::memory_order_relaxed);
-  });
-  return !differs.load();
-}
-
-}  // namespace
+// The plan of a graph: kept in the graph's plans (GraphPlans), else built for this call.
 
 std::shared_ptr<const PanelPlan> panel_plan(const CsrView& g, const HubRows& hubs, const Tuning& tuning) {
   if (g.device != Device::cpu || g.n < 2 || g.nnz == 0 || !tuning.panels) return nullptr;
   const std::int64_t R = tuning.panel_rows == 16 ? 16 : 32;
   const std::int64_t share = tuning.panel_share_pct;
   const std::int64_t hub_rows = tuning.hub_panels ? tuning.hub_chunk_rows : 0;
-  PlanCache& c = plan_cache();
-  auto same_key = [&](const Snapshot& s) {
-    return s.row_ptr_key == g.row_ptr && s.col_key == g.col && s.n == g.n && s.nnz == g.nnz &&
-           s.hub_threshold == hubs.threshold && s.rows_per_chunk == R && s.share_pct == share &&
-           s.hub_rows == hub_rows;
+  auto build = [&] {
+    auto plan = std::make_shared<const PanelPlan>(build_panel_plan(g, hubs, R, share, hub_rows));
+    const std::int64_t bytes = plan->bytes();
+    return std::pair{std::move(plan), bytes};
   };
-  std::shared_ptr<const Snapshot> hit;
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    for (std::size_t t = 0; t < c.entries.size(); ++t)
-      if (same_key(*c.entries[t])) {
-        hit = c.entries[t];
-        c.entries.erase(c.entries.begin() + static_cast<std::ptrdiff_t>(t));
-        c.entries.push_back(hit);
-        break;
-      }
-  }
-  // Same addresses and sizes are not the same graph: compare the contents (outside the lock; the
-  // snapshot is immutable and kept alive by `hit`).
-  if (hit && same_array(hit->row_ptr.data(), g.row_ptr, g.n + 1) && same_array(hit->col.data(), g.col, g.nnz))
-    return hit->plan->worthwhile ? hit->plan : nullptr;
-
-  auto snap = std::make_shared<Snapshot>();
-  snap->row_ptr_key = g.row_ptr;
-  snap->col_key = g.col;
-  snap->n = g.n;
-  snap->nnz = g.nnz;
-  snap->hub_threshold = hubs.threshold;
-  snap->rows_per_chunk = R;
-  snap->share_pct = share;
-  snap->hub_rows = hub_rows;
-  snap->row_ptr.assign(g.row_ptr, g.row_ptr + g.n + 1);
-  snap->col.assign(g.col, g.col + g.nnz);
-  snap->plan = std::make_shared<const PanelPlan>(build_panel_plan(g, hubs, R, share, hub_rows));
-  std::shared_ptr<const PanelPlan> plan = snap->plan;
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    std::erase_if(c.entries, [&](const std::shared_ptr<const Snapshot>& s) { return same_key(*s); });
-    c.entries.push_back(std::move(snap));
-    if (c.entries.size() > kCacheEntries) c.entries.erase(c.entries.begin());
+  std::shared_ptr<const PanelPlan> plan;
+  if (g.plans != nullptr) {
+    const std::string key =
+        cat("cpu-panels rows=", R, " share=", share, " hubs>=", hubs.threshold, " hub-rows=", hub_rows);
+    plan = g.plans->store().get<PanelPlan>(key, build);
+  } else {
+    plan = build().first;
   }
   return plan->worthwhile ? plan : nullptr;
-}
-
-std::int64_t panel_cache_entries() {
-  PlanCache& c = plan_cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  return static_cast<std::int64_t>(c.entries.size());
-}
-
-void panel_cache_clear() {
-  PlanCache& c = plan_cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  c.entries.clear();
 }
 
 void build_hub_chunks(const CsrView& g, const HubRows& hubs, std::int64_t share_pct, std::int64_t R,

@@ -22,7 +22,7 @@ namespace diffuser::cpu {
 std::int64_t padded_rows(std::int64_t m);
 
 // Which rows of which chunk use a panel, with which sources, and where each panel edge sits in its
-// row. Built once per graph (cached, see panel_plan) and only read afterwards.
+// row. Built once per graph (kept in its plans, see panel_plan) and only read afterwards.
 struct PanelPlan {
   struct Chunk {
     std::int64_t rows_off = 0;  // this chunk's rows are rows[rows_off .. rows_off + m)
@@ -52,23 +52,17 @@ struct PanelPlan {
   std::int64_t panel_slots = 0;        // sum of m * S (FMA work of the panels, zeros included)
   bool worthwhile = false;             // false: the engine keeps the per-row path for this graph
 
-  std::int64_t bytes() const;  // memory held by the plan (without the cache's copy of the graph)
+  std::int64_t bytes() const;  // memory held by the plan
 };
 
 // The plan of graph g (CPU) under the hub rule `hubs`, or nullptr when the tuning turns panels
-// off or they do not pay for this graph. Plans are cached: keyed by the CSR's pointers, n and nnz,
-// and checked against a copy of row_ptr and col on every lookup (so a different graph at the same
-// addresses never reuses a stale plan). Thread-safe. The tuning's panel rows (16 or 32), share
-// (percent of a chunk's rows a source must occur in) and hub panels shape the plan.
+// off or they do not pay for this graph. Kept in the graph's plans (CsrView::plans) under the
+// tuning it was built for (panel rows, share, hub rule, hub chunk rows); a bare view plans afresh.
 std::shared_ptr<const PanelPlan> panel_plan(const CsrView& g, const HubRows& hubs, const Tuning& tuning);
 
-// Builds a plan without the cache (tests, tools); hub_chunk_rows 0: no hub chunks.
+// Builds a plan (tests, tools); hub_chunk_rows 0: no hub chunks.
 PanelPlan build_panel_plan(const CsrView& g, const HubRows& hubs, std::int64_t rows_per_chunk,
                            std::int64_t min_share_pct, std::int64_t hub_chunk_rows = 32);
-
-// Cached plans and their bytes (the copies of the graphs included); clear drops them all.
-std::int64_t panel_cache_entries();
-void panel_cache_clear();
 
 // Panel parameters shared by the planner and the kernels.
 inline constexpr std::int64_t kMinSources = 4;  // fewer shared sources: the chunk keeps the per-row path

@@ -1,6 +1,7 @@
 // Dense panels (panel_plan.hpp): the drivers of the fused hop and the fused scores + softmax over
 // the ordinary chunks, at one CPU level (kernels: panels_kernels.hpp; hub rows: panels_hub.cpp).
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "panels_kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

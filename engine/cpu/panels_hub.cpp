@@ -4,7 +4,8 @@
 // of the group's rows), computed with the panel GEMM kernels of panels_kernels.hpp (plan: panel_plan.cpp).
 // The sources of a hub chunk are cut into kHubSegments fixed segments (parallel tasks); the hop sums the
 // segments' partials in a fixed order, so results do not depend on the thread count.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "panels_kernels.hpp"
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {

@@ -42,44 +42,50 @@ inline float* thread_scratch(int which, std::size_t floats) {
 
 using namespace simd;
 
-// Accumulator registers a micro-kernel may use (32 zmm with AVX-512, 16 ymm otherwise).
+// Accumulator registers a micro-kernel may use (32 zmm with AVX-512, 16 ymm otherwise), and the
+// row vectors a score block keeps in registers (its sources take the rest).
 inline constexpr int kAccRegs = kLanes == 16 ? 16 : 8;
 inline constexpr int kScoreRegs = kLanes == 16 ? 24 : 12;
+inline constexpr int kScoreRowVecs = 2;
 
 // acc[r*acc_rs + :D] (+)= sum_s wt[s*RP + r] * x_{src[s]} (one head) for rows r < m. wt holds RP
-// rows per source, zero-padded. Register block: RB rows x D; X and wt of a source block stay in L1.
+// rows per source, zero-padded. Register block: RB rows x CB vectors of D (4 x 64 floats with
+// AVX-512, 2 x 32 with 16 ymm registers: 6 loads per 8 FMAs, where whole rows would take 9); X and
+// wt of a source block stay in L1. Each output adds its sources in order, whatever the blocking.
 template <int D>
 void panel_hop_head(const float* wt, std::int64_t RP, std::int64_t S, const float* xh, std::int64_t x_sn,
                     const std::int32_t* src, std::int64_t m, float* acc, std::int64_t acc_rs, bool add) {
   constexpr int C = D / kLanes;
-  constexpr int RB = std::max(1, std::min(8, kAccRegs / C));
-  for (std::int64_t r0 = 0; r0 < m; r0 += RB) {
-    Vec a[RB][C];
+  constexpr int CB = std::min(C, 4);
+  constexpr int RB = std::max(1, std::min(8, kAccRegs / CB));
+  for (int c0 = 0; c0 < C; c0 += CB)
+    for (std::int64_t r0 = 0; r0 < m; r0 += RB) {
+      Vec a[RB][CB];
 #pragma GCC unroll 8
-    for (int rr = 0; rr < RB; ++rr)
+      for (int rr = 0; rr < RB; ++rr)
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) a[rr][c] = zero();
-    const float* ws = wt + r0;
-    for (std::int64_t s = 0; s < S; ++s, ws += RP) {
-      const float* xs = xh + static_cast<std::int64_t>(src[s]) * x_sn;
-      Vec xv[C];
+        for (int c = 0; c < CB; ++c) a[rr][c] = zero();
+      const float* ws = wt + r0;
+      for (std::int64_t s = 0; s < S; ++s, ws += RP) {
+        const float* xs = xh + static_cast<std::int64_t>(src[s]) * x_sn + c0 * kLanes;
+        Vec xv[CB];
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) xv[c] = load(xs + c * kLanes);
+        for (int c = 0; c < CB; ++c) xv[c] = load(xs + c * kLanes);
+#pragma GCC unroll 8
+        for (int rr = 0; rr < RB; ++rr) {
+          const float wv = ws[rr];  // scalar * vector: one broadcast (splat() builds lane by lane here)
+#pragma GCC unroll 8
+          for (int c = 0; c < CB; ++c) a[rr][c] += wv * xv[c];
+        }
+      }
 #pragma GCC unroll 8
       for (int rr = 0; rr < RB; ++rr) {
-        const float wv = ws[rr];  // scalar * vector: one broadcast (splat() builds lane by lane here)
+        if (r0 + rr >= m) break;
+        float* o = acc + (r0 + rr) * acc_rs + c0 * kLanes;
 #pragma GCC unroll 8
-        for (int c = 0; c < C; ++c) a[rr][c] += wv * xv[c];
+        for (int c = 0; c < CB; ++c) store(o + c * kLanes, add ? load(o + c * kLanes) + a[rr][c] : a[rr][c]);
       }
     }
-#pragma GCC unroll 8
-    for (int rr = 0; rr < RB; ++rr) {
-      if (r0 + rr >= m) break;
-      float* o = acc + (r0 + rr) * acc_rs;
-#pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) store(o + c * kLanes, add ? load(o + c * kLanes) + a[rr][c] : a[rr][c]);
-    }
-  }
 }
 
 // slot_h[t] = slot[t] * H (or -1) for the count entries of a chunk's slot table.
@@ -119,6 +125,30 @@ inline void transpose16(__m512 x[16]) {
   }
 }
 #pragma GCC diagnostic pop
+#elif DIFFUSER_ISA_LEVEL == 3
+// In-register 8 x 8 transpose: x[j] lane i <- x[i] lane j (24 shuffles).
+inline void transpose8(__m256 x[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(x[2 * i], x[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(x[2 * i], x[2 * i + 1]);
+  }
+  for (int q = 0; q < 2; ++q) {  // rows 4q..4q+3: u[4q + c] holds columns c and c + 4
+    u[4 * q] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * q + 1] = _mm256_shuffle_ps(t[4 * q], t[4 * q + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * q + 2] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * q + 3] = _mm256_shuffle_ps(t[4 * q + 1], t[4 * q + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    x[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    x[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
+// Lanes [0, n) of a mask vector set (maskload/maskstore read and write no other lane).
+inline __m256i first_lanes(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 #endif
 
 // Packs the panel weights of sources [s0, s0 + ns) for every head, transposed:
@@ -139,6 +169,20 @@ inline void pack_weights(const float* const* wb, const std::int32_t* slot_h, std
                                        wb[r0 + j] + (sl[j] >= 0 ? sl[j] : 0) + h0);
         transpose16(x);
         for (int j = 0; j < nh; ++j) _mm512_storeu_ps(wt + (h0 + j) * HS + s * RP + r0, x[j]);
+      }
+  }
+#elif DIFFUSER_ISA_LEVEL == 3
+  for (std::int64_t h0 = 0; h0 < H; h0 += 8) {
+    const int nh = static_cast<int>(std::min<std::int64_t>(8, H - h0));
+    const __m256i hmask = first_lanes(nh);
+    for (std::int64_t s = 0; s < ns; ++s)
+      for (std::int64_t r0 = 0; r0 < RP; r0 += 8) {
+        const std::int32_t* sl = slot_h + (s0 + s) * RP + r0;
+        __m256 x[8];
+        for (int j = 0; j < 8; ++j)
+          x[j] = sl[j] >= 0 ? _mm256_maskload_ps(wb[r0 + j] + sl[j] + h0, hmask) : _mm256_setzero_ps();
+        transpose8(x);
+        for (int j = 0; j < nh; ++j) _mm256_storeu_ps(wt + (h0 + j) * HS + s * RP + r0, x[j]);
       }
   }
 #else
@@ -168,6 +212,22 @@ inline void unpack_scores(float* const* wb, const std::int32_t* slot_h, std::int
         transpose16(x);
         for (int j = 0; j < 16; ++j)
           if (sl[j] >= 0) _mm512_mask_storeu_ps(wb[r0 + j] + sl[j] + h0, hmask, _mm512_mul_ps(x[j], sc));
+      }
+  }
+#elif DIFFUSER_ISA_LEVEL == 3
+  const __m256 sc = _mm256_set1_ps(scale);
+  for (std::int64_t h0 = 0; h0 < H; h0 += 8) {
+    const int nh = static_cast<int>(std::min<std::int64_t>(8, H - h0));
+    const __m256i hmask = first_lanes(nh);
+    for (std::int64_t s = 0; s < ns; ++s)
+      for (std::int64_t r0 = 0; r0 < RP; r0 += 8) {
+        const std::int32_t* sl = slot_h + (s0 + s) * RP + r0;
+        __m256 x[8];
+        for (int j = 0; j < 8; ++j)
+          x[j] = j < nh ? _mm256_loadu_ps(tile + (h0 + j) * HS + s * RP + r0) : _mm256_setzero_ps();
+        transpose8(x);
+        for (int j = 0; j < 8; ++j)
+          if (sl[j] >= 0) _mm256_maskstore_ps(wb[r0 + j] + sl[j] + h0, hmask, _mm256_mul_ps(x[j], sc));
       }
   }
 #else
@@ -231,13 +291,23 @@ void panel_scores_block(const float* qt, std::int64_t RPq, const float* kh, std:
 }
 
 // Scores of panel sources [0, ns) for one head: tile[s*RP + r] (rows of register blocks past ns are
-// written too: the tile has room for round_up(ns, SB) sources).
+// written too: the tile has room for round_up(ns, SB) sources). Rows in groups of kScoreRowVecs
+// vectors (then single vectors for the rest of RP, a multiple of 16).
 template <int D, int V>
-void panel_scores_head(const float* qt, std::int64_t RP, const float* kh, std::int64_t k_sn,
+void panel_scores_rows(const float* qt, std::int64_t RP, const float* kh, std::int64_t k_sn,
                        const std::int32_t* src, std::int64_t ns, float* tile) {
   constexpr int SB = kScoreRegs / V;
   for (std::int64_t s0 = 0; s0 < ns; s0 += SB)
     panel_scores_block<D, V>(qt, RP, kh, k_sn, src + s0, std::min<std::int64_t>(SB, ns - s0), tile + s0 * RP);
+}
+template <int D>
+void panel_scores_head(const float* qt, std::int64_t RP, const float* kh, std::int64_t k_sn,
+                       const std::int32_t* src, std::int64_t ns, float* tile) {
+  constexpr int V = kScoreRowVecs;
+  std::int64_t r0 = 0;
+  for (; r0 + V * kLanes <= RP; r0 += V * kLanes)
+    panel_scores_rows<D, V>(qt + r0, RP, kh, k_sn, src, ns, tile + r0);
+  for (; r0 < RP; r0 += kLanes) panel_scores_rows<D, 1>(qt + r0, RP, kh, k_sn, src, ns, tile + r0);
 }
 
 // The chunk's queries, transposed per head: qt[(h*D + d)*RP + r] for rows[r], r < m; the padding
@@ -267,17 +337,7 @@ void panel_scores(const float* qt, std::int64_t RP, Tensor3View<const float> k, 
       const float* kh = k.data + h * k.stride_h;
       const float* qth = qt + h * D * RP;
       float* th = tile + h * HS;
-      switch (RP / kLanes) {
-        case 1:
-          panel_scores_head<D, 1>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-          break;
-        case 2:
-          panel_scores_head<D, 2>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-          break;
-        default:
-          panel_scores_head<D, 4>(qth, RP, kh, k.stride_n, src + s0, ns, th);
-          break;
-      }
+      panel_scores_head<D>(qth, RP, kh, k.stride_n, src + s0, ns, th);
     }
     unpack_scores(wb, slot_h, s0, ns, RP, H, tile, HS, scale);
   }

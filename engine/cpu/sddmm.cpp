@@ -1,5 +1,6 @@
 // edge_dot on the CPU: one task per balanced chunk of destination rows.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 #include "row_kernels.hpp"
 

@@ -1,5 +1,6 @@
 // edge_softmax on the CPU: each destination row normalised in place, vectorised across heads.
-#include "isa_begin.hpp"
+#include "isa_begin.hpp"  // first: the shared headers, then the level's target
+
 #include "kernels.hpp"
 #include "row_kernels.hpp"
 

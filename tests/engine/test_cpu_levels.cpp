@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include <diffuser/diffusion/diffusion.hpp>
@@ -137,10 +139,19 @@ TEST_CASE("a CPU level this machine or build lacks, or an unknown one, is a usag
 
 TEST_CASE("the environment maps to context options, and bad values are usage errors",
           "[cpu][engine][levels]") {
-  struct Env {
+  struct Env {  // sets a variable, then restores what the process had (ctest may set DIFFUSER_CPU_ISA)
     const char* name;
-    Env(const char* n, const char* v) : name(n) { ::setenv(n, v, 1); }
-    ~Env() { ::unsetenv(name); }
+    std::optional<std::string> before;
+    Env(const char* n, const char* v) : name(n) {
+      if (const char* old = std::getenv(n)) before = old;
+      ::setenv(n, v, 1);
+    }
+    ~Env() {
+      if (before)
+        ::setenv(name, before->c_str(), 1);
+      else
+        ::unsetenv(name);
+    }
   };
   {
     Env e("DIFFUSER_CPU_ISA", "generic");

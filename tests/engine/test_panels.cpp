@@ -162,8 +162,7 @@ TEST_CASE("panel results do not depend on the thread count", "[cpu][engine][pane
   }
 }
 
-TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panels]") {
-  cpu::panel_cache_clear();
+TEST_CASE("panel plans belong to their graph: never stale, freed with it", "[cpu][engine][panels]") {
   const std::int64_t n = 256, h = 2, d = 16;
   // Graph A: blocks:32. Graph B: the same n and nnz, but row 40 has other sources (shifted by 100).
   const Csr ga = graphs::build_pattern("blocks:32", n);
@@ -187,28 +186,34 @@ TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panel
   };
   const Outputs ref_a = reference(ga), ref_b = reference(gb);
 
-  SECTION("two graph objects in turn") {
+  SECTION("two graph objects in turn, each with its own plan") {
+    REQUIRE(ga.plans()->entries() == 0);
     for (int round = 0; round < 2; ++round) {
-      const Outputs oa = run(ga, q, k, x, y, {}, 0.25f, 0.9f, 0.1f);
-      const Outputs ob = run(gb, q, k, x, y, {}, 0.25f, 0.9f, 0.1f);
+      const Outputs oa = with_panels(true, [&] { return run(ga, q, k, x, y, {}, 0.25f, 0.9f, 0.1f); });
+      const Outputs ob = with_panels(true, [&] { return run(gb, q, k, x, y, {}, 0.25f, 0.9f, 0.1f); });
       REQUIRE(rel(oa.w, ref_a.w) < 1e-6);
       REQUIRE(rel(oa.z, ref_a.z) < 1e-6);
       REQUIRE(rel(ob.w, ref_b.w) < 1e-6);
       REQUIRE(rel(ob.z, ref_b.z) < 1e-6);
     }
-    REQUIRE(cpu::panel_cache_entries() == 2);
+    REQUIRE(ga.plans()->entries() == 1);  // built once, reused
+    REQUIRE(gb.plans()->entries() == 1);
+    REQUIRE(ga.plans()->bytes() > 0);
   }
 
-  SECTION("the same arrays rewritten in place") {
+  SECTION("a bare view over arrays rewritten in place plans afresh every call") {
     // One CSR view whose memory changes between calls: same pointers, n and nnz, other content.
     std::vector<std::int32_t> col = col_a;
     const CsrView view{rp.data(), col.data(), n, static_cast<std::int64_t>(col.size()), Device::cpu};
+    REQUIRE(view.plans == nullptr);
     auto run_view = [&]() {
-      Matrix<float> w(view.nnz, h);
-      ops::edge_attention(view, q.view(), k.view(), 0.25f, {}, w.view());
-      Tensor3<float> z(n, h, d);
-      ops::gather_axpby(view, MatrixView<const float>(w.view()), 0.9f, x.view(), 0.1f, y.view(), z.view());
-      return Outputs{w.buffer().to_vector(), z.buffer().to_vector()};
+      return with_panels(true, [&] {
+        Matrix<float> w(view.nnz, h);
+        ops::edge_attention(view, q.view(), k.view(), 0.25f, {}, w.view());
+        Tensor3<float> z(n, h, d);
+        ops::gather_axpby(view, MatrixView<const float>(w.view()), 0.9f, x.view(), 0.1f, y.view(), z.view());
+        return Outputs{w.buffer().to_vector(), z.buffer().to_vector()};
+      });
     };
     for (int round = 0; round < 2; ++round) {
       col = col_a;
@@ -221,8 +226,21 @@ TEST_CASE("the panel plan cache never reuses a stale plan", "[cpu][engine][panel
       REQUIRE(rel(ob.z, ref_b.z) < 1e-6);
     }
   }
-  cpu::panel_cache_clear();
-  REQUIRE(cpu::panel_cache_entries() == 0);
+
+  SECTION("a caller-held GraphPlans for a bare view, and clear()") {
+    GraphPlans plans;
+    CsrView view = ga.view();
+    view.plans = &plans;
+    with_panels(true, [&] {
+      Matrix<float> w(view.nnz, h);
+      ops::edge_attention(view, q.view(), k.view(), 0.25f, {}, w.view());
+      REQUIRE(rel(w.buffer().to_vector(), ref_a.w) < 1e-6);
+    });
+    REQUIRE(plans.entries() == 1);
+    plans.clear();
+    REQUIRE(plans.entries() == 0);
+    REQUIRE(plans.bytes() == 0);
+  }
 }
 
 TEST_CASE("panel plan of the recipe covers the shared sources", "[cpu][engine][panels]") {
@@ -317,6 +335,10 @@ TEST_CASE("hub rows as dense panels match the references and do not depend on th
     }
     const Outputs per_row = run_case([](CpuOptions& o) { o.panels = false; });
     const Outputs hub_path = run_case([](CpuOptions& o) { o.hub_panels = false; });
+    // Hub chunks of up to 48 rows: padded row counts that are not a multiple of 32.
+    const Outputs wide = run_case([](CpuOptions& o) { o.hub_chunk_rows = 48; });
+    REQUIRE(rel(with[0].w, wide.w) < 1e-6);
+    REQUIRE(rel(with[0].z, wide.z) < 1e-6);
     REQUIRE(rel(with[0].w, per_row.w) < 1e-6);
     REQUIRE(rel(with[0].z, per_row.z) < 1e-6);
     REQUIRE(rel(with[0].w, hub_path.w) < 1e-6);

@@ -8,19 +8,22 @@
 #include <vector>
 
 #include <diffuser/engine/buffer.hpp>
+#include <diffuser/engine/graph_plans.hpp>
 
 namespace diffuser {
 
 // Largest graph the int32 column ids can address.
 inline constexpr std::int64_t kMaxNodes = 2147483647;
 
-// What a kernel needs: raw pointers on one device.
+// What a kernel needs: raw pointers on one device, and where the graph's plans live (a Csr's own;
+// null: each call plans afresh, see graph_plans.hpp).
 struct CsrView {
   const std::int64_t* row_ptr = nullptr;  // N + 1 offsets into col
   const std::int32_t* col = nullptr;      // source id of each edge, sorted within a row
   std::int64_t n = 0;
   std::int64_t nnz = 0;
   Device device = Device::cpu;
+  GraphPlans* plans = nullptr;
 };
 
 // An edge list (src[e] -> dst[e]) over nodes [0, n), in any order, duplicates allowed.
@@ -61,7 +64,9 @@ class Csr {
   Device device() const { return row_ptr_.device(); }
   const Buffer<std::int64_t>& row_ptr() const { return row_ptr_; }
   const Buffer<std::int32_t>& col() const { return col_; }
-  CsrView view() const { return {row_ptr_.data(), col_.data(), n_, num_edges(), device()}; }
+  CsrView view() const { return {row_ptr_.data(), col_.data(), n_, num_edges(), device(), plans_.get()}; }
+  // The plans the primitives built for this graph (null for an empty default-constructed Csr).
+  const GraphPlans* plans() const { return plans_.get(); }
 
   // Host-side accessors (the graph must be on the CPU).
   std::int64_t degree(std::int64_t i) const { return row_ptr_[i + 1] - row_ptr_[i]; }
@@ -88,10 +93,11 @@ class Csr {
 
  private:
   Csr(std::int64_t n, Buffer<std::int64_t> row_ptr, Buffer<std::int32_t> col)
-      : n_(n), row_ptr_(std::move(row_ptr)), col_(std::move(col)) {}
+      : n_(n), row_ptr_(std::move(row_ptr)), col_(std::move(col)), plans_(std::make_unique<GraphPlans>()) {}
   std::int64_t n_ = 0;
   Buffer<std::int64_t> row_ptr_;
   Buffer<std::int32_t> col_;
+  std::unique_ptr<GraphPlans> plans_;  // declared last: freed before the arrays it describes
 };
 
 }  // namespace diffuser
