@@ -1,4 +1,5 @@
 #include <cmath>
+#include <optional>
 
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/error.hpp>
@@ -22,11 +23,8 @@ void check_finite_impl(Tensor3View<const T> x, const char* name) {
   throw Error(cat(name, " holds a non-finite value at [", i, ", ", h, ", ", t, "] (NaN or Inf)"));
 }
 
-template <class T>
-void attention_weights_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const T> k, ops::NodeMask mask,
-                            float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
-  if (scale <= 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(q.d));
-  ops::edge_attention(g.view(), q, k, scale, mask, weights, layout);
+float resolved_scale(float scale, std::int64_t d) {
+  return scale > 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(d));
 }
 
 // Times one stage when asked: the device is drained before the clock is read.
@@ -43,10 +41,10 @@ double timed(Device d, bool want, F&& f) {
   return sw.ms();
 }
 
-template <class T>
-void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                         Tensor3View<const T> v, const Coefficients& c, Tensor3View<T> out,
-                         Tensor3View<T> scratch, StageTimes* times) {
+// W: (E, H) edge-major values or EdgeWeights (the primitives take both).
+template <class T, class W>
+void diffuse_values_impl(const Csr& g, const W& weights, Tensor3View<const T> v, const Coefficients& c,
+                         Tensor3View<T> out, Tensor3View<T> scratch, StageTimes* times) {
   const CsrView gv = g.view();
   const Device dev = g.device();
   const int K = c.hops();
@@ -56,7 +54,7 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
   };
 
   if (c.plain_attention()) {
-    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, 1.0f, v, 0.0f, {}, out, layout); }));
+    record(timed(dev, times, [&] { ops::gather_axpby(gv, weights, 1.0f, v, 0.0f, {}, out); }));
     return;
   }
   const auto& theta = c.theta();
@@ -67,10 +65,10 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
   DIFFUSER_CHECK(K == 1 || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d), "diffuse_values: ", K,
                  " hops need a scratch buffer shaped like v");
   // Packed once for the K hops where the backend has a faster form (one hop would not repay it).
-  ops::HopWeights hw{weights, layout, nullptr};
+  std::optional<ops::HopWeights> hw;
   if (K >= 2) {
-    const double prepare = timed(dev, times, [&] { hw = ops::prepare_hops(gv, weights, layout, v); });
-    if (times) times->prepare_ms = hw.packed ? prepare : 0.0;  // nothing packed: no stage to show
+    const double prepare = timed(dev, times, [&] { hw = ops::prepare_hops(gv, weights, v); });
+    if (times) times->prepare_ms = hw->packed ? prepare : 0.0;  // nothing packed: no stage to show
   }
   // Hop k writes `out` when K - k is even, so the last hop always lands in `out`.
   Tensor3View<const T> x = v;
@@ -86,7 +84,12 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
       a = k == 1 ? static_cast<float>(theta[K]) : 1.0f;
       b = static_cast<float>(theta[K - k]);
     }
-    record(timed(dev, times, [&] { ops::gather_axpby(gv, hw, a, x, b, v, dst); }));
+    record(timed(dev, times, [&] {
+      if (hw)
+        ops::gather_axpby(gv, *hw, a, x, b, v, dst);
+      else
+        ops::gather_axpby(gv, weights, a, x, b, v, dst);
+    }));
     x = dst;
   }
 }
@@ -94,15 +97,13 @@ void diffuse_values_impl(const Csr& g, MatrixView<const float> weights, ops::Edg
 template <class T>
 Tensor3<T> diffuse_impl(const Csr& g, Tensor3View<const T> q, Tensor3View<const T> k, Tensor3View<const T> v,
                         const Coefficients& c, ops::NodeMask mask, StageTimes* times) {
-  const ops::EdgeLayout layout = ops::preferred_edge_layout(g.device());
-  Matrix<float> w = weights_matrix(g, q.h, layout);
-  const double ms =
-      timed(g.device(), times, [&] { attention_weights_impl(g, q, k, mask, 0.0f, w.view(), layout); });
+  ops::EdgeWeights w(g.view(), q.h);
+  const double ms = timed(g.device(), times, [&] { attention_weights(g, q, k, mask, 0.0f, w); });
   if (times) times->scores_ms = ms;
   Tensor3<T> out(v.n, v.h, v.d, g.device());
   Tensor3<T> scratch;
   if (c.hops() >= 2) scratch = Tensor3<T>(v.n, v.h, v.d, g.device());
-  diffuse_values_impl<T>(g, w.view(), layout, v, c, out.view(), scratch.view(), times);
+  diffuse_values_impl<T>(g, w, v, c, out.view(), scratch.view(), times);
   return out;
 }
 
@@ -115,19 +116,19 @@ void check_finite(Tensor3View<const bf16> x, const char* name) {
   check_finite_impl(x, name);
 }
 
-Matrix<float> weights_matrix(const Csr& g, std::int64_t heads, ops::EdgeLayout layout) {
-  if (layout == ops::EdgeLayout::head_major) return Matrix<float>(heads, g.num_edges(), g.device());
-  return Matrix<float>(g.num_edges(), heads, g.device());
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       ops::NodeMask mask, float scale, MatrixView<float> weights) {
+  ops::edge_attention(g.view(), q, k, resolved_scale(scale, q.d), mask, weights);
 }
 
 void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                       ops::NodeMask mask, float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
-  attention_weights_impl(g, q, k, mask, scale, weights, layout);
+                       ops::NodeMask mask, float scale, ops::EdgeWeights& weights) {
+  ops::edge_attention(g.view(), q, k, resolved_scale(scale, q.d), mask, weights);
 }
 
 void attention_weights(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, ops::NodeMask mask,
-                       float scale, MatrixView<float> weights, ops::EdgeLayout layout) {
-  attention_weights_impl(g, q, k, mask, scale, weights, layout);
+                       float scale, ops::EdgeWeights& weights) {
+  ops::edge_attention(g.view(), q, k, resolved_scale(scale, q.d), mask, weights);
 }
 
 Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
@@ -140,19 +141,19 @@ Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor
 void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v,
                     const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
                     StageTimes* times) {
-  diffuse_values_impl<float>(g, weights, ops::EdgeLayout::edge_major, v, c, out, scratch, times);
+  diffuse_values_impl<float>(g, weights, v, c, out, scratch, times);
 }
 
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                    Tensor3View<const float> v, const Coefficients& c, Tensor3View<float> out,
-                    Tensor3View<float> scratch, StageTimes* times) {
-  diffuse_values_impl<float>(g, weights, layout, v, c, out, scratch, times);
+void diffuse_values(const Csr& g, const ops::EdgeWeights& weights, Tensor3View<const float> v,
+                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
+                    StageTimes* times) {
+  diffuse_values_impl<float>(g, weights, v, c, out, scratch, times);
 }
 
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                    Tensor3View<const bf16> v, const Coefficients& c, Tensor3View<bf16> out,
-                    Tensor3View<bf16> scratch, StageTimes* times) {
-  diffuse_values_impl<bf16>(g, weights, layout, v, c, out, scratch, times);
+void diffuse_values(const Csr& g, const ops::EdgeWeights& weights, Tensor3View<const bf16> v,
+                    const Coefficients& c, Tensor3View<bf16> out, Tensor3View<bf16> scratch,
+                    StageTimes* times) {
+  diffuse_values_impl<bf16>(g, weights, v, c, out, scratch, times);
 }
 
 Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,

@@ -76,8 +76,8 @@ template <class T>
 void axpby(float a, Tensor3View<const T> x, float b, Tensor3View<const T> y, Tensor3View<T> out) {
   const std::int64_t total = out.n * out.h * out.d;
   if (total == 0) return;
-  axpby_kernel<T><<<grid_for_total(total), 256, 0, kStream>>>(a, view3(x), b, view3(y), view3(out),
-                                                              Shape{out.n, out.h, out.d}, total);
+  axpby_kernel<T><<<grid_for_total(total), 256, 0, current_stream()>>>(a, view3(x), b, view3(y), view3(out),
+                                                                       Shape{out.n, out.h, out.d}, total);
   DIFFUSER_CUDA_LAUNCHED("axpby_kernel");
 }
 
@@ -85,8 +85,8 @@ template <class A, class B>
 void convert_any(Tensor3View<const A> x, Tensor3View<B> out) {
   const std::int64_t total = x.n * x.h * x.d;
   if (total == 0) return;
-  convert_kernel<A, B>
-      <<<grid_for_total(total), 256, 0, kStream>>>(view3(x), view3(out), Shape{x.n, x.h, x.d}, total);
+  convert_kernel<A, B><<<grid_for_total(total), 256, 0, current_stream()>>>(view3(x), view3(out),
+                                                                            Shape{x.n, x.h, x.d}, total);
   DIFFUSER_CUDA_LAUNCHED("convert_kernel");
 }
 
@@ -111,8 +111,8 @@ void transpose(MatrixView<const float> in, MatrixView<float> out) {
   const std::int64_t row_tiles = (in.rows + 31) / 32, col_tiles = (in.cols + 31) / 32;
   const std::int64_t blocks = row_tiles * col_tiles;
   DIFFUSER_CHECK(blocks < (std::int64_t{1} << 31), "transpose: matrix too large");
-  transpose_kernel<<<static_cast<unsigned>(blocks), dim3(32, 8), 0, kStream>>>(in.data, out.data, in.rows,
-                                                                               in.cols, col_tiles);
+  transpose_kernel<<<static_cast<unsigned>(blocks), dim3(32, 8), 0, current_stream()>>>(
+      in.data, out.data, in.rows, in.cols, col_tiles);
   DIFFUSER_CUDA_LAUNCHED("transpose_kernel");
 }
 

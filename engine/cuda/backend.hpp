@@ -73,15 +73,16 @@ std::int64_t bytes_in_use();
 std::int64_t peak_bytes();
 void reset_peak_bytes();
 double copy_gbps(std::int64_t bytes, int reps);
+// The in-process GPU baselines (diffuser_baselines: cuda/baseline_*.cu, or their stubs).
 baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
                                    Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
                                    int reps);
 baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
                                 Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out,
                                 int reps, std::int64_t max_n);
-void set_schedule(std::string_view spec);
-std::string schedule();
 std::int64_t panel_edges(const CsrView& g);  // baselines::cuda_panel_edges
+// "" when the device and host panel builders agree on g (baselines::cuda_panel_plan_differences).
+std::string panel_builder_differences(const CsrView& g);
 
 // ops_bits.hpp (bitsets of `words` 64-bit words per node, node-major).
 void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next, std::int64_t words);

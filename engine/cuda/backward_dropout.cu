@@ -38,7 +38,7 @@ __global__ void dropout_edges_kernel(float* w, std::int64_t E, std::int64_t g, b
 
 void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, ops::HeadSlice slice) {
   const std::int64_t count = x.n * x.h * x.d;
-  dropout_kernel<<<blocks_for(count, 256), 256, 0, kStream>>>(
+  dropout_kernel<<<blocks_for(count, 256), 256, 0, current_stream()>>>(
       x.data, x.n, x.h, x.d, x.stride_n, x.stride_h, slice.heads, slice.offset, ops::dropout_threshold(p),
       1.0f / (1.0f - p), ops::dropout_key(seed, stream));
   DIFFUSER_CUDA_LAUNCHED("dropout_kernel");
@@ -47,7 +47,7 @@ void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t st
 void dropout_edges(MatrixView<float> w, bool head_major, float p, std::uint64_t seed, std::uint64_t stream,
                    ops::HeadSlice slice) {
   const std::int64_t E = head_major ? w.cols : w.rows, g = head_major ? w.rows : w.cols;
-  dropout_edges_kernel<<<blocks_for(E * g, 256), 256, 0, kStream>>>(
+  dropout_edges_kernel<<<blocks_for(E * g, 256), 256, 0, current_stream()>>>(
       w.data, E, g, head_major, slice.heads, slice.offset, ops::dropout_threshold(p), 1.0f / (1.0f - p),
       ops::dropout_key(seed, stream));
   DIFFUSER_CUDA_LAUNCHED("dropout_edges_kernel");

@@ -19,6 +19,9 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include <diffuser/engine/buffer.hpp>
+#include <diffuser/engine/context.hpp>
+
 #include "backward_common.cuh"
 #include "plan.cuh"
 #include "vec.cuh"
@@ -243,14 +246,11 @@ static __global__ void __launch_bounds__(kBwdThreads) hub_softmax_kernel(const G
   }
 }
 
-// Whether the fast kernels take a view: D in {16, 32, 64, 128}, rows aligned to the vector.
-// DIFFUSER_BWD_GENERIC=1 sends everything to the generic kernels (the first versions; measurements).
+// Whether the fast kernels take a view: D in {16, 32, 64, 128}, rows aligned to the vector. The
+// context's backward_generic (DIFFUSER_BWD_GENERIC=1) sends everything to the generic kernels (the
+// first versions; measurements).
 inline bool gather_fast_dim(std::int64_t d) {
-  static const bool generic = [] {
-    const char* s = std::getenv("DIFFUSER_BWD_GENERIC");
-    return s && s[0] == '1';
-  }();
-  return !generic && (d == 16 || d == 32 || d == 64 || d == 128);
+  return !current_context().options().cuda.backward_generic && (d == 16 || d == 32 || d == 64 || d == 128);
 }
 inline bool gather_fast_view(const void* p, std::int64_t sn, std::int64_t sh, std::int64_t d) {
   const std::int64_t vec = d / 16;
@@ -259,14 +259,10 @@ inline bool gather_fast_view(const void* p, std::int64_t sn, std::int64_t sh, st
 }
 
 // Heads per CTA: 4 when H allows (a whole 16-byte piece of the 48-byte edge row at H = 12), else
-// 2 or 1. DIFFUSER_BWD_HEADS = 1, 2 or 4 overrides (measurements).
+// 2 or 1. The context's backward_heads (DIFFUSER_BWD_HEADS) = 1, 2 or 4 overrides (measurements).
 inline int gather_heads_per_cta(std::int64_t H) {
-  static const int forced = [] {
-    const char* s = std::getenv("DIFFUSER_BWD_HEADS");
-    const int v = s ? std::atoi(s) : 0;
-    return v == 1 || v == 2 || v == 4 ? v : 0;
-  }();
-  if (forced) return forced;
+  const int forced = current_context().options().cuda.backward_heads;
+  if (forced == 1 || forced == 2 || forced == 4) return forced;
   return H % 4 == 0 ? 4 : H % 2 == 0 ? 2 : 1;
 }
 
@@ -282,14 +278,14 @@ void launch_gather(const CsrView& t, GatherArgs g) {
   DIFFUSER_CHECK(blocks < (std::int64_t{1} << 31), "graph too large for one launch");
   auto run = [&]<int VEC>() {
     gather_rows_kernel<VEC, DOT, SOFTMAX>
-        <<<static_cast<unsigned>(blocks), kBwdThreads, 0, kStream>>>(g, G, tiles);
+        <<<static_cast<unsigned>(blocks), kBwdThreads, 0, current_stream()>>>(g, G, tiles);
     DIFFUSER_CUDA_LAUNCHED("gather_rows_kernel");
     if (plan.n_hubs == 0) return;
     GatherArgs hg = g;
     hg.hubs = plan.hubs;
     hg.n_hubs = plan.n_hubs;
     if constexpr (SOFTMAX) {
-      hub_softmax_kernel<<<static_cast<unsigned>(plan.n_hubs * g.H), kBwdThreads, 0, kStream>>>(hg);
+      hub_softmax_kernel<<<static_cast<unsigned>(plan.n_hubs * g.H), kBwdThreads, 0, current_stream()>>>(hg);
       DIFFUSER_CUDA_LAUNCHED("hub_softmax_kernel");
       hg.w = g.grad;  // the hub rows' dS, written by the kernel above
     }
@@ -297,14 +293,15 @@ void launch_gather(const CsrView& t, GatherArgs g) {
     // n_hubs x H x 128 x D floats; above N = 65,536 a warp walks several pieces of its row).
     const std::int64_t n_chunks = (t.n + kHubChunk - 1) / kHubChunk;
     hg.n_chunks = n_chunks < 1 ? 1 : n_chunks > kMaxHubChunks ? kMaxHubChunks : n_chunks;
-    hg.partial = hub_scratch(static_cast<std::size_t>(plan.n_hubs * g.H * hg.n_chunks * g.D));
+    Buffer<float> scratch(plan.n_hubs * g.H * hg.n_chunks * g.D, Device::cuda);  // freed after the kernels
+    hg.partial = scratch.data();
     const std::int64_t n_hb = (plan.n_hubs + kBwdWarps - 1) / kBwdWarps;
     const std::int64_t hub_blocks = n_hb * hg.n_chunks * g.H;
     DIFFUSER_CHECK(hub_blocks < (std::int64_t{1} << 31), "graph too large for one launch");
     gather_hub_kernel<VEC, DOT && !SOFTMAX>
-        <<<static_cast<unsigned>(hub_blocks), kBwdThreads, 0, kStream>>>(hg);
+        <<<static_cast<unsigned>(hub_blocks), kBwdThreads, 0, current_stream()>>>(hg);
     DIFFUSER_CUDA_LAUNCHED("gather_hub_kernel");
-    gather_hub_combine<<<static_cast<unsigned>(plan.n_hubs * g.H), 128, 0, kStream>>>(hg);
+    gather_hub_combine<<<static_cast<unsigned>(plan.n_hubs * g.H), 128, 0, current_stream()>>>(hg);
     DIFFUSER_CUDA_LAUNCHED("gather_hub_combine");
   };
   switch (g.D) {

@@ -96,7 +96,7 @@ void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Ten
     return;
   }
   dispatch_per_lane(p.d, [&]<int P>() {
-    hop_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
+    hop_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, current_stream()>>>(
         rg.t.row_ptr, rg.t.col, rg.perm, rg.t.n, p.h, p.d, w.data, a, p.data, p.stride_n, p.stride_h, x.data,
         x.stride_n, x.stride_h, c, y.data, y.stride_n, y.stride_h, dw.data, out.data, out.stride_n,
         out.stride_h);

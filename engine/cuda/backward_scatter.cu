@@ -57,8 +57,8 @@ __global__ void permute_kernel(const std::int64_t* __restrict__ perm, std::int64
 
 void permute_edges(const ReverseView& rg, MatrixView<const float> in, MatrixView<float> out, bool inverse) {
   const std::int64_t count = in.rows * in.cols;
-  permute_kernel<<<blocks_for(count, 256), 256, 0, kStream>>>(rg.perm, in.rows, in.cols, in.data, out.data,
-                                                              inverse);
+  permute_kernel<<<blocks_for(count, 256), 256, 0, current_stream()>>>(rg.perm, in.rows, in.cols, in.data,
+                                                                       out.data, inverse);
   DIFFUSER_CUDA_LAUNCHED("permute_kernel");
 }
 
@@ -93,7 +93,7 @@ void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Te
     return;
   }
   dispatch_per_lane(y.d, [&]<int P>() {
-    scatter_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
+    scatter_kernel<P><<<warp_blocks(items), kBwdThreads, 0, current_stream()>>>(
         rg.t.row_ptr, rg.t.col, rg.perm, rg.t.n, y.h, y.d, w.data, a, y.data, y.stride_n, y.stride_h, b,
         z.data, z.stride_n, z.stride_h, out.data, out.stride_n, out.stride_h);
     DIFFUSER_CUDA_LAUNCHED("scatter_kernel");

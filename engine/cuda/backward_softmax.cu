@@ -68,8 +68,8 @@ __global__ void score_backward_kernel(const std::int64_t* __restrict__ row_ptr,
 void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixView<float> grad) {
   const std::int64_t items = g.n * w.cols;
   if (items == 0) return;
-  softmax_backward_kernel<<<warp_blocks(items), kBwdThreads, 0, kStream>>>(g.row_ptr, g.n, w.cols, w.data,
-                                                                           grad.data);
+  softmax_backward_kernel<<<warp_blocks(items), kBwdThreads, 0, current_stream()>>>(g.row_ptr, g.n, w.cols,
+                                                                                    w.data, grad.data);
   DIFFUSER_CUDA_LAUNCHED("softmax_backward_kernel");
 }
 
@@ -102,7 +102,7 @@ void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<con
     return;
   }
   dispatch_per_lane(q.d, [&]<int P>() {
-    score_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, kStream>>>(
+    score_backward_kernel<P><<<warp_blocks(items), kBwdThreads, 0, current_stream()>>>(
         g.row_ptr, g.col, g.n, q.h, q.d, w.data, grad.data, scale, k.data, k.stride_n, k.stride_h, dq.data,
         dq.stride_n, dq.stride_h);
     DIFFUSER_CUDA_LAUNCHED("score_backward_kernel");

@@ -107,14 +107,14 @@ baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Ten
         vh(n * heads * d, Device::cuda);
     Buffer<float> z[2] = {Buffer<float>(n * heads * d, Device::cuda),
                           Buffer<float>(n * heads * d, Device::cuda)};
-    block_diagonal<<<grid_of(heads * e), 256, 0, kStream>>>(
+    block_diagonal<<<grid_of(heads * e), 256, 0, current_stream()>>>(
         g.row_ptr().data(), g.col().data(), n, e, static_cast<int>(heads), bd_ptr.data(), bd_col.data());
     DIFFUSER_CUDA_LAUNCHED("block_diagonal");
 
     Handles hd;
     const std::int64_t rows = heads * n;
     DIFFUSER_CUSPARSE_CHECK(cusparseCreate(&hd.h));
-    DIFFUSER_CUSPARSE_CHECK(cusparseSetStream(hd.h, kStream));
+    DIFFUSER_CUSPARSE_CHECK(cusparseSetStream(hd.h, current_stream()));
     DIFFUSER_CUSPARSE_CHECK(cusparseCreateCsr(&hd.s, rows, rows, heads * e, bd_ptr.data(), bd_col.data(),
                                               vals.data(), CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
                                               CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
@@ -145,19 +145,20 @@ baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Ten
 
     const std::size_t node_bytes = static_cast<std::size_t>(n * heads * d) * sizeof(float);
     auto scores = [&] {
-      permute<<<grid_of(n * heads * d), 256, 0, kStream>>>(q.data, qh.data(), n, static_cast<int>(heads),
-                                                           static_cast<int>(d), true);
-      permute<<<grid_of(n * heads * d), 256, 0, kStream>>>(k.data, kh.data(), n, static_cast<int>(heads),
-                                                           static_cast<int>(d), true);
-      permute<<<grid_of(n * heads * d), 256, 0, kStream>>>(v.data, vh.data(), n, static_cast<int>(heads),
-                                                           static_cast<int>(d), true);
+      permute<<<grid_of(n * heads * d), 256, 0, current_stream()>>>(
+          q.data, qh.data(), n, static_cast<int>(heads), static_cast<int>(d), true);
+      permute<<<grid_of(n * heads * d), 256, 0, current_stream()>>>(
+          k.data, kh.data(), n, static_cast<int>(heads), static_cast<int>(d), true);
+      permute<<<grid_of(n * heads * d), 256, 0, current_stream()>>>(
+          v.data, vh.data(), n, static_cast<int>(heads), static_cast<int>(d), true);
       DIFFUSER_CUDA_LAUNCHED("permute");
       DIFFUSER_CUSPARSE_CHECK(cusparseSDDMM(hd.h, CUSPARSE_OPERATION_NON_TRANSPOSE,
                                             CUSPARSE_OPERATION_TRANSPOSE, &scale, hd.q, hd.k, &zero, hd.s,
                                             CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, sddmm_buf.data()));
     };
     auto softmax = [&] {
-      segmented_softmax<<<blocks_for(rows * 32, 256), 256, 0, kStream>>>(bd_ptr.data(), vals.data(), rows);
+      segmented_softmax<<<blocks_for(rows * 32, 256), 256, 0, current_stream()>>>(bd_ptr.data(), vals.data(),
+                                                                                  rows);
       DIFFUSER_CUDA_LAUNCHED("segmented_softmax");
     };
     int last = 0;
@@ -165,7 +166,7 @@ baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Ten
       cusparseDnMatDescr_t src = kk == 1 ? hd.v : hd.z[kk % 2];
       const int dst = (kk + 1) % 2;
       DIFFUSER_CUDA_CHECK(
-          cudaMemcpyAsync(z[dst].data(), vh.data(), node_bytes, cudaMemcpyDeviceToDevice, kStream));
+          cudaMemcpyAsync(z[dst].data(), vh.data(), node_bytes, cudaMemcpyDeviceToDevice, current_stream()));
       DIFFUSER_CUSPARSE_CHECK(
           cusparseSpMM(hd.h, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &keep, hd.s,
                        src, &alpha, hd.z[dst], CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, spmm_buf.data()));
@@ -178,7 +179,7 @@ baselines::Timing cusparse_forward(const Csr& g, Tensor3View<const float> q, Ten
       last = 0;
     };
     auto finish = [&] {
-      permute<<<grid_of(n * heads * d), 256, 0, kStream>>>(
+      permute<<<grid_of(n * heads * d), 256, 0, current_stream()>>>(
           z[last].data(), out.data, n, static_cast<int>(heads), static_cast<int>(d), false);
       DIFFUSER_CUDA_LAUNCHED("permute");
     };

@@ -85,7 +85,7 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
       cublasHandle_t h;
       ~Guard() { cublasDestroy(h); }
     } guard{handle};
-    DIFFUSER_CUBLAS_CHECK(cublasSetStream(handle, kStream));
+    DIFFUSER_CUBLAS_CHECK(cublasSetStream(handle, current_stream()));
     DIFFUSER_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH));
     const int N = static_cast<int>(n), Dm = static_cast<int>(d), ld = static_cast<int>(heads * d);
     const int batch = static_cast<int>(heads);
@@ -98,8 +98,8 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
                                                       batch));
     };
     auto softmax = [&] {
-      masked_softmax<<<static_cast<unsigned>(heads * n), 256, smem, kStream>>>(s.data(), g.row_ptr().data(),
-                                                                               g.col().data(), n);
+      masked_softmax<<<static_cast<unsigned>(heads * n), 256, smem, current_stream()>>>(
+          s.data(), g.row_ptr().data(), g.col().data(), n);
       DIFFUSER_CUDA_LAUNCHED("masked_softmax");
     };
     // Hop kk reads V (kk == 1) or the previous result and writes `out` or `z` so the last hop
@@ -107,7 +107,8 @@ baselines::Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor
     auto hop = [&](int kk) {
       const float* src = kk == 1 ? v.data : (((hops - kk + 1) % 2 == 0) ? out.data : z.data());
       float* dst = ((hops - kk) % 2 == 0) ? out.data : z.data();
-      DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(dst, v.data, node_bytes, cudaMemcpyDeviceToDevice, kStream));
+      DIFFUSER_CUDA_CHECK(
+          cudaMemcpyAsync(dst, v.data, node_bytes, cudaMemcpyDeviceToDevice, current_stream()));
       DIFFUSER_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dm, N, N, &keep, src,
                                                       ld, d, s.data(), N, n * n, &alpha, dst, ld, d, batch));
     };

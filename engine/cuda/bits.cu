@@ -60,15 +60,15 @@ unsigned grid_for(std::int64_t items) {
 
 void frontier_pull(const CsrView& g, const std::uint64_t* frontier, std::uint64_t* next, std::int64_t words) {
   const std::int64_t total = g.n * words;
-  frontier_pull_kernel<<<grid_for(total), kThreads, 0, kStream>>>(g.row_ptr, g.col, frontier, next, words,
-                                                                  total);
+  frontier_pull_kernel<<<grid_for(total), kThreads, 0, current_stream()>>>(g.row_ptr, g.col, frontier, next,
+                                                                           words, total);
   DIFFUSER_CUDA_LAUNCHED("frontier_pull_kernel");
 }
 
 void frontier_advance(const std::uint64_t* next, std::uint64_t* visited, std::uint64_t* frontier,
                       std::int64_t words, std::int64_t n, std::int64_t* new_counts) {
-  frontier_advance_kernel<<<grid_for(n * 32), kThreads, 0, kStream>>>(next, visited, frontier, words, n,
-                                                                      new_counts);
+  frontier_advance_kernel<<<grid_for(n * 32), kThreads, 0, current_stream()>>>(next, visited, frontier, words,
+                                                                               n, new_counts);
   DIFFUSER_CUDA_LAUNCHED("frontier_advance_kernel");
 }
 

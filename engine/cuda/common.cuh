@@ -1,5 +1,5 @@
 // What every CUDA file of the backend shares: the checking macros (every runtime call, every
-// launch), the switch that synchronises after each launch (DIFFUSER_CUDA_SYNC=1), launch sizes.
+// launch), the current context's device and stream, launch sizes.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,19 +12,18 @@ namespace diffuser::cuda {
 // Throws diffuser::Error: "CUDA error cudaErrorX (text) in <call> at file:line".
 [[noreturn]] void fail(cudaError_t e, const char* what, const char* file, int line);
 
-// After a launch: the launch's own error, and with DIFFUSER_CUDA_SYNC=1 in the environment the
-// kernel's (a device synchronisation after every launch, for debugging: errors then name the
-// kernel that caused them instead of a later call).
+// After a launch: the launch's own error, and with the context's sync_each_launch (debugging;
+// DIFFUSER_CUDA_SYNC=1) the kernel's, after a synchronisation of the stream: errors then name the
+// kernel that caused them instead of a later call.
 void check_launch(const char* kernel, const char* file, int line);
 
-// The stream every kernel, copy and library call of the backend runs on (the legacy default
-// stream: work is ordered, the host is never blocked except by explicit synchronisation).
-inline constexpr cudaStream_t kStream = nullptr;
+// The stream every kernel, copy and library call of the backend runs on: the calling thread's
+// context's (its device made current first). Work is ordered on it; the host is never blocked
+// except by explicit synchronisation or a copy to host memory.
+cudaStream_t current_stream();
+int current_device();
 
-// cuda::free without dropping the cached plans of a graph that used `p` (for the plans' own memory).
-void release(void* p) noexcept;
-
-// Multiprocessor count of the current device (cached).
+// Multiprocessor count of the current context's device (cached per device).
 int sm_count();
 
 inline unsigned blocks_for(std::int64_t items, int per_block) {

@@ -99,7 +99,8 @@ void column_reduce(MatrixView<const float> a, const float* b, float* out, bool a
   const std::int64_t blocks = (rows + kSumBlock - 1) / kSumBlock;
   if (blocks == 0) {  // no rows: the sums are 0
     if (!accumulate)
-      DIFFUSER_CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<std::size_t>(cols) * sizeof(float), kStream));
+      DIFFUSER_CUDA_CHECK(
+          cudaMemsetAsync(out, 0, static_cast<std::size_t>(cols) * sizeof(float), current_stream()));
     return;
   }
   const std::int64_t tiles = (cols + kThreads - 1) / kThreads;
@@ -107,10 +108,10 @@ void column_reduce(MatrixView<const float> a, const float* b, float* out, bool a
                  ") matrix is too large for one launch");
   Buffer<float> partial(blocks * cols, Device::cuda);
   column_partial_kernel<<<dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(tiles)), kThreads, 0,
-                          kStream>>>(a.data, b, rows, cols, partial.data());
+                          current_stream()>>>(a.data, b, rows, cols, partial.data());
   DIFFUSER_CUDA_LAUNCHED("column_partial_kernel");
-  column_finish_kernel<<<blocks_for(cols, kThreads), kThreads, 0, kStream>>>(partial.data(), blocks, cols,
-                                                                             out, accumulate);
+  column_finish_kernel<<<blocks_for(cols, kThreads), kThreads, 0, current_stream()>>>(partial.data(), blocks,
+                                                                                      cols, out, accumulate);
   DIFFUSER_CUDA_LAUNCHED("column_finish_kernel");
 }
 
@@ -118,36 +119,36 @@ void column_reduce(MatrixView<const float> a, const float* b, float* out, bool a
 
 void bias_add(MatrixView<float> y, const float* bias) {
   const std::int64_t n = y.rows * y.cols;
-  bias_add_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(y.data, bias, n, y.cols);
+  bias_add_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(y.data, bias, n, y.cols);
   DIFFUSER_CUDA_LAUNCHED("bias_add_kernel");
 }
 
 void axpby(float a, const float* x, float b, const float* y, float* out, std::int64_t n) {
-  axpby_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(a, x, b, y, out, n);
+  axpby_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(a, x, b, y, out, n);
   DIFFUSER_CUDA_LAUNCHED("axpby_kernel");
 }
 
 void gelu_forward(MatrixView<const float> x, MatrixView<float> y) {
   const std::int64_t n = x.rows * x.cols;
-  gelu_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(x.data, y.data, n);
+  gelu_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(x.data, y.data, n);
   DIFFUSER_CUDA_LAUNCHED("gelu_kernel");
 }
 
 void gelu_backward(MatrixView<const float> x, MatrixView<const float> dy, MatrixView<float> dx) {
   const std::int64_t n = x.rows * x.cols;
-  gelu_backward_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(x.data, dy.data, dx.data, n);
+  gelu_backward_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(x.data, dy.data, dx.data, n);
   DIFFUSER_CUDA_LAUNCHED("gelu_backward_kernel");
 }
 
 void tanh_forward(MatrixView<const float> x, MatrixView<float> y) {
   const std::int64_t n = x.rows * x.cols;
-  tanh_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(x.data, y.data, n);
+  tanh_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(x.data, y.data, n);
   DIFFUSER_CUDA_LAUNCHED("tanh_kernel");
 }
 
 void tanh_backward(MatrixView<const float> y, MatrixView<const float> dy, MatrixView<float> dx) {
   const std::int64_t n = y.rows * y.cols;
-  tanh_backward_kernel<<<flat_blocks(n), kThreads, 0, kStream>>>(y.data, dy.data, dx.data, n);
+  tanh_backward_kernel<<<flat_blocks(n), kThreads, 0, current_stream()>>>(y.data, dy.data, dx.data, n);
   DIFFUSER_CUDA_LAUNCHED("tanh_backward_kernel");
 }
 

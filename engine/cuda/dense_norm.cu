@@ -91,14 +91,14 @@ __global__ void layer_norm_apply_kernel(const float* xhat, const float* __restri
 
 void layer_norm_forward(MatrixView<const float> x, const float* gamma, const float* beta, float eps,
                         MatrixView<float> y, float* xhat, float* rstd) {
-  layer_norm_kernel<<<row_blocks(x.rows), kThreads, 0, kStream>>>(x.data, gamma, beta, eps, x.rows, x.cols,
-                                                                  y.data, xhat, rstd);
+  layer_norm_kernel<<<row_blocks(x.rows), kThreads, 0, current_stream()>>>(x.data, gamma, beta, eps, x.rows,
+                                                                           x.cols, y.data, xhat, rstd);
   DIFFUSER_CUDA_LAUNCHED("layer_norm_kernel");
 }
 
 void layer_norm_backward(MatrixView<const float> xhat, const float* rstd, const float* gamma,
                          MatrixView<const float> dy, MatrixView<float> dx, bool accumulate_dx) {
-  layer_norm_backward_kernel<<<row_blocks(xhat.rows), kThreads, 0, kStream>>>(
+  layer_norm_backward_kernel<<<row_blocks(xhat.rows), kThreads, 0, current_stream()>>>(
       xhat.data, rstd, gamma, dy.data, xhat.rows, xhat.cols, dx.data, accumulate_dx);
   DIFFUSER_CUDA_LAUNCHED("layer_norm_backward_kernel");
 }
@@ -108,7 +108,7 @@ void layer_norm_apply(MatrixView<const float> xhat, const float* gamma, const fl
   const std::int64_t total = xhat.rows * xhat.cols;
   const std::int64_t b = (total + 255) / 256;
   layer_norm_apply_kernel<<<static_cast<unsigned>(b < (1 << 20) ? (b < 1 ? 1 : b) : (1 << 20)), 256, 0,
-                            kStream>>>(xhat.data, gamma, beta, total, xhat.cols, y.data);
+                            current_stream()>>>(xhat.data, gamma, beta, total, xhat.cols, y.data);
   DIFFUSER_CUDA_LAUNCHED("layer_norm_apply_kernel");
 }
 

@@ -1,20 +1,23 @@
-// The CUDA runtime side of the backend: device discovery, memory (counted for peak-memory
-// reports), copies, error checking, the schedule knobs and the copy-bandwidth probe.
+// The CUDA runtime side of the backend: device discovery, the current context's device and stream,
+// memory (a caller's allocator or the engine's stream-ordered pool, counted for peak-memory
+// reports), copies, error checking and the copy-bandwidth probe.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "../src/cuda_schedule.hpp"
 #include "backend.hpp"
 #include "common.cuh"
-#include "plan.cuh"
-#include "schedule.cuh"
 
 namespace diffuser::cuda {
 
@@ -60,18 +63,16 @@ const Probe& probe() {
   return result;
 }
 
-bool sync_each_launch() {
-  static const bool on = [] {
-    const char* s = std::getenv("DIFFUSER_CUDA_SYNC");
-    return s != nullptr && *s != '\0' && std::string(s) != "0";
-  }();
-  return on;
-}
-
-// Device memory accounting.
+// Device memory accounting, and how each block was allocated (to free it the same way).
+struct Block {
+  std::size_t bytes = 0;
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  std::shared_ptr<DeviceAllocator> allocator;  // null: the engine's pool
+};
 struct Accounting {
   std::mutex mu;
-  std::unordered_map<void*, std::size_t> sizes;
+  std::unordered_map<void*, Block> blocks;
   std::int64_t in_use = 0, peak = 0;
 };
 Accounting& accounting() {
@@ -79,113 +80,32 @@ Accounting& accounting() {
   return *a;
 }
 
-Schedule& schedule_ref() {
-  static Schedule s = [] {
-    Schedule d;
-    return d;
-  }();
-  return s;
-}
+constexpr int kMaxDevices = 64;
 
-void parse_schedule(std::string_view spec, Schedule& s) {
-  std::size_t pos = 0;
-  while (pos <= spec.size()) {
-    std::size_t comma = spec.find(',', pos);
-    if (comma == std::string_view::npos) comma = spec.size();
-    const std::string_view item = spec.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (item.empty()) continue;
-    if (item == "default") {
-      s = Schedule{};
-      continue;
-    }
-    const std::size_t eq = item.find('=');
-    if (eq == std::string_view::npos) throw UsageError(cat("cuda schedule: '", item, "' is not key=value"));
-    const std::string_view key = item.substr(0, eq), val = item.substr(eq + 1);
-    auto number = [&]() -> std::int64_t {
-      try {
-        std::size_t used = 0;
-        const long long v = std::stoll(std::string(val), &used);
-        if (used != val.size()) throw 0;
-        return v;
-      } catch (...) {
-        throw UsageError(cat("cuda schedule: '", item, "' needs an integer"));
-      }
-    };
-    if (key == "hop") {
-      if (val == "auto")
-        s.hop = HopKernel::automatic;
-      else if (val == "w32")
-        s.hop = HopKernel::w32;
-      else if (val == "w16")
-        s.hop = HopKernel::w16;
-      else if (val == "w8")
-        s.hop = HopKernel::w8;
-      else if (val == "h2")
-        s.hop = HopKernel::h2;
-      else if (val == "row")
-        s.hop = HopKernel::row;
-      else
-        throw UsageError(cat("cuda schedule: hop=", val, " (expected auto, w32, w16, w8, h2 or row)"));
-    } else if (key == "score") {
-      if (val == "s8")
-        s.score_lanes = 8;
-      else if (val == "s16")
-        s.score_lanes = 16;
-      else if (val == "s32")
-        s.score_lanes = 32;
-      else
-        throw UsageError(cat("cuda schedule: score=", val, " (expected s8, s16 or s32)"));
-    } else if (key == "step" || key == "sstep") {
-      const auto v = number();
-      if (v != 0 && v != 8 && v != 16 && v != 32)
-        throw UsageError(cat("cuda schedule: ", key, " must be 0, 8, 16 or 32"));
-      (key == "step" ? s.hop_step : s.score_step) = static_cast<int>(v);
-    } else if (key == "layout") {
-      if (val == "hm")
-        s.head_major = true;
-      else if (val == "em")
-        s.head_major = false;
-      else
-        throw UsageError(cat("cuda schedule: layout=", val, " (expected hm or em)"));
-    } else if (key == "hub") {
-      const auto v = number();
-      if (v < -1) throw UsageError("cuda schedule: hub must be -1, 0 or a degree");
-      s.hub = v;
-    } else if (key == "panel") {
-      const auto v = number();
-      if (v < 0 || v > 2) throw UsageError("cuda schedule: panel must be 0, 1 or 2");
-      s.panels = static_cast<int>(v);
-    } else {
-      throw UsageError(
-          cat("cuda schedule: unknown key '", key, "' (hop, step, score, sstep, layout, hub, panel)"));
-    }
+// The engine's stream-ordered pool of a device (cudaMallocFromPoolAsync): its own pool, so that
+// keeping freed memory for reuse (release threshold: never) does not change the default pool that
+// other libraries in the process may use. Created once per device; immutable after.
+cudaMemPool_t pool(int device) {
+  static std::mutex mu;
+  static cudaMemPool_t pools[kMaxDevices] = {};
+  std::lock_guard<std::mutex> lock(mu);
+  if (pools[device] == nullptr) {
+    cudaMemPoolProps props{};
+    props.allocType = cudaMemAllocationTypePinned;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = device;
+    DIFFUSER_CUDA_CHECK(cudaMemPoolCreate(&pools[device], &props));
+    std::uint64_t keep = UINT64_MAX;
+    DIFFUSER_CUDA_CHECK(cudaMemPoolSetAttribute(pools[device], cudaMemPoolAttrReleaseThreshold, &keep));
   }
+  return pools[device];
 }
 
-std::once_flag env_once;
-void load_env_schedule() {
-  std::call_once(env_once, [] {
-    if (const char* s = std::getenv("DIFFUSER_CUDA_SCHEDULE")) parse_schedule(s, schedule_ref());
-  });
-}
-
-const char* hop_name(HopKernel h) {
-  switch (h) {
-    case HopKernel::automatic:
-      return "auto";
-    case HopKernel::w32:
-      return "w32";
-    case HopKernel::w16:
-      return "w16";
-    case HopKernel::w8:
-      return "w8";
-    case HopKernel::h2:
-      return "h2";
-    case HopKernel::row:
-      return "row";
-  }
-  return "?";
+void use_device(int device) {
+  DIFFUSER_CHECK(device >= 0 && device < kMaxDevices, "CUDA device ", device, " is out of range");
+  int now = -1;
+  DIFFUSER_CUDA_CHECK(cudaGetDevice(&now));
+  if (now != device) DIFFUSER_CUDA_CHECK(cudaSetDevice(device));
 }
 
 }  // namespace
@@ -200,38 +120,31 @@ const char* hop_name(HopKernel h) {
 void check_launch(const char* kernel, const char* file, int line) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) fail(e, cat("launch of ", kernel).c_str(), file, line);
-  if (sync_each_launch()) {
-    const cudaError_t s = cudaDeviceSynchronize();
-    if (s != cudaSuccess) fail(s, cat("kernel ", kernel, " (DIFFUSER_CUDA_SYNC)").c_str(), file, line);
+  if (current_context().options().cuda.sync_each_launch) {
+    const cudaError_t s = cudaStreamSynchronize(current_stream());
+    if (s != cudaSuccess) fail(s, cat("kernel ", kernel, " (sync_each_launch)").c_str(), file, line);
   }
 }
 
+cudaStream_t current_stream() {
+  const CudaOptions& o = current_context().options().cuda;
+  use_device(o.device);
+  return static_cast<cudaStream_t>(o.stream);
+}
+
+int current_device() {
+  return current_context().options().cuda.device;
+}
+
 int sm_count() {
-  static const int n = [] {
-    int v = 0;
-    DIFFUSER_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0));
-    return v;
-  }();
+  static std::atomic<int> counts[kMaxDevices] = {};
+  const int dev = current_device();
+  int n = counts[dev].load(std::memory_order_relaxed);
+  if (n == 0) {
+    DIFFUSER_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    counts[dev].store(n, std::memory_order_relaxed);
+  }
   return n;
-}
-
-const Schedule& current_schedule() {
-  load_env_schedule();
-  return schedule_ref();
-}
-
-void set_schedule(std::string_view spec) {
-  load_env_schedule();
-  Schedule s = schedule_ref();
-  parse_schedule(spec, s);
-  schedule_ref() = s;
-}
-
-std::string schedule() {
-  const Schedule& s = current_schedule();
-  return cat("hop=", hop_name(s.hop), ",step=", s.hop_step, ",score=s", s.score_lanes,
-             ",sstep=", s.score_step, ",layout=", s.head_major ? "hm" : "em", ",hub=", s.hub,
-             ",panel=", s.panels);
 }
 
 bool prefers_head_major() {
@@ -247,8 +160,7 @@ bool available(std::string* why) {
 std::string describe() {
   std::string why;
   if (!available(&why)) return why;
-  int dev = 0;
-  DIFFUSER_CUDA_CHECK(cudaGetDevice(&dev));
+  const int dev = current_device();
   cudaDeviceProp p{};
   DIFFUSER_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
   int driver = 0, runtime = 0;
@@ -264,18 +176,26 @@ std::string describe() {
 void* alloc(std::size_t bytes) {
   std::string why;
   if (!available(&why)) throw Error(cat("cannot allocate GPU memory: ", why));
+  const CudaOptions& o = current_context().options().cuda;
+  Block block{bytes, o.device, current_stream(), o.allocator};
   void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, bytes);
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();
-    std::size_t free_b = 0, total_b = 0;
-    (void)cudaMemGetInfo(&free_b, &total_b);
-    throw Error(cat("out of GPU memory: could not allocate ", bytes, " bytes (", free_b, " of ", total_b,
-                    " bytes free; ", cudaGetErrorName(e), ")"));
+  if (block.allocator) {
+    p = block.allocator->allocate(bytes, block.stream);
+    DIFFUSER_CHECK(p != nullptr || bytes == 0, "the caller's device allocator returned no memory for ", bytes,
+                   " bytes");
+  } else {
+    const cudaError_t e = cudaMallocFromPoolAsync(&p, bytes, pool(block.device), block.stream);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      std::size_t free_b = 0, total_b = 0;
+      (void)cudaMemGetInfo(&free_b, &total_b);
+      throw Error(cat("out of GPU memory: could not allocate ", bytes, " bytes (", free_b, " of ", total_b,
+                      " bytes free; ", cudaGetErrorName(e), ")"));
+    }
   }
   Accounting& a = accounting();
   std::lock_guard<std::mutex> lock(a.mu);
-  a.sizes[p] = bytes;
+  a.blocks[p] = std::move(block);
   a.in_use += static_cast<std::int64_t>(bytes);
   a.peak = std::max(a.peak, a.in_use);
   return p;
@@ -283,25 +203,32 @@ void* alloc(std::size_t bytes) {
 
 void free(void* p) noexcept {
   if (!p) return;
-  forget_plans_using(p);
-  release(p);
-}
-
-void release(void* p) noexcept {
-  if (!p) return;
+  Block block;
   {
     Accounting& a = accounting();
     std::lock_guard<std::mutex> lock(a.mu);
-    auto it = a.sizes.find(p);
-    if (it != a.sizes.end()) {
-      a.in_use -= static_cast<std::int64_t>(it->second);
-      a.sizes.erase(it);
+    auto it = a.blocks.find(p);
+    if (it == a.blocks.end()) {
+      std::fprintf(stderr, "diffuser: freeing GPU memory the engine did not allocate (%p)\n", p);
+      return;
     }
+    block = std::move(it->second);
+    a.in_use -= static_cast<std::int64_t>(block.bytes);
+    a.blocks.erase(it);
   }
-  const cudaError_t e = cudaFree(p);
+  // Stream-ordered: work queued on the block's stream before this point may still read it.
+  if (block.allocator) {
+    block.allocator->deallocate(p, block.bytes, block.stream);
+    return;
+  }
+  int now = -1;
+  (void)cudaGetDevice(&now);
+  if (now != block.device) (void)cudaSetDevice(block.device);
+  const cudaError_t e = cudaFreeAsync(p, block.stream);
+  if (now != block.device && now >= 0) (void)cudaSetDevice(now);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
-    std::fprintf(stderr, "diffuser: cudaFree failed: %s\n", cudaGetErrorString(e));
+    std::fprintf(stderr, "diffuser: cudaFreeAsync failed: %s\n", cudaGetErrorString(e));
   }
 }
 
@@ -309,18 +236,19 @@ void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, st
   const cudaMemcpyKind kind = dst_on_device
                                   ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                   : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
-  DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, kStream));
+  const cudaStream_t stream = current_stream();
+  DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, stream));
   // Host memory may be pageable or go away after return: copies that touch it complete first.
-  if (!dst_on_device || !src_on_device) DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(kStream));
+  if (!dst_on_device || !src_on_device) DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void memset_zero(void* p, std::size_t bytes) {
-  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, kStream));
+  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, current_stream()));
 }
 
 void synchronize() {
   if (!probe().ok) return;
-  DIFFUSER_CUDA_CHECK(cudaDeviceSynchronize());
+  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 
 std::int64_t bytes_in_use() {
@@ -352,12 +280,12 @@ double copy_gbps(std::int64_t bytes, int reps) {
   DIFFUSER_CUDA_CHECK(cudaEventCreate(&t0));
   DIFFUSER_CUDA_CHECK(cudaEventCreate(&t1));
   std::vector<double> gbps;
-  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(a, 1, static_cast<std::size_t>(bytes), kStream));
+  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(a, 1, static_cast<std::size_t>(bytes), current_stream()));
   for (int r = 0; r <= reps; ++r) {
-    DIFFUSER_CUDA_CHECK(cudaEventRecord(t0, kStream));
+    DIFFUSER_CUDA_CHECK(cudaEventRecord(t0, current_stream()));
     DIFFUSER_CUDA_CHECK(
-        cudaMemcpyAsync(b, a, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, kStream));
-    DIFFUSER_CUDA_CHECK(cudaEventRecord(t1, kStream));
+        cudaMemcpyAsync(b, a, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, current_stream()));
+    DIFFUSER_CUDA_CHECK(cudaEventRecord(t1, current_stream()));
     DIFFUSER_CUDA_CHECK(cudaEventSynchronize(t1));
     float ms = 0;
     DIFFUSER_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/tensor.hpp>
 
 #include "common.cuh"
@@ -30,9 +31,11 @@ inline unsigned head_major_blocks(std::int64_t n, std::int64_t head_groups, std:
   return static_cast<unsigned>(blocks);
 }
 
-// The hub path's split: about 4 CTAs per multiprocessor over (head, hub batch, source range).
+// The hub path's split: about 4 CTAs per multiprocessor over (head, hub batch, source range). Its
+// partial sums go to `scratch`, allocated here for the call (stream-ordered: freed after the
+// kernels when the caller's Buffer goes out of scope).
 inline HubGrid make_hub_grid(std::int64_t n, const HubPlan& plan, int heads, int chunk,
-                             std::int64_t floats_per_range) {
+                             std::int64_t floats_per_range, Buffer<float>& scratch) {
   HubGrid g{};
   g.hubs = plan.hubs;
   g.n_hubs = plan.n_hubs;
@@ -44,7 +47,8 @@ inline HubGrid make_hub_grid(std::int64_t n, const HubPlan& plan, int heads, int
   const std::int64_t per = (n + n_cg - 1) / n_cg;
   g.sg = (per + chunk - 1) / chunk * chunk;
   g.n_cg = (n + g.sg - 1) / g.sg;
-  g.partial = hub_scratch(static_cast<std::size_t>(g.n_hubs * heads * g.n_cg * floats_per_range));
+  scratch = Buffer<float>(g.n_hubs * heads * g.n_cg * floats_per_range, Device::cuda);
+  g.partial = scratch.data();
   return g;
 }
 

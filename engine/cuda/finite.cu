@@ -2,6 +2,8 @@
 // whatever the scheduling), read back with one small copy.
 #include <climits>
 
+#include <diffuser/engine/buffer.hpp>
+
 #include "backend.hpp"
 #include "dispatch.cuh"
 
@@ -30,17 +32,17 @@ template <class T>
 std::int64_t find_any(Tensor3View<const T> x) {
   const std::int64_t total = x.n * x.h * x.d;
   if (total == 0) return -1;
-  static unsigned long long* d_first = nullptr;  // one word, kept for the process
-  if (d_first == nullptr) DIFFUSER_CUDA_CHECK(cudaMalloc(&d_first, sizeof *d_first));
+  const cudaStream_t stream = current_stream();
+  Buffer<unsigned long long> d_first(1, Device::cuda);  // this call's own word (stream-ordered pool)
   const unsigned long long none = ULLONG_MAX;
-  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(d_first, 0xff, sizeof *d_first, kStream));  // ULLONG_MAX
+  DIFFUSER_CUDA_CHECK(cudaMemsetAsync(d_first.data(), 0xff, sizeof none, stream));  // ULLONG_MAX
   const std::int64_t blocks = (total + 255) / 256, cap = static_cast<std::int64_t>(sm_count()) * 32;
-  find_kernel<T><<<static_cast<unsigned>(blocks < cap ? blocks : cap), 256, 0, kStream>>>(
-      x.data, x.stride_n, x.stride_h, x.h, x.d, total, d_first);
+  find_kernel<T><<<static_cast<unsigned>(blocks < cap ? blocks : cap), 256, 0, stream>>>(
+      x.data, x.stride_n, x.stride_h, x.h, x.d, total, d_first.data());
   DIFFUSER_CUDA_LAUNCHED("find_kernel");
   unsigned long long first = none;
-  DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(&first, d_first, sizeof first, cudaMemcpyDeviceToHost, kStream));
-  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(kStream));
+  DIFFUSER_CUDA_CHECK(cudaMemcpyAsync(&first, d_first.data(), sizeof first, cudaMemcpyDeviceToHost, stream));
+  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(stream));  // returns a host value
   return first == none ? -1 : static_cast<std::int64_t>(first);
 }
 

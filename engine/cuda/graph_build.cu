@@ -24,7 +24,7 @@ namespace {
 struct EngineAllocator {
   using value_type = char;
   char* allocate(std::ptrdiff_t bytes) { return static_cast<char*>(alloc(static_cast<std::size_t>(bytes))); }
-  void deallocate(char* p, std::size_t) { release(p); }
+  void deallocate(char* p, std::size_t) { cuda::free(p); }
 };
 
 struct BadEdge {
@@ -63,7 +63,7 @@ Csr csr_from_edges(std::int64_t n, const std::int32_t* src, const std::int32_t* 
                    std::int64_t* bad) {
   *bad = -1;
   EngineAllocator allocator;
-  const auto policy = thrust::cuda::par(allocator).on(kStream);
+  const auto policy = thrust::cuda::par(allocator).on(current_stream());
   Buffer<std::int64_t> row_ptr(n + 1, Device::cuda);
   if (m == 0) {
     row_ptr.zero();
@@ -83,7 +83,7 @@ Csr csr_from_edges(std::int64_t n, const std::int32_t* src, const std::int32_t* 
   thrust::transform(policy, keys.data(), keys.data() + nnz, col.data(), LowHalf{});
   const auto row_keys = thrust::make_transform_iterator(first, RowKey{});
   thrust::lower_bound(policy, keys.data(), keys.data() + nnz, row_keys, row_keys + (n + 1), row_ptr.data());
-  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(kStream));
+  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
   DIFFUSER_CUDA_LAUNCHED("csr_from_edges");
   return Csr::adopt(n, std::move(row_ptr), std::move(col));
 }

@@ -1,9 +1,9 @@
 // Chooses and launches the hop kernels (gather_axpby, and gather_sum through it).
 #pragma once
 
+#include "../src/cuda_schedule.hpp"
 #include "dispatch.cuh"
 #include "hop_kernels.cuh"
-#include "schedule.cuh"
 
 namespace diffuser::cuda {
 
@@ -26,32 +26,33 @@ void launch_hop_step(const CsrView& g, const HopArgs<T>& p, int step, std::int64
     constexpr bool kAllow16 = sizeof(T) == 2 || HPW == 1;
     constexpr bool kAllow32 = sizeof(T) == 2 && HPW == 1;
     if (step == 32 && kAllow32) {
-      hop_warp<T, D, HPW, LPE, kAllow32 ? 32 : 8><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+      hop_warp<T, D, HPW, LPE, kAllow32 ? 32 : 8><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
       return;
     }
     if (step >= 16 && kAllow16) {
-      hop_warp<T, D, HPW, LPE, kAllow16 ? 16 : 8><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+      hop_warp<T, D, HPW, LPE, kAllow16 ? 16 : 8><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
       return;
     }
   }
   (void)step;
-  hop_warp<T, D, HPW, LPE, 8><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+  hop_warp<T, D, HPW, LPE, 8><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
 }
 
 // The hub rows of a hop (the ordinary rows' kernel skipped them).
 template <class T, int D>
 void launch_hub_hop(const CsrView& g, const HopArgs<T>& p, const HubPlan& plan) {
   if (plan.n_hubs == 0) return;
-  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, kHubTile, D);
-  hub_hop_partial<T, D><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+  Buffer<float> scratch;
+  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, kHubTile, D, scratch);
+  hub_hop_partial<T, D><<<hub_blocks(hg, p.heads), kThreads, 0, current_stream()>>>(p, hg);
   DIFFUSER_CUDA_LAUNCHED("hub_hop_partial");
-  hub_hop_combine<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), D, 0, kStream>>>(p, hg);
+  hub_hop_combine<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), D, 0, current_stream()>>>(p, hg);
   DIFFUSER_CUDA_LAUNCHED("hub_hop_combine");
 }
 
 template <class T, int D>
 void launch_hop_fast(const CsrView& g, HopArgs<T> p) {
-  const Schedule& s = current_schedule();
+  const CudaSchedule& s = current_schedule();
   const HubPlan plan = hub_plan(g);
   p.hub_min = plan.threshold;
   const std::int64_t heads = p.heads;
@@ -81,7 +82,7 @@ void launch_hop_fast(const CsrView& g, HopArgs<T> p) {
       if constexpr (D == 64) launch_hop_step<T, D, 2, 32>(g, p, step, (heads + 1) / 2);
       break;
     case HopKernel::row:
-      hop_row<T, kRowVec, kRowChunks><<<blocks_for(g.n, kWarps), kThreads, 0, kStream>>>(p);
+      hop_row<T, kRowVec, kRowChunks><<<blocks_for(g.n, kWarps), kThreads, 0, current_stream()>>>(p);
       break;
   }
   DIFFUSER_CUDA_LAUNCHED("hop kernel");
@@ -128,7 +129,7 @@ void run_hop(const CsrView& g, const float* w, std::int64_t wse, std::int64_t ws
   if (!fast_hop(x, b, y, out)) {
     std::int64_t tiles = 0;
     const unsigned blocks = head_major_blocks(g.n, x.h, &tiles);
-    hop_generic<T><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+    hop_generic<T><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
     DIFFUSER_CUDA_LAUNCHED("hop_generic");
     return;
   }

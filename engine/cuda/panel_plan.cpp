@@ -2,55 +2,26 @@
 // per-tile source lists and a per-edge panel column, uploaded once per graph and cached.
 #include <algorithm>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "../cpu/panel_plan.hpp"
+#include "../src/cuda_schedule.hpp"
 #include "backend.hpp"
 #include "common.cuh"
 #include "panel_plan.hpp"
 #include "plan.cuh"
-#include "schedule.cuh"
 
 namespace diffuser::cuda {
 
 namespace {
 
-struct Entry {
-  const std::int64_t* row_ptr;
-  const std::int32_t* col;
-  std::int64_t n, nnz, threshold;
-  bool built;  // false: asked for once, not built yet
-  PanelTiles tiles;
-};
-
-struct Cache {
-  std::mutex mu;
-  std::vector<Entry> entries;
-};
-
-Cache& cache() {
-  static Cache* c = new Cache;  // never destroyed: Buffers may be freed during exit
-  return *c;
-}
-
 template <class T>
-T* upload(const std::vector<T>& v) {
-  if (v.empty()) return nullptr;
-  auto* d = static_cast<T*>(alloc(v.size() * sizeof(T)));
-  copy(d, true, v.data(), false, v.size() * sizeof(T));
-  return d;
+Buffer<T> upload(const std::vector<T>& v) {
+  return Buffer<T>::from_host(std::span<const T>(v.data(), v.size()), Device::cuda);
 }
 
-void drop(const PanelTiles& t) noexcept {
-  release(const_cast<std::int32_t*>(t.tile_off));
-  release(const_cast<std::int32_t*>(t.src));
-  release(const_cast<std::uint16_t*>(t.code));
-  release(const_cast<std::int32_t*>(t.rest_off));
-  release(const_cast<std::int32_t*>(t.rest_base));
-  release(const_cast<std::int32_t*>(t.rest_col));
-}
-
-PanelTiles build(const CsrView& g, std::int64_t hub_threshold) {
+GpuPanels build_host(const CsrView& g, std::int64_t hub_threshold) {
   std::vector<std::int64_t> rp(static_cast<std::size_t>(g.n + 1));
   std::vector<std::int32_t> col(static_cast<std::size_t>(g.nnz));
   copy(rp.data(), false, g.row_ptr, true, rp.size() * sizeof(std::int64_t));
@@ -60,6 +31,8 @@ PanelTiles build(const CsrView& g, std::int64_t hub_threshold) {
   hubs.threshold = hub_threshold == kNoHubs ? 0 : hub_threshold + 1;
   const cpu::PanelPlan p = cpu::build_panel_plan(host, hubs, kPanelTileRows, 50);
   if (!p.worthwhile) return {};
+  auto arrays = std::make_shared<PanelArrays>();
+  PanelTiles& out = arrays->tiles;
 
   const auto tiles = static_cast<std::int64_t>(p.chunks.size());
   constexpr std::int64_t R = kPanelTileRows;
@@ -67,7 +40,6 @@ PanelTiles build(const CsrView& g, std::int64_t hub_threshold) {
   std::vector<std::int32_t> rest_off(static_cast<std::size_t>(tiles * (R + 1)), 0);
   std::vector<std::int32_t> rest_base(static_cast<std::size_t>(tiles + 1), 0), rest_col;
   std::vector<std::uint16_t> code(static_cast<std::size_t>(g.nnz), kPanelSkip);
-  PanelTiles out;
   for (std::int64_t t = 0; t < tiles; ++t) {
     const cpu::PanelPlan::Chunk& ch = p.chunks[static_cast<std::size_t>(t)];
     const std::int64_t S = ch.S;
@@ -124,68 +96,82 @@ PanelTiles build(const CsrView& g, std::int64_t hub_threshold) {
                  "panel plan: too many listed edges for int32 offsets");
   out.total_sources = static_cast<std::int64_t>(src.size());
   out.total_rest = static_cast<std::int64_t>(rest_col.size());
-  out.rest_base = upload(rest_base);
-  out.rest_col = upload(rest_col);
-  out.tile_off = upload(tile_off);
-  out.src = upload(src);
-  out.code = upload(code);
-  out.rest_off = upload(rest_off);
-  return out;
+  arrays->rest_base = upload(rest_base);
+  arrays->rest_col = upload(rest_col);
+  arrays->tile_off = upload(tile_off);
+  arrays->src = upload(src);
+  arrays->code = upload(code);
+  arrays->rest_off = upload(rest_off);
+  return PanelArrays::publish(std::move(arrays));
 }
 
 }  // namespace
 
-PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold, bool build_now) {
+GpuPanels build_panels_on_host(const CsrView& g, std::int64_t hub_threshold) {
   if (g.n < 2 || g.nnz == 0) return {};
-  Cache& c = cache();
-  auto same = [&](const Entry& e) {
-    return e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz &&
-           e.threshold == hub_threshold;
-  };
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    auto it = std::find_if(c.entries.begin(), c.entries.end(), same);
-    if (it != c.entries.end() && it->built) return it->tiles;
-    if (it == c.entries.end() && !build_now) {  // first request: remember the graph, build next time
-      c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, hub_threshold, false, {}});
-      return {};
-    }
-  }
-  const PanelTiles t = build(g, hub_threshold);
-  std::lock_guard<std::mutex> lock(c.mu);
-  auto it = std::find_if(c.entries.begin(), c.entries.end(), same);
-  if (it == c.entries.end()) {
-    c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, hub_threshold, true, t});
-    return t;
-  }
-  if (it->built) {  // another thread built it meanwhile
-    drop(t);
-    return it->tiles;
-  }
-  it->built = true;
-  it->tiles = t;
-  return t;
+  return build_host(g, hub_threshold);
+}
+
+GpuPanels panel_tiles(const CsrView& g, std::int64_t hub_threshold) {
+  if (g.n < 2 || g.nnz == 0) return {};
+  if (g.plans == nullptr) return build_panels_on_device(g, hub_threshold);
+  auto held = g.plans->store().get<GpuPanels>(cat("cuda-panels hubs>", hub_threshold), [&] {
+    auto p = std::make_shared<GpuPanels>(build_panels_on_device(g, hub_threshold));
+    const auto* arrays = static_cast<const PanelArrays*>(p->owner.get());
+    const std::int64_t bytes = arrays ? arrays->bytes() : 0;
+    return std::pair{std::shared_ptr<const GpuPanels>(std::move(p)), bytes};
+  });
+  return *held;
 }
 
 std::int64_t panel_edges(const CsrView& g) {
-  const Schedule& s = current_schedule();
+  const CudaSchedule& s = current_schedule();
   if (!s.panels || s.hop != HopKernel::automatic) return 0;
-  return panel_tiles(g, hub_plan(g).threshold, true).panel_edges;
+  return panel_tiles(g, hub_plan(g).threshold).tiles.panel_edges;
 }
 
-void forget_panels_using(const void* p) noexcept {
-  std::vector<PanelTiles> gone;
-  {
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    auto it = std::remove_if(c.entries.begin(), c.entries.end(), [&](const Entry& e) {
-      if (e.row_ptr != p && e.col != p) return false;
-      gone.push_back(e.tiles);
-      return true;
-    });
-    c.entries.erase(it, c.entries.end());
+namespace {
+
+template <class T>
+std::string compare_array(const char* name, const T* a, const T* b, std::int64_t count) {
+  std::vector<T> ha(static_cast<std::size_t>(count)), hb(static_cast<std::size_t>(count));
+  if (count > 0) {
+    copy(ha.data(), false, a, true, ha.size() * sizeof(T));
+    copy(hb.data(), false, b, true, hb.size() * sizeof(T));
   }
-  for (const PanelTiles& t : gone) drop(t);
+  for (std::int64_t i = 0; i < count; ++i)
+    if (ha[static_cast<std::size_t>(i)] != hb[static_cast<std::size_t>(i)])
+      return cat(name, "[", i, "]: device ", ha[static_cast<std::size_t>(i)], ", host ",
+                 hb[static_cast<std::size_t>(i)]);
+  return "";
+}
+
+}  // namespace
+
+std::string panel_builder_differences(const CsrView& g) {
+  return compare_panel_builders(g, hub_plan(g).threshold);
+}
+
+std::string compare_panel_builders(const CsrView& g, std::int64_t hub_threshold) {
+  const GpuPanels d = build_panels_on_device(g, hub_threshold), h = build_panels_on_host(g, hub_threshold);
+  const PanelTiles& a = d.tiles;
+  const PanelTiles& b = h.tiles;
+  if (a.usable() != b.usable()) return cat("usable: device ", a.usable(), ", host ", b.usable());
+  if (!a.usable()) return "";
+  if (a.total_sources != b.total_sources || a.total_rest != b.total_rest || a.max_sources != b.max_sources ||
+      a.max_rest != b.max_rest || a.panel_edges != b.panel_edges)
+    return cat("sizes: device (", a.total_sources, ", ", a.total_rest, ", ", a.max_sources, ", ", a.max_rest,
+               ", ", a.panel_edges, "), host (", b.total_sources, ", ", b.total_rest, ", ", b.max_sources,
+               ", ", b.max_rest, ", ", b.panel_edges, ")");
+  const std::int64_t tiles = (g.n + kPanelTileRows - 1) / kPanelTileRows;
+  for (const std::string& diff :
+       {compare_array("tile_off", a.tile_off, b.tile_off, tiles + 1),
+        compare_array("src", a.src, b.src, a.total_sources), compare_array("code", a.code, b.code, g.nnz),
+        compare_array("rest_off", a.rest_off, b.rest_off, tiles * (kPanelTileRows + 1)),
+        compare_array("rest_base", a.rest_base, b.rest_base, tiles + 1),
+        compare_array("rest_col", a.rest_col, b.rest_col, a.total_rest)})
+    if (!diff.empty()) return diff;
+  return "";
 }
 
 }  // namespace diffuser::cuda

@@ -1,11 +1,14 @@
-// The GPU form of the dense panels (engine/cpu/panels.hpp): per aligned 32-row tile, the sources
-// that at least half of the tile's non-hub rows read form a dense panel, multiplied on tensor
-// cores (bf16 rows); the other edges of those rows are gathered from a per-tile list the hop
-// kernel builds in shared memory. Built once per graph on the host with the CPU plan builder (one
-// copy of the graph to the host), cached like the hub plan and dropped when the graph is freed.
+// The GPU form of the dense panels (engine/cpu/panel_plan.hpp): per aligned 32-row tile, the
+// sources that at least half of the tile's non-hub rows read form a dense panel, multiplied on
+// tensor cores (bf16 rows); the other edges of those rows are gathered from a per-tile list the hop
+// kernel builds in shared memory. Built on the device (panel_plan_build.cu: a sort of the edges by
+// (tile, source), run lengths, scans) on a graph's first use and kept in its plans (GraphPlans);
+// the host builder (the CPU planner on a host copy) stays as the reference the tests compare with.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include <diffuser/engine/csr.hpp>
 
@@ -41,15 +44,23 @@ struct PanelTiles {
   bool usable() const { return code != nullptr; }
 };
 
-// The panels of g for rows of degree <= hub_threshold (the hop's hub rule; hub rows are left to
-// the hub path), or an unusable plan when panels do not pay (fewer than a tenth of the edges).
-// Building costs far more than one forward (host copy of the graph and the CPU plan builder: 178
-// ms at N = 65,536, 3 s at N = 1,048,576 against forwards of 22 and 373 ms), so unless build_now
-// the first request for a graph only records it and returns an unusable plan: one-shot forwards
-// keep the per-edge path, repeated ones (training, benchmarks) get panels from the second on.
-PanelTiles panel_tiles(const CsrView& g, std::int64_t hub_threshold, bool build_now);
+// A graph's panels and what keeps their device arrays alive.
+struct GpuPanels {
+  PanelTiles tiles;
+  std::shared_ptr<const void> owner;
+};
 
-// Drops cached panels of graphs whose row_ptr or col is `p` (through forget_plans_using).
-void forget_panels_using(const void* p) noexcept;
+// The panels of g for rows of degree <= hub_threshold (the hop's hub rule; hub rows are left to
+// the hub path), or unusable tiles when panels do not pay (fewer than a tenth of the edges). Kept
+// in g's plans; a bare view builds them for the call. Building costs a sort of the edges (about
+// half a bf16 forward at N = 65,536) and one synchronisation of the stream (the sizes).
+GpuPanels panel_tiles(const CsrView& g, std::int64_t hub_threshold);
+
+// The two builders (the lookup above uses the device one).
+GpuPanels build_panels_on_device(const CsrView& g, std::int64_t hub_threshold);
+GpuPanels build_panels_on_host(const CsrView& g, std::int64_t hub_threshold);
+
+// "" when both builders give the same arrays for g, else the first difference (tests).
+std::string compare_panel_builders(const CsrView& g, std::int64_t hub_threshold);
 
 }  // namespace diffuser::cuda

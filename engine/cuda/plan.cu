@@ -1,35 +1,20 @@
+// The hub rows of a graph, found on the device (one pass over row_ptr and a stream compaction),
+// kept in the graph's plans.
 #include <algorithm>
-#include <mutex>
-#include <vector>
+#include <string>
 
+#include <thrust/iterator/counting_iterator.h>
+#include <cub/device/device_select.cuh>
+
+#include "../src/cuda_schedule.hpp"
+#include "../src/graph_plans_store.hpp"
 #include "backend.hpp"
 #include "common.cuh"
-#include "panel_plan.hpp"
 #include "plan.cuh"
-#include "schedule.cuh"
 
 namespace diffuser::cuda {
 
 namespace {
-
-struct Entry {
-  const std::int64_t* row_ptr;
-  const std::int32_t* col;
-  std::int64_t n, nnz, threshold, n_hubs;
-  std::int32_t* hubs;  // owned (alloc), nullptr when n_hubs == 0
-};
-
-struct Cache {
-  std::mutex mu;
-  std::vector<Entry> entries;
-  float* scratch = nullptr;
-  std::size_t scratch_floats = 0;
-};
-
-Cache& cache() {
-  static Cache* c = new Cache;  // never destroyed: Buffers may be freed during exit
-  return *c;
-}
 
 std::int64_t threshold_for(const CsrView& g) {
   const std::int64_t rule = current_schedule().hub;
@@ -39,63 +24,52 @@ std::int64_t threshold_for(const CsrView& g) {
   return std::max<std::int64_t>(1024, std::min<std::int64_t>(4096, 8 * mean));
 }
 
+struct IsHub {
+  const std::int64_t* row_ptr;
+  std::int64_t threshold;
+  __device__ bool operator()(std::int32_t i) const { return row_ptr[i + 1] - row_ptr[i] > threshold; }
+};
+
+struct HubRows {
+  Buffer<std::int32_t> ids;
+  std::int64_t n_hubs = 0;
+};
+
+// Hub row ids, ascending, with one 8-byte copy to the host (the count sizes every hub launch).
+std::shared_ptr<const HubRows> find_hubs(const CsrView& g, std::int64_t threshold) {
+  auto out = std::make_shared<HubRows>();
+  const cudaStream_t stream = current_stream();
+  const auto n = static_cast<std::int32_t>(g.n);
+  Buffer<std::int32_t> ids(g.n, Device::cuda);
+  Buffer<std::int64_t> count(1, Device::cuda);
+  const thrust::counting_iterator<std::int32_t> rows(0);
+  std::size_t temp_bytes = 0;
+  DIFFUSER_CUDA_CHECK(cub::DeviceSelect::If(nullptr, temp_bytes, rows, ids.data(), count.data(), n,
+                                            IsHub{g.row_ptr, threshold}, stream));
+  Buffer<char> temp(static_cast<std::int64_t>(temp_bytes), Device::cuda);
+  DIFFUSER_CUDA_CHECK(cub::DeviceSelect::If(temp.data(), temp_bytes, rows, ids.data(), count.data(), n,
+                                            IsHub{g.row_ptr, threshold}, stream));
+  copy(&out->n_hubs, false, count.data(), true, sizeof out->n_hubs);  // synchronises the stream
+  out->ids = std::move(ids);
+  return out;
+}
+
 }  // namespace
 
 HubPlan hub_plan(const CsrView& g) {
   const std::int64_t threshold = threshold_for(g);
-  if (threshold == kNoHubs || g.nnz <= threshold) return HubPlan{kNoHubs, 0, nullptr};
-  Cache& c = cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    for (const Entry& e : c.entries)
-      if (e.row_ptr == g.row_ptr && e.col == g.col && e.n == g.n && e.nnz == g.nnz &&
-          e.threshold == threshold)
-        return HubPlan{e.n_hubs ? threshold : kNoHubs, e.n_hubs, e.hubs};
-  }
-  std::vector<std::int64_t> rp(static_cast<std::size_t>(g.n + 1));
-  copy(rp.data(), false, g.row_ptr, true, rp.size() * sizeof(std::int64_t));
-  std::vector<std::int32_t> hubs;
-  for (std::int64_t i = 0; i < g.n; ++i)
-    if (rp[i + 1] - rp[i] > threshold) hubs.push_back(static_cast<std::int32_t>(i));
-  std::int32_t* d_hubs = nullptr;
-  if (!hubs.empty()) {
-    d_hubs = static_cast<std::int32_t*>(alloc(hubs.size() * sizeof(std::int32_t)));
-    copy(d_hubs, true, hubs.data(), false, hubs.size() * sizeof(std::int32_t));
-  }
-  const auto n_hubs = static_cast<std::int64_t>(hubs.size());
-  std::lock_guard<std::mutex> lock(c.mu);
-  c.entries.push_back(Entry{g.row_ptr, g.col, g.n, g.nnz, threshold, n_hubs, d_hubs});
-  return HubPlan{n_hubs ? threshold : kNoHubs, n_hubs, d_hubs};
-}
-
-float* hub_scratch(std::size_t floats) {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  if (floats > c.scratch_floats) {
-    const std::size_t grown = std::max(floats, c.scratch_floats * 3 / 2);
-    release(c.scratch);  // cudaFree waits for kernels still using the old buffer
-    c.scratch = nullptr;
-    c.scratch_floats = 0;
-    c.scratch = static_cast<float*>(alloc(grown * sizeof(float)));
-    c.scratch_floats = grown;
-  }
-  return c.scratch;
-}
-
-void forget_plans_using(const void* p) noexcept {
-  std::vector<std::int32_t*> drop;
-  {
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    auto it = std::remove_if(c.entries.begin(), c.entries.end(), [&](const Entry& e) {
-      if (e.row_ptr != p && e.col != p) return false;
-      if (e.hubs) drop.push_back(e.hubs);
-      return true;
+  if (threshold == kNoHubs || g.nnz <= threshold) return HubPlan{};
+  std::shared_ptr<const HubRows> rows;
+  if (g.plans != nullptr)
+    rows = g.plans->store().get<HubRows>(cat("cuda-hubs degree>", threshold), [&] {
+      auto r = find_hubs(g, threshold);
+      const std::int64_t bytes = r->ids.size() * 4;
+      return std::pair{std::move(r), bytes};
     });
-    c.entries.erase(it, c.entries.end());
-  }
-  for (auto* h : drop) release(h);
-  forget_panels_using(p);
+  else
+    rows = find_hubs(g, threshold);
+  if (rows->n_hubs == 0) return HubPlan{};
+  return HubPlan{threshold, rows->n_hubs, rows->ids.data(), rows};
 }
 
 }  // namespace diffuser::cuda

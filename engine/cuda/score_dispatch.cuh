@@ -3,8 +3,8 @@
 
 #include <type_traits>
 
+#include "../src/cuda_schedule.hpp"
 #include "dispatch.cuh"
-#include "schedule.cuh"
 #include "score_kernels.cuh"
 #include "score_panel.cuh"
 
@@ -24,21 +24,22 @@ template <class T, int D, int LPE, bool SOFTMAX>
 void launch_score_step(const ScoreArgs<T>& p, int step, unsigned blocks, std::int64_t tiles) {
   if constexpr (D == 64 && SOFTMAX) {
     if (step == 32 && sizeof(T) == 2) {
-      score_warp<T, D, LPE, sizeof(T) == 2 ? 32 : 16, SOFTMAX><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+      score_warp<T, D, LPE, sizeof(T) == 2 ? 32 : 16, SOFTMAX>
+          <<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
       return;
     }
     if (step == 16) {
-      score_warp<T, D, LPE, 16, SOFTMAX><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+      score_warp<T, D, LPE, 16, SOFTMAX><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
       return;
     }
   }
   (void)step;
-  score_warp<T, D, LPE, 8, SOFTMAX><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+  score_warp<T, D, LPE, 8, SOFTMAX><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
 }
 
 template <class T, int D, bool SOFTMAX>
 void launch_scores_fast(const CsrView& g, ScoreArgs<T> p, std::int64_t heads) {
-  const Schedule& s = current_schedule();
+  const CudaSchedule& s = current_schedule();
   const HubPlan plan = hub_plan(g);
   p.hub_min = plan.threshold;
   std::int64_t tiles = 0;
@@ -59,21 +60,23 @@ void launch_scores_fast(const CsrView& g, ScoreArgs<T> p, std::int64_t heads) {
   }
   DIFFUSER_CUDA_LAUNCHED("score_warp");
   if (plan.n_hubs == 0) return;
-  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, 4096 / D, 2);  // hub_score_partial's tile
+  Buffer<float> scratch;
+  const HubGrid hg = make_hub_grid(g.n, plan, p.heads, 4096 / D, 2, scratch);  // hub_score_partial's tile
   bool tensor_cores = false;
   if constexpr (std::is_same_v<T, bf16> && D == 64) {
     if (s.panels) {  // the schedule's panel switch covers the hub scores too
-      hub_score_panel<SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+      hub_score_panel<SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, current_stream()>>>(p, hg);
       DIFFUSER_CUDA_LAUNCHED("hub_score_panel");
       tensor_cores = true;
     }
   }
   if (!tensor_cores) {
-    hub_score_partial<T, D, SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, kStream>>>(p, hg);
+    hub_score_partial<T, D, SOFTMAX><<<hub_blocks(hg, p.heads), kThreads, 0, current_stream()>>>(p, hg);
     DIFFUSER_CUDA_LAUNCHED("hub_score_partial");
   }
   if constexpr (SOFTMAX) {
-    hub_score_finish<T><<<static_cast<unsigned>(plan.n_hubs * p.heads), kThreads, 0, kStream>>>(p, hg);
+    hub_score_finish<T>
+        <<<static_cast<unsigned>(plan.n_hubs * p.heads), kThreads, 0, current_stream()>>>(p, hg);
     DIFFUSER_CUDA_LAUNCHED("hub_score_finish");
   }
 }
@@ -104,7 +107,7 @@ void run_scores(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T> k
   if (!fast) {
     std::int64_t tiles = 0;
     const unsigned blocks = head_major_blocks(g.n, q.h, &tiles);
-    score_generic<T, SOFTMAX><<<blocks, kThreads, 0, kStream>>>(p, tiles);
+    score_generic<T, SOFTMAX><<<blocks, kThreads, 0, current_stream()>>>(p, tiles);
     DIFFUSER_CUDA_LAUNCHED("score_generic");
     return;
   }

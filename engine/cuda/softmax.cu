@@ -42,8 +42,8 @@ void edge_softmax(const CsrView& g, MatrixView<float> scores, Span<const std::ui
   if (g.n == 0 || g.nnz == 0) return;
   std::int64_t tiles = 0;
   const unsigned blocks = head_major_blocks(g.n, scores.cols, &tiles);
-  softmax_rows<<<blocks, kThreads, 0, kStream>>>(g.row_ptr, g.col, g.n, scores.data,
-                                                 static_cast<int>(scores.cols), mask.data, tiles);
+  softmax_rows<<<blocks, kThreads, 0, current_stream()>>>(g.row_ptr, g.col, g.n, scores.data,
+                                                          static_cast<int>(scores.cols), mask.data, tiles);
   DIFFUSER_CUDA_LAUNCHED("softmax_rows");
 }
 

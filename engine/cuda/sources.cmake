@@ -15,10 +15,9 @@ target_sources(diffuser_engine PRIVATE
   cuda/fused_hop_bf16.cu
   cuda/hop_pack.cu
   cuda/graph_build.cu
-  cuda/baseline_cusparse.cu
-  cuda/baseline_dense.cu
+  cuda/panel_plan_build.cu
 )
-target_link_libraries(diffuser_engine PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas CUDA::cusparse)
+target_link_libraries(diffuser_engine PUBLIC CUDA::cudart_static PRIVATE CUDA::cublas)
 target_compile_options(diffuser_engine PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo -diag-suppress=554 -Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>)
 # Gradient, bitset and dense kernels (cuBLAS for the layer's products).

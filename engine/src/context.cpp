@@ -5,6 +5,8 @@
 #include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "cuda_schedule.hpp"
+
 namespace diffuser {
 
 struct Context::Arena {
@@ -28,10 +30,17 @@ void check_options(const CpuOptions& o) {
   if (o.hub_threshold < 0) throw UsageError(cat("hub threshold must be >= 0, got ", o.hub_threshold));
 }
 
+void check_options(const CudaOptions& o) {
+  if (o.device < 0) throw UsageError(cat("CUDA device must be >= 0, got ", o.device));
+  if (o.backward_heads < 0) throw UsageError(cat("backward heads must be >= 0, got ", o.backward_heads));
+}
+
 }  // namespace
 
 Context::Context(ContextOptions options) : options_(std::move(options)) {
   check_options(options_.cpu);
+  check_options(options_.cuda);
+  schedule_ = std::make_unique<const CudaSchedule>(parse_cuda_schedule(options_.cuda.schedule));
   isa_ = options_.cpu.isa ? *options_.cpu.isa : cpu_isa_best();
   threads_ = options_.cpu.threads > 0 ? options_.cpu.threads : tbb::this_task_arena::max_concurrency();
   if (options_.cpu.threads > 0) arena_ = std::make_unique<Arena>(options_.cpu.threads);
@@ -42,6 +51,10 @@ Context::~Context() = default;
 bool Context::cpu_panels() const {
   if (options_.cpu.panels) return *options_.cpu.panels;
   return true;
+}
+
+std::string Context::cuda_schedule_text() const {
+  return describe(*schedule_);
 }
 
 void Context::run(const std::function<void()>& f) const {

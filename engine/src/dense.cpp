@@ -16,8 +16,6 @@ namespace diffuser::dense {
 
 namespace {
 
-std::atomic<CpuGemm> g_cpu_gemm{CpuGemm::blas};
-
 template <class T>
 std::string shape_of(const MatrixView<T>& m) {
   return cat("(", m.rows, ", ", m.cols, ")");
@@ -70,15 +68,9 @@ constexpr std::int64_t kMaxDim = (std::int64_t{1} << 31) - 1;
 
 }  // namespace
 
-void set_cpu_gemm(CpuGemm g) {
-  g_cpu_gemm.store(g);
-}
-CpuGemm cpu_gemm() {
-  return g_cpu_gemm.load();
-}
 const char* gemm_name(Device d) {
   if (d == Device::cuda) return "cublas";
-  return cpu_gemm() == CpuGemm::blas ? "openblas" : "blocked";
+  return current_context().options().cpu.gemm == CpuGemm::blas ? "openblas" : "blocked";
 }
 
 void gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const float> a, MatrixView<const float> b,
@@ -107,7 +99,7 @@ void gemm(bool trans_a, bool trans_b, float alpha, MatrixView<const float> a, Ma
   if (c.device == Device::cuda)
     return cuda::dense::gemm(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data,
                              c.cols);
-  if (cpu_gemm() == CpuGemm::blocked)
+  if (current_context().options().cpu.gemm == CpuGemm::blocked)
     return cpu::run([&]<class K>(const cpu::Tuning&) {
       K::gemm_blocked(trans_a, trans_b, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);
     });

@@ -62,6 +62,14 @@ ContextOptions context_options_from_environment(ContextOptions o) {
     c.panel_share_pct = static_cast<int>(integer("DIFFUSER_PANEL_SHARE", v, 1, 100));
   if (const char* v = get("DIFFUSER_HUB_CHUNK_ROWS"))
     c.hub_chunk_rows = static_cast<int>(integer("DIFFUSER_HUB_CHUNK_ROWS", v, 16, 64));
+  CudaOptions& g = o.cuda;
+  if (const char* v = get("DIFFUSER_CUDA_DEVICE"))
+    g.device = static_cast<int>(integer("DIFFUSER_CUDA_DEVICE", v, 0, 1023));
+  if (const char* v = get("DIFFUSER_CUDA_SCHEDULE")) g.schedule = v;
+  if (const char* v = get("DIFFUSER_CUDA_SYNC")) g.sync_each_launch = flag("DIFFUSER_CUDA_SYNC", v);
+  if (const char* v = get("DIFFUSER_BWD_GENERIC")) g.backward_generic = flag("DIFFUSER_BWD_GENERIC", v);
+  if (const char* v = get("DIFFUSER_BWD_HEADS"))
+    g.backward_heads = static_cast<int>(integer("DIFFUSER_BWD_HEADS", v, 0, 64));
   return o;
 }
 

@@ -103,20 +103,11 @@ void reset_peak_bytes() {}
 double copy_gbps(std::int64_t, int) {
   unavailable();
 }
-baselines::Timing cusparse_forward(const Csr&, Tensor3View<const float>, Tensor3View<const float>,
-                                   Tensor3View<const float>, int, float, Tensor3View<float>, int) {
+std::string panel_builder_differences(const CsrView&) {
   unavailable();
 }
-baselines::Timing dense_forward(const Csr&, Tensor3View<const float>, Tensor3View<const float>,
-                                Tensor3View<const float>, int, float, Tensor3View<float>, int, std::int64_t) {
-  unavailable();
-}
-void set_schedule(std::string_view) {}
 std::int64_t panel_edges(const CsrView&) {
   return 0;
-}
-std::string schedule() {
-  return "no CUDA backend";
 }
 
 }  // namespace diffuser::cuda

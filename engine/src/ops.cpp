@@ -173,6 +173,25 @@ EdgeLayout preferred_edge_layout(Device d) {
   return EdgeLayout::edge_major;
 }
 
+EdgeWeights::EdgeWeights(const CsrView& g, std::int64_t heads)
+    : layout_(preferred_edge_layout(g.device)), edges_(g.nnz), heads_(heads) {
+  DIFFUSER_CHECK(heads > 0, "edge weights need at least one head, got ", heads);
+  m_ = layout_ == EdgeLayout::head_major ? Matrix<float>(heads, g.nnz, g.device)
+                                         : Matrix<float>(g.nnz, heads, g.device);
+}
+
+Matrix<float> EdgeWeights::edge_major() const {
+  if (layout_ == EdgeLayout::edge_major) {
+    Matrix<float> out(edges_, heads_, device());
+    if (edges_ * heads_ > 0)
+      device_copy(out.view().data, device(), m_.view().data, device(), m_.buffer().bytes());
+    return out;
+  }
+  Matrix<float> out(edges_, heads_, device());
+  transpose_edge_values(m_.view(), out.view());
+  return out;
+}
+
 void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
               MatrixView<float> scores) {
   edge_dot_impl(g, q, k, scale, scores);
@@ -224,6 +243,34 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
 void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const bf16> x, float b,
                   Tensor3View<const bf16> y, Tensor3View<bf16> out, EdgeLayout layout) {
   gather_axpby_impl(g, w, a, x, b, y, out, layout);
+}
+
+void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
+                    NodeMask mask, EdgeWeights& weights) {
+  edge_attention_impl(g, q, k, scale, mask, weights.matrix(), weights.layout());
+}
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+                    NodeMask mask, EdgeWeights& weights) {
+  edge_attention_impl(g, q, k, scale, mask, weights.matrix(), weights.layout());
+}
+
+void gather_axpby(const CsrView& g, const EdgeWeights& w, float a, Tensor3View<const float> x, float b,
+                  Tensor3View<const float> y, Tensor3View<float> out) {
+  gather_axpby_impl(g, w.matrix(), a, x, b, y, out, w.layout());
+}
+void gather_axpby(const CsrView& g, const EdgeWeights& w, float a, Tensor3View<const bf16> x, float b,
+                  Tensor3View<const bf16> y, Tensor3View<bf16> out) {
+  gather_axpby_impl(g, w.matrix(), a, x, b, y, out, w.layout());
+}
+
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, Tensor3View<const float> x_like) {
+  return prepare_hops(g, w, EdgeLayout::edge_major, x_like);
+}
+HopWeights prepare_hops(const CsrView& g, const EdgeWeights& w, Tensor3View<const float> x_like) {
+  return prepare_hops(g, w.matrix(), w.layout(), x_like);
+}
+HopWeights prepare_hops(const CsrView& g, const EdgeWeights& w, Tensor3View<const bf16> x_like) {
+  return prepare_hops(g, w.matrix(), w.layout(), x_like);
 }
 
 HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,

@@ -248,4 +248,12 @@ void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_
   cpu::run([&]<class K>(const cpu::Tuning&) { K::dropout_edges(w, head_major, p, seed, stream, s); });
 }
 
+void dropout_edges(MatrixView<float> w, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice) {
+  dropout_edges(w, EdgeLayout::edge_major, p, seed, stream, slice);
+}
+
+void dropout_edges(EdgeWeights& w, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice) {
+  dropout_edges(w.matrix(), w.layout(), p, seed, stream, slice);
+}
+
 }  // namespace diffuser::ops

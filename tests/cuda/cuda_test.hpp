@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <diffuser/engine/baselines.hpp>
 #include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/buffer.hpp>
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 
 namespace diffuser::test {
@@ -26,9 +28,23 @@ inline bool cuda_or_skip() {
   return false;
 }
 
-// Restores the default kernel schedule when a test that changed it ends (also on failure).
-struct ScheduleGuard {
-  ~ScheduleGuard() { baselines::set_cuda_schedule("default"); }
+// Runs the rest of a test under a CUDA kernel schedule: a context over the suite's, with the
+// schedule set() names; the suite's context is back when the guard goes (also on failure).
+class ScheduleGuard {
+ public:
+  ScheduleGuard() : base_(current_context().options()) {}
+  void set(const std::string& spec) {
+    scope_.reset();
+    ContextOptions o = base_;
+    o.cuda.schedule = spec;
+    ctx_ = std::make_unique<Context>(o);
+    scope_ = std::make_unique<ContextScope>(*ctx_);
+  }
+
+ private:
+  ContextOptions base_;
+  std::unique_ptr<Context> ctx_;
+  std::unique_ptr<ContextScope> scope_;
 };
 
 // A GPU buffer of `count` NaNs: any element a kernel fails to write shows up in the comparison.

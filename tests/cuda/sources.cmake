@@ -6,4 +6,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   cuda/test_cuda_diffusion.cpp
   cuda/test_cuda_graph.cpp
   cuda/test_cuda_panels.cpp
+  cuda/test_cuda_backward.cpp
 )

@@ -61,8 +61,7 @@ TEST_CASE("CUDA diffusion matches dense matrix powers (PPR, heat, theta, masks)"
   const auto d = GENERATE(64, 20);
   const bool masked = GENERATE(false, true);
   CAPTURE(schedule, d, masked);
-  baselines::set_cuda_schedule("default");
-  baselines::set_cuda_schedule(schedule);
+  guard.set(schedule);
   const Problem p = make_problem(48, 3, d, 31 + static_cast<std::uint64_t>(d));
   const auto mask = masked ? padding(48) : std::vector<std::uint8_t>{};
   for (const auto& c : {Coefficients::ppr(1, 0.1), Coefficients::ppr(2, 0.1), Coefficients::ppr(5, 0.1),
@@ -102,7 +101,7 @@ TEST_CASE("CUDA diffusion edge cases: one token, no edges, all rows hubs", "[cud
     REQUIRE(test::rel_error(gpu_forward(p, c, {}).data(), dense_reference(p, c, {})) < 1e-6);
   }
   SECTION("every row a hub (complete graph, hub path forced)") {
-    baselines::set_cuda_schedule("hub=4");
+    guard.set("hub=4");
     EdgeList el;
     el.n = 70;
     for (std::int32_t i = 0; i < 70; ++i)
@@ -119,7 +118,7 @@ TEST_CASE("CUDA diffusion is deterministic and agrees with the CPU backend (hub 
           "[cuda][diffusion]") {
   if (!test::cuda_or_skip()) return;
   test::ScheduleGuard guard;
-  baselines::set_cuda_schedule("hub=64");
+  guard.set("hub=64");
   const std::int64_t n = 1500, h = 4, d = 64;
   Problem p{test::random_graph(n, 40, 77, {0, 5, 700, static_cast<std::int32_t>(n - 1)}, {9, 10}),
             test::random_tensor(n, h, d, 1), test::random_tensor(n, h, d, 2),
@@ -140,7 +139,7 @@ TEST_CASE("CUDA bf16 diffusion matches float64 on the rounded inputs within 1e-2
   test::ScheduleGuard guard;
   const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8");
   CAPTURE(schedule);
-  baselines::set_cuda_schedule(schedule);
+  guard.set(schedule);
   const Problem p0 = make_problem(64, 3, 64, 91);
   const Problem p{p0.g.to(Device::cpu), test::rounded(p0.q), test::rounded(p0.k), test::rounded(p0.v)};
   const Tensor3<bf16> qb = test::to_bf16_tensor(p.q), kb = test::to_bf16_tensor(p.k),

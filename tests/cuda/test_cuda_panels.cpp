@@ -52,8 +52,8 @@ struct HopResult {
 // out = 0.9 * A v + 0.1 v on the GPU in bf16, head-major weights prepared for hops, under `schedule`.
 HopResult gpu_hop(const Csr& g, const std::vector<float>& w_hm, const Tensor3<bf16>& vb,
                   const std::string& schedule) {
-  baselines::set_cuda_schedule("default");
-  baselines::set_cuda_schedule(schedule);
+  test::ScheduleGuard guard;
+  guard.set(schedule);
   const std::int64_t n = vb.n(), h = vb.h(), d = vb.d(), E = g.num_edges();
   const Csr gd = g.to(Device::cuda);
   const Buffer<float> w = Buffer<float>::from_host(w_hm, Device::cuda);
@@ -141,24 +141,39 @@ TEST_CASE("CUDA bf16 panel hop: the authors' recipe, and graphs without panels",
   check_graph(tiled_graph(1, {}), "default", false);                                      // one node
 }
 
-TEST_CASE("CUDA bf16 panels are planned at a graph's second forward (panel=2: at the first)",
+TEST_CASE("CUDA bf16 panels are planned on the device at a graph's first forward, equal to the host plan",
           "[cuda][engine][panels]") {
   if (!test::cuda_or_skip()) return;
-  test::ScheduleGuard guard;
+  std::vector<std::pair<std::string, Csr>> cases;
+  cases.emplace_back("tiled n=1000", tiled_graph(1000, {}));
+  cases.emplace_back("tiled with hubs and empty rows", tiled_graph(700, {3, 400}));
+  cases.emplace_back("recipe n=4096", graphs::build_pattern("diffuser", 4096, 5));
+  cases.emplace_back("recipe n=1100", graphs::build_pattern("diffuser", 1100, 6));
+  cases.emplace_back("random, hubs, empty rows", test::random_graph(2000, 30, 7, {5, 1999}, {0, 8}));
+  cases.emplace_back("full n=300 (every row a hub under hub=64)", graphs::build_pattern("full", 300));
+  cases.emplace_back("one node", tiled_graph(1, {}));
+  for (const char* schedule : {"default", "hub=64", "hub=-1"}) {
+    test::ScheduleGuard guard;
+    guard.set(schedule);
+    for (const auto& [name, g] : cases) {
+      CAPTURE(schedule, name);
+      const Csr gd = g.to(Device::cuda);
+      REQUIRE(baselines::cuda_panel_plan_differences(gd) == "");  // every array, element by element
+    }
+  }
   const Csr g = tiled_graph(1000, {});
   const std::int64_t n = g.num_nodes(), h = 2, d = 64, E = g.num_edges();
   const Tensor3<bf16> vd = test::to_bf16_tensor(test::random_tensor(n, h, d, 41)).to(Device::cuda);
   const Buffer<float> w =
       Buffer<float>::from_host(std::vector<float>(static_cast<std::size_t>(E * h), 0.1f), Device::cuda);
   const MatrixView<const float> wv{w.data(), h, E, Device::cuda};
-  for (const char* schedule : {"default", "panel=2"}) {
-    CAPTURE(schedule);
-    baselines::set_cuda_schedule("default");
-    baselines::set_cuda_schedule(schedule);
-    const Csr gd = g.to(Device::cuda);  // a graph the plan cache has not seen
-    const bool at_once = std::string(schedule) == "panel=2";
-    REQUIRE((ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr) ==
-            at_once);
-    REQUIRE(ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr);
-  }
+  const Csr gd = g.to(Device::cuda);  // a graph not planned yet: the first forward packs
+  REQUIRE(gd.plans()->entries() == 0);
+  REQUIRE(ops::prepare_hops(gd.view(), wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr);
+  REQUIRE(gd.plans()->entries() > 0);  // kept with the graph
+  REQUIRE(gd.plans()->bytes() > 0);
+  // A bare view (no plans) plans for the call and packs too.
+  CsrView bare = gd.view();
+  bare.plans = nullptr;
+  REQUIRE(ops::prepare_hops(bare, wv, ops::EdgeLayout::head_major, vd.view()).packed != nullptr);
 }

@@ -64,8 +64,7 @@ TEST_CASE("CUDA edge_dot, edge_softmax, edge_attention match the CPU and float64
   const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8", "hub=8,score=s16,sstep=8",
                                         "score=s32,sstep=32", "score=s16,sstep=16");
   CAPTURE(d, masked, schedule);
-  baselines::set_cuda_schedule("default");
-  baselines::set_cuda_schedule(schedule);
+  guard.set(schedule);
   const std::int64_t n = 150, h = 3;
   Case c = make_case(n, h, d, 500 + static_cast<std::uint64_t>(d));
   const std::int64_t E = c.g.num_edges();
@@ -117,8 +116,7 @@ TEST_CASE("CUDA gather_sum, gather_axpby, node_axpby match the CPU and float64",
   const std::string schedule = GENERATE(as<std::string>{}, "default", "hub=8", "hop=w32,hub=8,step=8",
                                         "hop=w8,step=16", "hop=h2,hub=8", "hop=row,hub=8", "hop=w32,step=32");
   CAPTURE(d, schedule);
-  baselines::set_cuda_schedule("default");
-  baselines::set_cuda_schedule(schedule);
+  guard.set(schedule);
   const std::int64_t n = 130, h = 3;
   Case c = make_case(n, h, d, 600 + static_cast<std::uint64_t>(d));
   const std::int64_t E = c.g.num_edges();
@@ -204,8 +202,7 @@ TEST_CASE("CUDA bf16 primitives match the CPU bf16 path and float64 on the round
       GENERATE(as<std::string>{}, "default", "hub=8,hop=w32", "hop=w8,score=s16,sstep=8", "hop=h2,step=16",
                "hop=row", "hop=w16,step=32,score=s32,sstep=32", "hop=w8,step=8,sstep=16");
   CAPTURE(d, schedule);
-  baselines::set_cuda_schedule("default");
-  baselines::set_cuda_schedule(schedule);
+  guard.set(schedule);
   const std::int64_t n = 120, h = 3;
   Case c = make_case(n, h, d, 800 + static_cast<std::uint64_t>(d));
   const std::int64_t E = c.g.num_edges();

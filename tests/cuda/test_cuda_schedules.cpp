@@ -37,8 +37,7 @@ TEST_CASE("every CUDA schedule reproduces the CPU forward on the authors' recipe
         "score=s16", "score=s32", "hub=-1", "step=8,sstep=8", "hop=w32,step=32,score=s32,sstep=32",
         "hop=h2,step=16,score=s16,sstep=16", "panel=0", "panel=2", "panel=2,hub=-1"}) {
     CAPTURE(s);
-    baselines::set_cuda_schedule("default");
-    baselines::set_cuda_schedule(s);
+    guard.set(s);
     const Tensor3<float> z = diffusion::diffuse(gd, qd.view(), kd.view(), vd.view(), c);
     REQUIRE(test::rel_error(z.buffer().to_vector().data(), ref) < 1e-5);
     const Tensor3<bf16> zb = diffusion::diffuse(gd, qbd.view(), kbd.view(), vbd.view(), c);

@@ -179,8 +179,7 @@ int run_attend_body(Args& args) {
   Buffer<std::uint8_t> mb;
   if (in.mask) mb = to_device(load_mask(in), dev);
   const ops::NodeMask mask = in.mask ? ops::NodeMask{mb.data(), mb.size(), dev} : ops::NodeMask{};
-  const ops::EdgeLayout layout = ops::preferred_edge_layout(dev);
-  Matrix<float> w = diffusion::weights_matrix(g, in.h, layout);
+  ops::EdgeWeights w(g.view(), in.h);
   diffusion::StageTimes times;
   double load_ms = 0;
   Buffer<float> z;  // the result, float32 on the CPU
@@ -206,12 +205,11 @@ int run_attend_body(Args& args) {
       attend_grad_compute(grads, g, view(qb), view(kb), view(vb), mask, coeffs);
     sw.reset();
     diffusion::attention_weights(g, Tensor3View<const T>(view(qb)), Tensor3View<const T>(view(kb)), mask,
-                                 0.0f, w.view(), layout);
+                                 0.0f, w);
     synchronize(dev);
     times.scores_ms = sw.ms();
     // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
-    diffusion::diffuse_values(g, w.view(), layout, Tensor3View<const T>(view(vb)), coeffs, view(qb), view(kb),
-                              &times);
+    diffusion::diffuse_values(g, w, Tensor3View<const T>(view(vb)), coeffs, view(qb), view(kb), &times);
     synchronize(dev);
     sw.reset();
     kb = Buffer<T>();
@@ -235,15 +233,10 @@ int run_attend_body(Args& args) {
   npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
   z = Buffer<float>();
   if (weights_out) {
-    Buffer<float> wh = to_device(std::move(w.buffer()), Device::cpu);
-    if (layout == ops::EdgeLayout::head_major) {  // the file is (E, H) in CSR order
-      Buffer<float> t(E * in.h);
-      ops::transpose_edge_values({wh.data(), in.h, E, Device::cpu}, {t.data(), E, in.h, Device::cpu});
-      wh = std::move(t);
-    }
+    const std::vector<float> wh = w.edge_major().buffer().to_vector();  // the file is (E, H) in CSR order
     npy::save(files.stage(*weights_out), wh.data(), {E, in.h});
   }
-  w = Matrix<float>();
+  w = ops::EdgeWeights();
   if (edges_out) {
     const std::vector<std::int32_t> pairs = edge_pairs(src.graph);
     npy::save(files.stage(*edges_out), pairs.data(), {E, 2});

@@ -136,7 +136,6 @@ int run_demo_body(Args& args) {
   Csr dev_graph;
   if (dev != Device::cpu) dev_graph = host_graph.to(dev);
   const Csr& g = dev == Device::cpu ? host_graph : dev_graph;
-  const ops::EdgeLayout layout = ops::preferred_edge_layout(dev);
   diffusion::StageTimes times;
   double inputs_ms = 0;
   Buffer<float> z;  // Z as float32 on the CPU
@@ -159,14 +158,13 @@ int run_demo_body(Args& args) {
     synchronize(dev);
     inputs_ms = sw.ms();
     auto view = [&](Buffer<T>& b) { return tensor3_view(b.data(), n, heads, dim, dev); };
-    Matrix<float> w = diffusion::weights_matrix(g, heads, layout);
+    ops::EdgeWeights w(g.view(), heads);
     sw.reset();
     diffusion::attention_weights(g, Tensor3View<const T>(view(qt)), Tensor3View<const T>(view(kt)), {}, 0.0f,
-                                 w.view(), layout);
+                                 w);
     synchronize(dev);
     times.scores_ms = sw.ms();
-    diffusion::diffuse_values(g, w.view(), layout, Tensor3View<const T>(view(vt)), coeffs, view(qt), view(kt),
-                              &times);
+    diffusion::diffuse_values(g, w, Tensor3View<const T>(view(vt)), coeffs, view(qt), view(kt), &times);
     synchronize(dev);
     Buffer<T> zt = dev == Device::cpu ? std::move(qt) : qt.to(Device::cpu);
     if constexpr (std::is_same_v<T, float>) {

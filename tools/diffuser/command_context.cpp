@@ -16,9 +16,10 @@ CommandContext::CommandContext() : ctx_(std::make_unique<Context>(context_option
   install();
 }
 
-CommandContext::CommandContext(int threads) {
+CommandContext::CommandContext(int threads, const std::optional<std::string>& cuda_schedule) {
   ContextOptions o = current_context().options();
   if (threads > 0) o.cpu.threads = threads;
+  if (cuda_schedule) o.cuda.schedule += "," + *cuda_schedule;
   ctx_ = std::make_unique<Context>(o);
   install();
 }

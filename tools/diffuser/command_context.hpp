@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <diffuser/engine/context.hpp>
 
@@ -13,8 +15,9 @@ class CommandContext {
  public:
   // From the environment (main.cpp, before any command runs).
   CommandContext();
-  // The current context's options with `threads` CPU threads (threads <= 0: unchanged).
-  explicit CommandContext(int threads);
+  // The current context's options with `threads` CPU threads (threads <= 0: unchanged) and, when
+  // given, the CUDA kernel schedule `cuda_schedule` over the environment's (--schedule).
+  explicit CommandContext(int threads, const std::optional<std::string>& cuda_schedule = {});
   ~CommandContext();
   CommandContext(const CommandContext&) = delete;
   CommandContext& operator=(const CommandContext&) = delete;

@@ -3,6 +3,7 @@
 // buffer of the layer allocated there; runs timed with the device drained; peak device memory).
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include <diffuser/attention/layer.hpp>
@@ -72,7 +73,6 @@ void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, Device dev, st
       {"FFN1 h W1^T    ", false, true, T, I, d},     {"FFN2 a W2^T    ", false, true, T, d, I},
       {"dX   dY W      ", false, false, T, d, I},    {"dW   dY^T X    ", true, false, I, d, T}};
   std::fprintf(out, "matrix products (GFLOP/s, median of 3):\n");
-  const diffuser::dense::CpuGemm before = diffuser::dense::cpu_gemm();
   for (const auto& s : shapes) {
     Matrix<float> a(s.ta ? s.k : s.m, s.ta ? s.m : s.k), b(s.tb ? s.n : s.k, s.tb ? s.k : s.n);
     for (std::int64_t i = 0; i < a.buffer().size(); ++i)
@@ -84,9 +84,10 @@ void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, Device dev, st
     const int kinds = dev == Device::cpu ? 2 : 1;
     double rate[2] = {0, 0};
     for (int be = 0; be < kinds; ++be) {
-      if (dev == Device::cpu)
-        diffuser::dense::set_cpu_gemm(be == 0 ? diffuser::dense::CpuGemm::blas
-                                              : diffuser::dense::CpuGemm::blocked);
+      ContextOptions o = current_context().options();
+      o.cpu.gemm = be == 0 ? CpuGemm::blas : CpuGemm::blocked;
+      const Context ctx(o);
+      ContextScope scope(ctx);
       std::vector<double> t;
       for (int r = 0; r < 4; ++r) {
         synchronize(dev);
@@ -106,7 +107,6 @@ void gemm_compare(std::int64_t T, std::int64_t d, std::int64_t I, Device dev, st
       std::fprintf(out, "  %s (%lld x %lld x %lld): cublas %8.1f\n", s.name, static_cast<long long>(s.m),
                    static_cast<long long>(s.n), static_cast<long long>(s.k), rate[0]);
   }
-  diffuser::dense::set_cpu_gemm(before);
 }
 
 }  // namespace
@@ -137,19 +137,28 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   args.finish();
   if (n <= 0 || n > kMaxNodes) throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", n));
   if (reps < 1 || reps > 1000) throw UsageError(cat("--reps must be in [1, 1000], got ", reps));
+  std::optional<CpuGemm> gemm_kind;
   if (gemm) {
     if (dev != Device::cpu)
       throw UsageError("--gemm chooses the CPU's product; the cuda backend uses cuBLAS");
     if (*gemm == "blas")
-      diffuser::dense::set_cpu_gemm(diffuser::dense::CpuGemm::blas);
+      gemm_kind = CpuGemm::blas;
     else if (*gemm == "blocked")
-      diffuser::dense::set_cpu_gemm(diffuser::dense::CpuGemm::blocked);
+      gemm_kind = CpuGemm::blocked;
     else
       throw UsageError(cat("--gemm must be blas or blocked, got '", *gemm, "'"));
   }
   if (json_out) check_output_path(*json_out, "json");
   require_device(dev);
   cli::CommandContext command_context(threads);
+  std::optional<Context> gemm_context;  // --gemm: the CPU's product for this run
+  std::optional<ContextScope> gemm_scope;
+  if (gemm_kind) {
+    ContextOptions o = current_context().options();
+    o.cpu.gemm = *gemm_kind;
+    gemm_context.emplace(o);
+    gemm_scope.emplace(*gemm_context);
+  }
   LayerOptions o = LayerOptions::from_config(c);
   if (hop_memory) o.hop_memory = parse_hop_memory(*hop_memory);
   o.head_groups = head_groups;

@@ -17,8 +17,6 @@ namespace diffuser::diffusion {
 
 namespace {
 
-using ops::EdgeLayout;
-
 float resolve_scale(float scale, std::int64_t d) {
   return scale > 0.0f ? scale : 1.0f / std::sqrt(static_cast<float>(d));
 }
@@ -54,9 +52,9 @@ ops::HeadSlice sub_slice(const DiffusionDropout& drop, std::int64_t view_heads, 
 // Per-edge weights with the weight dropout applied (training) or not.
 void weights_into(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
                   float scale, const DiffusionDropout* drop, ops::HeadSlice heads, MatrixView<float> w) {
-  attention_weights(g, q, k, mask, scale, w, EdgeLayout::edge_major);
+  attention_weights(g, q, k, mask, scale, w);
   if (drop && drop->p_weights > 0.0f)
-    ops::dropout_edges(w, EdgeLayout::edge_major, drop->p_weights, drop->seed, drop->weights_stream(), heads);
+    ops::dropout_edges(w, drop->p_weights, drop->seed, drop->weights_stream(), heads);
 }
 
 // Runs hops 1..count from V, ping-ponging between `a` and `b`; returns the view holding x_count
@@ -239,8 +237,7 @@ void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const floa
     }
     // dA was taken w.r.t. the dropped weights: back through the mask.
     if (drop.p_weights > 0.0f)
-      ops::dropout_edges(dw.view(), ops::EdgeLayout::edge_major, drop.p_weights, drop.seed,
-                         drop.weights_stream(), heads);
+      ops::dropout_edges(dw.view(), drop.p_weights, drop.seed, drop.weights_stream(), heads);
     // The softmax backward needs the weights before dropout in forward order: recomputed (one score
     // pass) rather than kept in a third E x g buffer.
     if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, heads, w.view());

@@ -23,36 +23,34 @@ struct StageTimes {
 void check_finite(Tensor3View<const float> x, const char* name);
 void check_finite(Tensor3View<const bf16> x, const char* name);
 
-// Per-edge weights shaped for `layout`: (E, H) edge-major, (H, E) head-major, on the graph's device.
-Matrix<float> weights_matrix(const Csr& g, std::int64_t heads, ops::EdgeLayout layout);
-
 // A (E, H) in CSR order on the graph's device. scale <= 0 means 1 / sqrt(D).
 Matrix<float> attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
                                 ops::NodeMask mask = {}, float scale = 0.0f);
 void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
-                       ops::NodeMask mask, float scale, MatrixView<float> weights,
-                       ops::EdgeLayout layout = ops::EdgeLayout::edge_major);
-// bf16 Q and K (float32 dot products and weights).
+                       ops::NodeMask mask, float scale, MatrixView<float> weights);
+// Into EdgeWeights (the device's own layout: what diffuse_values reads fastest); bf16 Q and K
+// have float32 dot products and weights.
+void attention_weights(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                       ops::NodeMask mask, float scale, ops::EdgeWeights& weights);
 void attention_weights(const Csr& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, ops::NodeMask mask,
-                       float scale, MatrixView<float> weights,
-                       ops::EdgeLayout layout = ops::EdgeLayout::edge_major);
+                       float scale, ops::EdgeWeights& weights);
 
 // out = sum_k theta_k A^k V given the weights. `scratch` is a second node buffer of v's shape used
 // for ping-pong between hops (may be empty when hops <= 1); neither may overlap v. No host round
 // trip happens between hops (unless `times` asks for per-hop timings, which synchronise).
+// weights: (E, H) in CSR order, or EdgeWeights.
 void diffuse_values(const Csr& g, MatrixView<const float> weights, Tensor3View<const float> v,
                     const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
                     StageTimes* times = nullptr);
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                    Tensor3View<const float> v, const Coefficients& c, Tensor3View<float> out,
-                    Tensor3View<float> scratch, StageTimes* times = nullptr);
+void diffuse_values(const Csr& g, const ops::EdgeWeights& weights, Tensor3View<const float> v,
+                    const Coefficients& c, Tensor3View<float> out, Tensor3View<float> scratch,
+                    StageTimes* times = nullptr);
 // bf16 V, Z and hop buffers (float32 weights and accumulation; each hop rounds once).
-void diffuse_values(const Csr& g, MatrixView<const float> weights, ops::EdgeLayout layout,
-                    Tensor3View<const bf16> v, const Coefficients& c, Tensor3View<bf16> out,
-                    Tensor3View<bf16> scratch, StageTimes* times = nullptr);
+void diffuse_values(const Csr& g, const ops::EdgeWeights& weights, Tensor3View<const bf16> v,
+                    const Coefficients& c, Tensor3View<bf16> out, Tensor3View<bf16> scratch,
+                    StageTimes* times = nullptr);
 
-// The whole forward with its own buffers (for tests and small jobs), weights in the device's
-// preferred layout.
+// The whole forward with its own buffers (for tests and small jobs).
 Tensor3<float> diffuse(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
                        Tensor3View<const float> v, const Coefficients& c, ops::NodeMask mask = {},
                        StageTimes* times = nullptr);

@@ -48,8 +48,9 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
                      Tensor3View<const float> v, int hops, float alpha, Tensor3View<float> out, int reps,
                      std::int64_t max_n = 16384);
 
-// The CUDA backend's kernel schedule, for measuring variants in one process. A spec is a
-// comma-separated list of key=value (unnamed keys keep their value):
+// The CUDA backend's kernel schedule is an option of the execution context (CudaOptions::schedule,
+// DIFFUSER_CUDA_SCHEDULE; Context::cuda_schedule_text shows it): a comma-separated list of
+// key=value (unnamed keys keep their default):
 //   hop=auto|w32|w16|w8|h2|row  hop kernel: one warp per (row, head) with 32/16/8 lanes per
 //                           edge, h2 = one warp per (row, 2 heads), row = one warp per row, all
 //                           heads (default auto: w16 for float32 rows, w8 for bf16)
@@ -58,22 +59,20 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
 //   score=s8|s16|s32        score kernel: lanes per edge in the dot products (default s8)
 //   sstep=8|16|32           edges loaded per step by the score kernel (default 8)
 //   layout=hm|em            per-edge weights head-major (H, E) or edge-major (E, H) inside the
-//                           forward (ops::preferred_edge_layout; default hm)
+//                           forward (default hm)
 //   hub=N                   rows with in-degree above N take the split hub path (0: the default
 //                           rule, > max(1024, min(4096, 8 x mean degree)); -1: never)
-//   panel=0|1|2             bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
+//   panel=0|1               bf16 rows with D = 64 and hop=auto: the sources most rows of a 32-row
 //                           tile share are multiplied as a dense panel on tensor cores, and the
-//                           hub rows' hops and scores run as tile products on tensor cores. The
-//                           panel plan costs more than a forward to build, so 1 (the default)
-//                           builds it at a graph's second forward (one-shot runs keep the
-//                           per-edge hops), 2 at the first; 0: off
-// "default" resets everything. The environment variable DIFFUSER_CUDA_SCHEDULE sets the initial
-// schedule. Throws UsageError for an unknown key or value.
-void set_cuda_schedule(std::string_view spec);
-std::string cuda_schedule();
+//                           hub rows' hops and scores run as tile products on tensor cores (the
+//                           plan is built on the device at a graph's first use); 0: off
+// "default" resets everything.
 
 // Edges of g (on the GPU) that the bf16 hop's dense panels cover under the current schedule (0:
-// the hop gathers every edge). Builds and caches the panel plan on first use.
+// the hop gathers every edge). Builds the panel plan (kept in g's plans) on first use.
 std::int64_t cuda_panel_edges(const Csr& g);
+// "" when the device-built panel plan of g equals the host-built reference array for array, else
+// the first difference (tests).
+std::string cuda_panel_plan_differences(const Csr& g);
 
 }  // namespace diffuser::baselines

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include <diffuser/engine/context.hpp>
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/tensor.hpp>
 
@@ -19,12 +20,8 @@ namespace diffuser::dense {
 // CPU and CUDA column sums of the same input agree to the last bit unless the compiler contracts
 // a product into an FMA on one side (column_dot).
 
-// The CPU's matrix product (process-wide): OpenBLAS (default) or a plain blocked loop kept to
-// measure OpenBLAS against. The CUDA backend always uses cuBLAS (FP32, no TF32).
-enum class CpuGemm { blas, blocked };
-void set_cpu_gemm(CpuGemm g);
-CpuGemm cpu_gemm();
-// "openblas", "blocked" or "cublas": what gemm() uses on `d` now.
+// "openblas", "blocked" or "cublas": what gemm() uses on `d` in the current context (the CPU's
+// choice is CpuOptions::gemm).
 const char* gemm_name(Device d);
 
 // C (m, n) = alpha * op(A) op(B) + beta * C, with op(A) (m, k) and op(B) (k, n): A is (m, k), or

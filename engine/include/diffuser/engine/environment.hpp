@@ -10,6 +10,10 @@
 //   DIFFUSER_HUB_ROWS=0|1                  the tiled hub-row path
 //   DIFFUSER_HUB_THRESHOLD=T               rows of degree >= T are hubs
 //   DIFFUSER_PANEL_ROWS=16|32, DIFFUSER_PANEL_SHARE=1..100, DIFFUSER_HUB_CHUNK_ROWS=16..64
+//   DIFFUSER_CUDA_DEVICE=I                 the CUDA device
+//   DIFFUSER_CUDA_SCHEDULE=key=value,...   CUDA kernel schedule (baselines.hpp lists the keys)
+//   DIFFUSER_CUDA_SYNC=0|1                 synchronise after every CUDA launch (debugging)
+//   DIFFUSER_BWD_GENERIC=0|1, DIFFUSER_BWD_HEADS=G   CUDA backward kernel variants (comparisons)
 #pragma once
 
 #include <diffuser/engine/context.hpp>

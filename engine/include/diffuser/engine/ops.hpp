@@ -6,6 +6,7 @@
 #include <memory>
 
 #include <diffuser/engine/bf16.hpp>
+#include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/tensor.hpp>
 
@@ -19,12 +20,40 @@ using NodeMask = Span<const std::uint8_t>;
 //   edge_major: (E, H), row e = edge e in CSR order. The public format (--weights-out, the CPU).
 //   head_major: (H, E), each head's values contiguous in CSR order. What the CUDA kernels read
 //               best: they run one head at a time over all rows (docs/GPU.md).
+// A low-level choice of the engine: the rest of the code holds EdgeWeights, which pick it.
 // Only the fused primitives (edge_attention, gather_axpby) take both; transpose_edge_values
 // converts between the two.
 enum class EdgeLayout { edge_major, head_major };
 
-// The layout the fused primitives on `d` run fastest with (edge_major on the CPU).
+// The layout the fused primitives on `d` run fastest with in the current context (edge_major on
+// the CPU; on the GPU the schedule's, head_major by default).
 EdgeLayout preferred_edge_layout(Device d);
+
+// The attention weights of a graph's edges, per head, on the graph's device, in the layout that
+// device's kernels read fastest (EdgeLayout). Opaque to callers: the primitives take them whole,
+// and edge_major() gives the public (E, H) CSR-order values.
+class EdgeWeights {
+ public:
+  EdgeWeights() = default;
+  // For g's edges and `heads` heads, on g's device, in the current context's preferred layout.
+  EdgeWeights(const CsrView& g, std::int64_t heads);
+
+  std::int64_t edges() const { return edges_; }
+  std::int64_t heads() const { return heads_; }
+  Device device() const { return m_.device(); }
+  // (E, H) in CSR order, on the same device (a transposed copy when stored head-major).
+  Matrix<float> edge_major() const;
+
+  // The engine's access (the primitives).
+  EdgeLayout layout() const { return layout_; }
+  MatrixView<float> matrix() { return m_.view(); }
+  MatrixView<const float> matrix() const { return m_.view(); }
+
+ private:
+  Matrix<float> m_;
+  EdgeLayout layout_ = EdgeLayout::edge_major;
+  std::int64_t edges_ = 0, heads_ = 0;
+};
 
 // [u_dot_v, SDDMM] scores[e, h] = scale * <q[dst(e), h, :], k[src(e), h, :]> for every edge e.
 // q, k: (N, H, D); scores: (E, H) in CSR order.
@@ -57,6 +86,12 @@ void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<co
 void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
                     NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major);
 
+// The same into EdgeWeights (their own layout; their heads must be q's, their edges the graph's).
+void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
+                    NodeMask mask, EdgeWeights& weights);
+void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
+                    NodeMask mask, EdgeWeights& weights);
+
 // Fused gather_sum + node_axpby (one diffusion hop): out = a * (W x) + b * y. With b == 0 the
 // view y may be empty. out must not alias x (rows of x are read while out is written).
 // bf16: x, y and out are bf16; weights and accumulation are float32, out is rounded once.
@@ -67,12 +102,17 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
                   Tensor3View<const bf16> y, Tensor3View<bf16> out,
                   EdgeLayout layout = EdgeLayout::edge_major);
 
+void gather_axpby(const CsrView& g, const EdgeWeights& w, float a, Tensor3View<const float> x, float b,
+                  Tensor3View<const float> y, Tensor3View<float> out);
+void gather_axpby(const CsrView& g, const EdgeWeights& w, float a, Tensor3View<const bf16> x, float b,
+                  Tensor3View<const bf16> y, Tensor3View<bf16> out);
+
 // Weights prepared once for several hops over the same graph (the diffusion's K hops) on rows
 // shaped like x_like. On the GPU with bf16 rows and D = 64 the weights are packed for the
 // tensor-core hop (per 32-row tile, the sources most of its rows share as a dense bf16 block, the
 // other edges as a list: docs/GPU.md section 10); otherwise nothing is copied and the hops read w.
-// The per-graph panel plan is built at the second prepare_hops on a graph (building it costs more
-// than a forward; DIFFUSER_CUDA_SCHEDULE=panel=2 builds it at the first, panel=0 never).
+// The per-graph panel plan is built on the device at the first prepare_hops on a graph and kept in
+// its plans (panel=0 in the context's CUDA schedule turns the panels off).
 // The packed copy is a snapshot: later changes to w are not seen. g and w must outlive the
 // HopWeights; the packed weights take (H * tiles * 32 * S * 2 + H * listed * 4) bytes of device
 // memory (about 0.55x the float32 weights in the authors' recipe).
@@ -85,6 +125,10 @@ HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout 
                         Tensor3View<const float> x_like);
 HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout layout,
                         Tensor3View<const bf16> x_like);
+HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w,
+                        Tensor3View<const float> x_like);  // (E, H)
+HopWeights prepare_hops(const CsrView& g, const EdgeWeights& w, Tensor3View<const float> x_like);
+HopWeights prepare_hops(const CsrView& g, const EdgeWeights& w, Tensor3View<const bf16> x_like);
 // gather_axpby over prepared weights: the same result as over w (up to the bf16 rounding of the
 // packed block weights).
 void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const float> x, float b,

@@ -101,6 +101,10 @@ struct HeadSlice {
 void dropout(Tensor3View<float> x, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice = {});
 void dropout_edges(MatrixView<float> w, EdgeLayout layout, float p, std::uint64_t seed, std::uint64_t stream,
                    HeadSlice slice = {});
+// (E, H) edge-major values, and EdgeWeights in their own layout.
+void dropout_edges(MatrixView<float> w, float p, std::uint64_t seed, std::uint64_t stream,
+                   HeadSlice slice = {});
+void dropout_edges(EdgeWeights& w, float p, std::uint64_t seed, std::uint64_t stream, HeadSlice slice = {});
 
 // The integer threshold of p (keep when the top 32 random bits are >= it) and the keep test.
 inline std::uint32_t dropout_threshold(float p) {

@@ -52,15 +52,13 @@ Timing dense_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
   return cuda::dense_forward(g, q, k, v, hops, alpha, out, reps, max_n);
 }
 
-void set_cuda_schedule(std::string_view spec) {
-  cuda::set_schedule(spec);
-}
-std::string cuda_schedule() {
-  return cuda::schedule();
-}
 std::int64_t cuda_panel_edges(const Csr& g) {
   DIFFUSER_CHECK(g.device() == Device::cuda, "cuda_panel_edges: the graph must be on the GPU");
   return cuda::panel_edges(g.view());
+}
+std::string cuda_panel_plan_differences(const Csr& g) {
+  DIFFUSER_CHECK(g.device() == Device::cuda, "cuda_panel_plan_differences: the graph must be on the GPU");
+  return cuda::panel_builder_differences(g.view());
 }
 
 }  // namespace diffuser::baselines

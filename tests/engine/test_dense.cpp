@@ -59,8 +59,11 @@ std::vector<double> gemm_reference(bool ta_, bool tb, double alpha, const Matrix
 }  // namespace
 
 TEST_CASE("dense gemm: every transpose, alpha and beta, against float64", "[cpu][attention][dense]") {
-  const auto gemm_kind = GENERATE(dense::CpuGemm::blas, dense::CpuGemm::blocked);
-  dense::set_cpu_gemm(gemm_kind);
+  const auto gemm_kind = GENERATE(CpuGemm::blas, CpuGemm::blocked);
+  ContextOptions o = current_context().options();
+  o.cpu.gemm = gemm_kind;
+  const Context ctx(o);
+  ContextScope scope(ctx);
   CAPTURE(dense::gemm_name(Device::cpu));
   for (bool ta_ : {false, true})
     for (bool tb : {false, true}) {
@@ -84,7 +87,6 @@ TEST_CASE("dense gemm: every transpose, alpha and beta, against float64", "[cpu]
   dense::gemm(false, false, 1.0f, a0.view(), b0.view(), 2.0f, c0.view());
   for (std::size_t i = 0; i < before.size(); ++i)
     CHECK(c0.buffer()[static_cast<std::int64_t>(i)] == 2 * before[i]);
-  dense::set_cpu_gemm(dense::CpuGemm::blas);
 }
 
 TEST_CASE("dense bias, column sums and column dot: float64 reference, thread-count independent",
