@@ -32,6 +32,12 @@ void reset_peak_device_bytes() {
   cuda::reset_peak_bytes();
 }
 
+double cuda_graph_replay_ms(const std::function<void()>& f, int replays) {
+  DIFFUSER_CHECK(replays >= 1, "cuda_graph_replay_ms: replays must be positive");
+  require_device(Device::cuda);
+  return cuda::graph_replay_ms(f, replays);
+}
+
 double device_copy_gbps(std::int64_t bytes, int reps) {
   DIFFUSER_CHECK(bytes > 0 && reps > 0, "device_copy_gbps: bytes and reps must be positive");
   return cuda::copy_gbps(bytes, reps);

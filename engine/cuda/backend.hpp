@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,12 @@ void free(void* p) noexcept;
 void copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes);
 void memset_zero(void* p, std::size_t bytes);
 void synchronize();
+void* stream_create(int device);
+void stream_destroy(void* stream, int device) noexcept;
+void stream_synchronize(void* stream);
+// Captures what f enqueues on the current context's stream into a CUDA graph, then replays it
+// `replays` times; returns the median ms of one replay (baselines::cuda_graph_replay_ms).
+double graph_replay_ms(const std::function<void()>& f, int replays);
 
 // Per-edge values: element (e, h) lives at w[e * se + h * sh] (edge-major: se = H, sh = 1;
 // head-major: se = 1, sh = E).

@@ -251,6 +251,63 @@ void synchronize() {
   DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 
+void* stream_create(int device) {
+  use_device(device);
+  cudaStream_t s = nullptr;
+  DIFFUSER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+void stream_destroy(void* stream, int device) noexcept {
+  int now = -1;
+  (void)cudaGetDevice(&now);
+  if (now != device) (void)cudaSetDevice(device);
+  (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+  if (now != device && now >= 0) (void)cudaSetDevice(now);
+}
+
+void stream_synchronize(void* stream) {
+  DIFFUSER_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+}
+
+double graph_replay_ms(const std::function<void()>& f, int replays) {
+  const cudaStream_t stream = current_stream();
+  DIFFUSER_CHECK(stream != nullptr,
+                 "a CUDA graph needs a stream of its own (the legacy default stream "
+                 "cannot be captured): set CudaOptions::stream");
+  cudaGraph_t graph = nullptr;
+  DIFFUSER_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    f();
+  } catch (...) {
+    (void)cudaStreamEndCapture(stream, &graph);
+    if (graph) (void)cudaGraphDestroy(graph);
+    throw;
+  }
+  DIFFUSER_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  DIFFUSER_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  std::vector<double> ms;
+  cudaEvent_t t0, t1;
+  DIFFUSER_CUDA_CHECK(cudaEventCreate(&t0));
+  DIFFUSER_CUDA_CHECK(cudaEventCreate(&t1));
+  for (int r = 0; r <= replays; ++r) {
+    DIFFUSER_CUDA_CHECK(cudaEventRecord(t0, stream));
+    DIFFUSER_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    DIFFUSER_CUDA_CHECK(cudaEventRecord(t1, stream));
+    DIFFUSER_CUDA_CHECK(cudaEventSynchronize(t1));
+    float v = 0;
+    DIFFUSER_CUDA_CHECK(cudaEventElapsedTime(&v, t0, t1));
+    if (r > 0) ms.push_back(v);
+  }
+  (void)cudaEventDestroy(t0);
+  (void)cudaEventDestroy(t1);
+  (void)cudaGraphExecDestroy(exec);
+  (void)cudaGraphDestroy(graph);
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
 std::int64_t bytes_in_use() {
   Accounting& a = accounting();
   std::lock_guard<std::mutex> lock(a.mu);

@@ -1,14 +1,16 @@
-// Host side of the GPU panels: the CPU plan builder run on a host copy of the graph, turned into
-// per-tile source lists and a per-edge panel column, uploaded once per graph and cached.
+// The GPU panels of a graph: the lookup in its plans, the host builder (the CPU planner run on a
+// host copy of the graph, turned into per-tile source lists and a per-edge panel column: the
+// reference the device builder is tested against) and the comparison of the two.
 #include <algorithm>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "../cpu/panel_plan.hpp"
 #include "../src/cuda_schedule.hpp"
+#include "../src/graph_plans_store.hpp"
 #include "backend.hpp"
 #include "common.cuh"
+#include "panel_arrays.hpp"
 #include "panel_plan.hpp"
 #include "plan.cuh"
 

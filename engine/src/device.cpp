@@ -53,4 +53,17 @@ std::string describe_device(Device d) {
              " hardware threads, CPU level ", cpu_isa_name(ctx.cpu_isa()));
 }
 
+DeviceStream::DeviceStream(int device) : device_(device) {
+  require_device(Device::cuda);
+  handle_ = cuda::stream_create(device);
+}
+
+DeviceStream::~DeviceStream() {
+  if (handle_) cuda::stream_destroy(handle_, device_);
+}
+
+void DeviceStream::synchronize() const {
+  cuda::stream_synchronize(handle_);
+}
+
 }  // namespace diffuser

@@ -32,6 +32,16 @@ void memset_zero(void*, std::size_t) {
   unavailable();
 }
 void synchronize() {}
+void* stream_create(int) {
+  unavailable();
+}
+void stream_destroy(void*, int) noexcept {}
+void stream_synchronize(void*) {
+  unavailable();
+}
+double graph_replay_ms(const std::function<void()>&, int) {
+  unavailable();
+}
 bool prefers_head_major() {
   return false;
 }

@@ -26,21 +26,44 @@ struct TermInfo {
 const std::vector<TermInfo>& term_table() {
   static const std::vector<TermInfo> table = {
       {"window", {"R"}, "window:R", "token i attends to every j with |i-j| <= R (itself included)"},
-      {"blocks", {"W"}, "blocks:W",
-       "overlapping blocks of W tokens at stride W/2 (W even), all pairs inside a block (authors' local pattern)"},
+      {"blocks",
+       {"W"},
+       "blocks:W",
+       "overlapping blocks of W tokens at stride W/2 (W even), all pairs inside a block (authors' local "
+       "pattern)"},
       {"dilated", {"R", "G"}, "dilated:R:G", "token i attends to i +- t*G for t = 0..R (itself included)"},
       {"global", {"G"}, "global:G", "the first G tokens attend to all tokens and are attended by all"},
-      {"global-random", {"G"}, "global-random:G", "G distinct seeded random positions are global (as global:G)"},
+      {"global-random",
+       {"G"},
+       "global-random:G",
+       "G distinct seeded random positions are global (as global:G)"},
       {"global-at", {}, "global-at:I,J,...", "the listed positions are global (as global:G)"},
       {"random", {"R"}, "random:R", "R seeded random incoming edges per token (duplicates collapse)"},
-      {"bigbird", {"B", "R", "G"}, "bigbird:B:R:G",
-       "blocks of B tokens: 3-block window, R seeded random key blocks per query block, first G blocks global"},
+      {"block-random",
+       {"B", "R"},
+       "block-random:B:R",
+       "each aligned block of B tokens attends to all tokens of R seeded random blocks of B (dense tiles)"},
+      {"bigbird",
+       {"B", "R", "G"},
+       "bigbird:B:R:G",
+       "blocks of B tokens: 3-block window, R seeded random key blocks per query block, first G blocks "
+       "global"},
       {"self", {}, "self", "every token attends to itself"},
       {"full", {}, "full", "all N^2 pairs (refused when N^2 > 2^31)"},
-      {"diffuser", {"W", "R", "G"}, "diffuser[:W:R:G]",
+      {"diffuser",
+       {"W", "R", "G"},
+       "diffuser[:W:R:G]",
        "the authors' recipe blocks:W+random:R+global-random:G (default 64:64:64)"},
+      {"diffuser-blocks",
+       {"W", "R", "G"},
+       "diffuser-blocks[:W:R:G]",
+       "the recipe with its R random edges per token drawn as R/32 random blocks of 32: "
+       "blocks:W+block-random:32:R/32+global-random:G (default 64:64:64; R a multiple of 32)"},
       {"file", {}, "file:PATH", "the edges of a graph file (.txt .edges .el .mtx .npy .dot .gv .graphml)"},
-      {"plugin", {}, "plugin:LIB.so[:ARGS]", "the edges a plugin library emits (C ABI of diffuser/graphs/plugin.h)"},
+      {"plugin",
+       {},
+       "plugin:LIB.so[:ARGS]",
+       "the edges a plugin library emits (C ABI of diffuser/graphs/plugin.h)"},
   };
   return table;
 }
@@ -89,7 +112,8 @@ class TermParser {
     if (s.empty()) fail(cat(what, " is missing (usage: ", usage, ")"));
     std::int64_t v = 0;
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc::result_out_of_range || (ec == std::errc() && ptr == s.data() + s.size() && v > kMaxNodes))
+    if (ec == std::errc::result_out_of_range ||
+        (ec == std::errc() && ptr == s.data() + s.size() && v > kMaxNodes))
       fail(cat(what, " = ", s, " is too large (at most ", kMaxNodes, ")"));
     if (ec != std::errc() || ptr != s.data() + s.size())
       fail(cat(what, " must be a non-negative integer, got '", s, "' (usage: ", usage, ")"));
@@ -119,7 +143,8 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   PatternTerm term = make_term(text, name);
 
   if (name == "file" || name == "plugin") {
-    if (colon == std::string_view::npos || trim(rest).empty()) p.fail(cat("needs a path (usage: ", info->usage, ")"));
+    if (colon == std::string_view::npos || trim(rest).empty())
+      p.fail(cat("needs a path (usage: ", info->usage, ")"));
     if (name == "file") {
       term.path = std::string(rest);
     } else {
@@ -140,25 +165,33 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   }
 
   const auto params = colon == std::string_view::npos ? std::vector<std::string_view>() : split(rest, ':');
-  const bool diffuser_default = name == "diffuser" && params.empty();
+  const bool recipe = name == "diffuser" || name == "diffuser-blocks";
+  const bool diffuser_default = recipe && params.empty();
   if (!diffuser_default && params.size() != info->params.size())
     p.fail(cat("takes ", info->params.size(), " parameter", info->params.size() == 1 ? "" : "s", ", got ",
                params.size(), " (usage: ", info->usage, ")"));
-  for (std::size_t k = 0; k < params.size(); ++k) term.params.push_back(p.number(params[k], info->params[k], info->usage));
+  for (std::size_t k = 0; k < params.size(); ++k)
+    term.params.push_back(p.number(params[k], info->params[k], info->usage));
 
   const auto& v = term.params;
-  if ((name == "blocks" || (name == "diffuser" && !diffuser_default)) && (v[0] < 2 || v[0] % 2 != 0))
+  if ((name == "blocks" || (recipe && !diffuser_default)) && (v[0] < 2 || v[0] % 2 != 0))
     p.fail(cat("W must be even and at least 2, got ", v[0]));
   if (name == "dilated" && v[1] < 1) p.fail(cat("G (the dilation) must be at least 1, got ", v[1]));
-  if (name == "bigbird" && v[0] < 1) p.fail(cat("B (the block size) must be at least 1, got ", v[0]));
+  if ((name == "bigbird" || name == "block-random") && v[0] < 1)
+    p.fail(cat("B (the block size) must be at least 1, got ", v[0]));
+  if (name == "block-random" && v[0] > 1 << 20)
+    p.fail(cat("B (the block size) must be at most 2^20, got ", v[0]));
 
-  if (name == "diffuser") {
+  if (recipe) {
     const std::int64_t w = diffuser_default ? 64 : v[0], r = diffuser_default ? 64 : v[1],
                        g = diffuser_default ? 64 : v[2];
-    PatternTerm blocks = make_term(cat("blocks:", w), "blocks"), random = make_term(cat("random:", r), "random"),
+    if (name == "diffuser-blocks" && r % 32 != 0) p.fail(cat("R must be a multiple of 32, got ", r));
+    PatternTerm blocks = make_term(cat("blocks:", w), "blocks"),
+                random = name == "diffuser" ? make_term(cat("random:", r), "random")
+                                            : make_term(cat("block-random:32:", r / 32), "block-random"),
                 global = make_term(cat("global-random:", g), "global-random");
     blocks.params = {w};
-    random.params = {r};
+    random.params = name == "diffuser" ? std::vector<std::int64_t>{r} : std::vector<std::int64_t>{32, r / 32};
     global.params = {g};
     out.push_back(std::move(blocks));
     out.push_back(std::move(random));
@@ -184,7 +217,8 @@ std::vector<PatternTerm> parse_pattern(std::string_view spec) {
   std::vector<PatternTerm> terms;
   for (const auto raw : split(spec, '+')) {
     const auto text = trim(raw);
-    if (text.empty()) throw UsageError(cat("pattern '", spec, "': empty term (two '+' in a row, or a '+' at an end)"));
+    if (text.empty())
+      throw UsageError(cat("pattern '", spec, "': empty term (two '+' in a row, or a '+' at an end)"));
     parse_term(spec, text, terms);
   }
   for (std::size_t k = 0; k < terms.size(); ++k) {

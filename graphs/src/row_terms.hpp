@@ -45,6 +45,8 @@ RowTermPtr make_full(std::string_view spec, const PatternTerm& t, std::int64_t n
 // Global tokens at the given positions (any order, duplicates allowed).
 RowTermPtr make_global(std::int64_t n, std::vector<std::int32_t> positions);
 RowTermPtr make_random(std::int64_t n, std::int64_t per_row, std::uint64_t seed, std::uint64_t stream);
+RowTermPtr make_block_random(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
+                             std::uint64_t seed, std::uint64_t stream);
 RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
                         std::int64_t global_blocks, std::uint64_t seed, std::uint64_t stream);
 // The rows of a graph given as edges (file: and plugin: terms).

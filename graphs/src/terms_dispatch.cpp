@@ -29,7 +29,9 @@ class FromEdges final : public RowTerm {
 
 }  // namespace
 
-RowTermPtr make_from_edges(const EdgeList& edges) { return std::make_unique<FromEdges>(edges); }
+RowTermPtr make_from_edges(const EdgeList& edges) {
+  return std::make_unique<FromEdges>(edges);
+}
 
 RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64_t n, std::uint64_t seed) {
   const auto& p = t.params;
@@ -40,6 +42,7 @@ RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64
   if (name == "self") return make_self(n);
   if (name == "full") return make_full(spec, t, n);
   if (name == "random") return make_random(n, p[0], seed, t.stream);
+  if (name == "block-random") return make_block_random(n, p[0], p[1], seed, t.stream);
   if (name == "bigbird") return make_bigbird(n, p[0], p[1], p[2], seed, t.stream);
   if (name == "global" || name == "global-random") {
     // More global tokens than tokens means "all of them": clamp rather than fail, so a recipe
@@ -58,8 +61,8 @@ RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64
     std::vector<std::int32_t> pos;
     for (const auto id : p) {
       if (id >= n)
-        throw UsageError(cat("pattern '", spec, "': term '", t.text, "': position ", id, " is outside [0, ", n,
-                             ") for ", n, " tokens"));
+        throw UsageError(cat("pattern '", spec, "': term '", t.text, "': position ", id, " is outside [0, ",
+                             n, ") for ", n, " tokens"));
       pos.push_back(static_cast<std::int32_t>(id));
     }
     return make_global(n, std::move(pos));

@@ -137,6 +137,43 @@ class BigBird final : public RowTerm {
   std::vector<std::int32_t> list_;
 };
 
+// Random edges at block granularity: each aligned block q of B query rows draws R seeded random
+// source blocks of B (duplicates collapse), and every row of q attends to all their tokens. A
+// block of rows then shares all of its random sources, so on the GPU every 32-row tile of the
+// recipe is dense and runs on tensor cores (B = 32), unlike token-level random:R.
+class BlockRandom final : public RowTerm {
+ public:
+  BlockRandom(std::int64_t n, std::int64_t b, std::int64_t r, std::uint64_t seed, std::uint64_t stream)
+      : n_(n), b_(b), r_(r), seed_(seed), stream_(stream), nb_((n + b - 1) / b) {}
+  std::int64_t row_size(std::int64_t i) const override {
+    std::int64_t size = 0;
+    for (const auto k : blocks(i / b_)) size += std::min((k + 1) * b_, n_) - k * b_;
+    return size;
+  }
+  void fill_row(std::int64_t i, std::int32_t* out) const override {
+    for (const auto k : blocks(i / b_)) {
+      const std::int64_t end = std::min((k + 1) * b_, n_);
+      std::iota(out, out + (end - k * b_), static_cast<std::int32_t>(k * b_));
+      out += end - k * b_;
+    }
+  }
+
+ private:
+  // The distinct source blocks of query block q, ascending.
+  std::vector<std::int64_t> blocks(std::int64_t q) const {
+    std::vector<std::int64_t> k(static_cast<std::size_t>(r_));
+    for (std::int64_t t = 0; t < r_; ++t)
+      k[static_cast<std::size_t>(t)] =
+          rng::below(seed_, stream_, static_cast<std::uint64_t>(q * r_ + t), static_cast<std::uint32_t>(nb_));
+    std::sort(k.begin(), k.end());
+    k.erase(std::unique(k.begin(), k.end()), k.end());
+    return k;
+  }
+  std::int64_t n_, b_, r_;
+  std::uint64_t seed_, stream_;
+  std::int64_t nb_;
+};
+
 }  // namespace
 
 std::vector<std::int32_t> random_positions(std::int64_t n, std::int64_t count, std::uint64_t seed,
@@ -177,6 +214,10 @@ RowTermPtr make_global(std::int64_t n, std::vector<std::int32_t> positions) {
 }
 RowTermPtr make_random(std::int64_t n, std::int64_t per_row, std::uint64_t seed, std::uint64_t stream) {
   return std::make_unique<Random>(n, per_row, seed, stream);
+}
+RowTermPtr make_block_random(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
+                             std::uint64_t seed, std::uint64_t stream) {
+  return std::make_unique<BlockRandom>(n, block, random_blocks, seed, stream);
 }
 RowTermPtr make_bigbird(std::int64_t n, std::int64_t block, std::int64_t random_blocks,
                         std::int64_t global_blocks, std::uint64_t seed, std::uint64_t stream) {

@@ -7,4 +7,5 @@ list(APPEND DIFFUSER_TEST_SOURCES
   cuda/test_cuda_graph.cpp
   cuda/test_cuda_panels.cpp
   cuda/test_cuda_backward.cpp
+  cuda/test_cuda_context.cpp
 )

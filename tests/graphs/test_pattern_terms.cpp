@@ -12,8 +12,8 @@
 
 #include "graph_test_util.hpp"
 
-using diffuser::Csr;
 using diffuser::cat;
+using diffuser::Csr;
 using diffuser::graphs::build_pattern;
 using diffuser::graphs::pattern_edges;
 using diffuser::graphs::term_stream;
@@ -65,7 +65,8 @@ Dense brute_random(std::int64_t n, std::int64_t r, std::uint64_t seed, std::uint
   Dense d(n);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t t = 0; t < r; ++t)
-      d.edge(rng::below(seed, stream, static_cast<std::uint64_t>(i * r + t), static_cast<std::uint32_t>(n)), i);
+      d.edge(rng::below(seed, stream, static_cast<std::uint64_t>(i * r + t), static_cast<std::uint32_t>(n)),
+             i);
   return d;
 }
 
@@ -76,7 +77,8 @@ std::set<std::int64_t> brute_random_positions(std::int64_t n, std::int64_t g, st
   std::iota(slots.begin(), slots.end(), 0);
   g = std::min(g, n);
   for (std::int64_t t = 0; t < g; ++t) {
-    const auto j = t + rng::below(seed, stream, static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n - t));
+    const auto j =
+        t + rng::below(seed, stream, static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n - t));
     std::swap(slots[static_cast<std::size_t>(t)], slots[static_cast<std::size_t>(j)]);
   }
   return {slots.begin(), slots.begin() + g};
@@ -124,7 +126,8 @@ TEST_CASE("window:R is |i-j| <= R", "[cpu][graphs]") {
 
 TEST_CASE("blocks:W matches the authors' overlapping blocks", "[cpu][graphs]") {
   for (const auto n : kSizes)
-    for (const std::int64_t w : {2, 4, 6, 8, 10, 64}) check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
+    for (const std::int64_t w : {2, 4, 6, 8, 10, 64})
+      check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
   // Long sequences, sizes around multiples of the stride.
   for (const std::int64_t n : {127, 128, 129, 160, 161, 190})
     for (const std::int64_t w : {16, 64}) check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
@@ -132,7 +135,8 @@ TEST_CASE("blocks:W matches the authors' overlapping blocks", "[cpu][graphs]") {
 
 TEST_CASE("dilated:R:G is j = i +- t*G for t = 0..R", "[cpu][graphs]") {
   for (const auto n : kSizes)
-    for (const auto& [r, g] : std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 1}, {2, 1}, {3, 4}, {5, 7}, {2, 300}})
+    for (const auto& [r, g] :
+         std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 1}, {2, 1}, {3, 4}, {5, 7}, {2, 300}})
       check_pattern(cat("dilated:", r, ":", g), n, 0, brute_dilated(n, r, g));
 }
 
@@ -169,12 +173,44 @@ TEST_CASE("random:R draws R seeded sources per token", "[cpu][graphs]") {
 }
 
 TEST_CASE("bigbird:B:R:G links whole blocks", "[cpu][graphs]") {
-  const std::vector<std::array<std::int64_t, 3>> params = {{1, 0, 0}, {4, 1, 1}, {5, 2, 0}, {8, 3, 2}, {50, 1, 1}, {3, 0, 9}};
+  const std::vector<std::array<std::int64_t, 3>> params = {{1, 0, 0}, {4, 1, 1},  {5, 2, 0},
+                                                           {8, 3, 2}, {50, 1, 1}, {3, 0, 9}};
   for (const auto n : kSizes)
     for (const auto& [b, r, g] : params)
       for (const std::uint64_t seed : {0ull, 3ull})
         check_pattern(cat("bigbird:", b, ":", r, ":", g), n, seed,
                       brute_bigbird(n, b, r, g, seed, term_stream(0, "bigbird")));
+}
+
+TEST_CASE("block-random:B:R gives each aligned block of B rows the same R random blocks", "[cpu][graphs]") {
+  const std::int64_t n = 1000, B = 32;
+  const Csr g = build_pattern("block-random:32:3", n, 7);
+  g.validate();
+  for (std::int64_t q = 0; q * B < n; ++q) {
+    const auto first = g.neighbors(q * B);
+    // Whole blocks of B sources (the last block may be short), at most 3 of them, ascending.
+    std::set<std::int64_t> blocks;
+    for (const auto j : first) blocks.insert(j / B);
+    REQUIRE(blocks.size() >= 1);
+    REQUIRE(blocks.size() <= 3);
+    std::int64_t expected = 0;
+    for (const auto k : blocks) expected += std::min((k + 1) * B, n) - k * B;
+    REQUIRE(static_cast<std::int64_t>(first.size()) == expected);
+    for (std::int64_t i = q * B; i < std::min((q + 1) * B, n); ++i) {
+      const auto row = g.neighbors(i);
+      REQUIRE(std::equal(row.begin(), row.end(), first.begin(), first.end()));  // shared by the block
+    }
+  }
+  REQUIRE(build_pattern("block-random:32:3", n, 7) == g);     // seeded
+  REQUIRE(!(build_pattern("block-random:32:3", n, 8) == g));  // another seed, other blocks
+  // The block recipe has about as many edges as the token recipe (R = 64 per token either way).
+  const Csr tok = build_pattern("diffuser", 4096, 1), blk = build_pattern("diffuser-blocks", 4096, 1);
+  const double ratio = double(blk.num_edges()) / double(tok.num_edges());
+  CHECK(ratio > 0.95);
+  CHECK(ratio < 1.05);
+  REQUIRE_THROWS_AS(build_pattern("diffuser-blocks:64:48:64", 100),
+                    diffuser::UsageError);  // R not a multiple of 32
+  REQUIRE_THROWS_AS(build_pattern("block-random:0:2", 100), diffuser::UsageError);
 }
 
 TEST_CASE("self and full", "[cpu][graphs]") {
@@ -217,18 +253,21 @@ TEST_CASE("a sum of terms is the union of the terms", "[cpu][graphs]") {
     check_pattern("blocks:8+dilated:2:3+bigbird:4:1:1", n, seed, mixed);
   }
   // Two draws of random:4 on 100 tokens overlap only by chance.
-  CHECK(build_pattern("random:4+random:4", 100, 1).num_edges() > build_pattern("random:4", 100, 1).num_edges());
+  CHECK(build_pattern("random:4+random:4", 100, 1).num_edges() >
+        build_pattern("random:4", 100, 1).num_edges());
 }
 
 TEST_CASE("diffuser is the authors' recipe", "[cpu][graphs]") {
   for (const std::int64_t n : {1, 50, 64, 65, 300})
     for (const std::uint64_t seed : {0ull, 5ull}) {
       CHECK(build_pattern("diffuser", n, seed) == build_pattern(diffuser::graphs::kDiffuserRecipe, n, seed));
-      CHECK(build_pattern("diffuser:8:3:2", n, seed) == build_pattern("blocks:8+random:3+global-random:2", n, seed));
+      CHECK(build_pattern("diffuser:8:3:2", n, seed) ==
+            build_pattern("blocks:8+random:3+global-random:2", n, seed));
     }
   const std::int64_t n = 200;
   const std::uint64_t seed = 9;
   Dense expected = unite(brute_blocks(n, 64), brute_random(n, 64, seed, term_stream(1, "random")));
-  expected = unite(expected, brute_global(n, brute_random_positions(n, 64, seed, term_stream(2, "global-random"))));
+  expected =
+      unite(expected, brute_global(n, brute_random_positions(n, 64, seed, term_stream(2, "global-random"))));
   check_pattern("diffuser", n, seed, expected);
 }

@@ -119,7 +119,7 @@ struct CudaOptions {
 
 struct Ours {
   DType dtype = DType::fp32;
-  double forward_ms = 0, oneshot_ms = 0, scores_ms = 0, hop_ms = 0;
+  double forward_ms = 0, oneshot_ms = 0, enqueue_ms = 0, scores_ms = 0, hop_ms = 0;
   double prepare_ms = 0;  // weights packed for the hops (bf16 panels), once per forward
   double model_bytes = 0, gathered_bytes = 0;
   std::int64_t peak_bytes = 0;
@@ -192,6 +192,19 @@ struct DeviceForward {
     if (times) times->scores_ms = ms;
     diffusion::diffuse_values(g, w, v, c, out.view(), scratch.view(), times);
   }
+  // Host time to enqueue one forward (drained before, not after): far below the forward's own
+  // time when nothing inside synchronises.
+  double enqueue_ms(int reps) {
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+      synchronize(Device::cuda);
+      Stopwatch sw;
+      run();
+      t.push_back(sw.ms());
+    }
+    synchronize(Device::cuda);
+    return median(t);
+  }
   double timed_ms(int reps) {
     run();  // warm-up: module load (the graph's plans were built by the caller's one-shot run)
     std::vector<double> t;
@@ -233,6 +246,7 @@ Ours time_ours(const CudaOptions& o, const Csr& graph, const Tensor3<float>& q, 
   synchronize(Device::cuda);
   r.oneshot_ms = first.ms();
   r.forward_ms = f.timed_ms(o.reps);
+  r.enqueue_ms = f.enqueue_ms(o.reps);
   std::vector<double> sc, hp, pp;
   for (int rep = 0; rep < std::max(1, o.reps / 2); ++rep) {
     diffusion::StageTimes t;
@@ -330,7 +344,7 @@ int run_cuda(const CudaOptions& o) {
                   static_cast<long long>(n), group_digits(row.edges).c_str(), dtype_name(dt), r.forward_ms,
                   r.scores_ms, r.hop_ms, r.model_bytes / 1e9, gbps, 100 * gbps / copy,
                   double(r.peak_bytes) / (1 << 20),
-                  cat("one-shot ", r.oneshot_ms, " ms; ",
+                  cat("one-shot ", r.oneshot_ms, " ms; enqueue ", r.enqueue_ms, " ms; ",
                       dt == DType::bf16 ? cat("pack ", r.prepare_ms, " ms; ") : std::string(),
                       r.err_vs_fp32 >= 0 ? cat("rel. diff to fp32 ", r.err_vs_fp32) : std::string())
                       .c_str());
@@ -410,10 +424,11 @@ int run_cuda(const CudaOptions& o) {
         const auto& u = r.ours[j];
         os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype)
            << "\", \"forward_ms\": " << u.forward_ms << ", \"oneshot_ms\": " << u.oneshot_ms
-           << ", \"scores_ms\": " << u.scores_ms << ", \"hop_ms\": " << u.hop_ms
-           << ", \"prepare_ms\": " << u.prepare_ms << ", \"model_bytes\": " << u.model_bytes
-           << ", \"gathered_bytes\": " << u.gathered_bytes << ", \"peak_bytes\": " << u.peak_bytes
-           << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32 << ", \"variants\": {";
+           << ", \"enqueue_ms\": " << u.enqueue_ms << ", \"scores_ms\": " << u.scores_ms
+           << ", \"hop_ms\": " << u.hop_ms << ", \"prepare_ms\": " << u.prepare_ms
+           << ", \"model_bytes\": " << u.model_bytes << ", \"gathered_bytes\": " << u.gathered_bytes
+           << ", \"peak_bytes\": " << u.peak_bytes << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32
+           << ", \"variants\": {";
         for (std::size_t t = 0; t < u.variants.size(); ++t)
           os << (t ? ", " : "") << "\"" << json_escape(u.variants[t].first) << "\": " << u.variants[t].second;
         os << "}}";

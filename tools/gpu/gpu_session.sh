@@ -4,7 +4,9 @@
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
 #   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
-#   cli layer
+#   cli layer cpu
+#   (cpu: the CPU benchmark of the portable binary on two cores of the GPU machine's host, at the
+#   avx2 and avx512 levels, with the naive loops and PyTorch's dense attention on the same cores)
 #   environment: SIZES (bench), PEER_SIZES (peers), SWEEP_N (sweep), VARIANTS (sweep), and the
 #   LAYER_SIZES (layer), and the per-step time limits T_TESTS T_MEMCHECK T_RACECHECK T_SWEEP T_NCU
 #   T_BENCH T_PEERS T_CLI T_LAYER (seconds);
@@ -39,8 +41,8 @@ for s in "$@"; do
   case $s in
     info) step info 60 bash -c 'nvidia-smi; nvidia-smi -q | grep -iE "clocks|MHz" | head -20' ;;
     tests) step tests ${T_TESTS:-200} ./bin/diffuser_tests "[cuda]" --durations yes ;;
-    memcheck) step memcheck ${T_MEMCHECK:-300} compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]" ;;
-    racecheck) step racecheck ${T_RACECHECK:-240} compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]" ;;
+    memcheck) step memcheck ${T_MEMCHECK:-300} compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]~[concurrency]" ;;
+    racecheck) step racecheck ${T_RACECHECK:-240} compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]~[concurrency]" ;;
     sweep) step sweep ${T_SWEEP:-300} ./bin/diffuser bench --backend cuda --sizes "$SWEEP_N" --dtype fp32,bf16 --baselines none \
              --reps 7 --variants "$VARIANTS" --json "$out/sweep.json" ;;
     bench) step bench ${T_BENCH:-420} ./bin/diffuser bench --backend cuda --sizes "$SIZES" --dtype fp32,bf16 --reps 7 \
@@ -55,6 +57,11 @@ for s in "$@"; do
     cli) step cli ${T_CLI:-180} "$here/cli_check.sh" "$out" ;;  # demo, attend and bench through the CLI on the GPU
     layer) step layer ${T_LAYER:-300} env PYTHONUNBUFFERED=1 python3 "$here/compare_gpu.py" --diffuser ./bin/diffuser \
              --n ${LAYER_SIZES:-4096 16384} --out "$out/layer_gpu.json" ;;
+    cpu) step cpu ${T_CPU:-300} bash -c "lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-200; \
+           for isa in avx2 avx512; do DIFFUSER_CPU_ISA=\$isa taskset -c 2,3 ./bin/diffuser bench --sizes 4096 \
+           --threads 2 --reps 7 --json $out/cpu-\$isa.json; done; \
+           OMP_NUM_THREADS=2 taskset -c 2,3 python3 peers/diffuser_peers.py --device cpu --threads 2 --peers dense \
+           --sizes 4096 --reps 3 --out $out/cpu-torch-dense.json | tail -3" ;;
     *) echo "unknown step $s" >&2 ;;
   esac
 done

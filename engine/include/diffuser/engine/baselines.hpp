@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,11 @@ void reset_peak_device_bytes();
 
 // A device-to-device copy of `bytes`: median GB/s over `reps` runs, counting bytes read + written.
 double device_copy_gbps(std::int64_t bytes, int reps);
+
+// Captures what f enqueues on the current context's stream (which must not be the legacy default
+// stream) into a CUDA graph, replays it `replays` times, and returns the median ms of a replay.
+// Everything f does must be capturable: no synchronisation, no copy to host memory.
+double cuda_graph_replay_ms(const std::function<void()>& f, int replays);
 
 struct Timing {
   double scores_ms = 0;         // median of the scores (SDDMM / GEMM) stage

@@ -27,4 +27,20 @@ void synchronize(Device d);
 // One line describing the device (for benchmarks): CPU model and threads, or GPU name and memory.
 std::string describe_device(Device d);
 
+// A CUDA stream of the engine's own making, for callers without the CUDA headers (tests, tools):
+// its handle() goes into CudaOptions::stream. Throws Error without a usable GPU.
+class DeviceStream {
+ public:
+  explicit DeviceStream(int device = 0);
+  ~DeviceStream();
+  DeviceStream(const DeviceStream&) = delete;
+  DeviceStream& operator=(const DeviceStream&) = delete;
+  void* handle() const { return handle_; }
+  void synchronize() const;
+
+ private:
+  void* handle_ = nullptr;
+  int device_ = 0;
+};
+
 }  // namespace diffuser

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Cross-builds diffuser for aarch64 Linux (Grace-Hopper, Graviton) on a Debian 12 x86-64 machine and
+# runs the [engine], [diffusion] and [graphs] tests under qemu-aarch64. Installs what it needs
+# (as root or through sudo): g++-aarch64-linux-gnu, qemu-user, and the arm64 development packages
+# through multiarch. The CPU kernels build at the generic level, which is NEON on aarch64.
+#   usage: scripts/build_aarch64.sh [BUILD_DIR]      (default build-aarch64)
+#   environment: JOBS (default: all cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-aarch64}
+jobs=${JOBS:-$(nproc)}
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+
+native=(g++-aarch64-linux-gnu qemu-user cmake make catch2 libeigen3-dev nlohmann-json3-dev)
+arm=(libtbb-dev:arm64 libboost-graph-dev:arm64 libopenblas-dev:arm64)
+missing=()
+for p in "${native[@]}" "${arm[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== configuring $build (aarch64, Release, no CUDA)"
+cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+  -DCMAKE_BUILD_TYPE=Release -DDIFFUSER_CUDA=OFF > "$build.configure.log"
+echo "== building the tests with $jobs jobs"
+cmake --build "$build" -j "$jobs" --target diffuser_tests
+file "$build/tests/diffuser_tests" | sed 's/^/== /'
+echo "== [engine], [diffusion] and [graphs] under qemu-aarch64"
+qemu-aarch64 -L /usr/aarch64-linux-gnu "$build/tests/diffuser_tests" \
+  "[engine]~[cuda]~[cli],[diffusion]~[cuda]~[cli],[graphs]~[cuda]~[cli]"
