@@ -10,27 +10,8 @@ template <CpuIsa>
 struct BaselinesAt;
 }  // namespace diffuser::cpu
 
-#if DIFFUSER_CPU_HAVE_GENERIC
-#define DIFFUSER_ISA_NS isa_generic
-#define DIFFUSER_ISA_ENUM CpuIsa::generic
-#include "cpu_loops.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
-#if DIFFUSER_CPU_HAVE_AVX2
-#define DIFFUSER_ISA_NS isa_avx2
-#define DIFFUSER_ISA_ENUM CpuIsa::avx2
-#include "cpu_loops.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
-#if DIFFUSER_CPU_HAVE_AVX512
-#define DIFFUSER_ISA_NS isa_avx512
-#define DIFFUSER_ISA_ENUM CpuIsa::avx512
-#include "cpu_loops.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
+#define DIFFUSER_PER_LEVEL_FILE "../baselines/cpu_loops.inc"
+#include "../cpu/for_each_level.inc"
 
 namespace diffuser::baselines {
 

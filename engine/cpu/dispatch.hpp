@@ -20,27 +20,8 @@ template <CpuIsa>
 struct KernelsAt;
 }  // namespace diffuser::cpu
 
-#if DIFFUSER_CPU_HAVE_GENERIC
-#define DIFFUSER_ISA_NS isa_generic
-#define DIFFUSER_ISA_ENUM CpuIsa::generic
-#include "kernels.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
-#if DIFFUSER_CPU_HAVE_AVX2
-#define DIFFUSER_ISA_NS isa_avx2
-#define DIFFUSER_ISA_ENUM CpuIsa::avx2
-#include "kernels.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
-#if DIFFUSER_CPU_HAVE_AVX512
-#define DIFFUSER_ISA_NS isa_avx512
-#define DIFFUSER_ISA_ENUM CpuIsa::avx512
-#include "kernels.inc"
-#undef DIFFUSER_ISA_NS
-#undef DIFFUSER_ISA_ENUM
-#endif
+#define DIFFUSER_PER_LEVEL_FILE "kernels.inc"
+#include "for_each_level.inc"
 
 namespace diffuser::cpu {
 

@@ -31,16 +31,6 @@ Tensor3View<T> heads(Tensor3View<T> t, std::int64_t h0, std::int64_t count) {
   return {t.data + h0 * t.stride_h, t.n, count, t.d, t.stride_n, t.stride_h, t.device};
 }
 
-double rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = double(a[i]) - double(b[i]);
-    num += d * d;
-    den += double(b[i]) * double(b[i]);
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
 struct Problem {
   std::string name;
   Csr g;
@@ -206,8 +196,8 @@ TEST_CASE("every CPU level matches float64 and the other levels within 1e-6", "[
     }
     for (std::size_t l = 1; l < w_at.size(); ++l) {
       CAPTURE(p.name, cpu_isa_name(test::cpu_levels()[l]));
-      REQUIRE(rel(w_at[l], w_at[0]) < 1e-6);
-      REQUIRE(rel(z_at[l], z_at[0]) < 1e-6);
+      REQUIRE(test::rel_error(w_at[l], w_at[0]) < 1e-6);
+      REQUIRE(test::rel_error(z_at[l], z_at[0]) < 1e-6);
     }
   }
 }

@@ -65,16 +65,6 @@ Outputs run(const Csr& g, const Tensor3<float>& q, const Tensor3<float>& k, cons
   return {w.buffer().to_vector(), z.buffer().to_vector()};
 }
 
-double rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = double(a[i]) - double(b[i]);
-    num += d * d;
-    den += double(b[i]) * double(b[i]);
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
 struct GraphCase {
   std::string name;
   Csr g;
@@ -125,8 +115,8 @@ TEST_CASE("panels match the float64 reference and the per-row path", "[cpu][engi
     };
     const Outputs with = run_with(true), without = run_with(false);
     // The panel path against the per-row path (both fp32, different summation orders).
-    REQUIRE(rel(with.w, without.w) < 1e-6);
-    REQUIRE(rel(with.z, without.z) < 1e-6);
+    REQUIRE(test::rel_error(with.w, without.w) < 1e-6);
+    REQUIRE(test::rel_error(with.z, without.z) < 1e-6);
     // And against float64.
     const auto dense = test::ref_dense_attention(c.g, q, k, mask, scale);
     const auto ref_w = test::edge_values(c.g, dense, h);
@@ -191,10 +181,10 @@ TEST_CASE("panel plans belong to their graph: never stale, freed with it", "[cpu
     for (int round = 0; round < 2; ++round) {
       const Outputs oa = with_panels(true, [&] { return run(ga, q, k, x, y, {}, 0.25f, 0.9f, 0.1f); });
       const Outputs ob = with_panels(true, [&] { return run(gb, q, k, x, y, {}, 0.25f, 0.9f, 0.1f); });
-      REQUIRE(rel(oa.w, ref_a.w) < 1e-6);
-      REQUIRE(rel(oa.z, ref_a.z) < 1e-6);
-      REQUIRE(rel(ob.w, ref_b.w) < 1e-6);
-      REQUIRE(rel(ob.z, ref_b.z) < 1e-6);
+      REQUIRE(test::rel_error(oa.w, ref_a.w) < 1e-6);
+      REQUIRE(test::rel_error(oa.z, ref_a.z) < 1e-6);
+      REQUIRE(test::rel_error(ob.w, ref_b.w) < 1e-6);
+      REQUIRE(test::rel_error(ob.z, ref_b.z) < 1e-6);
     }
     REQUIRE(ga.plans()->entries() == 1);  // built once, reused
     REQUIRE(gb.plans()->entries() == 1);
@@ -218,12 +208,12 @@ TEST_CASE("panel plans belong to their graph: never stale, freed with it", "[cpu
     for (int round = 0; round < 2; ++round) {
       col = col_a;
       Outputs oa = run_view();
-      REQUIRE(rel(oa.w, ref_a.w) < 1e-6);
-      REQUIRE(rel(oa.z, ref_a.z) < 1e-6);
+      REQUIRE(test::rel_error(oa.w, ref_a.w) < 1e-6);
+      REQUIRE(test::rel_error(oa.z, ref_a.z) < 1e-6);
       col = col_b;
       Outputs ob = run_view();
-      REQUIRE(rel(ob.w, ref_b.w) < 1e-6);
-      REQUIRE(rel(ob.z, ref_b.z) < 1e-6);
+      REQUIRE(test::rel_error(ob.w, ref_b.w) < 1e-6);
+      REQUIRE(test::rel_error(ob.z, ref_b.z) < 1e-6);
     }
   }
 
@@ -234,7 +224,7 @@ TEST_CASE("panel plans belong to their graph: never stale, freed with it", "[cpu
     with_panels(true, [&] {
       Matrix<float> w(view.nnz, h);
       ops::edge_attention(view, q.view(), k.view(), 0.25f, {}, w.view());
-      REQUIRE(rel(w.buffer().to_vector(), ref_a.w) < 1e-6);
+      REQUIRE(test::rel_error(w.buffer().to_vector(), ref_a.w) < 1e-6);
     });
     REQUIRE(plans.entries() == 1);
     plans.clear();
@@ -337,12 +327,12 @@ TEST_CASE("hub rows as dense panels match the references and do not depend on th
     const Outputs hub_path = run_case([](CpuOptions& o) { o.hub_panels = false; });
     // Hub chunks of up to 48 rows: padded row counts that are not a multiple of 32.
     const Outputs wide = run_case([](CpuOptions& o) { o.hub_chunk_rows = 48; });
-    REQUIRE(rel(with[0].w, wide.w) < 1e-6);
-    REQUIRE(rel(with[0].z, wide.z) < 1e-6);
-    REQUIRE(rel(with[0].w, per_row.w) < 1e-6);
-    REQUIRE(rel(with[0].z, per_row.z) < 1e-6);
-    REQUIRE(rel(with[0].w, hub_path.w) < 1e-6);
-    REQUIRE(rel(with[0].z, hub_path.z) < 1e-6);
+    REQUIRE(test::rel_error(with[0].w, wide.w) < 1e-6);
+    REQUIRE(test::rel_error(with[0].z, wide.z) < 1e-6);
+    REQUIRE(test::rel_error(with[0].w, per_row.w) < 1e-6);
+    REQUIRE(test::rel_error(with[0].z, per_row.z) < 1e-6);
+    REQUIRE(test::rel_error(with[0].w, hub_path.w) < 1e-6);
+    REQUIRE(test::rel_error(with[0].z, hub_path.z) < 1e-6);
     const auto dense = test::ref_dense_attention(c.g, q, k, mask, scale);
     REQUIRE(test::rel_error(with[0].w.data(), test::edge_values(c.g, dense, h)) < 1e-5);
     const auto wx = test::ref_gather(c.g, test::to_double(with[0].w.data(), c.g.num_edges() * h), x);

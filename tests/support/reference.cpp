@@ -8,7 +8,8 @@
 
 namespace diffuser::test {
 
-Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed, float scale) {
+Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed,
+                             float scale) {
   Tensor3<float> t(n, h, d);
   for (std::int64_t i = 0; i < n * h * d; ++i)
     t.buffer()[i] = scale * static_cast<float>(rng::normal(seed, 77, static_cast<std::uint64_t>(i)));
@@ -60,7 +61,8 @@ std::vector<double> ref_dense_attention(const Csr& g, const Tensor3<float>& q, c
       std::vector<double> s(static_cast<std::size_t>(n), -std::numeric_limits<double>::infinity());
       double m = -std::numeric_limits<double>::infinity();
       for (std::int64_t j = 0; j < n; ++j) {
-        if (!g.has_edge(static_cast<std::int32_t>(j), static_cast<std::int32_t>(i)) || !real(i) || !real(j)) continue;
+        if (!g.has_edge(static_cast<std::int32_t>(j), static_cast<std::int32_t>(i)) || !real(i) || !real(j))
+          continue;
         double acc = 0;
         for (std::int64_t x = 0; x < D; ++x)
           acc += double(q.buffer()[(i * H + h) * D + x]) * double(k.buffer()[(j * H + h) * D + x]);
@@ -82,7 +84,8 @@ std::vector<double> edge_values(const Csr& g, const std::vector<double>& dense, 
   for (std::int64_t i = 0; i < n; ++i)
     for (auto e = g.row_ptr()[i]; e < g.row_ptr()[i + 1]; ++e)
       for (std::int64_t h = 0; h < heads; ++h)
-        w[static_cast<std::size_t>(e * heads + h)] = dense[static_cast<std::size_t>((h * n + i) * n + g.col()[e])];
+        w[static_cast<std::size_t>(e * heads + h)] =
+            dense[static_cast<std::size_t>((h * n + i) * n + g.col()[e])];
   return w;
 }
 
@@ -111,7 +114,8 @@ std::vector<double> ref_dense_diffusion(const std::vector<double>& dense, std::i
           const double p = power[static_cast<std::size_t>(i * n + j)];
           if (p == 0.0) continue;
           for (std::int64_t x = 0; x < D; ++x)
-            z[static_cast<std::size_t>((i * heads + h) * D + x)] += theta[k] * p * double(v.buffer()[(j * heads + h) * D + x]);
+            z[static_cast<std::size_t>((i * heads + h) * D + x)] +=
+                theta[k] * p * double(v.buffer()[(j * heads + h) * D + x]);
         }
     }
   }
@@ -142,10 +146,17 @@ double rel_error(const std::vector<double>& x, const std::vector<double>& ref) {
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
-std::vector<double> to_double(const float* x, std::int64_t count) { return {x, x + count}; }
+std::vector<double> to_double(const float* x, std::int64_t count) {
+  return {x, x + count};
+}
 
 double rel_error(const float* x, const std::vector<double>& ref) {
   return rel_error(to_double(x, static_cast<std::int64_t>(ref.size())), ref);
+}
+
+double rel_error(const std::vector<float>& x, const std::vector<float>& ref) {
+  return rel_error(to_double(x.data(), static_cast<std::int64_t>(x.size())),
+                   to_double(ref.data(), static_cast<std::int64_t>(ref.size())));
 }
 
 }  // namespace diffuser::test

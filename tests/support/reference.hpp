@@ -11,12 +11,13 @@
 namespace diffuser::test {
 
 // (n, h, d) float32 with standard normal entries, reproducible from `seed`.
-Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed, float scale = 1.0f);
+Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t seed,
+                             float scale = 1.0f);
 
 // A random graph: each node gets `avg_degree` random sources (deduplicated), plus the listed hub
 // rows (in-degree n) and with the listed rows left empty.
-Csr random_graph(std::int64_t n, std::int64_t avg_degree, std::uint64_t seed, std::vector<std::int32_t> hubs = {},
-                 std::vector<std::int32_t> empty_rows = {});
+Csr random_graph(std::int64_t n, std::int64_t avg_degree, std::uint64_t seed,
+                 std::vector<std::int32_t> hubs = {}, std::vector<std::int32_t> empty_rows = {});
 
 // scores[e, h] = scale * q_dst . k_src in CSR order.
 std::vector<double> ref_scores(const Csr& g, const Tensor3<float>& q, const Tensor3<float>& k, double scale);
@@ -39,6 +40,7 @@ std::vector<double> ref_gather(const Csr& g, const std::vector<double>& w, const
 // ||x - ref|| / ||ref|| (or ||x - ref|| when ref is zero).
 double rel_error(const float* x, const std::vector<double>& ref);
 double rel_error(const std::vector<double>& x, const std::vector<double>& ref);
+double rel_error(const std::vector<float>& x, const std::vector<float>& ref);
 std::vector<double> to_double(const float* x, std::int64_t count);
 
 }  // namespace diffuser::test
