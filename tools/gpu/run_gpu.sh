@@ -1,9 +1,8 @@
 #!/bin/bash
-# Builds diffuser for the GPU machine and packs it: build-gpu (CUDA on, sm_90, no -march=native
-# because the GPU host's CPU may lack this machine's AVX-512; AVX2 + FMA stay, which every x86-64
-# server of the last decade has and tools/diffuser/bench_baselines.cpp's FMA probe needs), the
-# bundle through ../shared/gpu/bundle.sh into .gpu-bundle (git-ignored), then prints the exact
-# commands to run there. The steps themselves live in tools/gpu/gpu_session.sh (in the bundle).
+# Builds diffuser for the GPU machine and packs it: build-gpu (CUDA on, sm_90; the default portable
+# build, whose CPU kernels pick the host's level at run time), the bundle through
+# ../shared/gpu/bundle.sh into .gpu-bundle (git-ignored), then prints the exact commands to run
+# there. The steps themselves live in tools/gpu/gpu_session.sh (in the bundle).
 #   usage: tools/gpu/run_gpu.sh [--no-build]
 #   environment: BUILD_DIR (default build-gpu), SHARED (default ../shared), JOBS (default nproc)
 set -euo pipefail
@@ -11,8 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build-gpu}
 shared=${SHARED:-$root/../shared}
 if [[ ${1:-} != --no-build ]]; then
-  cmake -S "$root" -B "$build" -DDIFFUSER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DDIFFUSER_NATIVE=OFF \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-mavx2 -mfma"
+  cmake -S "$root" -B "$build" -DDIFFUSER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_BUILD_TYPE=Release
   cmake --build "$build" -j"${JOBS:-$(nproc)}" --target diffuser diffuser_tests
 fi
 "$shared/gpu/bundle.sh" "$root/.gpu-bundle" "$build/tests/diffuser_tests" "$build/tools/diffuser"
@@ -42,8 +40,8 @@ On the GPU machine (the run tool: carry .gpu-bundle; logs and JSON land in \$OUT
   # the same by hand:
   cd .gpu-bundle && . ./env.sh
   ./bin/diffuser_tests "[cuda]"
-  compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]"
-  compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]"
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]~[concurrency]"
+  compute-sanitizer --tool racecheck --error-exitcode 9 ./bin/diffuser_tests "[cuda][engine]~[concurrency]"
   ./bin/diffuser bench --backend cuda --sizes 4096,16384,65536,131072,1048576 --dtype fp32,bf16 \\
       --device-graph --json \$OUT/bench.json
   python3 peers/diffuser_peers.py --sizes 4096,16384,65536,131072 --peers cusparse,scatter,dense,sdpa \\
