@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <diffuser/engine/csr.hpp>
 
@@ -31,7 +32,11 @@ const char* format_name(GraphFormat f);
 // Reads the edges of a graph file. `n`: the number of nodes; when absent it comes from the file
 // (Matrix Market size line, GraphML/DOT node count) or is the largest id + 1. An id >= n is an
 // error naming the file and line.
+// Checks the memory budget for the graph (Csr::build_bytes) before returning.
 EdgeList read_edges(const std::filesystem::path& path, std::optional<std::int64_t> n = std::nullopt);
+// The same from a file's contents held in memory; `name` starts every message (the fuzz targets).
+EdgeList parse_edges(GraphFormat format, std::string_view contents, const std::string& name,
+                     std::optional<std::int64_t> n = std::nullopt);
 Csr read_graph(const std::filesystem::path& path, std::optional<std::int64_t> n = std::nullopt);
 
 // Writes atomically in the format of the extension.
