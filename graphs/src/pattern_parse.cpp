@@ -26,21 +26,35 @@ struct TermInfo {
 const std::vector<TermInfo>& term_table() {
   static const std::vector<TermInfo> table = {
       {"window", {"R"}, "window:R", "token i attends to every j with |i-j| <= R (itself included)"},
-      {"blocks", {"W"}, "blocks:W",
-       "overlapping blocks of W tokens at stride W/2 (W even), all pairs inside a block (authors' local pattern)"},
+      {"blocks",
+       {"W"},
+       "blocks:W",
+       "overlapping blocks of W tokens at stride W/2 (W even), all pairs inside a block (authors' local "
+       "pattern)"},
       {"dilated", {"R", "G"}, "dilated:R:G", "token i attends to i +- t*G for t = 0..R (itself included)"},
       {"global", {"G"}, "global:G", "the first G tokens attend to all tokens and are attended by all"},
-      {"global-random", {"G"}, "global-random:G", "G distinct seeded random positions are global (as global:G)"},
+      {"global-random",
+       {"G"},
+       "global-random:G",
+       "G distinct seeded random positions are global (as global:G)"},
       {"global-at", {}, "global-at:I,J,...", "the listed positions are global (as global:G)"},
       {"random", {"R"}, "random:R", "R seeded random incoming edges per token (duplicates collapse)"},
-      {"bigbird", {"B", "R", "G"}, "bigbird:B:R:G",
-       "blocks of B tokens: 3-block window, R seeded random key blocks per query block, first G blocks global"},
+      {"bigbird",
+       {"B", "R", "G"},
+       "bigbird:B:R:G",
+       "blocks of B tokens: 3-block window, R seeded random key blocks per query block, first G blocks "
+       "global"},
       {"self", {}, "self", "every token attends to itself"},
       {"full", {}, "full", "all N^2 pairs (refused when N^2 > 2^31)"},
-      {"diffuser", {"W", "R", "G"}, "diffuser[:W:R:G]",
+      {"diffuser",
+       {"W", "R", "G"},
+       "diffuser[:W:R:G]",
        "the authors' recipe blocks:W+random:R+global-random:G (default 64:64:64)"},
       {"file", {}, "file:PATH", "the edges of a graph file (.txt .edges .el .mtx .npy .dot .gv .graphml)"},
-      {"plugin", {}, "plugin:LIB.so[:ARGS]", "the edges a plugin library emits (C ABI of diffuser/graphs/plugin.h)"},
+      {"plugin",
+       {},
+       "plugin:LIB.so[:ARGS]",
+       "the edges a plugin library emits (C ABI of diffuser/graphs/plugin.h)"},
   };
   return table;
 }
@@ -81,7 +95,7 @@ class TermParser {
   TermParser(std::string_view spec, std::string_view text) : spec_(spec), text_(text) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw UsageError(cat("pattern '", spec_, "': term '", text_, "': ", what));
+    throw UsageError(cat("pattern '", excerpt(spec_, 64), "': term '", excerpt(text_, 48), "': ", what));
   }
 
   // A decimal integer in [0, kMaxNodes]; `what` names it in the message ("R", "id").
@@ -89,10 +103,11 @@ class TermParser {
     if (s.empty()) fail(cat(what, " is missing (usage: ", usage, ")"));
     std::int64_t v = 0;
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc::result_out_of_range || (ec == std::errc() && ptr == s.data() + s.size() && v > kMaxNodes))
-      fail(cat(what, " = ", s, " is too large (at most ", kMaxNodes, ")"));
+    if (ec == std::errc::result_out_of_range ||
+        (ec == std::errc() && ptr == s.data() + s.size() && v > kMaxNodes))
+      fail(cat(what, " = ", excerpt(s), " is too large (at most ", kMaxNodes, ")"));
     if (ec != std::errc() || ptr != s.data() + s.size())
-      fail(cat(what, " must be a non-negative integer, got '", s, "' (usage: ", usage, ")"));
+      fail(cat(what, " must be a non-negative integer, got '", excerpt(s), "' (usage: ", usage, ")"));
     if (v < 0) fail(cat(what, " must be non-negative, got ", v, " (usage: ", usage, ")"));
     return v;
   }
@@ -115,11 +130,12 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   const std::string_view name = text.substr(0, colon);
   const std::string_view rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
   const TermInfo* info = find_term(name);
-  if (!info) p.fail(cat("unknown term '", name, "' (known: ", known_terms(), ")"));
+  if (!info) p.fail(cat("unknown term '", excerpt(name), "' (known: ", known_terms(), ")"));
   PatternTerm term = make_term(text, name);
 
   if (name == "file" || name == "plugin") {
-    if (colon == std::string_view::npos || trim(rest).empty()) p.fail(cat("needs a path (usage: ", info->usage, ")"));
+    if (colon == std::string_view::npos || trim(rest).empty())
+      p.fail(cat("needs a path (usage: ", info->usage, ")"));
     if (name == "file") {
       term.path = std::string(rest);
     } else {
@@ -144,7 +160,8 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   if (!diffuser_default && params.size() != info->params.size())
     p.fail(cat("takes ", info->params.size(), " parameter", info->params.size() == 1 ? "" : "s", ", got ",
                params.size(), " (usage: ", info->usage, ")"));
-  for (std::size_t k = 0; k < params.size(); ++k) term.params.push_back(p.number(params[k], info->params[k], info->usage));
+  for (std::size_t k = 0; k < params.size(); ++k)
+    term.params.push_back(p.number(params[k], info->params[k], info->usage));
 
   const auto& v = term.params;
   if ((name == "blocks" || (name == "diffuser" && !diffuser_default)) && (v[0] < 2 || v[0] % 2 != 0))
@@ -155,7 +172,8 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   if (name == "diffuser") {
     const std::int64_t w = diffuser_default ? 64 : v[0], r = diffuser_default ? 64 : v[1],
                        g = diffuser_default ? 64 : v[2];
-    PatternTerm blocks = make_term(cat("blocks:", w), "blocks"), random = make_term(cat("random:", r), "random"),
+    PatternTerm blocks = make_term(cat("blocks:", w), "blocks"),
+                random = make_term(cat("random:", r), "random"),
                 global = make_term(cat("global-random:", g), "global-random");
     blocks.params = {w};
     random.params = {r};
@@ -180,11 +198,14 @@ std::uint64_t term_stream(std::size_t index, std::string_view name) {
 }
 
 std::vector<PatternTerm> parse_pattern(std::string_view spec) {
-  if (trim(spec).empty()) throw UsageError(cat("empty pattern '", spec, "' (try ", kDiffuserRecipe, ")"));
+  if (trim(spec).empty())
+    throw UsageError(cat("empty pattern '", excerpt(spec), "' (try ", kDiffuserRecipe, ")"));
   std::vector<PatternTerm> terms;
   for (const auto raw : split(spec, '+')) {
     const auto text = trim(raw);
-    if (text.empty()) throw UsageError(cat("pattern '", spec, "': empty term (two '+' in a row, or a '+' at an end)"));
+    if (text.empty())
+      throw UsageError(
+          cat("pattern '", excerpt(spec, 64), "': empty term (two '+' in a row, or a '+' at an end)"));
     parse_term(spec, text, terms);
   }
   for (std::size_t k = 0; k < terms.size(); ++k) {

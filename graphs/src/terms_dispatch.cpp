@@ -29,7 +29,9 @@ class FromEdges final : public RowTerm {
 
 }  // namespace
 
-RowTermPtr make_from_edges(const EdgeList& edges) { return std::make_unique<FromEdges>(edges); }
+RowTermPtr make_from_edges(const EdgeList& edges) {
+  return std::make_unique<FromEdges>(edges);
+}
 
 RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64_t n, std::uint64_t seed) {
   const auto& p = t.params;
@@ -58,8 +60,8 @@ RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64
     std::vector<std::int32_t> pos;
     for (const auto id : p) {
       if (id >= n)
-        throw UsageError(cat("pattern '", spec, "': term '", t.text, "': position ", id, " is outside [0, ", n,
-                             ") for ", n, " tokens"));
+        throw UsageError(cat("pattern '", excerpt(spec, 64), "': term '", excerpt(t.text, 48), "': position ",
+                             id, " is outside [0, ", n, ") for ", n, " tokens"));
       pos.push_back(static_cast<std::int32_t>(id));
     }
     return make_global(n, std::move(pos));

@@ -25,6 +25,7 @@ class Global final : public RowTerm {
   std::int64_t row_size(std::int64_t i) const override {
     return is_global(i) ? n_ : static_cast<std::int64_t>(pos_.size());
   }
+  std::int64_t min_row_size() const override { return static_cast<std::int64_t>(pos_.size()); }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     if (is_global(i))
       std::iota(out, out + n_, 0);
@@ -52,6 +53,7 @@ class Random final : public RowTerm {
   Random(std::int64_t n, std::int64_t r, std::uint64_t seed, std::uint64_t stream)
       : n_(n), r_(r), seed_(seed), stream_(stream) {}
   std::int64_t row_size(std::int64_t) const override { return r_; }
+  std::int64_t min_row_size() const override { return r_ > 0 ? 1 : 0; }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     fill_row_unordered(i, out);
     std::sort(out, out + r_);
