@@ -105,6 +105,29 @@ Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<d
   return Coefficients::ppr(k, alpha.value_or(0.1));
 }
 
+// Non-finite results are reported with the stage that produced them. The weights are a softmax of
+// finite scores, so a NaN there means the scores overflowed float32 (q . k beyond 3.4e38).
+void check_weights_finite(const Matrix<float>& w, ops::EdgeLayout layout, std::int64_t heads) {
+  const MatrixView<const float> v = w.view();
+  const std::int64_t bad = ops::find_non_finite(tensor3_view(v.data, v.rows, v.cols, 1, v.device));
+  if (bad < 0) return;
+  const bool head_major = layout == ops::EdgeLayout::head_major;
+  const std::int64_t edges = head_major ? v.cols : v.rows;
+  const std::int64_t edge = head_major ? bad % edges : bad / heads,
+                     head = head_major ? bad / edges : bad % heads;
+  throw Error(cat("stage 'weights' (scores and softmax) produced a non-finite attention weight at edge ",
+                  edge, ", head ", head,
+                  ": the scores q . k / sqrt(D) overflow float32 (Q and K values too large)"));
+}
+
+void check_result_finite(const Buffer<float>& z, const AttendInputs& in) {
+  const std::int64_t bad = ops::find_non_finite(tensor3_view<const float>(z.data(), in.n, in.h, in.d));
+  if (bad < 0) return;
+  throw Error(cat("stage 'diffusion' (the hops) produced a non-finite value of Z at [", bad / (in.h * in.d),
+                  ", ", (bad / in.d) % in.h, ", ", bad % in.d,
+                  "] from finite weights: the values of V (or their sums) overflow float32"));
+}
+
 template <class T>
 Buffer<T> to_device(Buffer<T> b, Device dev) {
   if (b.device() == dev) return b;
@@ -133,7 +156,15 @@ int run_attend_body(Args& args) {
   std::vector<std::pair<std::string, fs::path>> outputs{{"out", out_path}};
   if (weights_out) outputs.emplace_back("weights-out", *weights_out);
   if (edges_out) outputs.emplace_back("edges-out", *edges_out);
+  if (grads.enabled())
+    for (const char* name : {"dQ.npy", "dK.npy", "dV.npy"})
+      outputs.emplace_back("grads-dir", *grads.grads_dir / name);
   check_distinct_outputs(outputs);
+  std::vector<std::pair<std::string, fs::path>> inputs = graph_inputs(args);
+  inputs.insert(inputs.end(), {{"q", q_path}, {"k", k_path}, {"v", v_path}});
+  if (mask_arg) inputs.emplace_back("mask", *mask_arg);
+  if (grads.enabled()) inputs.emplace_back("grad-out", *grads.grad_out);
+  check_outputs_not_inputs(inputs, outputs);
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
 
   require_device(dev);
@@ -209,6 +240,7 @@ int run_attend_body(Args& args) {
                                  0.0f, w.view(), layout);
     synchronize(dev);
     times.scores_ms = sw.ms();
+    check_weights_finite(w, layout, in.h);
     // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
     diffusion::diffuse_values(g, w.view(), layout, Tensor3View<const T>(view(vb)), coeffs, view(qb), view(kb),
                               &times);
@@ -229,10 +261,11 @@ int run_attend_body(Args& args) {
     forward.template operator()<bf16>();
   else
     forward.template operator()<float>();
+  check_result_finite(z, in);
 
   // Write: everything is staged next to its target and renamed into place only at the end.
   OutputSet files;
-  npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
+  files.write(out_path, "out", [&](const fs::path& p) { npy::save(p, z.data(), {in.n, in.h, in.d}); });
   z = Buffer<float>();
   if (weights_out) {
     Buffer<float> wh = to_device(std::move(w.buffer()), Device::cpu);
@@ -241,12 +274,12 @@ int run_attend_body(Args& args) {
       ops::transpose_edge_values({wh.data(), in.h, E, Device::cpu}, {t.data(), E, in.h, Device::cpu});
       wh = std::move(t);
     }
-    npy::save(files.stage(*weights_out), wh.data(), {E, in.h});
+    files.write(*weights_out, "weights-out", [&](const fs::path& p) { npy::save(p, wh.data(), {E, in.h}); });
   }
   w = Matrix<float>();
   if (edges_out) {
     const std::vector<std::int32_t> pairs = edge_pairs(src.graph);
-    npy::save(files.stage(*edges_out), pairs.data(), {E, 2});
+    files.write(*edges_out, "edges-out", [&](const fs::path& p) { npy::save(p, pairs.data(), {E, 2}); });
   }
   attend_grad_stage(grads, files);
   files.commit();

@@ -2,6 +2,7 @@
 #include <system_error>
 
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
 #include <diffuser/engine/ops_backward.hpp>
@@ -38,6 +39,7 @@ AttendGrads::~AttendGrads() {
   if (created_dir && grads_dir) {
     std::error_code ec;
     if (fs::is_empty(*grads_dir, ec)) fs::remove(*grads_dir, ec);
+    release_temp_path(*grads_dir);  // removed, or holding this run's committed files
   }
 }
 
@@ -60,6 +62,7 @@ AttendGrads attend_grad_options(Args& args, bool bf16_storage) {
     if (!fs::create_directory(*g.grads_dir, ec) || ec)
       throw Error(cat("--grads-dir ", g.grads_dir->string(), ": cannot create it: ", ec.message()));
     g.created_dir = true;
+    announce_temp_path(*g.grads_dir, true);  // a signal removes it (when empty)
   } else if (!fs::is_directory(*g.grads_dir, ec)) {
     throw Error(cat("--grads-dir ", g.grads_dir->string(), ": exists and is not a folder"));
   }
@@ -104,9 +107,12 @@ void attend_grad_compute(AttendGrads& g, const Csr& graph, Tensor3View<const flo
 void attend_grad_stage(AttendGrads& g, OutputSet& files) {
   if (!g.enabled()) return;
   const std::vector<std::int64_t> shape{g.n, g.h, g.d};
-  npy::save(files.stage(*g.grads_dir / "dQ.npy"), g.dq.data(), shape);
-  npy::save(files.stage(*g.grads_dir / "dK.npy"), g.dk.data(), shape);
-  npy::save(files.stage(*g.grads_dir / "dV.npy"), g.dv.data(), shape);
+  const auto save = [&](const char* name, const Buffer<float>& b) {
+    files.write(*g.grads_dir / name, "grads-dir", [&](const fs::path& p) { npy::save(p, b.data(), shape); });
+  };
+  save("dQ.npy", g.dq);
+  save("dK.npy", g.dk);
+  save("dV.npy", g.dv);
 }
 
 }  // namespace diffuser::cli

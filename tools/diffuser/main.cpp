@@ -11,6 +11,7 @@
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "cleanup.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "tool_util.hpp"
@@ -33,6 +34,7 @@ void print_overview() {
 
 int main(int argc, char** argv) {
   using namespace diffuser;
+  cli::SignalCleanup cleanup;  // SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove this run's temporary files
   std::vector<std::string> tokens(argv + 1, argv + argc);
   if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || tokens[0] == "help") {
     print_overview();
