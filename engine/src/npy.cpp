@@ -320,6 +320,7 @@ namespace {
 // Converts `count` little-endian elements of h.dtype at `src` to Out.
 template <class Out>
 void decode(const char* src, DType dtype, std::int64_t count, Out* dst) {
+  if (count <= 0) return;  // an empty array may have no storage at all (memcpy to null is undefined)
   const std::size_t isz = dtype_size(dtype);
   if (sizeof(Out) == isz && ((std::is_floating_point_v<Out> && dtype == DType::f4) ||
                              (std::is_integral_v<Out> && dtype == DType::i8))) {

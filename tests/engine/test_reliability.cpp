@@ -65,6 +65,11 @@ TEST_CASE(".npy headers are read as strictly as NumPy writes them", "[cpu][engin
   const auto ok = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24);
   CHECK(npy::parse_header(ok, "a.npy").shape == std::vector<std::int64_t>{2, 3});
   CHECK(npy::decode_f32(ok, "a.npy").size() == 6);
+  // Fuzz finding (fuzz_npy, UBSan): an empty array was converted with memcpy into a null pointer.
+  const auto empty = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0);
+  CHECK(npy::decode_f32(empty, "e.npy").empty());
+  CHECK(npy::decode_i64(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (0,), }", 0), "e.npy")
+            .empty());
   const auto rejects = [](const std::string& dict, const std::string& what) {
     INFO(dict);
     REQUIRE_THROWS_WITH(npy::parse_header(npy_bytes(dict, 64), "a.npy"),
