@@ -235,15 +235,19 @@ ModelConfig ModelConfig::load(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(cat(path.string(), ": cannot read: is a directory"));
-  // A config is a few kilobytes; a huge file is a mistake, not something to hold in memory.
-  constexpr std::uintmax_t kMaxConfigBytes = 16 << 20;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > kMaxConfigBytes)
-    throw Error(cat(path.string(), ": the config file has ", size, " bytes, more than the ", kMaxConfigBytes,
-                    " a config may have"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return from_json(ss.str(), path.string());
+  // A config is a few kilobytes; a huge file (or an endless device) is a mistake, not something
+  // to hold in memory.
+  constexpr std::size_t kMaxConfigBytes = 16 << 20;
+  std::string text;
+  char piece[1 << 16];
+  while (in.read(piece, sizeof piece) || in.gcount() > 0) {
+    text.append(piece, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes)
+      throw Error(cat(path.string(), ": the config file has more than ", kMaxConfigBytes,
+                      " bytes, more than a config may have"));
+  }
+  if (in.bad()) throw Error(cat(path.string(), ": read error"));
+  return from_json(text, path.string());
 }
 
 std::string ModelConfig::to_json() const {

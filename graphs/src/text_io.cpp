@@ -16,6 +16,9 @@ std::string read_text_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error(cat(path.string(), ": cannot read: is a directory"));
+  // A device (/dev/zero, /dev/urandom) never ends: refuse it rather than read until the budget.
+  if (std::filesystem::is_character_file(path, ec) || std::filesystem::is_block_file(path, ec))
+    throw Error(cat(path.string(), ": cannot read: a device, not a graph file"));
   std::string text;
   const auto size = std::filesystem::file_size(path, ec);
   if (!ec) {
@@ -23,7 +26,17 @@ std::string read_text_file(const std::filesystem::path& path) {
                                                   format_bytes(static_cast<std::int64_t>(size)), " file"));
     text.reserve(size);
   }
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  // In pieces, so that a pipe or a device without a size (/dev/zero) meets the budget as it grows.
+  constexpr std::size_t kPiece = 1 << 20;
+  while (in) {
+    const std::size_t at = text.size();
+    if (at + kPiece > text.capacity())
+      require_memory(2.0 * static_cast<double>(at + kPiece),
+                     cat(path.string(), ": reading more than ", at, " bytes"));
+    text.resize(at + kPiece);
+    in.read(text.data() + at, static_cast<std::streamsize>(kPiece));
+    text.resize(at + static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw Error(cat(path.string(), ": read error"));
   return text;
 }

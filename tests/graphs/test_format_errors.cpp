@@ -41,6 +41,8 @@ TEST_CASE("malformed edge lists name the file and line", "[cpu][graphs]") {
   check_rejects(dir, "declared.txt", "# nodes: 3\n0 1\n0 3\n", 3, "id 3 is outside [0, 3)");
   check_rejects(dir, "huge.txt", "0 99999999999\n", 1, "too large");
   REQUIRE_THROWS_WITH(read_graph(dir / "missing.txt"), Contains("missing.txt: cannot read"));
+  std::filesystem::create_symlink("/dev/zero", dir / "zero.txt");
+  REQUIRE_THROWS_WITH(read_graph(dir / "zero.txt"), Contains("zero.txt: cannot read: a device"));
 }
 
 TEST_CASE("malformed Matrix Market files name the file and line", "[cpu][graphs]") {

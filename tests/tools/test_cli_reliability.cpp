@@ -280,3 +280,22 @@ TEST_CASE("non-finite results are reported with the stage that produced them", "
   CHECK_THAT(r.err, Contains("stage 'diffusion'"));
   CHECK_FALSE(fs::exists(dir / "z.npy"));
 }
+
+TEST_CASE("the global option --expensive-checks is accepted and changes no result", "[cpu][tools]") {
+  TempDir dir;
+  const Problem p = random_problem(32, 2, 4, 9);
+  write_problem(p, dir.path());
+  RunResult r = run_cli(
+      {"attend", "--graph", "g.txt", "--q", "q.npy", "--k", "k.npy", "--v", "v.npy", "--out", "z1.npy"},
+      dir.path());
+  REQUIRE(r.exit_code == 0);
+  r = run_cli({"attend", "--expensive-checks", "--graph", "g.txt", "--q", "q.npy", "--k", "k.npy", "--v",
+               "v.npy", "--out", "z2.npy"},
+              dir.path());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(dir / "z1.npy") == read_file(dir / "z2.npy"));
+  r = run_cli({"graph", "--pattern", "diffuser", "--n", "300", "--out", "g.npy", "--expensive-checks"},
+              dir.path());
+  CHECK(r.exit_code == 0);
+}

@@ -222,6 +222,7 @@ int run_layer_body(Args& args) {
   const std::string pattern = pattern_arg ? *pattern_arg : c.pattern_for_layer(static_cast<int>(layer));
   GraphBatch batch = GraphBatch::from_lengths(in.lengths, pattern, c.graph_seed);
   if (!in.mask.empty()) batch.mask = Buffer<std::uint8_t>::from_host(in.mask);
+  if (expensive_checks()) batch.graph.validate();
   const double graph_ms = sw.ms();
 
   std::printf("layer:    %s, d_model %lld, %lld heads, intermediate %lld, %s, %s\n",

@@ -4,6 +4,7 @@
 #include <diffuser/graphs/pattern.hpp>
 
 #include "graph_source.hpp"
+#include "tool_util.hpp"
 
 namespace diffuser::cli {
 
@@ -48,6 +49,7 @@ GraphSource graph_from_args(Args& args) {
     src.graph = graphs::read_graph(*file, n);
     src.description = cat("file ", *file);
   }
+  if (expensive_checks()) src.graph.validate();  // sorted, unique, in-range rows: the builders' promise
   src.build_ms = sw.ms();
   return src;
 }

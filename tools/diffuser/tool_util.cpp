@@ -8,6 +8,7 @@
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/npy.hpp>
 #include <diffuser/engine/sys.hpp>
 
 #include "tool_util.hpp"
@@ -20,6 +21,19 @@ void finish_except_graph_options(const Args& args) {
   Args probe = args;
   for (const char* name : {"pattern", "graph", "n", "seed"}) probe.get(name);
   probe.finish();
+}
+
+namespace {
+
+bool g_expensive_checks = false;  // set once by main() before the command runs
+
+}  // namespace
+
+bool expensive_checks() {
+  return g_expensive_checks;
+}
+void set_expensive_checks(bool on) {
+  g_expensive_checks = on;
 }
 
 namespace {
@@ -100,6 +114,8 @@ void OutputSet::write(const fs::path& target, std::string_view option,
   entries_.push_back({target, t.path, false});
   try {
     write(t.path);
+    // The file as written must read back as what it claims to be (header, size).
+    if (expensive_checks() && target.extension() == ".npy") npy::read_header(t.path);
   } catch (const UsageError&) {
     throw;
   } catch (const Error& e) {

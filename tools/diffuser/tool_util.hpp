@@ -17,6 +17,13 @@
 
 namespace diffuser::cli {
 
+// --expensive-checks (any command; main.cpp reads it): checks that cost a pass over the data and
+// guard against diffuser's own bugs rather than bad input, as cuGraph's do_expensive_check: every
+// graph's CSR invariants after it is built, every .npy output read back before it is moved into
+// place. Off by default; what is always checked is listed in docs/RELIABILITY.md.
+bool expensive_checks();
+void set_expensive_checks(bool on);
+
 // Rejects unknown options before any work is done: copies `args`, consumes the shared graph-source
 // options (--pattern --graph --n --seed) on the copy and calls finish() there. The real `args`
 // keeps them for graph_from_args().
