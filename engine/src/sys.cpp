@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -39,7 +40,14 @@ std::int64_t read_number_file(const char* path) {
   }
 }
 
+// limit_memory_budget's cap; set once at start-up by a harness, read by every budget check.
+std::atomic<std::int64_t> g_budget_cap{0};
+
 }  // namespace
+
+void limit_memory_budget(std::int64_t bytes) {
+  g_budget_cap = std::max<std::int64_t>(0, bytes);
+}
 
 std::int64_t peak_rss_bytes() {
   return std::max<std::int64_t>(0, proc_kb_field("/proc/self/status", "VmHWM"));
@@ -72,6 +80,7 @@ std::int64_t available_memory_bytes() {
     const std::int64_t room = static_cast<std::int64_t>(as.rlim_cur) - std::max<std::int64_t>(0, mapped);
     avail = avail < 0 ? room : std::min(avail, room);
   }
+  if (const std::int64_t cap = g_budget_cap.load(); cap > 0) avail = avail < 0 ? cap : std::min(avail, cap);
   return std::max<std::int64_t>(0, avail);
 }
 

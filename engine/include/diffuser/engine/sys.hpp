@@ -16,6 +16,10 @@ bool reset_peak_rss();
 // memory.current) and by what RLIMIT_AS leaves of the address space (limit - VmSize); 0 if unknown.
 std::int64_t available_memory_bytes();
 
+// Caps available_memory_bytes() for this process (0 removes the cap): for harnesses and runs that
+// must stay well below what the machine has (the fuzz targets set 512 MiB). Call it at start-up.
+void limit_memory_budget(std::int64_t bytes);
+
 // "1.23 GiB", "512 MiB", ...
 std::string format_bytes(std::int64_t bytes);
 
