@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include <expat.h>
@@ -39,8 +40,10 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// Endpoints are indices into the node table (ids interned as they are met), so an edge costs
+// 16 bytes however long its ids are.
 struct PendingEdge {
-  std::string source, target;
+  std::uint32_t source = 0, target = 0;
   bool directed = true;
   std::int64_t line = 0;
 };
@@ -49,7 +52,9 @@ struct NodeRecord {
   std::string xml_id;
   std::string node_id;  // text of its node_id data, if any
   bool has_node_id = false;
-  std::int64_t line = 0;
+  bool declared = false;       // a <node> with this id exists (else only edges named it so far)
+  std::int64_t line = 0;       // of its <node>
+  std::size_t first_edge = 0;  // the first edge naming it, for the message if it is never declared
 };
 
 class GraphmlReader {
@@ -111,6 +116,18 @@ class GraphmlReader {
 
   std::int64_t line() const { return static_cast<std::int64_t>(XML_GetCurrentLineNumber(parser_)); }
 
+  // The node table index of an id, adding an undeclared entry the first time an edge names it.
+  std::size_t intern(const XML_Char* id) {
+    const auto [it, added] = xml_index_.emplace(id, nodes_.size());
+    if (added) {
+      NodeRecord r;
+      r.xml_id = id;
+      r.first_edge = edges_.size();
+      nodes_.push_back(std::move(r));
+    }
+    return it->second;
+  }
+
   void start(std::string_view el, const XML_Char** atts) {
     if (!error_.empty()) return;
     stack_.push_back(std::string(el));
@@ -136,10 +153,11 @@ class GraphmlReader {
       if (graph_directed_.empty() || parent != "graph") return stop("a <node> outside a <graph>");
       const XML_Char* id = attribute(atts, "id");
       if (!id) return stop("a <node> without an id attribute");
-      if (!xml_index_.emplace(id, nodes_.size()).second)
-        return stop(cat("node id '", excerpt(id), "' is declared twice"));
-      open_nodes_.push_back(nodes_.size());
-      nodes_.push_back({id, {}, false, line()});
+      const std::size_t v = intern(id);
+      if (nodes_[v].declared) return stop(cat("node id '", excerpt(id), "' is declared twice"));
+      nodes_[v].declared = true;
+      nodes_[v].line = line();
+      open_nodes_.push_back(v);
     } else if (el == "edge") {
       if (graph_directed_.empty() || parent != "graph") return stop("an <edge> outside a <graph>");
       const XML_Char* s = attribute(atts, "source");
@@ -156,7 +174,9 @@ class GraphmlReader {
           return stop(cat("directed='", excerpt(d), "' is not a boolean (true, false, 1 or 0)"));
         }
       }
-      edges_.push_back({s, t, directed, line()});
+      if (edges_.size() >= std::numeric_limits<std::uint32_t>::max()) return stop("more than 2^32 edges");
+      const auto a = static_cast<std::uint32_t>(intern(s)), b = static_cast<std::uint32_t>(intern(t));
+      edges_.push_back({a, b, directed, line()});
     } else if (el == "hyperedge") {
       return stop("hyperedges are not supported (a token graph has edges between two nodes)");
     } else if (el == "data" && parent == "node") {
@@ -191,6 +211,13 @@ class GraphmlReader {
   }
 
   EdgeList finish() {
+    for (const auto& node : nodes_)
+      if (!node.declared) {
+        const PendingEdge& e = edges_[node.first_edge];
+        throw Error(cat(name_, ":", e.line, ": the edge ", excerpt(nodes_[e.source].xml_id, 32), " -> ",
+                        excerpt(nodes_[e.target].xml_id, 32), " names an undeclared node '",
+                        excerpt(node.xml_id, 32), "' (every endpoint needs its <node>)"));
+      }
     std::size_t with_id = 0;
     for (const auto& node : nodes_) with_id += node.has_node_id ? 1 : 0;
     if (with_id != 0 && with_id != nodes_.size())
@@ -218,13 +245,7 @@ class GraphmlReader {
     edges.src.reserve(edges_.size() + both_ways);
     edges.dst.reserve(edges_.size() + both_ways);
     for (const auto& e : edges_) {
-      const auto s = xml_index_.find(e.source), t = xml_index_.find(e.target);
-      if (s == xml_index_.end() || t == xml_index_.end())
-        throw Error(cat(name_, ":", e.line, ": the edge ", excerpt(e.source, 32), " -> ",
-                        excerpt(e.target, 32), " names an undeclared node '",
-                        excerpt(s == xml_index_.end() ? e.source : e.target, 32),
-                        "' (every endpoint needs its <node>)"));
-      const std::int32_t a = ids[s->second], b = ids[t->second];
+      const std::int32_t a = ids[e.source], b = ids[e.target];
       edges.add(a, b);
       if (!e.directed && a != b) edges.add(b, a);
     }
