@@ -32,7 +32,8 @@ targets=("$@")
 build=${BUILD_DIR:-build-fuzz}
 jobs=${JOBS:-$(nproc)}
 export CC=${CC:-clang-14} CXX=${CXX:-clang++-14}
-command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found (apt-get install clang-14)" >&2; exit 2; }
+command -v "$CXX" >/dev/null ||
+  { echo "fuzz.sh: $CXX not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 
 echo "== configuring $build ($CXX, libFuzzer + ASan + UBSan)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIFFUSER_CUDA=OFF -DDIFFUSER_TESTS=OFF \
@@ -58,8 +59,7 @@ for t in "${targets[@]}"; do
   fi
   end=$(date +%s.%N)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  elapsed=$(echo "$end - $start" | bc)
-  printf '%-15s %14s %9.0f %9.0f %8s\n' "$t" "${execs:-?}" "$elapsed" "$(echo "${execs:-0} / $elapsed" | bc)" \
-         "$(ls "$corpus" | wc -l)"
+  awk -v t="$t" -v n="${execs:-0}" -v a="$start" -v b="$end" -v c="$(ls "$corpus" | wc -l)" \
+      'BEGIN { s = b - a; printf "%-15s %14d %9.0f %9.0f %8d\n", t, n, s, n / (s > 0 ? s : 1), c }'
 done
 exit $status
