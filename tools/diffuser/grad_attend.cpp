@@ -5,6 +5,7 @@
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/ops_backward.hpp>
 #include <diffuser/engine/sys.hpp>
 
@@ -100,6 +101,16 @@ void attend_grad_compute(AttendGrads& g, const Csr& graph, Tensor3View<const flo
   g.dq = dev == Device::cpu ? std::move(dq) : dq.to(Device::cpu);
   g.dk = dev == Device::cpu ? std::move(dk) : dk.to(Device::cpu);
   g.dv = dev == Device::cpu ? std::move(dv) : dv.to(Device::cpu);
+  // Inputs were finite: a NaN or Inf here is an overflow of the backward itself.
+  const std::pair<const char*, const Buffer<float>*> results[] = {
+      {"dQ", &g.dq}, {"dK", &g.dk}, {"dV", &g.dv}};
+  for (const auto& [name, b] : results) {
+    const std::int64_t bad = ops::find_non_finite(tensor3_view<const float>(b->data(), v.n, v.h, v.d));
+    if (bad >= 0)
+      throw Error(cat("stage 'backward' produced a non-finite value of ", name, " at [", bad / (v.h * v.d),
+                      ", ", (bad / v.d) % v.h, ", ", bad % v.d,
+                      "] from finite inputs: a value overflowed float32"));
+  }
   std::printf("backward: %.3f ms (weights recomputed, %d hop backward passes, softmax and score backward)\n",
               g.backward_ms, hops);
 }

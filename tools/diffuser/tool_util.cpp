@@ -129,11 +129,11 @@ void OutputSet::write(const fs::path& target, std::string_view option,
 
 void OutputSet::commit() {
   for (Entry& e : entries_) {
-    // Until the whole set is in place, a placed target counts as this run's (a signal removes it).
-    announce_temp_path(e.target, false);
     std::error_code ec;
     fs::rename(e.staged, e.target, ec);
     if (ec) throw Error(cat(e.target.string(), ": cannot move the finished file into place: ", ec.message()));
+    // Until the whole set is in place, a placed target counts as this run's (a signal removes it).
+    announce_temp_path(e.target, false);
     release_temp_path(e.staged);
     e.placed = true;
   }
