@@ -12,8 +12,8 @@
 
 #include "graph_test_util.hpp"
 
-using diffuser::Csr;
 using diffuser::cat;
+using diffuser::Csr;
 using diffuser::graphs::build_pattern;
 using diffuser::graphs::pattern_edges;
 using diffuser::graphs::term_stream;
@@ -65,7 +65,8 @@ Dense brute_random(std::int64_t n, std::int64_t r, std::uint64_t seed, std::uint
   Dense d(n);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t t = 0; t < r; ++t)
-      d.edge(rng::below(seed, stream, static_cast<std::uint64_t>(i * r + t), static_cast<std::uint32_t>(n)), i);
+      d.edge(rng::below(seed, stream, static_cast<std::uint64_t>(i * r + t), static_cast<std::uint32_t>(n)),
+             i);
   return d;
 }
 
@@ -76,7 +77,8 @@ std::set<std::int64_t> brute_random_positions(std::int64_t n, std::int64_t g, st
   std::iota(slots.begin(), slots.end(), 0);
   g = std::min(g, n);
   for (std::int64_t t = 0; t < g; ++t) {
-    const auto j = t + rng::below(seed, stream, static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n - t));
+    const auto j =
+        t + rng::below(seed, stream, static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n - t));
     std::swap(slots[static_cast<std::size_t>(t)], slots[static_cast<std::size_t>(j)]);
   }
   return {slots.begin(), slots.begin() + g};
@@ -124,7 +126,8 @@ TEST_CASE("window:R is |i-j| <= R", "[cpu][graphs]") {
 
 TEST_CASE("blocks:W matches the authors' overlapping blocks", "[cpu][graphs]") {
   for (const auto n : kSizes)
-    for (const std::int64_t w : {2, 4, 6, 8, 10, 64}) check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
+    for (const std::int64_t w : {2, 4, 6, 8, 10, 64})
+      check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
   // Long sequences, sizes around multiples of the stride.
   for (const std::int64_t n : {127, 128, 129, 160, 161, 190})
     for (const std::int64_t w : {16, 64}) check_pattern(cat("blocks:", w), n, 0, brute_blocks(n, w));
@@ -132,7 +135,8 @@ TEST_CASE("blocks:W matches the authors' overlapping blocks", "[cpu][graphs]") {
 
 TEST_CASE("dilated:R:G is j = i +- t*G for t = 0..R", "[cpu][graphs]") {
   for (const auto n : kSizes)
-    for (const auto& [r, g] : std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 1}, {2, 1}, {3, 4}, {5, 7}, {2, 300}})
+    for (const auto& [r, g] :
+         std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 1}, {2, 1}, {3, 4}, {5, 7}, {2, 300}})
       check_pattern(cat("dilated:", r, ":", g), n, 0, brute_dilated(n, r, g));
 }
 
@@ -169,7 +173,8 @@ TEST_CASE("random:R draws R seeded sources per token", "[cpu][graphs]") {
 }
 
 TEST_CASE("bigbird:B:R:G links whole blocks", "[cpu][graphs]") {
-  const std::vector<std::array<std::int64_t, 3>> params = {{1, 0, 0}, {4, 1, 1}, {5, 2, 0}, {8, 3, 2}, {50, 1, 1}, {3, 0, 9}};
+  const std::vector<std::array<std::int64_t, 3>> params = {{1, 0, 0}, {4, 1, 1},  {5, 2, 0},
+                                                           {8, 3, 2}, {50, 1, 1}, {3, 0, 9}};
   for (const auto n : kSizes)
     for (const auto& [b, r, g] : params)
       for (const std::uint64_t seed : {0ull, 3ull})
@@ -217,18 +222,39 @@ TEST_CASE("a sum of terms is the union of the terms", "[cpu][graphs]") {
     check_pattern("blocks:8+dilated:2:3+bigbird:4:1:1", n, seed, mixed);
   }
   // Two draws of random:4 on 100 tokens overlap only by chance.
-  CHECK(build_pattern("random:4+random:4", 100, 1).num_edges() > build_pattern("random:4", 100, 1).num_edges());
+  CHECK(build_pattern("random:4+random:4", 100, 1).num_edges() >
+        build_pattern("random:4", 100, 1).num_edges());
 }
 
 TEST_CASE("diffuser is the authors' recipe", "[cpu][graphs]") {
   for (const std::int64_t n : {1, 50, 64, 65, 300})
     for (const std::uint64_t seed : {0ull, 5ull}) {
       CHECK(build_pattern("diffuser", n, seed) == build_pattern(diffuser::graphs::kDiffuserRecipe, n, seed));
-      CHECK(build_pattern("diffuser:8:3:2", n, seed) == build_pattern("blocks:8+random:3+global-random:2", n, seed));
+      CHECK(build_pattern("diffuser:8:3:2", n, seed) ==
+            build_pattern("blocks:8+random:3+global-random:2", n, seed));
     }
   const std::int64_t n = 200;
   const std::uint64_t seed = 9;
   Dense expected = unite(brute_blocks(n, 64), brute_random(n, 64, seed, term_stream(1, "random")));
-  expected = unite(expected, brute_global(n, brute_random_positions(n, 64, seed, term_stream(2, "global-random"))));
+  expected =
+      unite(expected, brute_global(n, brute_random_positions(n, 64, seed, term_stream(2, "global-random"))));
   check_pattern("diffuser", n, seed, expected);
+}
+
+TEST_CASE("random and bigbird with far more draws than tokens or blocks: same graph, bounded work",
+          "[cpu][graphs]") {
+  using diffuser::graphs::build_pattern;
+  using diffuser::graphs::pattern_edges;
+  // Fuzz finding (fuzz_pattern, a timeout): bigbird:2:118888888:4 drew and stored all R random
+  // blocks. Now the draws stop once every block is in; random:R likewise once every token is in.
+  for (const std::int64_t n : {1, 7, 40}) {
+    INFO("n = " << n);
+    const auto many = build_pattern("bigbird:2:2000000000:1+random:2000000000", n, 3);
+    CHECK(many == Csr::from_edges(pattern_edges("bigbird:2:2000000000:1+random:2000000000", n, 3)));
+    CHECK(many == build_pattern("full", n));  // so many draws reach every token
+  }
+  // Up to N draws nothing changed: the rows hold exactly the drawn sources.
+  const Csr g = build_pattern("random:5", 40, 9);
+  CHECK(g == Csr::from_edges(pattern_edges("random:5", 40, 9)));
+  for (std::int64_t i = 0; i < 40; ++i) CHECK(g.degree(i) <= 5);
 }
