@@ -1,5 +1,7 @@
 // ModelConfig from and to JSON (nlohmann::json); every error names the file and the key.
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +9,8 @@
 #include <diffuser/attention/config.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/graphs/pattern.hpp>
+
+#include "json_strict.hpp"
 
 namespace diffuser::attention {
 
@@ -18,28 +22,44 @@ namespace {
   throw Error(cat(source, ": \"", key, "\" ", msg));
 }
 
-void get_int(const json& j, const char* key, std::int64_t& out, const std::string& src) {
-  if (!j.contains(key)) return;
-  const json& v = j[key];
+using detail::json_excerpt;
+
+// An integer-valued JSON number in int64 range (768, 768.0, 7.68e2); false for anything else.
+bool as_int64(const json& v, std::int64_t& out) {
+  if (v.is_number_unsigned()) {
+    if (v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return false;
+    out = static_cast<std::int64_t>(v.get<std::uint64_t>());
+    return true;
+  }
   if (v.is_number_integer()) {
     out = v.get<std::int64_t>();
-  } else if (v.is_number_float() &&
-             v.get<double>() == static_cast<double>(static_cast<std::int64_t>(v.get<double>()))) {
-    out = static_cast<std::int64_t>(v.get<double>());
-  } else {
-    bad(src, key, cat("must be an integer, got ", v.dump()));
+    return true;
   }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    // Range first: converting an out-of-range double to an integer is undefined.
+    if (!(d >= -9.2e18 && d <= 9.2e18) || d != std::floor(d)) return false;
+    out = static_cast<std::int64_t>(d);
+    return true;
+  }
+  return false;
+}
+
+void get_int(const json& j, const char* key, std::int64_t& out, const std::string& src) {
+  if (!j.contains(key)) return;
+  if (!as_int64(j[key], out)) bad(src, key, cat("must be an integer, got ", json_excerpt(j[key])));
 }
 
 void get_double(const json& j, const char* key, double& out, const std::string& src) {
   if (!j.contains(key)) return;
-  if (!j[key].is_number()) bad(src, key, cat("must be a number, got ", j[key].dump()));
+  if (!j[key].is_number()) bad(src, key, cat("must be a number, got ", json_excerpt(j[key])));
   out = j[key].get<double>();
 }
 
 void get_string(const json& j, const char* key, std::string& out, const std::string& src) {
   if (!j.contains(key)) return;
-  if (!j[key].is_string()) bad(src, key, cat("must be a string, got ", j[key].dump()));
+  if (!j[key].is_string()) bad(src, key, cat("must be a string, got ", json_excerpt(j[key])));
   out = j[key].get<std::string>();
 }
 
@@ -49,6 +69,22 @@ diffusion::Coefficients ModelConfig::coefficients() const {
   if (!diffusion_theta.empty()) return diffusion::Coefficients::custom(diffusion_theta);
   if (diffusion_heat_t >= 0.0) return diffusion::Coefficients::heat(diffusion_hops, diffusion_heat_t);
   return diffusion::Coefficients::ppr(diffusion_hops, diffusion_alpha);
+}
+
+double ModelConfig::layer_parameters() const {
+  const auto d = static_cast<double>(hidden_size), i = static_cast<double>(intermediate_size);
+  return 4 * d * d + 2 * d * i + 9 * d + i;  // Q, K, V, output; FFN in and out; biases; 2 LayerNorms
+}
+
+double ModelConfig::model_parameters() const {
+  const auto d = static_cast<double>(hidden_size);
+  const double embeddings = (static_cast<double>(vocab_size) + static_cast<double>(max_position_embeddings) +
+                             static_cast<double>(type_vocab_size)) *
+                                d +
+                            2 * d;
+  const double head = d * d + d + static_cast<double>(num_labels) * (d + 1);
+  return embeddings + static_cast<double>(num_hidden_layers) * layer_parameters() + head +
+         (pre_layer_norm ? 2 * d : 0);
 }
 
 std::string ModelConfig::pattern_for_layer(int layer) const {
@@ -110,16 +146,13 @@ void ModelConfig::validate(const std::string& src) const {
       bad(src, "graph_pattern", e.what());
     }
   }
+  for (const double t : diffusion_theta)
+    if (!std::isfinite(t)) bad(src, "diffusion_theta", cat("values must be finite, got ", t));
 }
 
 ModelConfig ModelConfig::from_json(const std::string& text, const std::string& src) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(cat(src, ": not valid JSON: ", e.what()));
-  }
-  if (!j.is_object()) throw Error(cat(src, ": the config must be a JSON object"));
+  const json j = detail::parse_json_strict(text, src, "the config");
+  if (!j.is_object()) throw Error(cat(src, ": the config must be a JSON object, got ", json_excerpt(j)));
   ModelConfig c;
   get_int(j, "hidden_size", c.hidden_size, src);
   get_int(j, "num_attention_heads", c.num_attention_heads, src);
@@ -141,7 +174,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
   get_string(j, "graph_pattern", c.graph_pattern, src);
   if (j.contains("graph_seed")) {
     if (!j["graph_seed"].is_number_unsigned())
-      bad(src, "graph_seed", cat("must be an integer >= 0, got ", j["graph_seed"].dump()));
+      bad(src, "graph_seed", cat("must be an integer >= 0, got ", json_excerpt(j["graph_seed"])));
     c.graph_seed = j["graph_seed"].get<std::uint64_t>();
   }
   std::int64_t hops = c.diffusion_hops;
@@ -155,7 +188,8 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
     const json& t = j["diffusion_theta"];
     if (!t.is_array() || t.empty()) bad(src, "diffusion_theta", "must be a non-empty list of numbers");
     for (const auto& v : t) {
-      if (!v.is_number()) bad(src, "diffusion_theta", cat("must be a list of numbers, found ", v.dump()));
+      if (!v.is_number())
+        bad(src, "diffusion_theta", cat("must be a list of numbers, found ", json_excerpt(v)));
       c.diffusion_theta.push_back(v.get<double>());
     }
     if (j.contains("diffusion_hops"))
@@ -164,24 +198,31 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
   }
   if (j.contains("pre_layer_norm")) {
     if (!j["pre_layer_norm"].is_boolean())
-      bad(src, "pre_layer_norm", cat("must be true or false, got ", j["pre_layer_norm"].dump()));
+      bad(src, "pre_layer_norm", cat("must be true or false, got ", json_excerpt(j["pre_layer_norm"])));
     c.pre_layer_norm = j["pre_layer_norm"].get<bool>();
   }
   if (c.num_hidden_layers <= 0) bad(src, "num_hidden_layers", cat("must be > 0, got ", c.num_hidden_layers));
   if (j.contains("attention_window")) {
     const json& w = j["attention_window"];
-    if (w.is_number_integer()) {
-      c.attention_window.assign(static_cast<std::size_t>(c.num_hidden_layers), w.get<std::int64_t>());
+    std::int64_t one = 0;
+    if (w.is_number() && as_int64(w, one)) {
+      // One window for every layer; the layer count is checked (validate) before this is sized.
+      if (c.num_hidden_layers > 100000)
+        bad(src, "num_hidden_layers", cat("must be at most 100000, got ", c.num_hidden_layers));
+      c.attention_window.assign(static_cast<std::size_t>(c.num_hidden_layers), one);
     } else if (w.is_array()) {
       for (const auto& v : w) {
-        if (!v.is_number_integer())
-          bad(src, "attention_window", cat("entries must be integers, found ", v.dump()));
-        c.attention_window.push_back(v.get<std::int64_t>());
+        std::int64_t x = 0;
+        if (!as_int64(v, x))
+          bad(src, "attention_window", cat("entries must be integers, found ", json_excerpt(v)));
+        c.attention_window.push_back(x);
       }
     } else {
-      bad(src, "attention_window", cat("must be an integer or a list of integers, got ", w.dump()));
+      bad(src, "attention_window", cat("must be an integer or a list of integers, got ", json_excerpt(w)));
     }
   } else {
+    if (c.num_hidden_layers > 100000)
+      bad(src, "num_hidden_layers", cat("must be at most 100000, got ", c.num_hidden_layers));
     c.attention_window.assign(static_cast<std::size_t>(c.num_hidden_layers), 64);
   }
   c.validate(src);
@@ -189,11 +230,24 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
 }
 
 ModelConfig ModelConfig::load(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(cat(path.string(), ": cannot open the config file"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return from_json(ss.str(), path.string());
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(cat(path.string(), ": cannot read: is a directory"));
+  // A config is a few kilobytes; a huge file (or an endless device) is a mistake, not something
+  // to hold in memory.
+  constexpr std::size_t kMaxConfigBytes = 16 << 20;
+  std::string text;
+  char piece[1 << 16];
+  while (in.read(piece, sizeof piece) || in.gcount() > 0) {
+    text.append(piece, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes)
+      throw Error(cat(path.string(), ": the config file has more than ", kMaxConfigBytes,
+                      " bytes, more than a config may have"));
+  }
+  if (in.bad()) throw Error(cat(path.string(), ": read error"));
+  return from_json(text, path.string());
 }
 
 std::string ModelConfig::to_json() const {

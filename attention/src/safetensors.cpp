@@ -2,6 +2,7 @@
 // following the format's rules: offsets relative to the data section, each range exactly
 // numel * dtype size bytes, ranges in order without overlap, and no bytes left unindexed.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,9 @@
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/bf16.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
+
+#include "json_strict.hpp"
 
 namespace diffuser::safetensors {
 
@@ -131,12 +135,16 @@ Reader Reader::open(const fs::path& path) {
   r.data_start_ = 8 + header_len;
   const std::uint64_t data_size = file_size - r.data_start_;
 
-  json j;
-  try {
-    j = json::parse(header);
-  } catch (const json::parse_error& e) {
-    fail(path, cat("the header is not valid JSON: ", e.what()));
-  }
+  parse_header(r, header, data_size);
+  return r;
+}
+
+void Reader::parse_header(Reader& r, std::string_view header, std::uint64_t data_size) {
+  const fs::path& path = r.path_;
+  // The JSON tree takes several times the text's bytes; the text itself is at most 100 MB.
+  require_memory(16.0 * static_cast<double>(header.size()),
+                 cat(path.string(), ": the ", header.size(), "-byte header"));
+  const json j = attention::detail::parse_json_strict(header, path.string(), "the header");
   if (!j.is_object()) fail(path, "the header is not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& name = it.key();
@@ -144,12 +152,14 @@ Reader Reader::open(const fs::path& path) {
     if (name == "__metadata__") {
       if (!v.is_object()) fail(path, "__metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(path, cat("__metadata__ value of '", m.key(), "' is not a string"));
+        if (!m.value().is_string())
+          fail(path, cat("__metadata__ value of '", excerpt(m.key()), "' is not a string"));
         r.metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    const std::string where = cat("tensor '", name, "'");
+    if (name.empty()) fail(path, "a tensor has an empty name");
+    const std::string where = cat("tensor '", excerpt(name, 64), "'");
     if (!v.is_object()) fail(path, where + " is not an object");
     if (!v.contains("dtype") || !v["dtype"].is_string()) fail(path, where + " has no dtype string");
     if (!v.contains("shape") || !v["shape"].is_array()) fail(path, where + " has no shape array");
@@ -159,18 +169,21 @@ Reader Reader::open(const fs::path& path) {
     t.name = name;
     t.dtype_text = v["dtype"].get<std::string>();
     t.dtype = parse_dtype(t.dtype_text);
-    if (t.dtype == DType::other) fail(path, cat(where, " has an unknown dtype '", t.dtype_text, "'"));
+    if (t.dtype == DType::other)
+      fail(path, cat(where, " has an unknown dtype '", excerpt(t.dtype_text), "'"));
     std::int64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-        fail(path, cat(where, " has a bad shape entry ", d.dump(), " (dimensions are integers >= 0)"));
+      if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (std::uint64_t{1} << 50))
+        fail(path, cat(where, " has a bad shape entry ", attention::detail::json_excerpt(d),
+                       " (dimensions are integers in [0, 2^50])"));
       t.shape.push_back(d.get<std::int64_t>());
       const std::int64_t dim = t.shape.back();
       if (dim != 0 && numel > (std::int64_t{1} << 50) / dim) fail(path, where + " has an absurd shape");
       numel *= dim;
     }
     for (const auto& o : v["data_offsets"])
-      if (!o.is_number_unsigned()) fail(path, cat(where, " has a bad data offset ", o.dump()));
+      if (!o.is_number_unsigned())
+        fail(path, cat(where, " has a bad data offset ", attention::detail::json_excerpt(o)));
     t.begin = v["data_offsets"][0].get<std::uint64_t>();
     t.end = v["data_offsets"][1].get<std::uint64_t>();
     if (t.end < t.begin)
@@ -193,7 +206,8 @@ Reader Reader::open(const fs::path& path) {
   std::uint64_t at = 0;
   for (const auto* t : order) {
     if (t->begin < at)
-      fail(path, cat("tensor '", t->name, "' overlaps the tensor before it (bytes ", t->begin, ".."));
+      fail(path,
+           cat("tensor '", excerpt(t->name, 64), "' overlaps the tensor before it (bytes ", t->begin, ".."));
     if (t->begin > at)
       fail(path, cat("the data section has a hole: bytes [", at, ", ", t->begin, ") belong to no tensor"));
     at = t->end;
@@ -203,6 +217,25 @@ Reader Reader::open(const fs::path& path) {
                    " (trailing bytes, or a file written incompletely)"));
   std::sort(r.tensors_.begin(), r.tensors_.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
+}
+
+Reader Reader::from_bytes(std::string_view bytes, const fs::path& name) {
+  Reader r;
+  r.path_ = name;
+  if (bytes.size() < 8)
+    fail(name, cat("truncated: ", bytes.size(),
+                   " bytes, but a safetensors file starts with an 8-byte header length"));
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i)
+    header_len = (header_len << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  if (header_len > kMaxHeaderBytes)
+    fail(name, cat("header length ", header_len, " exceeds the limit of ", kMaxHeaderBytes,
+                   " bytes (not a safetensors file?)"));
+  if (header_len > bytes.size() - 8)
+    fail(name,
+         cat("truncated: the header needs ", header_len, " bytes but only ", bytes.size() - 8, " follow"));
+  r.data_start_ = 8 + header_len;
+  parse_header(r, bytes.substr(8, header_len), bytes.size() - r.data_start_);
   return r;
 }
 
@@ -217,28 +250,40 @@ std::vector<float> Reader::read_f32(const std::string& name,
   const TensorInfo* t = find(name);
   if (!t) {
     std::string names;
-    for (std::size_t i = 0; i < tensors_.size() && i < 6; ++i) names += (i ? ", " : "") + tensors_[i].name;
+    for (std::size_t i = 0; i < tensors_.size() && i < 6; ++i)
+      names += (i ? ", " : "") + excerpt(tensors_[i].name, 64);
     if (tensors_.size() > 6) names += ", ...";
-    fail(path_, cat("no tensor '", name, "' (the file has ", tensors_.size(), " tensors",
+    fail(path_, cat("no tensor '", excerpt(name, 64), "' (the file has ", tensors_.size(), " tensors",
                     tensors_.empty() ? "" : ": ", names, ")"));
   }
   if (expected && *expected != t->shape)
-    fail(path_, cat("tensor '", name, "' has shape ", t->shape_string(), " but ", join_shape(*expected),
-                    " is expected"));
+    fail(path_, cat("tensor '", excerpt(name, 64), "' has shape ", t->shape_string(), " but ",
+                    join_shape(*expected), " is expected"));
   if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16 && t->dtype != DType::F64)
-    fail(path_,
-         cat("tensor '", name, "' has dtype ", t->dtype_text, "; weights must be F32, BF16, F16 or F64"));
+    fail(path_, cat("tensor '", excerpt(name, 64), "' has dtype ", t->dtype_text,
+                    "; weights must be F32, BF16, F16 or F64"));
+  require_memory(
+      static_cast<double>(t->end - t->begin) + 4.0 * static_cast<double>(t->numel()),
+      cat(path_.string(), ": tensor '", excerpt(name, 64), "' ", t->shape_string(), " of ", t->dtype_text));
   std::ifstream in(path_, std::ios::binary);
   if (!in) fail(path_, "cannot open for reading");
   in.seekg(static_cast<std::streamoff>(data_start_ + t->begin));
   std::string raw(t->end - t->begin, '\0');
   in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-  if (!in) fail(path_, cat("cannot read the data of tensor '", name, "' (file truncated while reading?)"));
-  const std::int64_t n = t->numel();
+  if (!in)
+    fail(path_,
+         cat("cannot read the data of tensor '", excerpt(name, 64), "' (file truncated while reading?)"));
+  return decode_f32(*t, raw);
+}
+
+std::vector<float> Reader::decode_f32(const TensorInfo& t, std::string_view raw) const {
+  const std::int64_t n = t.numel();
+  DIFFUSER_CHECK(raw.size() == t.end - t.begin, path_.string(), ": tensor '", excerpt(t.name, 64),
+                 "': ", raw.size(), " data bytes for a range of ", t.end - t.begin);
   std::vector<float> out(static_cast<std::size_t>(n));
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
   for (std::int64_t i = 0; i < n; ++i) {
-    switch (t->dtype) {
+    switch (t.dtype) {
       case DType::F32: {
         std::uint32_t u =
             static_cast<std::uint32_t>(p[4 * i]) | static_cast<std::uint32_t>(p[4 * i + 1]) << 8 |
@@ -251,7 +296,7 @@ std::vector<float> Reader::read_f32(const std::string& name,
         for (int b = 7; b >= 0; --b) u = (u << 8) | p[8 * i + b];
         double d;
         std::memcpy(&d, &u, 8);
-        out[static_cast<std::size_t>(i)] = static_cast<float>(d);
+        out[static_cast<std::size_t>(i)] = static_cast<float>(d);  // beyond float's range: Inf, refused below
         break;
       }
       case DType::BF16:
@@ -262,6 +307,21 @@ std::vector<float> Reader::read_f32(const std::string& name,
         out[static_cast<std::size_t>(i)] =
             half_to_float(static_cast<std::uint16_t>(p[2 * i] | p[2 * i + 1] << 8));
         break;
+    }
+  }
+  // Weights must be finite: a NaN or Inf would turn every output it touches into NaN.
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float x = out[static_cast<std::size_t>(i)];
+    if (!std::isfinite(x)) {
+      std::string index;
+      std::int64_t rest = i;
+      for (std::size_t k = t.shape.size(); k-- > 0;) {
+        const std::int64_t dim = std::max<std::int64_t>(1, t.shape[k]);
+        index = cat(rest % dim, index.empty() ? "" : ", ", index);
+        rest /= dim;
+      }
+      fail(path_, cat("tensor '", excerpt(t.name, 64), "' element [", index, "] is ",
+                      std::isnan(x) ? "NaN" : (x > 0 ? "+Inf" : "-Inf"), "; weights must be finite"));
     }
   }
   return out;

@@ -9,6 +9,7 @@
 
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/sys.hpp>
 
 namespace diffuser {
 
@@ -57,16 +58,19 @@ void EdgeList::append(const EdgeList& other) {
   dst.insert(dst.end(), other.dst.begin(), other.dst.end());
 }
 
-Csr Csr::from_edges(const EdgeList& edges) { return from_edges(edges.n, edges.src, edges.dst); }
+Csr Csr::from_edges(const EdgeList& edges) {
+  return from_edges(edges.n, edges.src, edges.dst);
+}
 
 Csr Csr::from_edges(std::int64_t n, std::span<const std::int32_t> src, std::span<const std::int32_t> dst) {
   check_node_count(n);
   if (src.size() != dst.size())
     throw Error(cat("edge list has ", src.size(), " sources but ", dst.size(), " destinations"));
   const auto m = static_cast<std::int64_t>(src.size());
+  require_memory(build_bytes(n, m), cat("a graph of ", n, " nodes and ", m, " edges"));
   if (const auto bad = first_bad_edge(n, src, dst); bad >= 0)
-    throw Error(cat("edge ", bad, " (", src[bad], " -> ", dst[bad], ") has an endpoint outside [0, ",
-                    n, ")"));
+    throw Error(
+        cat("edge ", bad, " (", src[bad], " -> ", dst[bad], ") has an endpoint outside [0, ", n, ")"));
 
   // Bucket by destination: count, scan, scatter (row order inside a bucket is fixed by the sort).
   Buffer<std::int64_t> cursor(n + 1);
@@ -118,8 +122,8 @@ void Csr::validate() const {
   DIFFUSER_CHECK(device() == Device::cpu, "Csr::validate needs the graph on the CPU");
   DIFFUSER_CHECK(row_ptr_.size() == n_ + 1, "row_ptr has ", row_ptr_.size(), " entries, expected ", n_ + 1);
   DIFFUSER_CHECK(row_ptr_[0] == 0, "row_ptr[0] is ", row_ptr_[0], ", expected 0");
-  DIFFUSER_CHECK(row_ptr_[n_] == col_.size(), "row_ptr[n] is ", row_ptr_[n_], " but there are ",
-                 col_.size(), " column ids");
+  DIFFUSER_CHECK(row_ptr_[n_] == col_.size(), "row_ptr[n] is ", row_ptr_[n_], " but there are ", col_.size(),
+                 " column ids");
   // Reports the first bad row so the message names a place, not just a fact.
   const std::int64_t bad = tbb::parallel_reduce(
       tbb::blocked_range<std::int64_t>(0, n_, 1024), std::int64_t{-1},
@@ -143,8 +147,8 @@ void Csr::validate() const {
       if (col_[k] < 0 || col_[k] >= n_)
         throw Error(cat("row ", bad, ": column id ", col_[k], " is outside [0, ", n_, ")"));
       if (k > b && col_[k] <= col_[k - 1])
-        throw Error(cat("row ", bad, ": column ids are not strictly increasing (", col_[k - 1], ", ",
-                        col_[k], ")"));
+        throw Error(
+            cat("row ", bad, ": column ids are not strictly increasing (", col_[k - 1], ", ", col_[k], ")"));
     }
   }
 }
@@ -155,7 +159,9 @@ bool Csr::has_edge(std::int32_t src, std::int32_t dst) const {
   return std::binary_search(nb.begin(), nb.end(), src);
 }
 
-Csr Csr::to(Device d) const { return Csr(n_, row_ptr_.to(d), col_.to(d)); }
+Csr Csr::to(Device d) const {
+  return Csr(n_, row_ptr_.to(d), col_.to(d));
+}
 
 Csr Csr::transpose(std::vector<std::int64_t>* edge_perm) const {
   DIFFUSER_CHECK(device() == Device::cpu, "Csr::transpose needs the graph on the CPU");

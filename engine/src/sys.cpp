@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include <sys/resource.h>
 
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/sys.hpp>
@@ -37,9 +40,18 @@ std::int64_t read_number_file(const char* path) {
   }
 }
 
+// limit_memory_budget's cap; set once at start-up by a harness, read by every budget check.
+std::atomic<std::int64_t> g_budget_cap{0};
+
 }  // namespace
 
-std::int64_t peak_rss_bytes() { return std::max<std::int64_t>(0, proc_kb_field("/proc/self/status", "VmHWM")); }
+void limit_memory_budget(std::int64_t bytes) {
+  g_budget_cap = std::max<std::int64_t>(0, bytes);
+}
+
+std::int64_t peak_rss_bytes() {
+  return std::max<std::int64_t>(0, proc_kb_field("/proc/self/status", "VmHWM"));
+}
 
 bool reset_peak_rss() {
   std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
@@ -61,6 +73,14 @@ std::int64_t available_memory_bytes() {
     const std::int64_t room = limit - std::max<std::int64_t>(0, used);
     avail = avail < 0 ? room : std::min(avail, room);
   }
+  // ulimit -v: new mappings fail once the address space reaches the limit, whatever is free.
+  rlimit as{};
+  if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < (rlim_t{1} << 62)) {
+    const std::int64_t mapped = proc_kb_field("/proc/self/status", "VmSize");
+    const std::int64_t room = static_cast<std::int64_t>(as.rlim_cur) - std::max<std::int64_t>(0, mapped);
+    avail = avail < 0 ? room : std::min(avail, room);
+  }
+  if (const std::int64_t cap = g_budget_cap.load(); cap > 0) avail = avail < 0 ? cap : std::min(avail, cap);
   return std::max<std::int64_t>(0, avail);
 }
 
@@ -78,10 +98,17 @@ std::string format_bytes(std::int64_t bytes) {
 }
 
 void require_memory(std::int64_t bytes, const std::string& what) {
+  require_memory(static_cast<double>(bytes), what);
+}
+
+void require_memory(double bytes, const std::string& what) {
   const std::int64_t avail = available_memory_bytes();
-  if (avail > 0 && bytes > avail)
-    throw Error(cat("not enough memory: ", what, " needs about ", format_bytes(bytes), " but only ",
-                    format_bytes(avail), " is available"));
+  // Beyond 2^62 bytes no machine can hold it, known budget or not (and format_bytes stays exact).
+  const bool absurd = !(bytes < 4.6e18);
+  if (absurd || (avail > 0 && bytes > static_cast<double>(avail)))
+    throw Error(cat("not enough memory: ", what, " needs about ",
+                    absurd ? cat(bytes, " bytes") : format_bytes(static_cast<std::int64_t>(bytes)),
+                    " but only ", format_bytes(avail), " is available"));
 }
 
 double median(std::vector<double> values) {

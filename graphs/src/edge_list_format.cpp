@@ -1,5 +1,8 @@
-// Text edge lists: "src dst" per line, 0-based, '#' starts a comment, blank lines allowed.
-// diffuser's writer adds a "# nodes: N" comment so isolated trailing nodes survive a round trip.
+// Text edge lists: "src dst" per line, 0-based, '#' starts a comment, blank lines allowed. A third
+// field is a weight (networkx's write_weighted_edgelist) and a trailing "{...}" the attribute dict
+// of networkx's default write_edgelist ("0 1 {'weight': 2.0}"): both are checked and ignored, as
+// Matrix Market values are. diffuser's writer adds a "# nodes: N" comment so isolated trailing
+// nodes survive a round trip.
 #include <algorithm>
 
 #include "format_io.hpp"
@@ -20,10 +23,20 @@ MaybeN nodes_comment(std::string_view line) {
   return v;
 }
 
+// Splits off a trailing attribute dict "{...}" (networkx); false when a '{' is not closed at the end.
+bool strip_attributes(std::string_view& line) {
+  const auto open = line.find('{');
+  if (open == std::string_view::npos) return true;
+  const auto close = line.find_last_not_of(" \t");
+  if (line[close] != '}') return false;
+  line = line.substr(0, open);
+  return true;
+}
+
 }  // namespace
 
-EdgeList read_edge_list(const std::filesystem::path& path, MaybeN n) {
-  LineReader in(path);
+EdgeList parse_edge_list(std::string_view text, const std::string& name, MaybeN n) {
+  LineReader in(text, name);
   EdgeList edges;
   MaybeN declared;
   std::int64_t max_id = -1;
@@ -31,18 +44,21 @@ EdgeList read_edge_list(const std::filesystem::path& path, MaybeN n) {
   while (in.next(line)) {
     if (edges.src.empty() && !declared) declared = nodes_comment(line);  // only a header counts
     if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-    std::string_view f[2];
-    const int count = split_fields(line, f, 2);
+    if (!strip_attributes(line)) in.fail("an attribute dict '{...}' must end the line");
+    std::string_view f[3];
+    const int count = split_fields(line, f, 3);
     if (count == 0) continue;
-    if (count != 2)
-      in.fail(cat("expected two ids 'src dst', found ", count, " field", count == 1 ? "" : "s"));
+    if (count < 2 || count > 3)
+      in.fail(cat("expected 'src dst' or 'src dst weight', found ", count, " field", count == 1 ? "" : "s"));
+    if (count == 3 && !is_number(f[2])) in.fail(cat("weight '", excerpt(f[2]), "' is not a number"));
     const MaybeN limit = n ? n : declared;
     std::int64_t id[2];
     for (int k = 0; k < 2; ++k) {
-      if (!parse_int(f[k], id[k])) in.fail(cat("'", f[k], "' is not an integer id"));
+      if (!parse_int(f[k], id[k])) in.fail(cat("'", excerpt(f[k]), "' is not an integer id"));
       if (id[k] < 0) in.fail(cat("negative id ", id[k]));
       if (limit && id[k] >= *limit)
-        in.fail(cat("id ", id[k], " is outside [0, ", *limit, ")", n ? " for the requested number of nodes" : ""));
+        in.fail(cat("id ", id[k], " is outside [0, ", *limit, ")",
+                    n ? " for the requested number of nodes" : ""));
       if (id[k] >= kMaxNodes) in.fail(cat("id ", id[k], " is too large (at most ", kMaxNodes - 1, ")"));
     }
     edges.add(static_cast<std::int32_t>(id[0]), static_cast<std::int32_t>(id[1]));

@@ -19,25 +19,35 @@ namespace diffuser::graphs::detail {
 
 using MaybeN = std::optional<std::int64_t>;
 
-EdgeList read_edge_list(const std::filesystem::path& path, MaybeN n);
+// Parsers read the whole file's contents; `name` (the path) starts every error message.
+EdgeList parse_edge_list(std::string_view text, const std::string& name, MaybeN n);
 void write_edge_list(const Csr& g, std::ostream& out);
-EdgeList read_matrix_market(const std::filesystem::path& path, MaybeN n);
+EdgeList parse_matrix_market(std::string_view text, const std::string& name, MaybeN n);
 void write_matrix_market(const Csr& g, std::ostream& out);
 EdgeList read_npy_edges(const std::filesystem::path& path, MaybeN n);
+EdgeList parse_npy_edges(std::string_view bytes, const std::string& name, MaybeN n);
 void write_npy_edges(const Csr& g, const std::filesystem::path& path);
-EdgeList read_dot(const std::filesystem::path& path, MaybeN n);
+EdgeList parse_dot(std::string_view text, const std::string& name, MaybeN n);
 void write_dot(const Csr& g, std::ostream& out);
-EdgeList read_graphml(const std::filesystem::path& path, MaybeN n);
+EdgeList parse_graphml(std::string_view text, const std::string& name, MaybeN n);
 void write_graphml(const Csr& g, std::ostream& out);
 
-// The whole file as text; Error "PATH: cannot read: <reason>" when it cannot be opened.
+// The whole file as text; Error "PATH: cannot read: <reason>" when it cannot be opened, or when
+// its size does not fit the memory budget.
 std::string read_text_file(const std::filesystem::path& path);
 
-// Walks a text file line by line and formats errors as "PATH:LINE: what".
+// Deepest nesting the DOT (subgraphs, braces) and GraphML (elements) readers accept: far beyond
+// any real file, far below what could exhaust a thread's stack.
+inline constexpr int kMaxNesting = 256;
+
+// Refuses (Error naming `name`) a graph whose CSR would not fit the memory budget; `why` says
+// where n comes from ("largest id 2147483646").
+void require_graph_memory(const std::string& name, std::int64_t n, std::int64_t edges, std::string_view why);
+
+// Walks a text line by line and formats errors as "NAME:LINE: what".
 class LineReader {
  public:
-  explicit LineReader(const std::filesystem::path& path)
-      : path_(path.string()), text_(read_text_file(path)) {}
+  LineReader(std::string_view text, std::string name) : path_(std::move(name)), text_(text) {}
   // The next line without its terminator ("\n" or "\r\n"); false at the end of the file.
   bool next(std::string_view& line);
   std::int64_t line_number() const { return line_; }
@@ -48,7 +58,8 @@ class LineReader {
   }
 
  private:
-  std::string path_, text_;
+  std::string path_;
+  std::string_view text_;
   std::size_t pos_ = 0;
   std::int64_t line_ = 0;
 };
@@ -92,12 +103,12 @@ class TextSink {
   std::string buf_;
 };
 
-// The edges of a graph read by BGL: names[v] is vertex v's id text (must be an integer in range),
-// pairs are (source vertex, target vertex); undirected graphs give both directions. `what` names
-// where the ids come from in messages ("node", "node_id").
-EdgeList edges_from_named_graph(const std::string& path, const std::vector<std::string>& names,
-                                const std::vector<std::pair<std::size_t, std::size_t>>& pairs,
-                                bool undirected, MaybeN n, std::string_view what);
+// A field that must be a number (Matrix Market values, edge-list weights): checked, then ignored.
+bool is_number(std::string_view s);
+
+// The integer id a node's name stands for (DOT node names, GraphML ids and node_id values):
+// "5", or "n5" when `allow_n_prefix`; -1 when the text is no such id.
+std::int64_t node_id_from_text(std::string_view text, bool allow_n_prefix);
 
 // n from the caller, else from the file's declaration, else largest id + 1 (0 for no edges);
 // checks the caller's n is usable.

@@ -2,7 +2,8 @@
 // 1-based. Reads pattern/real/integer fields and general/symmetric storage; writes pattern general.
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
+
+#include <diffuser/engine/sys.hpp>
 
 #include "format_io.hpp"
 
@@ -12,28 +13,32 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
-bool blank(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+bool blank(std::string_view line) {
+  return line.find_first_not_of(" \t") == std::string_view::npos;
+}
 
 }  // namespace
 
-EdgeList read_matrix_market(const std::filesystem::path& path, MaybeN n) {
-  LineReader in(path);
+EdgeList parse_matrix_market(std::string_view text, const std::string& name, MaybeN n) {
+  LineReader in(text, name);
   std::string_view line;
   if (!in.next(line)) in.fail("empty file (expected a %%MatrixMarket banner)");
   std::string_view b[6];
   const int nb = split_fields(line, b, 6);
   if (nb != 5 || lower(b[0]) != "%%matrixmarket" || lower(b[1]) != "matrix")
     in.fail("expected the banner '%%MatrixMarket matrix coordinate <field> <symmetry>'");
-  if (lower(b[2]) != "coordinate") in.fail(cat("format '", b[2], "' is not supported (only 'coordinate')"));
+  if (lower(b[2]) != "coordinate")
+    in.fail(cat("format '", excerpt(b[2]), "' is not supported (only 'coordinate')"));
   const std::string field = lower(b[3]), symmetry = lower(b[4]);
   if (field != "pattern" && field != "real" && field != "integer")
-    in.fail(cat("field '", b[3], "' is not supported (pattern, real or integer)"));
+    in.fail(cat("field '", excerpt(b[3]), "' is not supported (pattern, real or integer)"));
   if (symmetry != "general" && symmetry != "symmetric")
-    in.fail(cat("symmetry '", b[4], "' is not supported (general or symmetric)"));
+    in.fail(cat("symmetry '", excerpt(b[4]), "' is not supported (general or symmetric)"));
   const int want_fields = field == "pattern" ? 2 : 3;
 
   // Size line: the first line that is neither a comment nor blank.
@@ -46,12 +51,18 @@ EdgeList read_matrix_market(const std::filesystem::path& path, MaybeN n) {
   if (!have_size) in.fail("file ends before the size line 'rows cols entries'");
   std::string_view s[3];
   std::int64_t rows = 0, cols = 0, nnz = 0;
-  if (split_fields(line, s, 3) != 3 || !parse_int(s[0], rows) || !parse_int(s[1], cols) || !parse_int(s[2], nnz) ||
-      rows < 0 || cols < 0 || nnz < 0)
+  if (split_fields(line, s, 3) != 3 || !parse_int(s[0], rows) || !parse_int(s[1], cols) ||
+      !parse_int(s[2], nnz) || rows < 0 || cols < 0 || nnz < 0)
     in.fail("expected the size line 'rows cols entries' (three non-negative integers)");
-  if (rows != cols) in.fail(cat("the matrix is ", rows, " x ", cols, "; a token graph needs a square matrix"));
+  if (rows != cols)
+    in.fail(cat("the matrix is ", rows, " x ", cols, "; a token graph needs a square matrix"));
   if (rows > kMaxNodes) in.fail(cat(rows, " rows is more than the ", kMaxNodes, " nodes a graph may have"));
   if (n && rows > *n) in.fail(cat("the matrix has ", rows, " rows but the graph has ", *n, " nodes"));
+  // The size line alone fixes the node count: refuse a graph that cannot fit before reading on.
+  require_memory(Csr::build_bytes(n ? *n : rows, nnz) +
+                     8.0 * static_cast<double>(nnz) * (symmetry == "symmetric" ? 2 : 1),
+                 cat(name, ":", in.line_number(), ": the size line's ", rows, " x ", rows, " matrix with ",
+                     nnz, " entries"));
 
   EdgeList edges;
   const bool symmetric = symmetry == "symmetric";
@@ -66,19 +77,15 @@ EdgeList read_matrix_market(const std::filesystem::path& path, MaybeN n) {
     std::string_view f[3];
     const int count = split_fields(line, f, 3);
     if (count != want_fields)
-      in.fail(cat("expected ", want_fields == 2 ? "'i j'" : "'i j value'", " for a ", field, " matrix, found ", count,
-                  " field", count == 1 ? "" : "s"));
+      in.fail(cat("expected ", want_fields == 2 ? "'i j'" : "'i j value'", " for a ", field,
+                  " matrix, found ", count, " field", count == 1 ? "" : "s"));
     std::int64_t i = 0, j = 0;
     if (!parse_int(f[0], i) || !parse_int(f[1], j)) in.fail("entry indices must be integers");
     if (i < 1 || i > rows || j < 1 || j > rows)
-      in.fail(cat("entry (", i, ", ", j, ") is outside the ", rows, " x ", rows, " matrix (indices are 1-based)"));
-    if (want_fields == 3) {
-      // Values are not kept (the graph is the sparsity pattern) but must be numbers.
-      const std::string v(f[2]);
-      char* end = nullptr;
-      std::strtod(v.c_str(), &end);
-      if (end == v.c_str() || *end != '\0') in.fail(cat("value '", f[2], "' is not a number"));
-    }
+      in.fail(cat("entry (", i, ", ", j, ") is outside the ", rows, " x ", rows,
+                  " matrix (indices are 1-based)"));
+    // Values are not kept (the graph is the sparsity pattern) but must be numbers.
+    if (want_fields == 3 && !is_number(f[2])) in.fail(cat("value '", excerpt(f[2]), "' is not a number"));
     edges.add(static_cast<std::int32_t>(j - 1), static_cast<std::int32_t>(i - 1));
     if (symmetric && i != j) edges.add(static_cast<std::int32_t>(i - 1), static_cast<std::int32_t>(j - 1));
     ++seen;

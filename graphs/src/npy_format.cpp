@@ -6,16 +6,18 @@
 
 namespace diffuser::graphs::detail {
 
-EdgeList read_npy_edges(const std::filesystem::path& path, MaybeN n) {
-  const std::string name = path.string();
-  const npy::Header h = npy::read_header(path);
+namespace {
+
+void check_edge_header(const npy::Header& h, const std::string& name) {
   if (h.dtype != npy::DType::i4 && h.dtype != npy::DType::i8)
     throw Error(cat(name, ": expected an (E, 2) array of <i4 or <i8 (src, dst) rows, got dtype ",
                     npy::dtype_descr(h.dtype), " shape ", h.shape_string()));
   if (h.shape.size() != 2 || h.shape[1] != 2)
     throw Error(cat(name, ": expected an (E, 2) array of (src, dst) rows, got shape ", h.shape_string()));
-  const std::vector<std::int64_t> values = npy::load_i64(path);
-  const std::int64_t count = h.shape[0];
+}
+
+EdgeList edges_from_values(const std::vector<std::int64_t>& values, const std::string& name, MaybeN n) {
+  const auto count = static_cast<std::int64_t>(values.size() / 2);
   EdgeList edges;
   edges.src.resize(static_cast<std::size_t>(count));
   edges.dst.resize(static_cast<std::size_t>(count));
@@ -29,11 +31,26 @@ EdgeList read_npy_edges(const std::filesystem::path& path, MaybeN n) {
                         n ? *n : kMaxNodes, ")"));
       max_id = std::max(max_id, id);
     }
-    edges.src[static_cast<std::size_t>(e)] = static_cast<std::int32_t>(values[static_cast<std::size_t>(2 * e)]);
-    edges.dst[static_cast<std::size_t>(e)] = static_cast<std::int32_t>(values[static_cast<std::size_t>(2 * e + 1)]);
+    edges.src[static_cast<std::size_t>(e)] =
+        static_cast<std::int32_t>(values[static_cast<std::size_t>(2 * e)]);
+    edges.dst[static_cast<std::size_t>(e)] =
+        static_cast<std::int32_t>(values[static_cast<std::size_t>(2 * e + 1)]);
   }
   edges.n = resolve_node_count(name, n, std::nullopt, max_id);
   return edges;
+}
+
+}  // namespace
+
+EdgeList read_npy_edges(const std::filesystem::path& path, MaybeN n) {
+  const std::string name = path.string();
+  check_edge_header(npy::read_header(path), name);
+  return edges_from_values(npy::load_i64(path), name, n);
+}
+
+EdgeList parse_npy_edges(std::string_view bytes, const std::string& name, MaybeN n) {
+  check_edge_header(npy::parse_header(bytes, name), name);
+  return edges_from_values(npy::decode_i64(bytes, name), name, n);
 }
 
 void write_npy_edges(const Csr& g, const std::filesystem::path& path) {

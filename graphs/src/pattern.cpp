@@ -26,8 +26,8 @@ constexpr std::int64_t kRowGrain = 1024;
 
 std::vector<RowTermPtr> make_terms(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   if (n <= 0 || n > kMaxNodes)
-    throw UsageError(
-        cat("pattern '", spec, "': the number of tokens must be in [1, ", kMaxNodes, "], got ", n));
+    throw UsageError(cat("pattern '", excerpt(spec, 64), "': the number of tokens must be in [1, ", kMaxNodes,
+                         "], got ", n));
   std::vector<RowTermPtr> terms;
   for (const auto& t : parse_pattern(spec)) terms.push_back(detail::make_row_term(spec, t, n, seed));
   return terms;
@@ -49,10 +49,24 @@ std::int64_t exclusive_scan(const std::vector<std::int64_t>& counts, std::int64_
       std::plus<std::int64_t>());
 }
 
+// Refuses at once, before any row is visited, a job whose fixed part cannot fit: per token
+// `row_bytes` of offsets and counts plus the edges every row holds at least (a lower bound from
+// the terms' closed forms), `edge_copies` times 4 bytes each.
+void require_fixed_memory(std::string_view spec, std::int64_t n, const std::vector<RowTermPtr>& terms,
+                          double row_bytes, double edge_copies) {
+  std::int64_t per_row = 0;
+  for (const auto& t : terms) per_row = std::max(per_row, t->min_row_size());
+  const double nd = static_cast<double>(n);
+  require_memory(row_bytes * (nd + 1) + edge_copies * 4.0 * nd * static_cast<double>(per_row),
+                 cat("pattern '", excerpt(spec, 64), "' over ", n, " tokens (at least ", per_row,
+                     " edges per token, and the row offsets)"));
+}
+
 }  // namespace
 
 EdgeList pattern_edges(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   const auto terms = make_terms(spec, n, seed);
+  require_fixed_memory(spec, n, terms, 16.0, 2.0);  // counts and offsets; src and dst
   // Sized in floating point before anything is allocated: absurd expressions must fail cleanly.
   const double approx_total = tbb::parallel_reduce(
       tbb::blocked_range<std::int64_t>(0, n, kRowGrain), 0.0,
@@ -62,9 +76,9 @@ EdgeList pattern_edges(std::string_view spec, std::int64_t n, std::uint64_t seed
         return sum;
       },
       std::plus<double>());
-  require_memory(
-      static_cast<std::int64_t>(std::min(approx_total * 8 + static_cast<double>(n) * 16, 9e18)),
-      cat("pattern '", spec, "' over ", n, " tokens: edge list of about ", approx_total, " entries"));
+  require_memory(static_cast<std::int64_t>(std::min(approx_total * 8 + static_cast<double>(n) * 16, 9e18)),
+                 cat("pattern '", excerpt(spec, 64), "' over ", n, " tokens: edge list of about ",
+                     approx_total, " entries"));
   // Row-major layout: row i's entries from all terms are contiguous, so every row can be filled
   // by its own task into a pre-sized array.
   std::vector<std::int64_t> counts(static_cast<std::size_t>(n));
@@ -99,6 +113,7 @@ EdgeList pattern_edges(std::string_view spec, std::int64_t n, std::uint64_t seed
 
 Csr build_pattern(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   const auto terms = make_terms(spec, n, seed);
+  require_fixed_memory(spec, n, terms, 16.0, 2.0);  // counts and offsets; the column array held twice
 
   // Bounds on the result, cheap to get, refuse hopeless jobs before any real work. Lower: a row
   // holds at least its largest term (one entry for terms that may repeat). Upper: all terms'
@@ -123,12 +138,13 @@ Csr build_pattern(std::string_view spec, std::int64_t n, std::uint64_t seed) {
       });
   // The column array is held twice for a moment (Csr::from_arrays copies it into its buffer).
   const auto need = [&](std::int64_t nnz) { return nnz * 8 + (n + 1) * 16; };
-  require_memory(need(lower), cat("pattern '", spec, "' over ", n, " tokens: at least ", lower, " edges"));
+  require_memory(need(lower),
+                 cat("pattern '", excerpt(spec, 64), "' over ", n, " tokens: at least ", lower, " edges"));
   // Duplicates rarely shrink a pattern much (random:R with R near n about halves it); a job 16
   // times larger than memory could hold is a mistake in the expression, not a graph to build.
   const std::int64_t available = available_memory_bytes();
   if (available > 0 && upper / 16 > static_cast<double>(available / 4))
-    throw Error(cat("pattern '", spec, "' over ", n, " tokens draws ", upper,
+    throw Error(cat("pattern '", excerpt(spec, 64), "' over ", n, " tokens draws ", upper,
                     " edges before removing duplicates, far more than memory can hold (",
                     format_bytes(available), " available)"));
 
@@ -146,7 +162,7 @@ Csr build_pattern(std::string_view spec, std::int64_t n, std::uint64_t seed) {
   std::vector<std::int64_t> row_ptr(static_cast<std::size_t>(n + 1));
   const std::int64_t nnz = exclusive_scan(counts, row_ptr.data());
   counts = {};
-  require_memory(need(nnz), cat("pattern '", spec, "' over ", n, " tokens: ", nnz, " edges"));
+  require_memory(need(nnz), cat("pattern '", excerpt(spec, 64), "' over ", n, " tokens: ", nnz, " edges"));
 
   std::vector<std::int32_t> col;
   detail::resize_huge(col, static_cast<std::size_t>(nnz));

@@ -104,7 +104,7 @@ class TermParser {
   TermParser(std::string_view spec, std::string_view text) : spec_(spec), text_(text) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw UsageError(cat("pattern '", spec_, "': term '", text_, "': ", what));
+    throw UsageError(cat("pattern '", excerpt(spec_, 64), "': term '", excerpt(text_, 48), "': ", what));
   }
 
   // A decimal integer in [0, kMaxNodes]; `what` names it in the message ("R", "id").
@@ -114,9 +114,9 @@ class TermParser {
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec == std::errc::result_out_of_range ||
         (ec == std::errc() && ptr == s.data() + s.size() && v > kMaxNodes))
-      fail(cat(what, " = ", s, " is too large (at most ", kMaxNodes, ")"));
+      fail(cat(what, " = ", excerpt(s), " is too large (at most ", kMaxNodes, ")"));
     if (ec != std::errc() || ptr != s.data() + s.size())
-      fail(cat(what, " must be a non-negative integer, got '", s, "' (usage: ", usage, ")"));
+      fail(cat(what, " must be a non-negative integer, got '", excerpt(s), "' (usage: ", usage, ")"));
     if (v < 0) fail(cat(what, " must be non-negative, got ", v, " (usage: ", usage, ")"));
     return v;
   }
@@ -139,7 +139,7 @@ void parse_term(std::string_view spec, std::string_view text, std::vector<Patter
   const std::string_view name = text.substr(0, colon);
   const std::string_view rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
   const TermInfo* info = find_term(name);
-  if (!info) p.fail(cat("unknown term '", name, "' (known: ", known_terms(), ")"));
+  if (!info) p.fail(cat("unknown term '", excerpt(name), "' (known: ", known_terms(), ")"));
   PatternTerm term = make_term(text, name);
 
   if (name == "file" || name == "plugin") {
@@ -213,12 +213,14 @@ std::uint64_t term_stream(std::size_t index, std::string_view name) {
 }
 
 std::vector<PatternTerm> parse_pattern(std::string_view spec) {
-  if (trim(spec).empty()) throw UsageError(cat("empty pattern '", spec, "' (try ", kDiffuserRecipe, ")"));
+  if (trim(spec).empty())
+    throw UsageError(cat("empty pattern '", excerpt(spec), "' (try ", kDiffuserRecipe, ")"));
   std::vector<PatternTerm> terms;
   for (const auto raw : split(spec, '+')) {
     const auto text = trim(raw);
     if (text.empty())
-      throw UsageError(cat("pattern '", spec, "': empty term (two '+' in a row, or a '+' at an end)"));
+      throw UsageError(
+          cat("pattern '", excerpt(spec, 64), "': empty term (two '+' in a row, or a '+' at an end)"));
     parse_term(spec, text, terms);
   }
   for (std::size_t k = 0; k < terms.size(); ++k) {

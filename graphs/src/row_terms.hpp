@@ -24,6 +24,9 @@ class RowTerm {
   // fill_row without the ordering guarantee, for edge lists (which need none); terms whose
   // sorting costs something skip it here.
   virtual void fill_row_unordered(std::int64_t i, std::int32_t* out) const { fill_row(i, out); }
+  // A lower bound on every row's size after duplicates go, in O(1): lets build_pattern refuse a
+  // hopeless job before it visits a single row.
+  virtual std::int64_t min_row_size() const { return 0; }
   // True when rows may hold a source twice (random draws); the union step removes them.
   virtual bool may_repeat() const { return false; }
   // When row i is exactly the range [lo, hi), says so (fill_row would write lo, ..., hi-1): the

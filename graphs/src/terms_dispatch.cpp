@@ -61,8 +61,8 @@ RowTermPtr make_row_term(std::string_view spec, const PatternTerm& t, std::int64
     std::vector<std::int32_t> pos;
     for (const auto id : p) {
       if (id >= n)
-        throw UsageError(cat("pattern '", spec, "': term '", t.text, "': position ", id, " is outside [0, ",
-                             n, ") for ", n, " tokens"));
+        throw UsageError(cat("pattern '", excerpt(spec, 64), "': term '", excerpt(t.text, 48), "': position ",
+                             id, " is outside [0, ", n, ") for ", n, " tokens"));
       pos.push_back(static_cast<std::int32_t>(id));
     }
     return make_global(n, std::move(pos));

@@ -25,6 +25,7 @@ class Global final : public RowTerm {
   std::int64_t row_size(std::int64_t i) const override {
     return is_global(i) ? n_ : static_cast<std::int64_t>(pos_.size());
   }
+  std::int64_t min_row_size() const override { return static_cast<std::int64_t>(pos_.size()); }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     if (is_global(i))
       std::iota(out, out + n_, 0);
@@ -51,16 +52,37 @@ class Random final : public RowTerm {
  public:
   Random(std::int64_t n, std::int64_t r, std::uint64_t seed, std::uint64_t stream)
       : n_(n), r_(r), seed_(seed), stream_(stream) {}
-  std::int64_t row_size(std::int64_t) const override { return r_; }
+  // At most n values a row: with more draws than tokens, only the distinct ones are kept.
+  std::int64_t row_size(std::int64_t) const override { return std::min(r_, n_); }
+  std::int64_t min_row_size() const override { return r_ > 0 ? 1 : 0; }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     fill_row_unordered(i, out);
-    std::sort(out, out + r_);
+    std::sort(out, out + std::min(r_, n_));
   }
   void fill_row_unordered(std::int64_t i, std::int32_t* out) const override {
     const auto base = static_cast<std::uint64_t>(i) * static_cast<std::uint64_t>(r_);
-    for (std::int64_t t = 0; t < r_; ++t)
-      out[t] = static_cast<std::int32_t>(
+    const auto draw = [&](std::int64_t t) {
+      return static_cast<std::int32_t>(
           rng::below(seed_, stream_, base + static_cast<std::uint64_t>(t), static_cast<std::uint32_t>(n_)));
+    };
+    if (r_ <= n_) {
+      for (std::int64_t t = 0; t < r_; ++t) out[t] = draw(t);
+      return;
+    }
+    // More draws than tokens (random:R with R > N): the same set of sources as all R draws, found
+    // without holding R values and without drawing on once every token is in. The rest of the row
+    // repeats a source (duplicates collapse), so the row has exactly row_size() values.
+    std::vector<std::uint64_t> seen(static_cast<std::size_t>((n_ + 63) / 64), 0);
+    std::int64_t have = 0;
+    for (std::int64_t t = 0; t < r_ && have < n_; ++t) {
+      const std::int32_t v = draw(t);
+      std::uint64_t& word = seen[static_cast<std::size_t>(v) / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (v % 64);
+      if (word & bit) continue;
+      word |= bit;
+      out[have++] = v;
+    }
+    std::fill(out + have, out + n_, out[0]);
   }
   bool may_repeat() const override { return true; }
 
@@ -80,21 +102,28 @@ class BigBird final : public RowTerm {
     nb_ = (n + b - 1) / b;
     g_ = std::min(g, nb_);
     const std::int64_t per_block = std::min(3 + r, nb_);
-    require_memory(nb_ * per_block * 4,
+    require_memory(static_cast<double>(nb_) * (4.0 * static_cast<double>(per_block) + 17.0),
                    cat("bigbird key-block lists (", nb_, " blocks of up to ", per_block, ")"));
     list_ptr_.assign(static_cast<std::size_t>(nb_ + 1), 0);
     row_size_.assign(static_cast<std::size_t>(nb_), 0);
     std::vector<std::int32_t> keys;
+    // Each key block once; the draws stop once every block is in (R may be far larger than the
+    // number of blocks: the draws, not a list of R entries, decide the set).
+    std::vector<char> seen(static_cast<std::size_t>(nb_), 0);
+    const auto add = [&](std::int64_t k) {
+      if (seen[static_cast<std::size_t>(k)]) return;
+      seen[static_cast<std::size_t>(k)] = 1;
+      keys.push_back(static_cast<std::int32_t>(k));
+    };
     for (std::int64_t q = 0; q < nb_; ++q) {
       keys.clear();
       if (q >= g_) {
-        for (std::int64_t k = std::max<std::int64_t>(q - 1, 0); k <= std::min(q + 1, nb_ - 1); ++k)
-          keys.push_back(static_cast<std::int32_t>(k));
-        for (std::int64_t t = 0; t < r; ++t)
-          keys.push_back(static_cast<std::int32_t>(rng::below(
-              seed, stream, static_cast<std::uint64_t>(q * r + t), static_cast<std::uint32_t>(nb_))));
+        for (std::int64_t k = std::max<std::int64_t>(q - 1, 0); k <= std::min(q + 1, nb_ - 1); ++k) add(k);
+        for (std::int64_t t = 0; t < r && static_cast<std::int64_t>(keys.size()) < nb_; ++t)
+          add(rng::below(seed, stream, static_cast<std::uint64_t>(q * r + t),
+                         static_cast<std::uint32_t>(nb_)));
+        for (const auto k : keys) seen[static_cast<std::size_t>(k)] = 0;
         std::sort(keys.begin(), keys.end());
-        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         // Global key blocks are written as one leading interval; drop them from the list.
         keys.erase(keys.begin(), std::lower_bound(keys.begin(), keys.end(), static_cast<std::int32_t>(g_)));
       }
@@ -159,14 +188,16 @@ class BlockRandom final : public RowTerm {
   }
 
  private:
-  // The distinct source blocks of query block q, ascending.
+  // The distinct source blocks of query block q, ascending. The draws stop once every block is in
+  // (R may be far larger than the number of blocks: the draws, not a list of R entries, decide).
   std::vector<std::int64_t> blocks(std::int64_t q) const {
-    std::vector<std::int64_t> k(static_cast<std::size_t>(r_));
-    for (std::int64_t t = 0; t < r_; ++t)
-      k[static_cast<std::size_t>(t)] =
+    std::vector<std::int64_t> k;
+    for (std::int64_t t = 0; t < r_ && static_cast<std::int64_t>(k.size()) < nb_; ++t) {
+      const std::int64_t b =
           rng::below(seed_, stream_, static_cast<std::uint64_t>(q * r_ + t), static_cast<std::uint32_t>(nb_));
-    std::sort(k.begin(), k.end());
-    k.erase(std::unique(k.begin(), k.end()), k.end());
+      const auto at = std::lower_bound(k.begin(), k.end(), b);
+      if (at == k.end() || *at != b) k.insert(at, b);
+    }
     return k;
   }
   std::int64_t n_, b_, r_;

@@ -19,6 +19,7 @@ class Window final : public RowTerm {
  public:
   Window(std::int64_t n, std::int64_t r) : n_(n), r_(r) {}
   std::int64_t row_size(std::int64_t i) const override { return hi(i) - lo(i); }
+  std::int64_t min_row_size() const override { return std::min(n_, r_ + 1); }
   void fill_row(std::int64_t i, std::int32_t* out) const override { fill_range(out, lo(i), hi(i)); }
   bool row_range(std::int64_t i, std::int64_t& a, std::int64_t& b) const override {
     a = lo(i);
@@ -42,6 +43,7 @@ class Blocks final : public RowTerm {
     const std::int64_t stop = std::max<std::int64_t>(n - half_, 1);
     num_starts_ = (stop + half_ - 1) / half_;
   }
+  std::int64_t min_row_size() const override { return 1; }  // every token is in a block
   std::int64_t row_size(std::int64_t i) const override {
     const auto [lo, hi] = range(i);
     return hi - lo;
@@ -68,6 +70,7 @@ class Blocks final : public RowTerm {
 class Dilated final : public RowTerm {
  public:
   Dilated(std::int64_t n, std::int64_t r, std::int64_t g) : n_(n), r_(r), g_(g) {}
+  std::int64_t min_row_size() const override { return 1; }
   std::int64_t row_size(std::int64_t i) const override { return below(i) + 1 + above(i); }
   void fill_row(std::int64_t i, std::int32_t* out) const override {
     for (std::int64_t t = below(i); t >= 1; --t) *out++ = static_cast<std::int32_t>(i - t * g_);
@@ -86,6 +89,7 @@ class Dilated final : public RowTerm {
 class Self final : public RowTerm {
  public:
   std::int64_t row_size(std::int64_t) const override { return 1; }
+  std::int64_t min_row_size() const override { return 1; }
   void fill_row(std::int64_t i, std::int32_t* out) const override { *out = static_cast<std::int32_t>(i); }
   bool row_range(std::int64_t i, std::int64_t& lo, std::int64_t& hi) const override {
     lo = i;
@@ -98,6 +102,7 @@ class Full final : public RowTerm {
  public:
   explicit Full(std::int64_t n) : n_(n) {}
   std::int64_t row_size(std::int64_t) const override { return n_; }
+  std::int64_t min_row_size() const override { return n_; }
   void fill_row(std::int64_t, std::int32_t* out) const override { fill_range(out, 0, n_); }
   bool row_range(std::int64_t, std::int64_t& lo, std::int64_t& hi) const override {
     lo = 0;

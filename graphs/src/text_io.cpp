@@ -1,8 +1,10 @@
-// Text scanning shared by the edge-list and Matrix Market readers.
+// Text scanning shared by the graph readers: whole-file reads, lines, fields, numbers and ids.
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <diffuser/engine/sys.hpp>
 
 #include "format_io.hpp"
 
@@ -12,13 +14,53 @@ std::string read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(cat(path.string(), ": cannot read: ", std::strerror(errno)));
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(cat(path.string(), ": cannot read: is a directory"));
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(cat(path.string(), ": cannot read: is a directory"));
+  // A device (/dev/zero, /dev/urandom) never ends: refuse it rather than read until the budget.
+  if (std::filesystem::is_character_file(path, ec) || std::filesystem::is_block_file(path, ec))
+    throw Error(cat(path.string(), ": cannot read: a device, not a graph file"));
   std::string text;
   const auto size = std::filesystem::file_size(path, ec);
-  if (!ec) text.reserve(size);
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!ec) {
+    require_memory(static_cast<double>(size), cat(path.string(), ": reading the ",
+                                                  format_bytes(static_cast<std::int64_t>(size)), " file"));
+    text.reserve(size);
+  }
+  // In pieces, so that a pipe or a device without a size (/dev/zero) meets the budget as it grows.
+  constexpr std::size_t kPiece = 1 << 20;
+  while (in) {
+    const std::size_t at = text.size();
+    if (at + kPiece > text.capacity())
+      require_memory(2.0 * static_cast<double>(at + kPiece),
+                     cat(path.string(), ": reading more than ", at, " bytes"));
+    text.resize(at + kPiece);
+    in.read(text.data() + at, static_cast<std::streamsize>(kPiece));
+    text.resize(at + static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw Error(cat(path.string(), ": read error"));
   return text;
+}
+
+void require_graph_memory(const std::string& name, std::int64_t n, std::int64_t edges, std::string_view why) {
+  require_memory(Csr::build_bytes(n, edges),
+                 cat(name, ": a graph of ", n, " nodes (", why, ") and ", edges, " edges"));
+}
+
+bool is_number(std::string_view s) {
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-') s.remove_prefix(1);  // strtod's "+1.5"
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // Out of range (1e999) is still a number; only the value is lost, and values are ignored.
+  return !s.empty() && ptr == s.data() + s.size() &&
+         (ec == std::errc() || ec == std::errc::result_out_of_range);
+}
+
+std::int64_t node_id_from_text(std::string_view text, bool allow_n_prefix) {
+  if (allow_n_prefix && text.size() > 1 && text[0] == 'n') text.remove_prefix(1);
+  if (text.empty() || text.size() > 10 || text[0] == '-' || text[0] == '+') return -1;
+  std::int64_t v = 0;
+  if (!parse_int(text, v) || v > kMaxNodes - 1) return -1;
+  return v;
 }
 
 bool LineReader::next(std::string_view& line) {
@@ -46,7 +88,8 @@ int split_fields(std::string_view line, std::string_view* fields, int max) {
   return count;
 }
 
-std::int64_t resolve_node_count(const std::string& path, MaybeN caller, MaybeN declared, std::int64_t max_id) {
+std::int64_t resolve_node_count(const std::string& path, MaybeN caller, MaybeN declared,
+                                std::int64_t max_id) {
   if (caller) {
     if (*caller < 0 || *caller > kMaxNodes)
       throw UsageError(cat(path, ": number of nodes ", *caller, " is outside [0, ", kMaxNodes, "]"));
@@ -54,32 +97,6 @@ std::int64_t resolve_node_count(const std::string& path, MaybeN caller, MaybeN d
   }
   if (declared) return std::max(*declared, max_id + 1);
   return max_id + 1;
-}
-
-EdgeList edges_from_named_graph(const std::string& path, const std::vector<std::string>& names,
-                                const std::vector<std::pair<std::size_t, std::size_t>>& pairs, bool undirected,
-                                MaybeN n, std::string_view what) {
-  const std::int64_t limit = n ? *n : kMaxNodes;
-  std::vector<std::int32_t> ids(names.size());
-  std::int64_t max_id = -1;
-  for (std::size_t v = 0; v < names.size(); ++v) {
-    std::int64_t id = 0;
-    if (!parse_int(names[v], id))
-      throw Error(cat(path, ": ", what, " '", names[v], "' is not an integer id (nodes must be named 0..N-1)"));
-    if (id < 0 || id >= limit)
-      throw Error(cat(path, ": ", what, " ", id, " is outside [0, ", limit, ")"));
-    ids[v] = static_cast<std::int32_t>(id);
-    max_id = std::max(max_id, id);
-  }
-  EdgeList edges;
-  edges.src.reserve(pairs.size() * (undirected ? 2 : 1));
-  edges.dst.reserve(edges.src.capacity());
-  for (const auto& [s, t] : pairs) {
-    edges.add(ids[s], ids[t]);
-    if (undirected && ids[s] != ids[t]) edges.add(ids[t], ids[s]);
-  }
-  edges.n = resolve_node_count(path, n, static_cast<std::int64_t>(names.size()), max_id);
-  return edges;
 }
 
 }  // namespace diffuser::graphs::detail

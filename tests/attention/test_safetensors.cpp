@@ -267,3 +267,41 @@ TEST_CASE("config: the authors' config.json, round trip, and errors naming the k
   }
   REQUIRE_THROWS_WITH(ModelConfig::load("/nonexistent/c.json"), Contains("cannot open"));
 }
+
+TEST_CASE("safetensors: NaN and Inf weights, repeated names and overflowing numbers are refused",
+          "[cpu][attention][safetensors]") {
+  TempDir dir;
+  st::Writer w;
+  const float ok[4] = {1, 2, 3, 4};
+  w.add("a", ok, {2, 2});
+  std::string bytes = w.serialize();
+  CHECK(st::Reader::from_bytes(bytes, "w.safetensors").tensors().size() == 1);
+  // Element [1, 0] becomes NaN (bytes of a float32 quiet NaN, little-endian).
+  const std::uint32_t nan_bits = 0x7fc00000u;
+  std::memcpy(bytes.data() + bytes.size() - 8, &nan_bits, 4);
+  write(dir / "nan.safetensors", bytes);
+  const auto r = st::Reader::open(dir / "nan.safetensors");
+  REQUIRE_THROWS_WITH(r.read_f32("a"),
+                      Contains("nan.safetensors: tensor 'a' element [1, 0] is NaN; weights must be finite"));
+  const std::uint32_t inf_bits = 0xff800000u;
+  std::memcpy(bytes.data() + bytes.size() - 8, &inf_bits, 4);
+  write(dir / "inf.safetensors", bytes);
+  REQUIRE_THROWS_WITH(st::Reader::open(dir / "inf.safetensors").read_f32("a"),
+                      Contains("element [1, 0] is -Inf"));
+
+  const auto refuses = [&](const std::string& header, const std::string& what) {
+    INFO(header);
+    REQUIRE_THROWS_WITH(st::Reader::from_bytes(file_with(header, 16), "h.safetensors"),
+                        Contains("h.safetensors") && Contains(what));
+  };
+  refuses(
+      R"({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})",
+      "the key \"a\" appears twice");
+  refuses(R"({"a": {"dtype": "F32", "dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})",
+          "the key \"dtype\" appears twice in \"a\"");
+  refuses(R"({"a": {"dtype": "F32", "shape": [1e309], "data_offsets": [0, 16]}})",
+          "1e309 overflows a double");
+  refuses(R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]})", "not valid JSON");
+  refuses(R"({"a": {"dtype": "F\u001b32", "shape": [4], "data_offsets": [0, 16]}})",
+          "unknown dtype 'F\\x1b32'");
+}

@@ -1,6 +1,7 @@
 list(APPEND DIFFUSER_TEST_SOURCES
   engine/test_csr.cpp
   engine/test_npy.cpp
+  engine/test_reliability.cpp
   engine/test_primitives.cpp
   engine/test_primitive_edges.cpp
   engine/test_panels.cpp

@@ -4,11 +4,14 @@
 list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_EXAMPLE_PLUGIN="$<TARGET_FILE:diffuser_example_plugin>")
 list(APPEND DIFFUSER_TEST_DEPENDS diffuser_example_plugin)
 
-foreach(kind bad_abi out_of_range fails no_build)
+# crashes, aborts, fpe, ctor_crash, exits, hangs, overread and stray_thread misbehave on purpose: the
+# child-process isolation of plugin_loader.cpp must turn each into a one-line error.
+foreach(kind bad_abi out_of_range fails no_build crashes aborts fpe ctor_crash exits hangs overread stray_thread)
   set(target diffuser_test_plugin_${kind})
   add_library(${target} MODULE ${CMAKE_CURRENT_LIST_DIR}/plugins/${kind}.cpp)
   target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../../graphs/include)
   set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden)
+  target_link_libraries(${target} PRIVATE Threads::Threads)
   diffuser_target_defaults(${target})
   string(TOUPPER ${kind} upper)
   list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_TEST_PLUGIN_${upper}="$<TARGET_FILE:${target}>")

@@ -7,6 +7,7 @@ list(APPEND DIFFUSER_TEST_SOURCES
   graphs/test_pattern_parse.cpp
   graphs/test_formats.cpp
   graphs/test_format_errors.cpp
+  graphs/test_formats_real_writers.cpp
   graphs/test_stats.cpp
   graphs/test_bgl.cpp
   graphs/test_plugins.cpp

@@ -271,3 +271,21 @@ TEST_CASE("diffuser is the authors' recipe", "[cpu][graphs]") {
       unite(expected, brute_global(n, brute_random_positions(n, 64, seed, term_stream(2, "global-random"))));
   check_pattern("diffuser", n, seed, expected);
 }
+
+TEST_CASE("random and bigbird with far more draws than tokens or blocks: same graph, bounded work",
+          "[cpu][graphs]") {
+  using diffuser::graphs::build_pattern;
+  using diffuser::graphs::pattern_edges;
+  // Fuzz finding (fuzz_pattern, a timeout): bigbird:2:118888888:4 drew and stored all R random
+  // blocks. Now the draws stop once every block is in; random:R likewise once every token is in.
+  for (const std::int64_t n : {1, 7, 40}) {
+    INFO("n = " << n);
+    const auto many = build_pattern("bigbird:2:2000000000:1+random:2000000000", n, 3);
+    CHECK(many == Csr::from_edges(pattern_edges("bigbird:2:2000000000:1+random:2000000000", n, 3)));
+    CHECK(many == build_pattern("full", n));  // so many draws reach every token
+  }
+  // Up to N draws nothing changed: the rows hold exactly the drawn sources.
+  const Csr g = build_pattern("random:5", 40, 9);
+  CHECK(g == Csr::from_edges(pattern_edges("random:5", 40, 9)));
+  for (std::int64_t i = 0; i < 40; ++i) CHECK(g.degree(i) <= 5);
+}

@@ -43,11 +43,25 @@ std::set<std::string> TempDir::listing() const {
 }
 
 RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int timeout_s) {
+  RunOptions o;
+  o.timeout_s = timeout_s;
+  return run_cli(args, cwd, o);
+}
+
+RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, const RunOptions& options) {
+  const int timeout_s = options.timeout_s;
   TempDir capture;  // outside cwd, so the captured streams never show up in the tested folder
   const std::string out_path = (capture.path() / "stdout").string(),
                     err_path = (capture.path() / "stderr").string();
-  std::vector<std::string> argv_s{DIFFUSER_CLI};
+  std::vector<std::string> argv_s = options.prefix;
+  argv_s.push_back(DIFFUSER_CLI);
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), options.env.begin(), options.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -59,7 +73,8 @@ RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  const int rc = options.prefix.empty() ? posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data())
+                                        : posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   RunResult r;
   if (rc != 0) {
@@ -71,6 +86,7 @@ RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int
   while (true) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
+    if (options.while_running) options.while_running(pid);
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);

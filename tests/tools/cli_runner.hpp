@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +41,18 @@ class TempDir {
 // `timeout_s` seconds (then the child is killed and timed_out is set).
 RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                   int timeout_s = 120);
+
+// The same with more control: `env` adds NAME=VALUE entries to the environment, `prefix` runs the
+// program through another (e.g. {"prlimit", "--fsize=4096"}), and `while_running` is called every
+// few milliseconds with the child's pid until it ends (to send it a signal at the right moment).
+struct RunOptions {
+  int timeout_s = 120;
+  std::vector<std::string> env;
+  std::vector<std::string> prefix;
+  std::function<void(int pid)> while_running;
+};
+RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                  const RunOptions& options);
 
 // Writes raw bytes.
 void write_file(const std::filesystem::path& p, const std::string& bytes);

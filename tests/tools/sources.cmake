@@ -7,6 +7,7 @@ list(APPEND DIFFUSER_TEST_SOURCES
   tools/test_cli_attend.cpp
   tools/test_cli_demo.cpp
   tools/test_cli_bad_input.cpp
+  tools/test_cli_reliability.cpp
 )
 list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_CLI="$<TARGET_FILE:diffuser>")
 list(APPEND DIFFUSER_TEST_DEPENDS diffuser)

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <sstream>
 
 #include <diffuser/engine/error.hpp>
 
@@ -85,23 +84,38 @@ std::int64_t parse_int(std::string_view text, std::string_view what) {
   const char* first = text.data();
   const char* last = first + text.size();
   auto [p, ec] = std::from_chars(first, last, v);
+  if (!text.empty() && ec == std::errc::result_out_of_range && p == last)
+    throw UsageError(cat(what, ": '", excerpt(text), "' is out of range (at most 9223372036854775807)"));
   if (text.empty() || ec != std::errc() || p != last)
-    throw UsageError(cat(what, ": '", text, "' is not an integer"));
+    throw UsageError(cat(what, ": '", excerpt(text), "' is not an integer"));
   return v;
 }
 
 double parse_double(std::string_view text, std::string_view what) {
-  std::string s(text);
-  std::size_t used = 0;
+  std::string_view digits = text;
+  if (digits.size() > 1 && digits[0] == '+' && digits[1] != '-' && digits[1] != '+') digits.remove_prefix(1);
   double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size() || !std::isfinite(v))
-    throw UsageError(cat(what, ": '", text, "' is not a finite number"));
+  const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || !std::isfinite(v))
+    throw UsageError(cat(what, ": '", excerpt(text), "' is not a finite number"));
   return v;
+}
+
+std::vector<std::string_view> split_list(std::string_view text, std::string_view what) {
+  std::vector<std::string_view> items;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    const auto item =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (item.empty())
+      throw UsageError(cat(what, " '", excerpt(text), "': item ", items.size() + 1,
+                           " is empty (a comma at an end, or two in a row)"));
+    items.push_back(item);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return items;
 }
 
 std::optional<std::int64_t> Args::get_int(std::string_view name) {
@@ -110,7 +124,9 @@ std::optional<std::int64_t> Args::get_int(std::string_view name) {
   return parse_int(*v, cat("--", name));
 }
 
-std::int64_t Args::get_int(std::string_view name, std::int64_t fallback) { return get_int(name).value_or(fallback); }
+std::int64_t Args::get_int(std::string_view name, std::int64_t fallback) {
+  return get_int(name).value_or(fallback);
+}
 
 std::optional<double> Args::get_double(std::string_view name) {
   auto v = get(name);
@@ -118,17 +134,17 @@ std::optional<double> Args::get_double(std::string_view name) {
   return parse_double(*v, cat("--", name));
 }
 
-double Args::get_double(std::string_view name, double fallback) { return get_double(name).value_or(fallback); }
+double Args::get_double(std::string_view name, double fallback) {
+  return get_double(name).value_or(fallback);
+}
 
 std::optional<std::vector<double>> Args::get_doubles(std::string_view name) {
   auto v = get(name);
   if (!v) return std::nullopt;
+  if (v->empty()) throw UsageError(cat("--", name, " needs at least one number"));
   std::vector<double> out;
-  std::stringstream ss(*v);
-  std::string item;
-  std::size_t k = 0;
-  while (std::getline(ss, item, ',')) out.push_back(parse_double(item, cat("--", name, " item ", k++)));
-  if (out.empty()) throw UsageError(cat("--", name, " needs at least one number"));
+  for (const auto item : split_list(*v, cat("--", name)))
+    out.push_back(parse_double(item, cat("--", name, " item ", out.size())));
   return out;
 }
 
@@ -145,10 +161,11 @@ std::vector<std::string> Args::positionals() {
 void Args::finish() {
   for (std::size_t i = 0; i < tokens_.size(); ++i)
     if (!used_[i])
-      throw UsageError(looks_like_option(tokens_[i])
-                           ? cat("unknown option ", tokens_[i].substr(0, tokens_[i].find('=')), " for 'diffuser ",
-                                 command_, "' (see diffuser ", command_, " --help)")
-                           : cat("unexpected argument '", tokens_[i], "' for 'diffuser ", command_, "'"));
+      throw UsageError(
+          looks_like_option(tokens_[i])
+              ? cat("unknown option ", excerpt(tokens_[i].substr(0, tokens_[i].find('='))), " for 'diffuser ",
+                    command_, "' (see diffuser ", command_, " --help)")
+              : cat("unexpected argument '", excerpt(tokens_[i]), "' for 'diffuser ", command_, "'"));
 }
 
 Registrar::Registrar(Command c) {
@@ -157,6 +174,8 @@ Registrar::Registrar(Command c) {
                    [](const Command& a, const Command& b) { return a.order < b.order; });
 }
 
-const std::vector<Command>& commands() { return registry(); }
+const std::vector<Command>& commands() {
+  return registry();
+}
 
 }  // namespace diffuser::cli

@@ -43,16 +43,19 @@ class Args {
   std::vector<bool> used_;
 };
 
-// Strict number parsing; `what` names the option or field in the error.
+// Strict number parsing (the whole text, no blanks; a finite double); `what` names the option or
+// field in the error, which quotes a short escaped excerpt of the text.
 std::int64_t parse_int(std::string_view text, std::string_view what);
 double parse_double(std::string_view text, std::string_view what);
+// "a,b,c" -> {"a", "b", "c"}; UsageError naming `what` for an empty item ("0.5," or "1,,2").
+std::vector<std::string_view> split_list(std::string_view text, std::string_view what);
 
 struct Command {
   std::string name;
   std::string summary;  // one line for `diffuser --help`
   std::string help;     // full text for `diffuser NAME --help`
   int (*run)(Args& args) = nullptr;
-  int order = 100;      // position in `diffuser --help`
+  int order = 100;  // position in `diffuser --help`
 };
 
 // Registers a command at static-initialisation time: `static cli::Registrar reg({...});`

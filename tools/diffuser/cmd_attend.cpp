@@ -105,6 +105,28 @@ Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<d
   return Coefficients::ppr(k, alpha.value_or(0.1));
 }
 
+// Non-finite results are reported with the stage that produced them. The weights are a softmax of
+// finite scores, so a NaN there means the scores overflowed float32 (q . k beyond 3.4e38).
+void check_weights_finite(const ops::EdgeWeights& w) {
+  const auto first_non_finite = [](MatrixView<const float> v) {
+    return ops::find_non_finite(tensor3_view(v.data, v.rows, v.cols, 1, v.device));
+  };
+  if (first_non_finite(w.matrix()) < 0) return;
+  // Only when something is wrong: the edge-major copy names the edge and the head.
+  const std::int64_t bad = first_non_finite(w.edge_major().view());
+  throw Error(cat("stage 'weights' (scores and softmax) produced a non-finite attention weight at edge ",
+                  bad / w.heads(), ", head ", bad % w.heads(),
+                  ": the scores q . k / sqrt(D) overflow float32 (Q and K values too large)"));
+}
+
+void check_result_finite(const Buffer<float>& z, const AttendInputs& in) {
+  const std::int64_t bad = ops::find_non_finite(tensor3_view<const float>(z.data(), in.n, in.h, in.d));
+  if (bad < 0) return;
+  throw Error(cat("stage 'diffusion' (the hops) produced a non-finite value of Z at [", bad / (in.h * in.d),
+                  ", ", (bad / in.d) % in.h, ", ", bad % in.d,
+                  "] from finite weights: the values of V (or their sums) overflow float32"));
+}
+
 template <class T>
 Buffer<T> to_device(Buffer<T> b, Device dev) {
   if (b.device() == dev) return b;
@@ -133,7 +155,15 @@ int run_attend_body(Args& args) {
   std::vector<std::pair<std::string, fs::path>> outputs{{"out", out_path}};
   if (weights_out) outputs.emplace_back("weights-out", *weights_out);
   if (edges_out) outputs.emplace_back("edges-out", *edges_out);
+  if (grads.enabled())
+    for (const char* name : {"dQ.npy", "dK.npy", "dV.npy"})
+      outputs.emplace_back("grads-dir", *grads.grads_dir / name);
   check_distinct_outputs(outputs);
+  std::vector<std::pair<std::string, fs::path>> inputs = graph_inputs(args);
+  inputs.insert(inputs.end(), {{"q", q_path}, {"k", k_path}, {"v", v_path}});
+  if (mask_arg) inputs.emplace_back("mask", *mask_arg);
+  if (grads.enabled()) inputs.emplace_back("grad-out", *grads.grad_out);
+  check_outputs_not_inputs(inputs, outputs);
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
 
   require_device(dev);
@@ -208,6 +238,7 @@ int run_attend_body(Args& args) {
                                  0.0f, w);
     synchronize(dev);
     times.scores_ms = sw.ms();
+    check_weights_finite(w);
     // Q and K are dead from here: Q's buffer receives Z, K's is the scratch of the ping-pong.
     diffusion::diffuse_values(g, w, Tensor3View<const T>(view(vb)), coeffs, view(qb), view(kb), &times);
     synchronize(dev);
@@ -227,19 +258,20 @@ int run_attend_body(Args& args) {
     forward.template operator()<bf16>();
   else
     forward.template operator()<float>();
+  check_result_finite(z, in);
 
   // Write: everything is staged next to its target and renamed into place only at the end.
   OutputSet files;
-  npy::save(files.stage(out_path), z.data(), {in.n, in.h, in.d});
+  files.write(out_path, "out", [&](const fs::path& p) { npy::save(p, z.data(), {in.n, in.h, in.d}); });
   z = Buffer<float>();
   if (weights_out) {
     const std::vector<float> wh = w.edge_major().buffer().to_vector();  // the file is (E, H) in CSR order
-    npy::save(files.stage(*weights_out), wh.data(), {E, in.h});
+    files.write(*weights_out, "weights-out", [&](const fs::path& p) { npy::save(p, wh.data(), {E, in.h}); });
   }
   w = ops::EdgeWeights();
   if (edges_out) {
     const std::vector<std::int32_t> pairs = edge_pairs(src.graph);
-    npy::save(files.stage(*edges_out), pairs.data(), {E, 2});
+    files.write(*edges_out, "edges-out", [&](const fs::path& p) { npy::save(p, pairs.data(), {E, 2}); });
   }
   attend_grad_stage(grads, files);
   files.commit();

@@ -93,6 +93,7 @@ int run_graph_body(Args& args) {
   finish_except_graph_options(args);
   if (out) {
     graphs::format_from_path(*out);  // unknown extension: UsageError before any work
+    check_outputs_not_inputs(graph_inputs(args), {{"out", *out}});
     check_output_path(*out, "out");
   }
   GraphSource src = graph_from_args(args);

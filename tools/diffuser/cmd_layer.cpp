@@ -15,7 +15,9 @@
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
+#include <diffuser/graphs/pattern.hpp>
 
 #include "cli.hpp"
 #include "command_context.hpp"
@@ -107,13 +109,25 @@ std::string layer_help() {
          "exit status: 0 success, 1 bad data (file, shape, dtype, missing tensor, NaN), 2 bad usage.\n";
 }
 
-int init_weights(Args& args, const ModelConfig& c, const fs::path& out) {
+// Non-finite results are reported with the stage that produced them (the inputs and weights were
+// checked finite when read, so this is an overflow inside the layer).
+void check_layer_finite(MatrixView<const float> m, const char* stage, const char* what) {
+  const std::int64_t bad = ops::find_non_finite(tensor3_view(m.data, m.rows, m.cols, 1, m.device));
+  if (bad < 0) return;
+  throw Error(cat("stage '", stage, "' produced a non-finite value in ", what, " at [", bad / m.cols, ", ",
+                  bad % m.cols, "] from finite inputs and weights: a value overflowed float32"));
+}
+
+int init_weights(Args& args, const ModelConfig& c, const fs::path& config_path, const fs::path& out) {
   const std::int64_t seed = args.get_int("seed", 0);
   if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
   const bool model = args.flag("model");
   const bool bf16 = args.flag("bf16");
   args.finish();
+  check_outputs_not_inputs({{"config", config_path}}, {{"init-weights", out}});
   check_output_path(out, "init-weights");
+  // The parameters, and the writer's copy of them.
+  require_layer_memory(c, config_path, 0, 2, model);
   const auto storage = bf16 ? safetensors::Writer::Storage::bf16 : safetensors::Writer::Storage::f32;
   std::int64_t count = 0;
   if (model) {
@@ -139,8 +153,8 @@ int init_weights(Args& args, const ModelConfig& c, const fs::path& out) {
 int run_layer_body(Args& args) {
   const fs::path config_path = args.require("config");
   const ModelConfig c = ModelConfig::load(config_path);
-  if (args.flag("bench")) return run_layer_bench(args, c);
-  if (auto w = args.get("init-weights")) return init_weights(args, c, *w);
+  if (args.flag("bench")) return run_layer_bench(args, c, config_path);
+  if (auto w = args.get("init-weights")) return init_weights(args, c, config_path, *w);
 
   const fs::path weights_path = args.require("weights");
   const fs::path x_path = args.require("x");
@@ -172,10 +186,23 @@ int run_layer_body(Args& args) {
   if (grads_out) outputs.emplace_back("grads-out", *grads_out);
   if (dx_out) outputs.emplace_back("dx-out", *dx_out);
   check_distinct_outputs(outputs);
+  std::vector<std::pair<std::string, fs::path>> inputs{
+      {"config", config_path}, {"weights", weights_path}, {"x", x_path}};
+  if (mask_arg) inputs.emplace_back("mask", *mask_arg);
+  if (grad_out) inputs.emplace_back("grad-out", *grad_out);
+  if (pattern_arg)
+    for (const auto& t : graphs::parse_pattern(*pattern_arg))
+      if (t.name == "file") inputs.emplace_back("pattern", t.path);
+  check_outputs_not_inputs(inputs, outputs);
   for (const auto& [opt, p] : outputs) check_output_path(p, opt);
   require_device(dev);
   cli::CommandContext command_context(threads);
 
+  // Parameters (and their gradients), before any of them is allocated; the tokens from X's header.
+  const npy::Header x_header = npy::read_header(x_path);
+  require_layer_memory(c, config_path,
+                       static_cast<double>(x_header.numel()) / static_cast<double>(c.hidden_size),
+                       grad_out ? 2 : 1);
   Stopwatch sw;
   const auto reader = safetensors::Reader::open(weights_path);
   const std::string prefix = find_layer_prefix(reader, static_cast<int>(layer));
@@ -195,6 +222,7 @@ int run_layer_body(Args& args) {
   const std::string pattern = pattern_arg ? *pattern_arg : c.pattern_for_layer(static_cast<int>(layer));
   GraphBatch batch = GraphBatch::from_lengths(in.lengths, pattern, c.graph_seed);
   if (!in.mask.empty()) batch.mask = Buffer<std::uint8_t>::from_host(in.mask);
+  if (expensive_checks()) batch.graph.validate();
   const double graph_ms = sw.ms();
 
   std::printf("layer:    %s, d_model %lld, %lld heads, intermediate %lld, %s, %s\n",
@@ -219,6 +247,10 @@ int run_layer_body(Args& args) {
   // once, and Y, dX and the gradients come back once at the end.
   const std::int64_t T = in.tokens, d = c.hidden_size;
   const RunMode mode{train, static_cast<std::uint64_t>(seed), static_cast<int>(layer)};
+  require_memory(grad_out ? layer_step_peak_bytes(o, T, batch.graph.num_edges())
+                          : layer_forward_peak_bytes(o, T, batch.graph.num_edges()),
+                 cat("layer ", grad_out ? "training step" : "forward", " on ", T, " tokens and ",
+                     batch.graph.num_edges(), " edges (", config_path.string(), ")"));
   sw.reset();
   const bool on_gpu = dev != Device::cpu;
   if (on_gpu) {
@@ -237,6 +269,7 @@ int run_layer_body(Args& args) {
   layer_forward(o, p, batch, x, y.view(), mode, grad_out ? &cache : nullptr, &times);
   synchronize(dev);
   const double forward_ms = sw.ms();
+  check_layer_finite(y.view(), "forward", "the output Y");
   double backward_ms = 0;
   Matrix<float> dx;
   LayerParams g;
@@ -250,6 +283,9 @@ int run_layer_body(Args& args) {
                    &times);
     synchronize(dev);
     backward_ms = sw.ms();
+    check_layer_finite(dx.view(), "backward", "the input gradient dX");
+    for (const Linear* l : {&g.qkv, &g.attn_out, &g.ffn_in, &g.ffn_out})
+      check_layer_finite(l->w.view(), "backward", "a weight gradient");
   }
   cache = LayerCache();
 
@@ -258,15 +294,17 @@ int run_layer_body(Args& args) {
   const std::vector<float> dx_host = dx_out ? dx.buffer().to_vector() : std::vector<float>();
   if (grads_out && on_gpu) g = g.to(Device::cpu);
   OutputSet files;
-  npy::save(files.stage(out_path), y_host.data(), in.shape);
-  if (dx_out) npy::save(files.stage(*dx_out), dx_host.data(), in.shape);
+  files.write(out_path, "out", [&](const fs::path& staged) { npy::save(staged, y_host.data(), in.shape); });
+  if (dx_out)
+    files.write(*dx_out, "dx-out",
+                [&](const fs::path& staged) { npy::save(staged, dx_host.data(), in.shape); });
   if (grads_out) {
     safetensors::Writer w;
     write_layer(w, g, "");
     w.set_metadata("format", "pt");
     w.set_metadata("producer", "diffuser layer --grads-out");
     w.set_metadata("layer", std::to_string(layer));
-    w.write(files.stage(*grads_out));
+    files.write(*grads_out, "grads-out", [&](const fs::path& staged) { w.write(staged); });
   }
   files.commit();
   const double write_ms = sw.ms();

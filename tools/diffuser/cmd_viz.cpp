@@ -152,6 +152,7 @@ int run_viz_body(Args& args) {
   if (size && (*size < 128 || *size > 2048))
     throw UsageError(cat("--size must be in [128, 2048], got ", *size));
   const viz::Layout layout = viz::parse_layout(layout_name.value_or("circle"));
+  check_outputs_not_inputs(graph_inputs(args), {{"out", out}});
   check_output_path(out, "out");
 
   cli::CommandContext command_context(threads);

@@ -2,8 +2,10 @@
 #include <system_error>
 
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/ops_backward.hpp>
 #include <diffuser/engine/sys.hpp>
 
@@ -38,6 +40,7 @@ AttendGrads::~AttendGrads() {
   if (created_dir && grads_dir) {
     std::error_code ec;
     if (fs::is_empty(*grads_dir, ec)) fs::remove(*grads_dir, ec);
+    release_temp_path(*grads_dir);  // removed, or holding this run's committed files
   }
 }
 
@@ -60,6 +63,7 @@ AttendGrads attend_grad_options(Args& args, bool bf16_storage) {
     if (!fs::create_directory(*g.grads_dir, ec) || ec)
       throw Error(cat("--grads-dir ", g.grads_dir->string(), ": cannot create it: ", ec.message()));
     g.created_dir = true;
+    announce_temp_path(*g.grads_dir, true);  // a signal removes it (when empty)
   } else if (!fs::is_directory(*g.grads_dir, ec)) {
     throw Error(cat("--grads-dir ", g.grads_dir->string(), ": exists and is not a folder"));
   }
@@ -97,6 +101,16 @@ void attend_grad_compute(AttendGrads& g, const Csr& graph, Tensor3View<const flo
   g.dq = dev == Device::cpu ? std::move(dq) : dq.to(Device::cpu);
   g.dk = dev == Device::cpu ? std::move(dk) : dk.to(Device::cpu);
   g.dv = dev == Device::cpu ? std::move(dv) : dv.to(Device::cpu);
+  // Inputs were finite: a NaN or Inf here is an overflow of the backward itself.
+  const std::pair<const char*, const Buffer<float>*> results[] = {
+      {"dQ", &g.dq}, {"dK", &g.dk}, {"dV", &g.dv}};
+  for (const auto& [name, b] : results) {
+    const std::int64_t bad = ops::find_non_finite(tensor3_view<const float>(b->data(), v.n, v.h, v.d));
+    if (bad >= 0)
+      throw Error(cat("stage 'backward' produced a non-finite value of ", name, " at [", bad / (v.h * v.d),
+                      ", ", (bad / v.d) % v.h, ", ", bad % v.d,
+                      "] from finite inputs: a value overflowed float32"));
+  }
   std::printf("backward: %.3f ms (weights recomputed, %d hop backward passes, softmax and score backward)\n",
               g.backward_ms, hops);
 }
@@ -104,9 +118,12 @@ void attend_grad_compute(AttendGrads& g, const Csr& graph, Tensor3View<const flo
 void attend_grad_stage(AttendGrads& g, OutputSet& files) {
   if (!g.enabled()) return;
   const std::vector<std::int64_t> shape{g.n, g.h, g.d};
-  npy::save(files.stage(*g.grads_dir / "dQ.npy"), g.dq.data(), shape);
-  npy::save(files.stage(*g.grads_dir / "dK.npy"), g.dk.data(), shape);
-  npy::save(files.stage(*g.grads_dir / "dV.npy"), g.dv.data(), shape);
+  const auto save = [&](const char* name, const Buffer<float>& b) {
+    files.write(*g.grads_dir / name, "grads-dir", [&](const fs::path& p) { npy::save(p, b.data(), shape); });
+  };
+  save("dQ.npy", g.dq);
+  save("dK.npy", g.dk);
+  save("dV.npy", g.dv);
 }
 
 }  // namespace diffuser::cli

@@ -4,6 +4,7 @@
 #include <diffuser/graphs/pattern.hpp>
 
 #include "graph_source.hpp"
+#include "tool_util.hpp"
 
 namespace diffuser::cli {
 
@@ -13,6 +14,20 @@ const char* const kGraphOptionsHelp =
     "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the\n"
     "                         file's node count, or its largest id + 1\n"
     "  --seed S               seed of the random pattern terms (default 0)\n";
+
+std::vector<std::pair<std::string, std::filesystem::path>> graph_inputs(const Args& args) {
+  Args probe = args;
+  std::vector<std::pair<std::string, std::filesystem::path>> inputs;
+  try {
+    if (const auto file = probe.get("graph")) inputs.emplace_back("graph", *file);
+    if (const auto pattern = probe.get("pattern"))
+      for (const auto& t : graphs::parse_pattern(*pattern))
+        if (t.name == "file") inputs.emplace_back("pattern", t.path);
+  } catch (const Error&) {
+    // Bad options are reported where they are read (graph_from_args), in their usual words.
+  }
+  return inputs;
+}
 
 GraphSource graph_from_args(Args& args) {
   auto pattern = args.get("pattern");
@@ -34,6 +49,7 @@ GraphSource graph_from_args(Args& args) {
     src.graph = graphs::read_graph(*file, n);
     src.description = cat("file ", *file);
   }
+  if (expensive_checks()) src.graph.validate();  // sorted, unique, in-range rows: the builders' promise
   src.build_ms = sw.ms();
   return src;
 }

@@ -2,7 +2,10 @@
 // --graph FILE [--n N]. One place parses them so that all commands accept the same spellings.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <diffuser/engine/csr.hpp>
 
@@ -18,6 +21,10 @@ struct GraphSource {
 
 // Reads the options above; throws UsageError when neither or both sources are given, N <= 0, ...
 GraphSource graph_from_args(Args& args);
+
+// The files those options read, as (option, path) pairs: --graph FILE, and the file: terms of a
+// --pattern (for check_outputs_not_inputs). Consumes nothing.
+std::vector<std::pair<std::string, std::filesystem::path>> graph_inputs(const Args& args);
 
 // Help text for those options, to paste into a command's --help.
 extern const char* const kGraphOptionsHelp;

@@ -119,7 +119,7 @@ int head_groups_option(Args& args, const ModelConfig& c) {
   return static_cast<int>(g);
 }
 
-int run_layer_bench(Args& args, const ModelConfig& c) {
+int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::path& config_path) {
   const std::int64_t n = args.get_int("n", 4096);
   const std::int64_t reps = args.get_int("reps", 3);
   const bool eval_only = args.flag("eval");
@@ -150,6 +150,8 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   }
   if (json_out) check_output_path(*json_out, "json");
   require_device(dev);
+  // Before the graph is built: an impossible N is refused at once.
+  require_layer_memory(c, config_path, static_cast<double>(n), 2);
   cli::CommandContext command_context(threads);
   std::optional<Context> gemm_context;  // --gemm: the CPU's product for this run
   std::optional<ContextScope> gemm_scope;

@@ -2,6 +2,8 @@
 // input, with the split between dense products and graph passes.
 #pragma once
 
+#include <filesystem>
+
 #include <diffuser/attention/config.hpp>
 
 #include "cli.hpp"
@@ -9,7 +11,7 @@
 namespace diffuser::cli {
 
 extern const char* const kLayerBenchHelp;
-int run_layer_bench(Args& args, const attention::ModelConfig& c);
+int run_layer_bench(Args& args, const attention::ModelConfig& c, const std::filesystem::path& config_path);
 
 // --head-groups G for `diffuser layer` (bench and files): 0 or absent = automatic, else a divisor of
 // the config's head count (UsageError otherwise). Read before Args::finish.

@@ -1,8 +1,10 @@
 #include <cmath>
 #include <sstream>
 
+#include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/engine/sys.hpp>
 
 #include "cli.hpp"
 #include "layer_io.hpp"
@@ -25,17 +27,32 @@ diffusion::HopMemory parse_hop_memory(const std::string& text) {
 }
 
 std::vector<std::int64_t> parse_lengths(const std::string& text) {
+  if (text.empty()) throw UsageError("--lengths needs at least one length");
   std::vector<std::int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  std::size_t k = 0;
-  while (std::getline(ss, item, ',')) {
-    const auto v = parse_int(item, cat("--lengths item ", k++));
+  std::int64_t total = 0;
+  for (const auto item : split_list(text, "--lengths")) {
+    const auto v = parse_int(item, cat("--lengths item ", out.size()));
     if (v <= 0) throw UsageError(cat("--lengths: sequence lengths must be > 0, got ", v));
+    if (v > kMaxNodes - total) throw UsageError(cat("--lengths add up to more than ", kMaxNodes, " tokens"));
+    total += v;
     out.push_back(v);
   }
-  if (out.empty()) throw UsageError("--lengths needs at least one length");
   return out;
+}
+
+void require_layer_memory(const attention::ModelConfig& c, const fs::path& config, double tokens,
+                          int param_copies, bool model) {
+  const double params = model ? c.model_parameters() : c.layer_parameters();
+  const double activations =
+      tokens * (8.0 * static_cast<double>(c.hidden_size) + 2.0 * static_cast<double>(c.intermediate_size));
+  require_memory(
+      4.0 * (param_copies * params + activations),
+      cat(config.string(), ": hidden_size ", c.hidden_size, ", intermediate_size ", c.intermediate_size,
+          model ? cat(", ", c.num_hidden_layers, " layers, vocab_size ", c.vocab_size) : std::string(), ": ",
+          param_copies, param_copies == 1 ? " copy" : " copies", " of the ",
+          static_cast<std::int64_t>(std::min(params, 9e18)), model ? " model" : " layer", " parameters",
+          tokens > 0 ? cat(" and the activations of ", static_cast<std::int64_t>(tokens), " tokens")
+                     : std::string()));
 }
 
 namespace {

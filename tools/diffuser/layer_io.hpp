@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <diffuser/attention/batch.hpp>
+#include <diffuser/attention/config.hpp>
 #include <diffuser/diffusion/diffusion_backward.hpp>
 #include <diffuser/engine/buffer.hpp>
 
@@ -35,6 +36,13 @@ LayerInput load_layer_input(const std::filesystem::path& x_path,
 // Loads a gradient array shaped exactly like `shape` (Error naming the file otherwise).
 Buffer<float> load_like(const std::filesystem::path& path, const std::vector<std::int64_t>& shape,
                         const char* what);
+
+// The memory budget of a layer run, checked before anything is allocated: `param_copies` float
+// copies of one layer's parameters (the whole model's with `model`) plus the activations of
+// `tokens` tokens (about 8 d_model + 2 intermediate floats each). Throws Error naming the config
+// file and the sizes that make the job too large.
+void require_layer_memory(const attention::ModelConfig& c, const std::filesystem::path& config, double tokens,
+                          int param_copies, bool model = false);
 
 // "(2, 512, 256)"
 std::string shape_text(const std::vector<std::int64_t>& shape);

@@ -11,6 +11,7 @@
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "cleanup.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "tool_util.hpp"
@@ -26,13 +27,17 @@ void print_overview() {
     std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
   std::printf(
       "\nconventions: edge j -> i means token i attends to token j; arrays are NumPy .npy, "
-      "(N, H, D) float32.\n");
+      "(N, H, D) float32.\n"
+      "global option: --expensive-checks re-validates every graph built and every .npy output written\n"
+      "(docs/RELIABILITY.md). SIGINT, SIGTERM, SIGHUP and SIGPIPE remove this run's temporary files and\n"
+      "exit with 128 + the signal number.\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace diffuser;
+  cli::SignalCleanup cleanup;  // SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove this run's temporary files
   std::vector<std::string> tokens(argv + 1, argv + argc);
   if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || tokens[0] == "help") {
     print_overview();
@@ -60,7 +65,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "diffuser: unknown command '%s' (see diffuser --help)\n", tokens[0].c_str());
     return 2;
   }
-  std::vector<std::string> rest(tokens.begin() + 1, tokens.end());
+  std::vector<std::string> rest;
+  for (auto t = tokens.begin() + 1; t != tokens.end(); ++t) {
+    if (*t == "--expensive-checks") {
+      cli::set_expensive_checks(true);  // a global option: every command accepts it
+    } else {
+      rest.push_back(*t);
+    }
+  }
   for (const auto& t : rest)
     if (t == "--help" || t == "-h") {
       std::printf("%s", cmd->help.c_str());

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/engine/npy.hpp>
 #include <diffuser/engine/sys.hpp>
 
 #include "tool_util.hpp"
@@ -21,7 +23,40 @@ void finish_except_graph_options(const Args& args) {
   probe.finish();
 }
 
+namespace {
+
+bool g_expensive_checks = false;  // set once by main() before the command runs
+
+}  // namespace
+
+bool expensive_checks() {
+  return g_expensive_checks;
+}
+void set_expensive_checks(bool on) {
+  g_expensive_checks = on;
+}
+
+namespace {
+
+// "--json" and "json" both name the option json (messages add the dashes themselves).
+std::string_view bare_option(std::string_view option) {
+  while (option.starts_with('-')) option.remove_prefix(1);
+  return option;
+}
+
+// Same file: same device and inode when both exist (hard and symbolic links included), else the
+// same normalised path.
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+  const fs::path ca = fs::weakly_canonical(a, ec), cb = fs::weakly_canonical(b, ec);
+  return a == b || (!ca.empty() && ca == cb);
+}
+
+}  // namespace
+
 void check_output_path(const fs::path& path, std::string_view option) {
+  option = bare_option(option);
   if (path.empty()) throw UsageError(cat("--", option, " needs a file name"));
   std::error_code ec;
   if (fs::is_directory(path, ec))
@@ -42,14 +77,20 @@ void check_output_path(const fs::path& path, std::string_view option) {
 
 void check_distinct_outputs(const std::vector<std::pair<std::string, fs::path>>& outputs) {
   for (std::size_t a = 0; a < outputs.size(); ++a)
-    for (std::size_t b = a + 1; b < outputs.size(); ++b) {
-      std::error_code ec;
-      const fs::path pa = fs::weakly_canonical(outputs[a].second, ec);
-      const fs::path pb = fs::weakly_canonical(outputs[b].second, ec);
-      if (pa == pb || outputs[a].second == outputs[b].second)
-        throw UsageError(cat("--", outputs[a].first, " and --", outputs[b].first, " name the same file ",
-                             outputs[b].second.string()));
-    }
+    for (std::size_t b = a + 1; b < outputs.size(); ++b)
+      if (same_file(outputs[a].second, outputs[b].second))
+        throw UsageError(cat("--", bare_option(outputs[a].first), " and --", bare_option(outputs[b].first),
+                             " name the same file ", outputs[b].second.string()));
+}
+
+void check_outputs_not_inputs(const std::vector<std::pair<std::string, fs::path>>& inputs,
+                              const std::vector<std::pair<std::string, fs::path>>& outputs) {
+  for (const auto& [out_opt, out] : outputs)
+    for (const auto& [in_opt, in] : inputs)
+      if (same_file(in, out))
+        throw UsageError(cat("--", bare_option(out_opt), " ", out.string(), " is the input of --",
+                             bare_option(in_opt),
+                             "; writing it would destroy that input (choose another name)"));
 }
 
 OutputSet::~OutputSet() {
@@ -57,15 +98,33 @@ OutputSet::~OutputSet() {
   std::error_code ec;
   for (const Entry& e : entries_) {
     fs::remove(e.staged, ec);
-    if (e.placed) fs::remove(e.target, ec);
+    release_temp_path(e.staged);
+    if (e.placed) {
+      fs::remove(e.target, ec);
+      release_temp_path(e.target);
+    }
   }
 }
 
-fs::path OutputSet::stage(const fs::path& target) {
-  fs::path staged = target;
-  staged += cat(".tmp-", ::getpid(), "-stage");
-  entries_.push_back({target, staged, false});
-  return staged;
+void OutputSet::write(const fs::path& target, std::string_view option,
+                      const std::function<void(const fs::path&)>& write) {
+  // Reserve the staging name (exclusive create), then let the writer replace it atomically.
+  TempFile t = create_temp_file_for(target);
+  ::close(t.fd);
+  entries_.push_back({target, t.path, false});
+  try {
+    write(t.path);
+    // The file as written must read back as what it claims to be (header, size).
+    if (expensive_checks() && target.extension() == ".npy") npy::read_header(t.path);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    const std::string staged = t.path.string(), named = cat("--", option, " ", target.string());
+    for (auto at = msg.find(staged); at != std::string::npos; at = msg.find(staged, at + named.size()))
+      msg.replace(at, staged.size(), named);
+    throw Error(msg);
+  }
 }
 
 void OutputSet::commit() {
@@ -73,8 +132,12 @@ void OutputSet::commit() {
     std::error_code ec;
     fs::rename(e.staged, e.target, ec);
     if (ec) throw Error(cat(e.target.string(), ": cannot move the finished file into place: ", ec.message()));
+    // Until the whole set is in place, a placed target counts as this run's (a signal removes it).
+    announce_temp_path(e.target, false);
+    release_temp_path(e.staged);
     e.placed = true;
   }
+  for (const Entry& e : entries_) release_temp_path(e.target);
   committed_ = true;
 }
 
@@ -96,6 +159,10 @@ std::optional<Device> backend_option(Args& args) {
 }
 
 std::string one_line(std::string_view message) {
+  return excerpt(join_lines(message), std::string::npos);
+}
+
+std::string join_lines(std::string_view message) {
   // A run of blanks that holds a line break (or tab) becomes one space; plain spaces stay as they
   // are, so a file name with two spaces in a row is still quoted exactly.
   std::string out;

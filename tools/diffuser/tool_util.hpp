@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,13 @@
 
 namespace diffuser::cli {
 
+// --expensive-checks (any command; main.cpp reads it): checks that cost a pass over the data and
+// guard against diffuser's own bugs rather than bad input, as cuGraph's do_expensive_check: every
+// graph's CSR invariants after it is built, every .npy output read back before it is moved into
+// place. Off by default; what is always checked is listed in docs/RELIABILITY.md.
+bool expensive_checks();
+void set_expensive_checks(bool on);
+
 // Rejects unknown options before any work is done: copies `args`, consumes the shared graph-source
 // options (--pattern --graph --n --seed) on the copy and calls finish() there. The real `args`
 // keeps them for graph_from_args().
@@ -26,12 +34,19 @@ void finish_except_graph_options(const Args& args);
 // Checked before the work so a run fails early.
 void check_output_path(const std::filesystem::path& path, std::string_view option);
 
-// Throws UsageError when two of the given (option, path) pairs name the same file.
+// Throws UsageError when two of the given (option, path) pairs name the same file (the same path,
+// or one file through a hard or symbolic link).
 void check_distinct_outputs(const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
 
-// The outputs of one run, all or nothing. Each file is first written under a staging name next to
-// its target (stage()); commit() renames them all into place. If the run fails before commit()
-// finishes, the destructor removes every staged file and every target this set already replaced.
+// Throws UsageError when an output names the same file as an input (`attend --q x --out x`):
+// the run would destroy the data it reads. Called before any work.
+void check_outputs_not_inputs(const std::vector<std::pair<std::string, std::filesystem::path>>& inputs,
+                              const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
+
+// The outputs of one run, all or nothing. Each file is first written to a staging file next to
+// its target (created exclusively under an unpredictable name, and announced so that a signal
+// removes it); commit() renames them all into place. If the run fails before commit() finishes,
+// the destructor removes every staged file and every target this set already replaced.
 class OutputSet {
  public:
   OutputSet() = default;
@@ -39,8 +54,10 @@ class OutputSet {
   OutputSet(const OutputSet&) = delete;
   OutputSet& operator=(const OutputSet&) = delete;
 
-  // The staging path to write `target` to ("<target>.tmp-<pid>-stage").
-  std::filesystem::path stage(const std::filesystem::path& target);
+  // Stages `target` (given as --`option`): `write` receives the staging path and writes the whole
+  // file there. An error that names the staging path is rethrown naming --option and the target.
+  void write(const std::filesystem::path& target, std::string_view option,
+             const std::function<void(const std::filesystem::path&)>& write);
   void commit();
 
  private:
@@ -61,7 +78,11 @@ std::optional<Device> backend_option(Args& args);
 // (an npy header's padding, a parser's multi-line report) become single spaces, trailing blanks go.
 // Errors keep their type, so main() still maps UsageError to exit 2 and Error to exit 1.
 int with_one_line_errors(Args& args, int (*body)(Args&));
+// join_lines, then any other control byte or invalid UTF-8 escaped as \xNN: what reaches the
+// terminal is one printable line, whatever bytes the input held.
 std::string one_line(std::string_view message);
+// Runs of blanks holding a line break or tab become one space; trailing blanks go.
+std::string join_lines(std::string_view message);
 
 // Prints the one-line memory budget of a forward (graph + weights + node buffers, + `extra` bytes)
 // and throws Error when it exceeds the memory available; returns the total in bytes.

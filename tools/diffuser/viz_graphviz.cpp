@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <system_error>
 #include <vector>
 
@@ -79,20 +79,26 @@ bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path&
   const std::string ext = out.extension().string();
   const std::string format = ext == ".png" ? "png" : "svg";
   const std::string program = layout == Layout::dot ? "dot" : "neato";
-  const fs::path tmp_dot = fs::path(out).concat(cat(".tmp-", ::getpid(), ".dot"));
-  const fs::path tmp_out = fs::path(out).concat(cat(".tmp-", ::getpid(), ".", format));
+  // Exclusive, unpredictable temporary names next to the output, removed on a signal too.
+  const TempFile dot_file = create_temp_file_for(out), out_file = create_temp_file_for(out);
+  ::close(out_file.fd);
+  const fs::path tmp_dot = dot_file.path, tmp_out = out_file.path;
   struct Cleanup {
     fs::path a, b;
     ~Cleanup() {
       std::error_code ec;
       fs::remove(a, ec);
       fs::remove(b, ec);
+      release_temp_path(a);
+      release_temp_path(b);
     }
   } cleanup{tmp_dot, tmp_out};
   {
-    std::ofstream f(tmp_dot, std::ios::binary);
-    f << dot_text;
-    if (!f) throw Error(cat(out.string(), ": cannot write the temporary DOT file ", tmp_dot.string()));
+    std::FILE* f = ::fdopen(dot_file.fd, "wb");
+    if (!f) ::close(dot_file.fd);
+    const bool written = f && std::fwrite(dot_text.data(), 1, dot_text.size(), f) == dot_text.size();
+    if (!f || std::fclose(f) != 0 || !written)
+      throw Error(cat(out.string(), ": cannot write the temporary DOT file next to it"));
   }
   std::vector<std::string> argv_s{program, "-T" + format};
   if (layout == Layout::circle) argv_s.push_back("-n2");

@@ -51,6 +51,11 @@ struct ModelConfig {
   // The graph of layer `layer`: graph_pattern, or the authors' recipe from its attention window.
   std::string pattern_for_layer(int layer) const;
 
+  // Parameters of one layer and of the whole model (embeddings, layers, head), from the sizes,
+  // in floating point so that absurd sizes cannot overflow.
+  double layer_parameters() const;
+  double model_parameters() const;
+
   // Throws Error naming `source` and the key for a value out of range or inconsistent.
   void validate(const std::string& source = "config") const;
 

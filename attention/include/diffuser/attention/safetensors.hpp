@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace diffuser::safetensors {
@@ -32,9 +33,14 @@ struct TensorInfo {
 // file or the limit, header not JSON or not an object, an entry without dtype / shape /
 // data_offsets or with ill-typed ones, negative dims, unknown dtype, offsets out of order or past
 // the data, a byte range that does not match shape x dtype, overlapping tensors, holes in the data.
+// The header is JSON read strictly: a tensor name given twice is refused (not "last one wins"),
+// and so is a number beyond a double. Tensor data read as float32 must be finite.
 class Reader {
  public:
   static Reader open(const std::filesystem::path& path);
+  // The same checks on a whole file held in memory (tests, fuzz targets); `name` names it in
+  // messages. Tensors of such a reader are decoded with decode_f32, not read_f32.
+  static Reader from_bytes(std::string_view bytes, const std::filesystem::path& name);
 
   const std::filesystem::path& path() const { return path_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -48,8 +54,12 @@ class Reader {
   std::vector<float> read_f32(const std::string& name,
                               const std::vector<std::int64_t>* expected = nullptr) const;
   void read_f32_into(const std::string& name, const std::vector<std::int64_t>& expected, float* out) const;
+  // Converts a tensor's raw bytes (its data range) to float32; Error naming the file, the tensor and
+  // the element for a NaN or Inf. read_f32 checks the memory budget before reading.
+  std::vector<float> decode_f32(const TensorInfo& t, std::string_view raw) const;
 
  private:
+  static void parse_header(Reader& r, std::string_view header, std::uint64_t data_size);
   std::filesystem::path path_;
   std::uint64_t data_start_ = 0;
   std::vector<TensorInfo> tensors_;

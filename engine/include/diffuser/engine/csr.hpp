@@ -45,9 +45,16 @@ class Csr {
   Csr() = default;
 
   // Builds the graph from edges: bucketed by destination, each row sorted, duplicates removed.
-  // Throws Error naming the first edge whose endpoint is outside [0, n), or an n out of range.
+  // Throws Error naming the first edge whose endpoint is outside [0, n), or an n out of range, or
+  // when the build would not fit the memory budget (build_bytes).
   static Csr from_edges(const EdgeList& edges);
   static Csr from_edges(std::int64_t n, std::span<const std::int32_t> src, std::span<const std::int32_t> dst);
+
+  // Peak bytes from_edges allocates for n nodes and m edges (the edge list itself not counted):
+  // three (n + 1) offset arrays and two column arrays. Floating point: absurd n must not overflow.
+  static double build_bytes(std::int64_t n, std::int64_t m) {
+    return 24.0 * (static_cast<double>(n) + 1) + 8.0 * static_cast<double>(m);
+  }
 
   // Takes ready CSR arrays (host) and validates them (see validate()).
   static Csr from_arrays(std::int64_t n, std::vector<std::int64_t> row_ptr, std::vector<std::int32_t> col);

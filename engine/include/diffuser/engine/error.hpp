@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace diffuser {
@@ -31,18 +32,23 @@ std::string cat(Args&&... args) {
 
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line);
 
+// A short, printable excerpt of untrusted input for an error message: bytes that are not
+// printable ASCII or valid UTF-8 (control bytes, escape sequences, stray high bytes) become \xNN,
+// and text longer than `max_bytes` is cut with "... (N bytes)" so a 1 MB token stays one line.
+std::string excerpt(std::string_view text, std::size_t max_bytes = 48);
+
 }  // namespace diffuser
 
-// Internal invariants: checked in debug builds, compiled out in release builds.
-#ifndef NDEBUG
-#define DIFFUSER_ASSERT(cond) \
-  ((cond) ? (void)0 : ::diffuser::assertion_failed(#cond, __FILE__, __LINE__))
+// Internal invariants: checked in debug builds and in builds configured with DIFFUSER_ASSERTS=ON
+// (the sanitizer build, scripts/sanitize.sh); compiled out in release builds.
+#if !defined(NDEBUG) || defined(DIFFUSER_ENABLE_ASSERTS)
+#define DIFFUSER_ASSERT(cond) ((cond) ? (void)0 : ::diffuser::assertion_failed(#cond, __FILE__, __LINE__))
 #else
 #define DIFFUSER_ASSERT(cond) ((void)0)
 #endif
 
 // A check that always runs and throws diffuser::Error with a composed message.
-#define DIFFUSER_CHECK(cond, ...)                                \
-  do {                                                           \
+#define DIFFUSER_CHECK(cond, ...)                                       \
+  do {                                                                  \
     if (!(cond)) throw ::diffuser::Error(::diffuser::cat(__VA_ARGS__)); \
   } while (0)

@@ -12,15 +12,24 @@ namespace diffuser {
 std::int64_t peak_rss_bytes();
 // Resets the peak RSS counter where the kernel allows it (Linux clear_refs); returns success.
 bool reset_peak_rss();
-// Memory a new job may use: MemAvailable, capped by a cgroup limit if one is set; 0 if unknown.
+// Memory a new job may use: MemAvailable, capped by what a cgroup limit leaves (memory.max -
+// memory.current) and by what RLIMIT_AS leaves of the address space (limit - VmSize); 0 if unknown.
 std::int64_t available_memory_bytes();
+
+// Caps available_memory_bytes() for this process (0 removes the cap): for harnesses and runs that
+// must stay well below what the machine has (the fuzz targets set 512 MiB). Call it at start-up.
+void limit_memory_budget(std::int64_t bytes);
 
 // "1.23 GiB", "512 MiB", ...
 std::string format_bytes(std::int64_t bytes);
 
-// Throws Error with a clear message when `bytes` exceed what this machine has available.
-// `what` names the job ("attend N=65536: graph 75 MiB + weights 900 MiB + ...").
+// The memory budget: throws Error with a clear message when `bytes` exceed what this process may
+// still use (available_memory_bytes()). Called before every allocation whose size comes from
+// input, so an absurd size is refused at once with exit 1 instead of an out-of-memory kill.
+// `what` names the input and the job ("g.txt: a graph of 2147483647 nodes", "attend N=65536: ...").
 void require_memory(std::int64_t bytes, const std::string& what);
+// The same for a size computed in floating point (absurd inputs overflow 64-bit integers).
+void require_memory(double bytes, const std::string& what);
 
 class Stopwatch {
  public:

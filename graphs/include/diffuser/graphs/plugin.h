@@ -33,8 +33,18 @@
  *
  * Threading: diffuser calls diffuser_plugin_build from one thread and never twice at the same
  * time. emit is not thread-safe: call it from one thread at a time (a plugin that builds in
- * parallel must serialise its calls to emit). No thread started by the plugin may outlive the
- * call, because diffuser may unload the library (dlclose) as soon as it returns.
+ * parallel must serialise its calls to emit). No thread started by the plugin should outlive the
+ * call: diffuser ends the plugin's process as soon as it returns.
+ *
+ * Trust model: a plugin is code the user chose to run, with the user's rights; diffuser does not
+ * sandbox it. It does isolate itself from the plugin's mistakes: every plugin runs in a child
+ * process of its own, which loads the library, calls diffuser_plugin_build and sends the edges to
+ * diffuser through a pipe. emit copies each batch with a checked copy (a count larger than the
+ * buffer ends with a clear error, not a read past it) and checks every id; diffuser checks the
+ * received data again and the memory it needs. A plugin that crashes (in a constructor or in
+ * diffuser_plugin_build), aborts, calls exit(), or sends nothing for 60 s ends the command with a
+ * one-line error naming the library and exit status 1. Output a plugin prints itself goes to
+ * diffuser's stdout and stderr unchanged.
  *
  * Errors must not unwind through this ABI: a C++ plugin catches its exceptions inside
  * diffuser_plugin_build and returns nonzero with a message.
