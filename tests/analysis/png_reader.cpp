@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "../tools/diffuser/viz_png.hpp"
+#include "../tools/viz/src/png.hpp"
 
 namespace diffuser::test::analysis {
 
@@ -91,7 +91,7 @@ std::vector<std::uint8_t> inflate_zlib(const std::vector<std::uint8_t>& z) {
   const std::uint32_t adler = static_cast<std::uint32_t>(z[z.size() - 4]) << 24 |
                               static_cast<std::uint32_t>(z[z.size() - 3]) << 16 |
                               static_cast<std::uint32_t>(z[z.size() - 2]) << 8 | z[z.size() - 1];
-  if (adler != cli::viz::adler32(out.data(), out.size())) throw std::runtime_error("zlib: Adler-32 mismatch");
+  if (adler != viz::adler32(out.data(), out.size())) throw std::runtime_error("zlib: Adler-32 mismatch");
   return out;
 }
 
@@ -113,7 +113,7 @@ DecodedPng decode_png(const std::string& s) {
     const std::uint32_t len = be32(s, p);
     const std::string type = s.substr(p + 4, 4);
     const auto* data = reinterpret_cast<const std::uint8_t*>(s.data() + p + 4);
-    if (cli::viz::crc32(data, len + 4) != be32(s, p + 8 + len))
+    if (viz::crc32(data, len + 4) != be32(s, p + 8 + len))
       throw std::runtime_error("PNG: CRC mismatch in " + type);
     if (type == "IHDR" && (s[p + 16] != 8 || s[p + 17] != 2))
       throw std::runtime_error("PNG: expected 8-bit RGB");

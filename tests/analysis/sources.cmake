@@ -11,7 +11,7 @@ list(APPEND DIFFUSER_TEST_SOURCES
   analysis/test_png.cpp
   analysis/test_cli_analysis.cpp
   analysis/test_cli_analysis_errors.cpp
-  ${PROJECT_SOURCE_DIR}/tools/diffuser/viz_png.cpp
+  ${PROJECT_SOURCE_DIR}/tools/viz/src/png.cpp
 )
 # The dense references use Eigen, which diffuser_diffusion links privately; the test target does
 # not exist yet here, so the link is deferred to the end of this directory.

@@ -4,7 +4,7 @@
 
 #include <diffuser/engine/random.hpp>
 
-#include "../tools/diffuser/viz_png.hpp"
+#include "../tools/viz/src/png.hpp"
 #include "analysis/png_reader.hpp"
 
 using namespace diffuser;
@@ -25,12 +25,12 @@ TEST_CASE("zlib streams inflate back to their input", "[cpu][analysis]") {
   inputs.push_back(text);
   for (const auto& in : inputs) {
     INFO("size " << in.size());
-    const auto z = cli::viz::zlib_compress(in.data(), in.size());
+    const auto z = viz::zlib_compress(in.data(), in.size());
     CHECK(inflate_zlib(z) == in);
     if (in.size() == 100000) CHECK(z.size() < 1000);
   }
-  CHECK(cli::viz::crc32(reinterpret_cast<const std::uint8_t*>("123456789"), 9) == 0xCBF43926u);
-  CHECK(cli::viz::adler32(reinterpret_cast<const std::uint8_t*>("Wikipedia"), 9) == 0x11E60398u);
+  CHECK(viz::crc32(reinterpret_cast<const std::uint8_t*>("123456789"), 9) == 0xCBF43926u);
+  CHECK(viz::adler32(reinterpret_cast<const std::uint8_t*>("Wikipedia"), 9) == 0x11E60398u);
 }
 
 TEST_CASE("PNG files decode to the pixels written", "[cpu][analysis]") {
@@ -38,11 +38,11 @@ TEST_CASE("PNG files decode to the pixels written", "[cpu][analysis]") {
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(w * h * 3));
     for (std::size_t i = 0; i < rgb.size(); ++i)
       rgb[i] = static_cast<std::uint8_t>((i % 7 == 0) ? rng::bits(1, 1, i) : i / 97);
-    const std::string png = cli::viz::encode_png(w, h, rgb);
+    const std::string png = viz::encode_png(w, h, rgb);
     const auto d = decode_png(png);
     CHECK(d.width == w);
     CHECK(d.height == h);
     CHECK(d.rgb == rgb);
   }
-  CHECK_THROWS(cli::viz::encode_png(2, 2, std::vector<std::uint8_t>(5)));
+  CHECK_THROWS(viz::encode_png(2, 2, std::vector<std::uint8_t>(5)));
 }

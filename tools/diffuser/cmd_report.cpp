@@ -12,11 +12,11 @@
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/graphs/pattern.hpp>
 #include <diffuser/graphs/stats.hpp>
+#include <diffuser/viz/report.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
-#include "report_html.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -93,10 +93,10 @@ int run_report_body(Args& args) {
 
   cli::CommandContext command_context(threads);
   Progress progress("report", !quiet, 0.0);
-  std::vector<report::PatternReport> reports;
+  std::vector<viz::PatternReport> reports;
   for (const auto& [label, spec] : specs) {
     Stopwatch sw;
-    report::PatternReport r;
+    viz::PatternReport r;
     r.label = label;
     r.spec = spec;
     r.graph = graphs::build_pattern(spec, *n, static_cast<std::uint64_t>(seed));
@@ -120,7 +120,7 @@ int run_report_body(Args& args) {
                   progress.elapsed());
     reports.push_back(std::move(r));
   }
-  report::ReportMeta meta;
+  viz::ReportMeta meta;
   meta.title = title.value_or(cat("Token-graph report, N = ", group_digits(*n)));
   meta.n = *n;
   meta.seed = static_cast<std::uint64_t>(seed);
@@ -129,7 +129,7 @@ int run_report_body(Args& args) {
   for (const auto& [label, spec] : specs)
     meta.command += cat(" --pattern ", label == spec ? spec : label + "=" + spec);
   meta.command += cat(" --n ", *n, seed ? cat(" --seed ", seed) : std::string());
-  const std::string html = report::render_report(reports, meta);
+  const std::string html = viz::render_report(reports, meta);
   AtomicOutput file(out);
   file.stream() << html;
   file.commit();

@@ -10,14 +10,14 @@
 #include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/viz/figures.hpp>
+#include <diffuser/viz/graphviz.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
-#include "viz_figures.hpp"
-#include "viz_graphviz.hpp"
 
 namespace diffuser::cli {
 

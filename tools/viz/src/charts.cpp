@@ -1,10 +1,10 @@
-#include "viz_charts.hpp"
+#include <diffuser/viz/charts.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -281,4 +281,4 @@ void draw_bar_chart(Canvas& c, const Box& area, const BarChart& ch) {
   c.text(area.x + 14, p.y + p.h / 2, ch.ylabel, FontRole::normal, kInk, Anchor::middle, true);
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

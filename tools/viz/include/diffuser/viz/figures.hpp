@@ -12,9 +12,9 @@
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
 
-#include "viz_canvas.hpp"
+#include <diffuser/viz/canvas.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 // Exact cells (one per (i, j), at least one pixel each) up to this N; a binned density beyond.
 inline constexpr std::int64_t kExactPatternLimit = 2048;
@@ -50,4 +50,4 @@ struct AttentionRows {
 Canvas attention_figure(const Csr& g, std::int64_t token, const AttentionRows& a, const std::string& source,
                         const FigureOptions& opt = {});
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

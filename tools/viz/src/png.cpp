@@ -1,11 +1,11 @@
-#include "viz_png.hpp"
+#include "png.hpp"
 
 #include <array>
 #include <cstdlib>
 
 #include <diffuser/engine/error.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -221,4 +221,4 @@ std::string encode_png(int width, int height, const std::vector<std::uint8_t>& r
   return png;
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

@@ -1,18 +1,17 @@
-#include "report_html.hpp"
+#include <diffuser/viz/report.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include <diffuser/engine/error.hpp>
+#include <diffuser/viz/canvas.hpp>
+#include <diffuser/viz/charts.hpp>
+#include <diffuser/viz/figures.hpp>
 
-#include "analysis_util.hpp"
-#include "tool_util.hpp"
-#include "viz_canvas.hpp"
-#include "viz_charts.hpp"
-#include "viz_figures.hpp"
+#include "format.hpp"
 
-namespace diffuser::cli::report {
+namespace diffuser::viz {
 
 namespace {
 
@@ -42,7 +41,7 @@ code{font-family:"DejaVu Sans Mono",monospace;font-size:12px;background:#f1f3f5;
 )";
 
 std::string pct(double f, int decimals = 1) {
-  return fmt_pct(f, decimals);
+  return percent(f, decimals);
 }
 
 std::string num(double v, int digits = 4) {
@@ -271,4 +270,4 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
   return h;
 }
 
-}  // namespace diffuser::cli::report
+}  // namespace diffuser::viz

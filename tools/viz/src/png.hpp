@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 // A deflate stream (RFC 1951) of `data`: LZ77 over a 32 KiB window with fixed Huffman codes.
 std::vector<std::uint8_t> deflate_fixed(const std::uint8_t* data, std::size_t size);
@@ -18,4 +18,4 @@ std::uint32_t adler32(const std::uint8_t* data, std::size_t size);
 // The bytes of a PNG file for a width x height RGB image (rgb: 3 bytes a pixel, rows top down).
 std::string encode_png(int width, int height, const std::vector<std::uint8_t>& rgb);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

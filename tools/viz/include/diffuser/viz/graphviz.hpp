@@ -9,7 +9,7 @@
 
 #include <diffuser/engine/csr.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 inline constexpr std::int64_t kMaxNodeLink = 256;
 
@@ -23,4 +23,4 @@ std::string node_link_dot(const Csr& g, const std::string& title, Layout layout)
 // nothing) when the GraphViz program is not installed; throws Error when it fails.
 bool render_graphviz(const std::string& dot_text, Layout layout, const std::filesystem::path& out);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

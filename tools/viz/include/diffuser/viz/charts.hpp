@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "viz_canvas.hpp"
+#include <diffuser/viz/canvas.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 // Perceptually uniform colour map (viridis control points), t in [0, 1].
 Rgb viridis(double t);
@@ -72,4 +72,4 @@ struct BarChart {
 };
 void draw_bar_chart(Canvas& c, const Box& area, const BarChart& chart);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

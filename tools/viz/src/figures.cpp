@@ -1,4 +1,4 @@
-#include "viz_figures.hpp"
+#include <diffuser/viz/figures.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -6,11 +6,11 @@
 
 #include <diffuser/diffusion/reach.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/viz/charts.hpp>
 
-#include "tool_util.hpp"
-#include "viz_charts.hpp"
+#include "format.hpp"
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -324,4 +324,4 @@ Canvas attention_figure(const Csr& g, std::int64_t token, const AttentionRows& a
   return c;
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 
-namespace diffuser::cli::viz {
+#include <diffuser/viz/canvas.hpp>
+
+namespace diffuser::viz {
 
 struct Glyph {
   std::int16_t advance;    // pixels
@@ -20,10 +22,8 @@ struct BitmapFace {
   const unsigned char* bits;
 };
 
-enum class FontRole { small, normal, title };
-
 const BitmapFace& bitmap_face(FontRole role);
 // Advance width of character c in em (DejaVu Sans, unhinted); '?'-like 0.6 outside ASCII.
 double advance_em(char c, bool bold);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

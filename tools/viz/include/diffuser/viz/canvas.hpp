@@ -8,9 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "viz_font.hpp"
-
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 struct Rgb {
   std::uint8_t r = 0, g = 0, b = 0;
@@ -42,6 +40,8 @@ struct Image {
 };
 
 enum class Anchor { start, middle, end };
+// Text roles: small (ticks, legends), normal (labels), title (bold).
+enum class FontRole { small, normal, title };
 
 class Canvas {
  public:
@@ -94,4 +94,4 @@ std::string base64(const std::string& bytes);
 // Escapes &, <, >, " for XML text and attributes.
 std::string xml_escape(const std::string& s);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

@@ -12,7 +12,7 @@
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/graphs/stats.hpp>
 
-namespace diffuser::cli::report {
+namespace diffuser::viz {
 
 struct PatternReport {
   std::string label;  // shown in legends ("recipe")
@@ -35,4 +35,4 @@ struct ReportMeta {
 
 std::string render_report(const std::vector<PatternReport>& patterns, const ReportMeta& meta);
 
-}  // namespace diffuser::cli::report
+}  // namespace diffuser::viz

@@ -1,12 +1,13 @@
-#include "viz_canvas.hpp"
+#include <diffuser/viz/canvas.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "viz_png.hpp"
+#include "font.hpp"
+#include "png.hpp"
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -371,4 +372,4 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

@@ -1,4 +1,4 @@
-#include "viz_graphviz.hpp"
+#include <diffuser/viz/graphviz.hpp>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -15,12 +15,12 @@
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 
-#include "viz_canvas.hpp"
-#include "viz_charts.hpp"
+#include <diffuser/viz/canvas.hpp>
+#include <diffuser/viz/charts.hpp>
 
 extern char** environ;
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace fs = std::filesystem;
 
@@ -123,4 +123,4 @@ bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path&
   return true;
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz
