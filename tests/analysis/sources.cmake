@@ -1,17 +1,14 @@
-# Tests of the graph analysis (issue 4): reachability, spectral gap, diffusion mass (library), the
-# PNG writer (compiled in from tools/), and the reach/spectral/mass/viz/report commands (run as
-# the built binary, DIFFUSER_CLI, which tests/tools/sources.cmake already provides).
+# Tests of the graph analysis (issue 4): reachability, spectral gap, diffusion mass (library), and
+# the reach/spectral/mass/viz/report commands (run as the built binary, DIFFUSER_CLI, which
+# tests/tools/sources.cmake already provides; pictures read back with tests/viz/picture_check).
 list(APPEND DIFFUSER_TEST_SOURCES
   analysis/analysis_test_util.cpp
   analysis/test_reach.cpp
   analysis/test_reach_bits.cpp
   analysis/test_spectral.cpp
   analysis/test_mass.cpp
-  analysis/png_reader.cpp
-  analysis/test_png.cpp
   analysis/test_cli_analysis.cpp
   analysis/test_cli_analysis_errors.cpp
-  ${PROJECT_SOURCE_DIR}/tools/viz/src/png.cpp
 )
 # The dense references use Eigen, which diffuser_diffusion links privately; the test target does
 # not exist yet here, so the link is deferred to the end of this directory.

@@ -12,8 +12,8 @@
 #include <diffuser/engine/random.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
-#include "analysis/png_reader.hpp"
 #include "tools/cli_runner.hpp"
+#include "viz/picture_check.hpp"
 
 using namespace diffuser;
 using namespace diffuser::test::cli;
@@ -52,12 +52,6 @@ std::vector<double> json_list(const std::string& json, const std::string& key) {
 std::pair<int, int> announced_size(const std::string& out) {
   std::smatch m;
   REQUIRE(std::regex_search(out, m, std::regex("\\(([0-9]+) x ([0-9]+)\\)")));
-  return {std::stoi(m[1]), std::stoi(m[2])};
-}
-
-std::pair<int, int> svg_size(const std::string& svg) {
-  std::smatch m;
-  REQUIRE(std::regex_search(svg, m, std::regex("<svg[^>]* width=\"([0-9]+)\" height=\"([0-9]+)\"")));
   return {std::stoi(m[1]), std::stoi(m[2])};
 }
 
@@ -126,11 +120,11 @@ TEST_CASE("mass with Q and K uses softmax attention per head", "[cpu][analysis]"
   const RunResult a = ok({"viz", "--pattern", "window:2+random:1", "--n", "64", "--kind", "attention",
                           "--token", "5", "--q", "q.npy", "--k", "k.npy", "--v", "q.npy", "--out", "a.png"},
                          dir);
-  const auto png = test::analysis::decode_png(read_file(dir / "a.png"));
+  const auto png = test::viz::read_png(read_file(dir / "a.png"));
   CHECK(std::make_pair(png.width, png.height) == announced_size(a.out));
 }
 
-TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][analysis]") {
+TEST_CASE("viz pictures have the size they announce, as PNG, SVG and PDF", "[cpu][analysis]") {
   TempDir dir;
   struct Case {
     std::vector<std::string> args;
@@ -145,7 +139,7 @@ TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][ana
       {{"--pattern", "window:3+global:1", "--n", "100", "--kind", "attention", "--hops", "3"}},
   };
   for (const auto& c : cases)
-    for (const std::string ext : {"svg", "png"}) {
+    for (const std::string ext : {"png", "svg", "pdf"}) {
       std::vector<std::string> args{"viz"};
       args.insert(args.end(), c.args.begin(), c.args.end());
       args.insert(args.end(), {"--out", "pic." + ext});
@@ -154,64 +148,57 @@ TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][ana
       REQUIRE(bytes.size() > 500);
       const auto size = announced_size(r.out);
       if (ext == "png") {
-        const auto png = test::analysis::decode_png(bytes);
+        const auto png = test::viz::read_png(bytes);
         CHECK(std::make_pair(png.width, png.height) == size);
         // Not a blank picture: some dark ink and some light background.
         std::size_t dark = 0, light = 0;
-        for (std::size_t i = 0; i < png.rgb.size(); i += 3) {
-          const int sum = png.rgb[i] + png.rgb[i + 1] + png.rgb[i + 2];
+        for (const auto& p : png.rgb) {
+          const int sum = p[0] + p[1] + p[2];
           dark += sum < 200;
           light += sum > 700;
         }
         CHECK(dark > 500);
-        CHECK(light > png.rgb.size() / 3 / 4);
+        CHECK(light > png.rgb.size() / 4);
+      } else if (ext == "svg") {
+        CHECK(test::viz::svg_size(bytes) == size);
+        CHECK_THAT(bytes, Contains("<title>") && Contains("</svg>"));
       } else {
-        CHECK(svg_size(bytes) == size);
-        CHECK_THAT(bytes, Contains("<title>") && Contains("key j") && Contains("</svg>"));
+        const auto pdf = test::viz::read_pdf(bytes);
+        CHECK(pdf.pages == 1);
+        CHECK(std::make_pair(static_cast<int>(pdf.width), static_cast<int>(pdf.height)) == size);
       }
       fs::remove(dir / ("pic." + ext));
     }
+  CHECK(dir.listing().empty());
 }
 
 TEST_CASE("golden pictures of tiny patterns", "[cpu][analysis]") {
   TempDir dir;
-  // window:1 over 8 tokens: 8 self loops + 2 * 7 neighbours = 22 cells, one <rect class="cell"> each.
-  ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.svg"}, dir);
-  const std::string svg = read_file(dir / "w.svg");
-  CHECK(count(svg, "class=\"cell\"") == 22);
-  CHECK_THAT(svg, Contains(">query i (attends)</text>") && Contains(">key j (attended to)</text>"));
-  // Cells sit on the 80-pixel grid of an 8-token, 640-pixel plot: the first is (0, 0), the last (7, 7).
-  CHECK_THAT(svg, Contains("class=\"cell\" x=\"96\" y=\"70\" width=\"80\" height=\"80\""));
-  CHECK_THAT(svg, Contains("class=\"cell\" x=\"656\" y=\"630\" width=\"80\" height=\"80\""));
-  // The PNG of the same picture: cell (3, 4) is an edge (|3 - 4| <= 1), cell (0, 5) is not.
+  // window:1 over 8 tokens: 80 pixels a token from the plot's corner (96, 70); cell (3, 4) is an
+  // edge (|3 - 4| <= 1), cell (0, 5) is not; 8 self loops + 2 * 7 neighbours = 22 cells.
   ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.png"}, dir);
-  const auto png = test::analysis::decode_png(read_file(dir / "w.png"));
-  auto pixel = [&](int x, int y) {
-    const std::size_t p =
-        (static_cast<std::size_t>(y) * static_cast<std::size_t>(png.width) + static_cast<std::size_t>(x)) * 3;
-    return std::array<int, 3>{png.rgb[p], png.rgb[p + 1], png.rgb[p + 2]};
-  };
-  CHECK(pixel(96 + 4 * 80 + 40, 70 + 3 * 80 + 40) == std::array<int, 3>{31, 78, 121});
-  CHECK(pixel(96 + 5 * 80 + 40, 70 + 0 * 80 + 40) == std::array<int, 3>{247, 247, 249});
+  const auto png = test::viz::read_png(read_file(dir / "w.png"));
+  CHECK(png.at(96 + 4 * 80 + 40, 70 + 3 * 80 + 40) == std::array<int, 3>{31, 78, 121});
+  CHECK(png.at(96 + 5 * 80 + 40, 70 + 0 * 80 + 40) == std::array<int, 3>{247, 247, 249});
+  int cells = 0;
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) cells += png.at(96 + j * 80 + 40, 70 + i * 80 + 40)[0] == 31;
+  CHECK(cells == 22);
   // A 2-hop reach picture of a path 0 <- 1 <- 2 ... has N + 2 (N-1) + 2 (N-2) coloured cells.
   ok({"viz", "--pattern", "window:1", "--n", "6", "--kind", "reach", "--hops", "2", "--out", "r.png"}, dir);
-  const auto r = test::analysis::decode_png(read_file(dir / "r.png"));
+  const auto r = test::viz::read_png(read_file(dir / "r.png"));
   const int cell = 640 / 6;
   int reached = 0;
   for (int i = 0; i < 6; ++i)
-    for (int j = 0; j < 6; ++j) {
-      const std::size_t p =
-          (static_cast<std::size_t>(70 + i * cell + cell / 2) * static_cast<std::size_t>(r.width) +
-           static_cast<std::size_t>(96 + j * cell + cell / 2)) *
-          3;
-      reached += !(r.rgb[p] == 247 && r.rgb[p + 1] == 247 && r.rgb[p + 2] == 249);
-    }
+    for (int j = 0; j < 6; ++j)
+      reached +=
+          r.at(96 + j * cell + cell / 2, 70 + i * cell + cell / 2) != std::array<int, 3>{247, 247, 249};
   CHECK(reached == 6 + 2 * 5 + 2 * 4);
-  // The attention picture names its diffusion, --hops and --alpha included.
+  // The attention picture names its diffusion, --hops and --alpha included (in the PDF's text).
   ok({"viz", "--pattern", "window:1", "--n", "16", "--kind", "attention", "--hops", "2", "--alpha", "0.5",
-      "--out", "a.svg"},
+      "--title", "attention K=2", "--out", "a.pdf"},
      dir);
-  CHECK_THAT(read_file(dir / "a.svg"), Contains("K=2, alpha=0.5"));
+  CHECK_THAT(read_file(dir / "a.pdf"), Contains("attention K=2"));  // the document title
 }
 
 TEST_CASE("node-link drawings go through GraphViz or fall back to DOT", "[cpu][analysis]") {
@@ -244,7 +231,9 @@ TEST_CASE("report writes one self-contained HTML page", "[cpu][analysis]") {
   CHECK_THAT(html, Contains("<!DOCTYPE html>") && Contains("</html>") && Contains("local") &&
                        Contains("blocks:8+random:2+global-random:2") && Contains("Coverage versus hops") &&
                        Contains("spectral gap") && Contains("Diffusion mass"));
-  CHECK(count(html, "<svg") >= 3 + 2 * 2);
+  // Figures are SVG documents inside <img> data URIs (Cairo's glyph ids cannot clash across figures).
+  CHECK(count(html, "<img class=\"fig\"") >= 3 + 2 * 2);
+  CHECK(count(html, "src=\"data:image/svg+xml;base64,PD94bWwg") == count(html, "<img class=\"fig\""));
   // Nothing to fetch: no scripts, no external references.
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("src=\"http") == std::string::npos);

@@ -166,9 +166,8 @@ void draw_line_chart(Canvas& c, const Box& area, const LineChart& ch) {
   for (const double t : yt) {
     const double y = p.y + p.h * (1.0 - (t - y0) / (y1 - y0));
     c.line(p.x, y, p.x + p.w, y, kGrid);
-    std::string s =
-        ch.log_y ? "1e" + tick_label(t) : (ch.percent_y ? tick_label(t * 100) + "%" : tick_label(t));
-    if (ch.log_y && t == 0) s = "1";
+    const std::string s = ch.log_y ? (t == 0 ? std::string("1") : "1e" + tick_label(t))
+                                   : (ch.percent_y ? tick_label(t * 100) + "%" : tick_label(t));
     c.text(p.x - 7, y + 4, s, FontRole::small, kMuted, Anchor::end);
   }
   std::vector<double> xt = nice_ticks(x0, x1, 8);

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -77,7 +79,7 @@ std::string node_link_dot(const Csr& g, const std::string& title, Layout layout)
 
 bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path& out) {
   const std::string ext = out.extension().string();
-  const std::string format = ext == ".png" ? "png" : "svg";
+  const std::string format = ext == ".png" ? "png" : (ext == ".pdf" ? "pdf" : "svg");
   const std::string program = layout == Layout::dot ? "dot" : "neato";
   const fs::path tmp_dot = fs::path(out).concat(cat(".tmp-", ::getpid(), ".dot"));
   const fs::path tmp_out = fs::path(out).concat(cat(".tmp-", ::getpid(), ".", format));
@@ -121,6 +123,27 @@ bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path&
   fs::rename(tmp_out, out, ec);
   if (ec) throw Error(cat(out.string(), ": cannot move the finished file into place: ", ec.message()));
   return true;
+}
+
+std::optional<std::string> render_graphviz_bytes(const std::string& dot_text, Layout layout, Format format) {
+  // GraphViz writes files: a private temporary folder holds the one it draws.
+  std::string dir_template = (fs::temp_directory_path() / "diffuser-viz-XXXXXX").string();
+  if (!::mkdtemp(dir_template.data()))
+    throw Error(cat("cannot create a temporary folder for GraphViz: ", std::strerror(errno)));
+  const fs::path dir = dir_template;
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{dir};
+  const fs::path out = dir / (std::string("drawing.") + format_name(format));
+  if (!render_graphviz(dot_text, layout, out)) return std::nullopt;
+  std::ifstream f(out, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f && !f.eof()) throw Error(cat("cannot read GraphViz's drawing back from ", out.string()));
+  return bytes;
 }
 
 }  // namespace diffuser::viz

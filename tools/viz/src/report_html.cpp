@@ -34,11 +34,19 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f8f9fa;font-weight:600;position:sticky;top:0}
 td.spec{font-family:"DejaVu Sans Mono",monospace;font-size:12px;color:#495057;text-align:left}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
-svg{max-width:100%;height:auto;display:block}
+img.fig{max-width:100%;height:auto;display:block}
 .card h3{font-size:15px;margin:0 0 2px}.card .spec{font-family:"DejaVu Sans Mono",monospace;font-size:12px;color:#6c757d;margin-bottom:8px}
 .note{font-size:12px;color:#6c757d;margin-top:8px;line-height:1.45}
 code{font-family:"DejaVu Sans Mono",monospace;font-size:12px;background:#f1f3f5;padding:1px 4px;border-radius:3px}
 )";
+
+// A figure as an <img> holding its SVG as a data URI: each picture stays its own document, so the
+// glyph and clip ids Cairo writes into different figures cannot collide in the page.
+std::string figure(const Canvas& c, const std::string& title) {
+  return cat("<img class=\"fig\" width=\"", c.width(), "\" height=\"", c.height(), "\" alt=\"",
+             xml_escape(title), "\" src=\"data:image/svg+xml;base64,", base64(c.render(Format::svg, title)),
+             "\">");
+}
 
 std::string pct(double f, int decimals = 1) {
   return percent(f, decimals);
@@ -88,18 +96,17 @@ std::string degree_histogram_svg(const PatternReport& p, viz::Rgb color) {
   if (overflow) ch.colors.back() = viz::kMuted;
   Canvas c(420, 230);
   viz::draw_bar_chart(c, Box{0, 0, 420, 230}, ch);
-  return c.svg(cat("in-degree histogram of ", p.label));
+  return figure(c, cat("in-degree histogram of ", p.label));
 }
 
 std::string pattern_svg(const PatternReport& p) {
   viz::FigureOptions fo;
   fo.plot = 300;
   fo.max_exact = 300;
-  fo.vector_cells = true;
   fo.title = " ";
   fo.subtitle = cat(group_digits(p.stats.edges), " edges");
   Canvas c = viz::pattern_figure(p.graph, p.label, fo);
-  return c.svg(cat("attention pattern of ", p.label));
+  return figure(c, cat("attention pattern of ", p.label));
 }
 
 std::string coverage_svg(const std::vector<PatternReport>& ps) {
@@ -124,7 +131,7 @@ std::string coverage_svg(const std::vector<PatternReport>& ps) {
   }
   Canvas c(700, 360);
   viz::draw_line_chart(c, Box{0, 0, 700, 360}, ch);
-  return c.svg("coverage versus hops");
+  return figure(c, "coverage versus hops");
 }
 
 std::string gap_svg(const std::vector<PatternReport>& ps) {
@@ -140,7 +147,7 @@ std::string gap_svg(const std::vector<PatternReport>& ps) {
   const int h = static_cast<int>(70 + 34 * ps.size());
   Canvas c(480, h);
   viz::draw_bar_chart(c, Box{0, 0, 480, static_cast<double>(h)}, ch);
-  return c.svg("spectral gap");
+  return figure(c, "spectral gap");
 }
 
 std::string mass_svg(const std::vector<PatternReport>& ps) {
@@ -161,7 +168,7 @@ std::string mass_svg(const std::vector<PatternReport>& ps) {
   }
   Canvas c(700, 330);
   viz::draw_line_chart(c, Box{0, 0, 700, 330}, ch);
-  return c.svg("diffusion mass per hop");
+  return figure(c, "diffusion mass per hop");
 }
 
 }  // namespace
