@@ -166,10 +166,4 @@ void require_tokens(const Csr& g, const std::string& description, std::int64_t a
                     g.num_nodes() == 1 ? "" : "s", "; ", why, " needs at least ", at_least));
 }
 
-void Progress::line(const std::string& message, double seconds) const {
-  if (!enabled_ || seconds < quiet_before_s_) return;
-  std::fprintf(stderr, "diffuser %s: %s (%.1f s)\n", command_.c_str(), message.c_str(), seconds);
-  std::fflush(stderr);
-}
-
 }  // namespace diffuser::cli

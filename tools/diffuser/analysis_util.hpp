@@ -1,5 +1,5 @@
 // Shared pieces of the analysis subcommands (reach, spectral, mass, viz, report): a small JSON
-// writer, the diffusion-coefficient options, attention weights from Q/K files, and progress lines.
+// writer, the diffusion-coefficient options and attention weights from Q/K files.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,6 @@
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
-#include <diffuser/engine/sys.hpp>
 
 #include "cli.hpp"
 
@@ -72,20 +71,5 @@ Matrix<float> load_attention(const Csr& g, const QkPaths& paths);
 
 // The graph source's size, checked before heavy work: N >= 2.
 void require_tokens(const Csr& g, const std::string& description, std::int64_t at_least, const char* why);
-
-// Prints "diffuser CMD: MESSAGE (12.3 s)" on stderr once `quiet_before_s` seconds have passed.
-class Progress {
- public:
-  Progress(std::string command, bool enabled, double quiet_before_s = 1.0)
-      : command_(std::move(command)), enabled_(enabled), quiet_before_s_(quiet_before_s) {}
-  void line(const std::string& message, double seconds) const;
-  double elapsed() const { return clock_.seconds(); }
-
- private:
-  std::string command_;
-  bool enabled_;
-  double quiet_before_s_;
-  Stopwatch clock_;
-};
 
 }  // namespace diffuser::cli

@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -62,7 +63,8 @@ std::string reach_help() {
       group_digits(diffusion::kExactReachLimit),
       " pass --exact with cuda)\n"
       "  --json                 one JSON object on stdout instead of the table\n"
-      "  --quiet                no progress lines on stderr (they start after 1 s: one per hop)\n"
+      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+      "then)\n"
       "\n"
       "method: 256 sources per block, one bit each (4 machine words per token); one hop ORs the\n"
       "words of a token's sources into its own (pull over CSR rows) or, on thin frontiers, pushes\n"
@@ -187,26 +189,30 @@ int run_reach_body(Args& args) {
   args.finish();
   require_tokens(src.graph, src.description, 2, "reachability");
 
-  Progress progress("reach", !quiet);
+  Progress progress("reach", progress_style(quiet));
   diffusion::ReachOptions opt;
   opt.max_hops = static_cast<int>(max_hops.value_or(8));
   opt.sample = exact ? 0 : sample.value_or(-1);
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
   opt.device = dev;
+  progress.stage("hops", opt.max_hops);
+  bool saturating = false;
   opt.progress = [&](const diffusion::ReachProgress& p) {
     const std::string batch =
         p.batches > 1 ? cat("batch ", p.batch + 1, "/", p.batches, ", ") : std::string();
-    if (p.saturating)
-      progress.line(cat(batch, "past hop ", p.hop, ", running on for the diameter: ", p.blocks_done, "/",
-                        p.blocks, " source blocks done"),
-                    p.seconds);
-    else
-      progress.line(cat(batch, "hop ", p.hop, "/", opt.max_hops, ": coverage ", fmt_pct(p.coverage, 2), ", ",
-                        p.blocks - p.blocks_done, "/", p.blocks, " source blocks still growing"),
-                    p.seconds);
+    if (p.saturating) {
+      if (!saturating) progress.stage("running on for the diameter", static_cast<double>(p.blocks));
+      saturating = true;
+      progress.update(static_cast<double>(p.blocks_done), cat(batch, "past hop ", p.hop, ", ", p.blocks_done,
+                                                              "/", p.blocks, " source blocks done"));
+    } else {
+      progress.update(static_cast<double>(p.batch * opt.max_hops + p.hop) / static_cast<double>(p.batches),
+                      cat(batch, "hop ", p.hop, "/", opt.max_hops, ", coverage ", fmt_pct(p.coverage, 2)));
+    }
   };
   const ReachResult r = diffusion::reach(src.graph, opt);
+  progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
     std::printf("%s\n", to_json(src.description, r, dev, used).c_str());

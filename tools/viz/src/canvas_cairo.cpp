@@ -6,6 +6,8 @@
 #include <cairo.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -49,6 +51,48 @@ void select_font(cairo_t* cr, FontRole role) {
   cairo_select_font_face(cr, kFamily, CAIRO_FONT_SLANT_NORMAL,
                          role == FontRole::title ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, Canvas::font_px(role));
+}
+
+// Cairo writes path coordinates with up to 6 decimals; 2 are a hundredth of a pixel. Only the d
+// attributes are touched (transforms keep their precision: they scale images).
+std::string compact_paths(const std::string& svg) {
+  std::string out;
+  out.reserve(svg.size());
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t d = svg.find(" d=\"", pos);
+    if (d == std::string::npos) break;
+    const std::size_t begin = d + 4, end = svg.find('"', begin);
+    if (end == std::string::npos) break;
+    out.append(svg, pos, begin - pos);
+    for (std::size_t i = begin; i < end;) {
+      const char ch = svg[i];
+      if ((ch >= '0' && ch <= '9') || ch == '-' || ch == '.') {
+        std::size_t j = i;
+        while (j < end && ((svg[j] >= '0' && svg[j] <= '9') || svg[j] == '-' || svg[j] == '.')) ++j;
+        const std::string number = svg.substr(i, j - i);
+        const auto dot = number.find('.');
+        if (dot != std::string::npos && number.size() - dot > 3) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.2f", std::strtod(number.c_str(), nullptr));
+          std::string r = buf;
+          while (r.back() == '0') r.pop_back();
+          if (r.back() == '.') r.pop_back();
+          if (r == "-0") r = "0";
+          out += r;
+        } else {
+          out += number;
+        }
+        i = j;
+      } else {
+        out += ch;
+        ++i;
+      }
+    }
+    pos = end;
+  }
+  out.append(svg, pos, std::string::npos);
+  return out;
 }
 
 cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
@@ -238,6 +282,7 @@ std::string Canvas::render(Format format, const std::string& title) const {
       }
       cairo_surface_finish(s.get());
       check(cairo_surface_status(s.get()), "cannot write the SVG");
+      out = compact_paths(out);
       // Cairo writes no <title>; it names the picture for viewers and screen readers.
       const auto open = out.find("<svg");
       const auto end = open == std::string::npos ? open : out.find('>', open);

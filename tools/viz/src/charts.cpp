@@ -251,7 +251,9 @@ void draw_bar_chart(Canvas& c, const Box& area, const BarChart& ch) {
       c.rect(p.x, y, w, h, color(i));
       c.text(p.x - 8, y + h / 2 + 4, i < ch.labels.size() ? ch.labels[i] : "", FontRole::small, kInk,
              Anchor::end);
-      c.text(p.x + w + 6, y + h / 2 + 4, label_of(ch.values[i]), FontRole::small, kInk);
+      const bool custom = i < ch.value_labels.size() && !ch.value_labels[i].empty();
+      c.text(p.x + w + 6, y + h / 2 + 4, custom ? ch.value_labels[i] : label_of(ch.values[i]),
+             FontRole::small, custom ? kMuted : kInk);
     }
     c.line(p.x, p.y, p.x, p.y + p.h, kMuted);
     c.text(p.x + p.w / 2, p.y + p.h + 34, ch.xlabel, FontRole::normal, kInk, Anchor::middle);

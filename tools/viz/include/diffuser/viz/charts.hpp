@@ -65,8 +65,9 @@ struct BarChart {
   std::string title, subtitle, xlabel, ylabel;
   std::vector<std::string> labels;
   std::vector<double> values;
-  std::vector<Rgb> colors;  // per bar (default: series colours)
-  bool horizontal = false;  // bars grow to the right, labels at the left
+  std::vector<Rgb> colors;                // per bar (default: series colours)
+  std::vector<std::string> value_labels;  // per bar: replaces the printed value when not empty
+  bool horizontal = false;                // bars grow to the right, labels at the left
   bool percent = false;
   std::optional<double> vmax;
 };
