@@ -1,5 +1,5 @@
-// Shared pieces of the analysis subcommands (reach, spectral, mass, viz, report): a small JSON
-// writer, the diffusion-coefficient options and attention weights from Q/K files.
+// Shared pieces of the analysis subcommands (reach, spectral, mass, viz, report): number
+// formats, the diffusion-coefficient options and attention weights from Q/K files.
 #pragma once
 
 #include <cstdint>
@@ -16,39 +16,6 @@
 #include "cli.hpp"
 
 namespace diffuser::cli {
-
-// One JSON value built left to right; commas and quoting are handled here.
-class JsonWriter {
- public:
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view k);
-  JsonWriter& value(double v);  // NaN/Inf -> null
-  JsonWriter& value(std::int64_t v);
-  JsonWriter& value(int v) { return value(static_cast<std::int64_t>(v)); }
-  JsonWriter& value(bool v);
-  JsonWriter& value(std::string_view v);
-  JsonWriter& value(const char* v) { return value(std::string_view(v)); }
-  JsonWriter& null();
-  template <class T>
-  JsonWriter& value(const std::optional<T>& v) {
-    return v ? value(*v) : null();
-  }
-  template <class T>
-  JsonWriter& field(std::string_view k, const T& v) {
-    key(k);
-    return value(v);
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  void comma();
-  std::string out_;
-  std::vector<bool> first_;  // per open container: nothing written yet
-  bool after_key_ = false;
-};
 
 // "%.6g"-style number for tables, with thousands grouping for integers.
 std::string fmt_num(double v, int digits = 4);

@@ -24,6 +24,7 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "demo_data.hpp"
+#include "json_out.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -59,7 +60,8 @@ const char* const kHelp =
     "  --threads T      CPU threads (default: all)  --backend  cpu (default) or cuda\n"
     "  --seed S         seed of the graph and the data (default 0)\n"
     "  --no-naive       skip the naive loops\n"
-    "  --json FILE      also write every number as JSON\n"
+    "  --json FILE      also write every number as JSON, with the build (commit, build type, compiler,\n"
+    "                   flags, CPU level in use, CUDA device); values not measured are null\n"
     "  --dtype LIST     (cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)\n"
     "  --baselines LIST (cuda) cusparse, dense, both (default) or none\n"
     "  --variants LIST  (cuda) kernel schedules to time side by side, separated by ';'\n"
@@ -389,47 +391,55 @@ int run_cuda(const CudaOptions& o) {
                   r.device_graph_equal ? "identical" : "DIFFERENT");
   }
   if (o.json) {
-    AtomicOutput out(*o.json, false);
-    auto& os = out.stream();
-    os << "{\"backend\": \"cuda\", \"device\": \"" << json_escape(describe_device(Device::cuda))
-       << "\", \"pattern\": \"" << json_escape(o.pattern) << "\", \"heads\": " << o.H << ", \"dim\": " << o.D
-       << ", \"hops\": " << o.hops << ", \"alpha\": " << o.alpha << ", \"reps\": " << o.reps
-       << ", \"schedule\": \"" << json_escape(baselines::cuda_schedule()) << "\", \"copy_gbps\": " << copy
-       << ", \"rows\": [";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
-         << ", \"graph_ms\": " << r.graph_ms << ", \"device_graph_ms\": " << r.device_graph_ms
-         << ", \"ours\": [";
-      for (std::size_t j = 0; j < r.ours.size(); ++j) {
-        const auto& u = r.ours[j];
-        os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype)
-           << "\", \"forward_ms\": " << u.forward_ms << ", \"scores_ms\": " << u.scores_ms
-           << ", \"hop_ms\": " << u.hop_ms << ", \"prepare_ms\": " << u.prepare_ms
-           << ", \"model_bytes\": " << u.model_bytes << ", \"gathered_bytes\": " << u.gathered_bytes
-           << ", \"peak_bytes\": " << u.peak_bytes << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32
-           << ", \"variants\": {";
-        for (std::size_t t = 0; t < u.variants.size(); ++t)
-          os << (t ? ", " : "") << "\"" << json_escape(u.variants[t].first) << "\": " << u.variants[t].second;
-        os << "}}";
+    Json j;
+    j["backend"] = "cuda";
+    j["device"] = describe_device(Device::cuda);
+    j["build"] = build_info(Device::cuda);
+    j["pattern"] = o.pattern;
+    j["heads"] = o.H;
+    j["dim"] = o.D;
+    j["hops"] = o.hops;
+    j["alpha"] = o.alpha;
+    j["reps"] = o.reps;
+    j["schedule"] = baselines::cuda_schedule();
+    j["copy_gbps"] = copy;
+    auto measured = [](double v) { return v >= 0 ? Json(v) : Json(nullptr); };  // -1: not measured
+    Json rows_json = Json::array();
+    for (const auto& r : rows) {
+      Json row;
+      row["n"] = r.n;
+      row["edges"] = r.edges;
+      row["graph_ms"] = r.graph_ms;
+      row["device_graph_ms"] = measured(r.device_graph_ms);
+      Json ours = Json::array();
+      for (const auto& u : r.ours) {
+        Json variants = Json::object();
+        for (const auto& [spec, ms] : u.variants) variants[spec] = ms;
+        ours.push_back(Json{{"dtype", dtype_name(u.dtype)},
+                            {"forward_ms", u.forward_ms},
+                            {"scores_ms", u.scores_ms},
+                            {"hop_ms", u.hop_ms},
+                            {"prepare_ms", u.prepare_ms},
+                            {"model_bytes", u.model_bytes},
+                            {"gathered_bytes", u.gathered_bytes},
+                            {"peak_bytes", u.peak_bytes},
+                            {"rel_diff_vs_fp32", measured(u.err_vs_fp32)},
+                            {"variants", variants}});
       }
-      auto timing = [&](const char* name, bool has, const baselines::Timing& t, const std::string& note,
-                        double err) {
-        os << ", \"" << name << "\": ";
-        if (!has) {
-          os << "{\"skipped\": \"" << json_escape(note) << "\"}";
-          return;
-        }
-        os << "{\"total_ms\": " << t.total_ms << ", \"scores_ms\": " << t.scores_ms
-           << ", \"softmax_ms\": " << t.softmax_ms << ", \"hop_ms\": " << t.hop_ms
-           << ", \"peak_bytes\": " << t.peak_bytes << ", \"rel_diff_vs_ours\": " << err << "}";
+      row["ours"] = ours;
+      auto timing = [&](bool has, const baselines::Timing& t, const std::string& note, double err) {
+        if (!has) return Json{{"skipped", note}};
+        return Json{{"total_ms", t.total_ms},     {"scores_ms", t.scores_ms},
+                    {"softmax_ms", t.softmax_ms}, {"hop_ms", t.hop_ms},
+                    {"peak_bytes", t.peak_bytes}, {"rel_diff_vs_ours", measured(err)}};
       };
-      os << "]";
-      timing("cusparse", r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
-      timing("dense", r.has_dense, r.dense, r.dense_note, r.dense_err);
-      os << "}";
+      row["cusparse"] = timing(r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
+      row["dense"] = timing(r.has_dense, r.dense, r.dense_note, r.dense_err);
+      rows_json.push_back(row);
     }
-    os << "]}\n";
+    j["rows"] = rows_json;
+    AtomicOutput out(*o.json, false);
+    out.stream() << dump_json(j) << "\n";
     out.commit();
   }
   return 0;
@@ -616,24 +626,39 @@ int run(Args& args) {
     }
   }
   if (json) {
-    AtomicOutput out(*json, false);
-    auto& os = out.stream();
-    os << "{\"device\": \"" << json_escape(describe_device(dev)) << "\", \"pattern\": \""
-       << json_escape(pattern) << "\", \"heads\": " << H << ", \"dim\": " << D << ", \"hops\": " << hops
-       << ", \"alpha\": " << alpha << ", \"reps\": " << reps
-       << ", \"threads\": " << current_context().cpu_threads() << ", \"cpu_isa\": \"" << isa << "\""
-       << ", \"triad_gbps\": " << triad << ", \"fma_peak_gflops\": " << peak << ", \"rows\": [";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
-         << ", \"graph_ms\": " << r.graph_ms << ", \"weights_ms\": " << r.weights_ms
-         << ", \"hop_ms\": " << r.hop_ms << ", \"forward_ms\": " << r.forward_ms
-         << ", \"naive_ms\": " << r.naive_ms << ", \"naive_rel_err\": " << r.naive_err
-         << ", \"naive_parallel_ms\": " << r.naive_par_ms
-         << ", \"naive_parallel_rel_err\": " << r.naive_par_err << ", \"peak_rss_bytes\": " << r.peak_rss
-         << ", \"skipped\": \"" << json_escape(r.skipped) << "\"}";
+    Json j;
+    j["device"] = describe_device(dev);
+    j["build"] = build_info(dev);
+    j["pattern"] = pattern;
+    j["heads"] = H;
+    j["dim"] = D;
+    j["hops"] = hops;
+    j["alpha"] = alpha;
+    j["reps"] = reps;
+    j["threads"] = current_context().cpu_threads();
+    j["cpu_isa"] = isa;
+    j["triad_gbps"] = triad;
+    j["fma_peak_gflops"] = peak;
+    auto measured = [](double v) { return v >= 0 ? Json(v) : Json(nullptr); };  // -1: not measured
+    Json rows_json = Json::array();
+    for (const auto& r : rows) {
+      const bool ran = r.skipped.empty();
+      rows_json.push_back(Json{{"n", r.n},
+                               {"edges", r.edges},
+                               {"graph_ms", r.graph_ms},
+                               {"weights_ms", ran ? Json(r.weights_ms) : Json(nullptr)},
+                               {"hop_ms", ran ? Json(r.hop_ms) : Json(nullptr)},
+                               {"forward_ms", ran ? Json(r.forward_ms) : Json(nullptr)},
+                               {"naive_ms", measured(r.naive_ms)},
+                               {"naive_rel_err", measured(r.naive_err)},
+                               {"naive_parallel_ms", measured(r.naive_par_ms)},
+                               {"naive_parallel_rel_err", measured(r.naive_par_err)},
+                               {"peak_rss_bytes", ran ? Json(r.peak_rss) : Json(nullptr)},
+                               {"skipped", ran ? Json(nullptr) : Json(r.skipped)}});
     }
-    os << "]}\n";
+    j["rows"] = rows_json;
+    AtomicOutput out(*json, false);
+    out.stream() << dump_json(j) << "\n";
     out.commit();
   }
   return 0;

@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -97,42 +98,36 @@ void print_table(const std::string& source, const MassResult& r, const std::stri
   std::printf("time:          %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
 }
 
-std::string to_json(const std::string& source, const MassResult& r, const diffusion::Coefficients& c,
-                    int threads) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("source", source).field("nodes", r.nodes).field("edges", r.edges);
-  j.field("attention", r.uniform ? "uniform" : "softmax").field("heads", r.heads);
-  j.field("coefficients", c.describe()).field("hops", c.hops());
-  j.field("exact", r.exact);
-  if (r.exact)
-    j.key("sample_sources").null().key("confidence").null().key("half_width").null();
-  else
-    j.field("sample_sources", r.sample_sources)
-        .field("confidence", r.confidence)
-        .field("half_width", r.half_width);
-  j.key("per_hop").begin_array();
+Json to_json(const std::string& source, const MassResult& r, const diffusion::Coefficients& c, int threads) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = r.nodes;
+  j["edges"] = r.edges;
+  j["attention"] = r.uniform ? "uniform" : "softmax";
+  j["heads"] = r.heads;
+  j["coefficients"] = c.describe();
+  j["hops"] = c.hops();
+  j["exact"] = r.exact;
+  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
+  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
+  j["half_width"] = r.exact ? Json(nullptr) : Json(r.half_width);
+  Json hops = Json::array();
   for (const auto& h : r.hops)
-    j.begin_object()
-        .field("k", h.k)
-        .field("theta", h.theta)
-        .field("mean", h.mean)
-        .field("min", h.min)
-        .field("max", h.max)
-        .field("contribution", h.contribution)
-        .end_object();
-  j.end_array();
-  j.field("outside_mass", r.outside_mass)
-      .field("outside_mass_min", r.outside_min)
-      .field("outside_mass_max", r.outside_max);
-  j.key("outside_mass_per_head").begin_array();
-  for (const double m : r.outside_mass_per_head) j.value(m);
-  j.end_array();
-  j.field("beyond_one_hop_theta", r.beyond_one_hop_theta)
-      .field("threads", threads)
-      .field("seconds", r.seconds);
-  j.end_object();
-  return j.str();
+    hops.push_back(Json{{"k", h.k},
+                        {"theta", h.theta},
+                        {"mean", h.mean},
+                        {"min", h.min},
+                        {"max", h.max},
+                        {"contribution", h.contribution}});
+  j["per_hop"] = hops;
+  j["outside_mass"] = r.outside_mass;
+  j["outside_mass_min"] = r.outside_min;
+  j["outside_mass_max"] = r.outside_max;
+  j["outside_mass_per_head"] = r.outside_mass_per_head;
+  j["beyond_one_hop_theta"] = r.beyond_one_hop_theta;
+  j["threads"] = threads;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 int run_mass_body(Args& args) {
@@ -163,7 +158,7 @@ int run_mass_body(Args& args) {
   const MassResult r = diffusion::diffusion_mass(src.graph, coeffs, w.view(), opt);
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, coeffs, used).c_str());
+    std::printf("%s\n", dump_json(to_json(src.description, r, coeffs, used)).c_str());
   else
     print_table(src.description, r, coeffs.describe(), used);
   return 0;

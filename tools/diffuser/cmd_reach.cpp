@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
 #include "progress.hpp"
 #include "tool_util.hpp"
 
@@ -123,42 +124,36 @@ void print_table(const std::string& source, const ReachResult& r, Device dev, in
     std::printf("time:              %.3f s (%s)\n", r.seconds, describe_device(dev).c_str());
 }
 
-std::string to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("source", source).field("nodes", r.nodes).field("edges", r.edges).field("max_hops", r.max_hops);
-  j.field("exact", r.exact);
-  if (r.exact) {
-    j.key("sample_sources").null().key("confidence").null();
-    j.key("coverage_half_width").null().key("receptive_field_mean_half_width").null();
-  } else {
-    j.field("sample_sources", r.sample_sources).field("confidence", r.confidence);
-    j.field("coverage_half_width", r.coverage_half_width)
-        .field("receptive_field_mean_half_width", r.field_mean_half_width);
-  }
-  j.key("coverage").begin_array();
-  for (const double c : r.coverage) j.value(c);
-  j.end_array();
-  j.key("receptive_field").begin_array();
+Json to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = r.nodes;
+  j["edges"] = r.edges;
+  j["max_hops"] = r.max_hops;
+  j["exact"] = r.exact;
+  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
+  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
+  j["coverage_half_width"] = r.exact ? Json(nullptr) : Json(r.coverage_half_width);
+  j["receptive_field_mean_half_width"] = r.exact ? Json(nullptr) : Json(r.field_mean_half_width);
+  j["coverage"] = r.coverage;
+  Json fields = Json::array();
   for (int k = 1; k <= r.max_hops; ++k) {
     const auto& f = r.receptive_field[static_cast<std::size_t>(k - 1)];
-    j.begin_object()
-        .field("hops", k)
-        .field("min", f.min)
-        .field("mean", f.mean)
-        .field("max", f.max)
-        .end_object();
+    fields.push_back(Json{{"hops", k}, {"min", f.min}, {"mean", f.mean}, {"max", f.max}});
   }
-  j.end_array();
-  j.key("pairs_at_distance").begin_array();
-  for (std::size_t d = 1; d < r.pairs_at_distance.size(); ++d) j.value(r.pairs_at_distance[d]);
-  j.end_array();
-  j.field("full_coverage_hops", r.full_coverage_hops);
-  j.field("diameter", r.diameter).field("diameter_is_lower_bound", !r.exact);
-  j.field("unreachable_pairs", r.unreachable_pairs).field("unreachable_fraction", r.unreachable_fraction);
-  j.field("backend", device_name(dev)).field("threads", threads).field("seconds", r.seconds);
-  j.end_object();
-  return j.str();
+  j["receptive_field"] = fields;
+  Json pairs = Json::array();
+  for (std::size_t d = 1; d < r.pairs_at_distance.size(); ++d) pairs.push_back(r.pairs_at_distance[d]);
+  j["pairs_at_distance"] = pairs;
+  j["full_coverage_hops"] = json_or_null(r.full_coverage_hops);
+  j["diameter"] = r.diameter;
+  j["diameter_is_lower_bound"] = !r.exact;
+  j["unreachable_pairs"] = r.unreachable_pairs;
+  j["unreachable_fraction"] = r.unreachable_fraction;
+  j["backend"] = device_name(dev);
+  j["threads"] = threads;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 int run_reach_body(Args& args) {
@@ -215,7 +210,7 @@ int run_reach_body(Args& args) {
   progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, dev, used).c_str());
+    std::printf("%s\n", dump_json(to_json(src.description, r, dev, used)).c_str());
   else
     print_table(src.description, r, dev, used);
   return 0;

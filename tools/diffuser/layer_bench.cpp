@@ -18,6 +18,7 @@
 #include <diffuser/engine/sys.hpp>
 
 #include "command_context.hpp"
+#include "json_out.hpp"
 #include "layer_bench.hpp"
 #include "layer_io.hpp"
 #include "tool_util.hpp"
@@ -37,7 +38,8 @@ const char* const kLayerBenchHelp =
     "                         and every buffer on the GPU, and the peak device memory of a training step\n"
     "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
     "  --gemm-compare         also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)\n"
-    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it)\n";
+    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it), with the\n"
+    "                         build (commit, compiler, flags, CPU level, CUDA device)\n";
 
 namespace {
 
@@ -317,20 +319,34 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
         format_bytes(peak_step_bytes).c_str());
   if (compare) gemm_compare(n, d, o.intermediate, dev, stdout);
   if (json_out) {
+    Json j;
+    j["impl"] = cat("diffuser-", device_name(dev));
+    j["backend"] = device_name(dev);
+    j["n"] = n;
+    j["d_model"] = d;
+    j["heads"] = o.heads;
+    j["intermediate"] = o.intermediate;
+    j["edges"] = batch.graph.num_edges();
+    j["hops"] = o.coefficients.hops();
+    j["reps"] = reps;
+    j["forward_ms"] = fwd;
+    j["step_ms"] = eval_only ? Json(nullptr) : Json(step);
+    j["gemm_ms"] = st_gemm;
+    j["graph_forward_ms"] = st_gf;
+    j["graph_backward_ms"] = st_gb;
+    j["elementwise_ms"] = st_ew;
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_device_bytes"] = peak_step_bytes;
+    j["peak_forward_device_bytes"] = peak_forward_bytes;
+    j["held_device_bytes"] = held_bytes;
+    j["head_groups"] = groups;
+    j["estimated_step_bytes"] = step_bytes;
+    j["products"] = diffuser::dense::gemm_name(dev);
+    j["threads"] = current_context().cpu_threads();
+    j["device"] = describe_device(dev);
+    j["build"] = build_info(dev);
     AtomicOutput f(*json_out, false);
-    f.stream() << "{\"impl\": \"diffuser-" << device_name(dev) << "\", \"backend\": \"" << device_name(dev)
-               << "\", \"n\": " << n << ", \"d_model\": " << d << ", \"heads\": " << o.heads
-               << ", \"intermediate\": " << o.intermediate << ", \"edges\": " << batch.graph.num_edges()
-               << ", \"hops\": " << o.coefficients.hops() << ", \"reps\": " << reps
-               << ", \"forward_ms\": " << fwd << ", \"step_ms\": " << step << ", \"gemm_ms\": " << st_gemm
-               << ", \"graph_forward_ms\": " << st_gf << ", \"graph_backward_ms\": " << st_gb
-               << ", \"elementwise_ms\": " << st_ew << ", \"peak_rss_bytes\": " << peak_rss_bytes()
-               << ", \"peak_device_bytes\": " << peak_step_bytes
-               << ", \"peak_forward_device_bytes\": " << peak_forward_bytes
-               << ", \"held_device_bytes\": " << held_bytes << ", \"head_groups\": " << groups
-               << ", \"estimated_step_bytes\": " << step_bytes << ", \"products\": \""
-               << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << current_context().cpu_threads()
-               << ", \"device\": \"" << json_escape(describe_device(dev)) << "\"}\n";
+    f.stream() << dump_json(j) << "\n";
     f.commit();
   }
   return 0;
