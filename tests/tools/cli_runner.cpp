@@ -42,7 +42,8 @@ std::set<std::string> TempDir::listing() const {
   return names;
 }
 
-RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int timeout_s) {
+RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int timeout_s,
+                  const std::vector<std::string>& env) {
   TempDir capture;  // outside cwd, so the captured streams never show up in the tested folder
   const std::string out_path = (capture.path() / "stdout").string(),
                     err_path = (capture.path() / "stderr").string();
@@ -58,8 +59,15 @@ RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  // The environment of this process, plus NAME=VALUE entries (later ones win where names repeat).
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   RunResult r;
   if (rc != 0) {

@@ -37,9 +37,10 @@ class TempDir {
 };
 
 // Runs `diffuser ARGS...` with `cwd` as its working folder (posix_spawn, no shell), waiting at most
-// `timeout_s` seconds (then the child is killed and timed_out is set).
-RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                  int timeout_s = 120);
+// `timeout_s` seconds (then the child is killed and timed_out is set); `env` adds NAME=VALUE
+// entries to the environment.
+RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd, int timeout_s = 120,
+                  const std::vector<std::string>& env = {});
 
 // Writes raw bytes.
 void write_file(const std::filesystem::path& p, const std::string& bytes);

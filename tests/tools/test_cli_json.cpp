@@ -58,7 +58,7 @@ TEST_CASE("every --json the CLI prints is clean JSON", "[cpu][tools]") {
       {"reach", "--pattern", "window:2+random:1", "--n", "300", "--sample", "40", "--json", "--quiet"},
       {"spectral", "--pattern", "window:2+random:1", "--n", "300", "--json", "--quiet"},
       {"spectral", "--pattern", "window:3", "--n", "40", "--json", "--quiet", "--no-laplacian"},
-      {"mass", "--pattern", "window:2+random:1", "--n", "300", "--json"},
+      {"mass", "--pattern", "window:2+random:1", "--n", "300", "--json", "--quiet"},
   };
   for (const auto& c : commands) {
     const RunResult r = run_ok(c, dir);

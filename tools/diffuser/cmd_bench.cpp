@@ -25,6 +25,7 @@
 #include "command_context.hpp"
 #include "demo_data.hpp"
 #include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -33,7 +34,7 @@ namespace {
 const char* const kHelp =
     "usage: diffuser bench [--sizes N1,N2,..] [--pattern SPEC] [--heads H] [--dim D] [--hops K]\n"
     "                      [--alpha A] [--reps R] [--threads T] [--backend cpu|cuda] [--seed S]\n"
-    "                      [--no-naive] [--json FILE]\n"
+    "                      [--no-naive] [--json FILE] [--quiet]\n"
     "                      GPU only: [--dtype fp32,bf16] [--baselines cusparse,dense] [--variants S1;S2;..]\n"
     "                                [--schedule SPEC] [--device-graph]\n\n"
     "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
@@ -62,6 +63,7 @@ const char* const kHelp =
     "  --no-naive       skip the naive loops\n"
     "  --json FILE      also write every number as JSON, with the build (commit, build type, compiler,\n"
     "                   flags, CPU level in use, CUDA device); values not measured are null\n"
+    "  --quiet          no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)\n"
     "  --dtype LIST     (cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)\n"
     "  --baselines LIST (cuda) cusparse, dense, both (default) or none\n"
     "  --variants LIST  (cuda) kernel schedules to time side by side, separated by ';'\n"
@@ -117,6 +119,7 @@ struct CudaOptions {
   bool cusparse = true, dense = true, device_graph = false;
   std::vector<std::string> variants;
   std::optional<std::string> json;
+  bool quiet = false;
 };
 
 struct Ours {
@@ -284,7 +287,12 @@ int run_cuda(const CudaOptions& o) {
               "scores ms", "hop ms", "model GB", "GB/s", "%copy", "peak MiB", "vs fp32 / notes");
   std::fflush(stdout);
   std::vector<CudaRow> rows;
+  Progress progress("bench", progress_style(o.quiet));
+  double total_units = 0, units_done = 0;
+  for (const std::int64_t n : o.sizes) total_units += static_cast<double>(n);
+  progress.stage("sizes", total_units);
   for (const std::int64_t n : o.sizes) {
+    progress.update(units_done, cat("N = ", group_digits(n)));
     CudaRow row;
     row.n = n;
     Stopwatch gsw;
@@ -324,6 +332,7 @@ int run_cuda(const CudaOptions& o) {
       else if (!z32.empty())
         r.err_vs_fp32 = rel_diff(z, z32);
       const double gbps = r.model_bytes / (r.forward_ms * 1e6);
+      progress.finish();
       std::printf("%9lld %12s %5s | %10.3f %9.3f %8.3f | %9.3f %7.0f %5.0f%% | %10.0f | %s\n",
                   static_cast<long long>(n), group_digits(row.edges).c_str(), dtype_name(dt), r.forward_ms,
                   r.scores_ms, r.hop_ms, r.model_bytes / 1e9, gbps, 100 * gbps / copy,
@@ -343,6 +352,7 @@ int run_cuda(const CudaOptions& o) {
       auto run_baseline = [&](const char* name, bool want, baselines::Timing& t, bool& has, std::string& note,
                               double& err, auto&& call) {
         if (!want) return;
+        progress.finish();
         try {
           t = call();
           has = true;
@@ -369,7 +379,10 @@ int run_cuda(const CudaOptions& o) {
                    });
     }
     rows.push_back(std::move(row));
+    units_done += static_cast<double>(n);
+    progress.update(units_done);
   }
+  progress.finish();
 
   std::printf("\nratios (baseline ms / ours ms; peak memory baseline / ours), same run, same inputs:\n");
   for (const auto& r : rows) {
@@ -462,6 +475,7 @@ int run(Args& args) {
   const auto variants_arg = args.get("variants");
   const auto schedule_arg = args.get("schedule");
   const bool device_graph = args.flag("device-graph");
+  const bool quiet = args.flag("quiet");
   args.finish();
   if (dev == Device::cuda) {
     if (H <= 0 || D <= 0) throw UsageError("--heads and --dim must be positive");
@@ -477,6 +491,7 @@ int run(Args& args) {
     o.seed = seed;
     o.json = json;
     o.device_graph = device_graph;
+    o.quiet = quiet;
     if (dtype_arg) {
       o.dtypes.clear();
       for (const auto& t : split(*dtype_arg, ',')) o.dtypes.push_back(parse_dtype(t));
@@ -534,9 +549,15 @@ int run(Args& args) {
               "peak RSS");
 
   std::vector<Row> rows;
+  // Work grows about linearly with N: a run at N counts N units.
+  Progress progress("bench", progress_style(quiet));
+  double total_units = 0, units_done = 0;
+  for (const std::int64_t n : sizes) total_units += static_cast<double>(n) * (reps + 1);
+  progress.stage("forward runs", total_units);
   for (std::size_t si = 0; si < sizes.size(); ++si) {
     Row row;
     row.n = sizes[si];
+    const double units_at_start = units_done;
     reset_peak_rss();
     Stopwatch gsw;
     Csr g = graphs::build_pattern(pattern, row.n, seed);
@@ -546,9 +567,11 @@ int run(Args& args) {
     if (need > available_memory_bytes() && available_memory_bytes() > 0) {
       row.skipped =
           cat("skipped: needs ", format_bytes(need), ", ", format_bytes(available_memory_bytes()), " free");
+      progress.finish();
       std::printf("%8lld %11s %s\n", static_cast<long long>(row.n), group_digits(row.edges).c_str(),
                   row.skipped.c_str());
       rows.push_back(row);
+      units_done += static_cast<double>(row.n) * (reps + 1);
       continue;
     }
     Tensor3<float> q(row.n, H, D), k(row.n, H, D), v(row.n, H, D);
@@ -568,6 +591,8 @@ int run(Args& args) {
       synchronize(dev);
       t.scores_ms = sw.ms();
       diffusion::diffuse_values(gd, w.view(), vd.view(), coeffs, out.view(), scratch.view(), &t);
+      units_done += static_cast<double>(row.n);
+      progress.update(units_done, cat("N = ", group_digits(row.n), ", run ", r + 1, "/", reps + 1));
       if (r == 0) continue;
       w_ms.push_back(t.scores_ms);
       hop_ms.insert(hop_ms.end(), t.hop_ms.begin(), t.hop_ms.end());
@@ -576,12 +601,15 @@ int run(Args& args) {
     row.weights_ms = median(w_ms);
     row.hop_ms = median(hop_ms);
     row.forward_ms = median(fwd_ms);
+    units_done = units_at_start + static_cast<double>(row.n) * (reps + 1);
     if (naive && si == 0) {  // medians of up to 3 runs each (a single-threaded run takes seconds)
       Tensor3<float> zn(row.n, H, D);
       const Tensor3<float> ours = out.to(Device::cpu);
       for (const bool parallel : {false, true}) {
         std::vector<double> ms;
         for (int r = 0; r < std::min(reps, 3); ++r) {
+          progress.update(units_done, cat("N = ", group_digits(row.n), ", naive loop (",
+                                          parallel ? "parallel" : "1 thread", ") run ", r + 1));
           Stopwatch nsw;
           baselines::naive_forward(g, q, k, v, hops, static_cast<float>(alpha), zn, parallel);
           ms.push_back(nsw.ms());
@@ -595,6 +623,7 @@ int run(Args& args) {
     const double flops = 2.0 * E * double(H) * double(D);
     const double w_bytes = 2 * nhd * 4 + E * double(H) * 4, hop_bytes = E * double(H) * 4 + 3 * nhd * 4;
     auto gf = [&](double ms) { return flops / (ms * 1e6); };
+    progress.finish();  // the bar's line is free for the table row
     std::printf(
         "%8lld %11s %9.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %9.1f | %9s\n",
         static_cast<long long>(row.n), group_digits(row.edges).c_str(), row.graph_ms, row.weights_ms,
@@ -603,6 +632,7 @@ int run(Args& args) {
         E * (1 + hops) / (row.forward_ms * 1e3), format_bytes(row.peak_rss).c_str());
     rows.push_back(row);
   }
+  progress.finish();
   std::printf("\n");
   for (const auto& r : rows) {
     if (!r.skipped.empty()) continue;

@@ -12,6 +12,7 @@
 #include "command_context.hpp"
 #include "graph_source.hpp"
 #include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -24,7 +25,7 @@ std::string mass_help() {
   return cat(
       "usage: diffuser mass (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
       "                     [--q Q.npy --k K.npy] [--hops K] [--alpha A | --theta t0,..]\n"
-      "                     [--sample S | --exact] [--confidence C] [--threads T] [--json]\n"
+      "                     [--sample S | --exact] [--confidence C] [--threads T] [--json] [--quiet]\n"
       "\n"
       "How much diffused attention each token receives from tokens it is not directly connected to.\n"
       "A is the attention matrix on the graph: row i spreads token i's attention over its sources,\n"
@@ -55,6 +56,8 @@ std::string mass_help() {
       "  --confidence C         in (0, 1) (default 0.95)\n"
       "  --threads T            worker threads (default: all)\n"
       "  --json                 one JSON object on stdout instead of the table\n"
+      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+      "then)\n"
       "\n"
       "cost: K passes over the edges for every 64 tokens (exact: N / 64 of them) and head.\n"
       "\n"
@@ -138,6 +141,7 @@ int run_mass_body(Args& args) {
   const double confidence = args.get_double("confidence", 0.95);
   const int threads = threads_option(args);
   const bool json = args.flag("json");
+  const bool quiet = args.flag("quiet");
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
@@ -155,7 +159,14 @@ int run_mass_body(Args& args) {
   opt.sample = exact ? 0 : sample.value_or(-1);
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
+  Progress progress("mass", progress_style(quiet));
+  progress.stage("blocks of 64 tokens");
+  opt.progress = [&](std::int64_t done, std::int64_t total) {
+    progress.set_total(static_cast<double>(total));
+    progress.update(static_cast<double>(done), cat(group_digits(done), "/", group_digits(total), " blocks"));
+  };
   const MassResult r = diffusion::diffusion_mass(src.graph, coeffs, w.view(), opt);
+  progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
     std::printf("%s\n", dump_json(to_json(src.description, r, coeffs, used)).c_str());

@@ -197,7 +197,7 @@ int run_reach_body(Args& args) {
     const std::string batch =
         p.batches > 1 ? cat("batch ", p.batch + 1, "/", p.batches, ", ") : std::string();
     if (p.saturating) {
-      if (!saturating) progress.stage("running on for the diameter", static_cast<double>(p.blocks));
+      if (!saturating) progress.stage("diameter", static_cast<double>(p.blocks));
       saturating = true;
       progress.update(static_cast<double>(p.blocks_done), cat(batch, "past hop ", p.hop, ", ", p.blocks_done,
                                                               "/", p.blocks, " source blocks done"));

@@ -21,6 +21,7 @@
 #include "json_out.hpp"
 #include "layer_bench.hpp"
 #include "layer_io.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -39,7 +40,9 @@ const char* const kLayerBenchHelp =
     "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
     "  --gemm-compare         also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)\n"
     "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it), with the\n"
-    "                         build (commit, compiler, flags, CPU level, CUDA device)\n";
+    "                         build (commit, compiler, flags, CPU level, CUDA device)\n"
+    "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+    "then)\n";
 
 namespace {
 
@@ -136,6 +139,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
   const int head_groups = head_groups_option(args, c);
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
+  const bool quiet = args.flag("quiet");
   args.finish();
   if (n <= 0 || n > kMaxNodes) throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", n));
   if (reps < 1 || reps > 1000) throw UsageError(cat("--reps must be in [1, 1000], got ", reps));
@@ -217,7 +221,10 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
     return timer.ms();
   };
   std::vector<Sample> samples;
+  Progress progress("layer", progress_style(quiet));
+  progress.stage("runs", static_cast<double>(reps + 1));
   for (std::int64_t r = 0; r <= reps; ++r) {
+    progress.update(static_cast<double>(r), r == 0 ? std::string("warm-up") : cat("run ", r, "/", reps));
     Sample s;
     synchronize(dev);
     Stopwatch t;
@@ -228,6 +235,7 @@ int run_layer_bench(Args& args, const ModelConfig& c) {
       s.step_ms = training_step(static_cast<std::uint64_t>(seed + r), on_gpu ? no_times : &s.step);
     if (r > 0) samples.push_back(s);  // r = 0 warms up
   }
+  progress.finish();
   // Peak device memory of one training step above what was held before it (parameters, graph, x, dy,
   // the cuBLAS workspace): the step's buffers, its outputs y and dx and the gradients included.
   std::int64_t peak_step_bytes = 0, held_bytes = 0, peak_forward_bytes = 0;

@@ -119,17 +119,18 @@ void Progress::clear_bar() {
   drawn_ = false;
 }
 
-// "stage 45% (12.3 s, about 15.0 s left; detail)" from the current state.
+// "stage  45% (12.3 s, about 15.0 s left; detail)": the stage, the share done, the time so far, the
+// time left (linear in the stage's units) and the detail, the most useful first (a bar is cut
+// at the terminal's width).
 std::string Progress::status() const {
   std::string s = stage_;
-  const double in_stage = since(stage_start_);
   std::string times = seconds_text(elapsed());
   if (total_ > 0) {
     const double f = std::clamp(done_ / total_, 0.0, 1.0);
     char pct[16];
     std::snprintf(pct, sizeof pct, " %3.0f%%", 100 * f);
     s += pct;
-    if (f > 0 && f < 1) times += ", about " + seconds_text(in_stage * (1 - f) / f) + " left";
+    if (f > 0 && f < 1) times += ", about " + seconds_text(since(stage_start_) * (1 - f) / f) + " left";
   }
   s += " (" + times;
   if (!detail_.empty()) s += "; " + detail_;
