@@ -41,14 +41,11 @@ Spectra::SortRule rule(Which which, bool symmetric) {
   return Spectra::SortRule::LargestMagn;
 }
 
-// The given start vector, or a seeded normal one, mapped into the operator's subspace.
-Eigen::VectorXd start_vector(std::int64_t n, const RealProject& project, const SolverOptions& o) {
+// A seeded normal start vector, mapped into the operator's subspace.
+Eigen::VectorXd start_vector(std::int64_t n, const RealProject& project, std::uint64_t seed) {
   constexpr std::uint64_t kStream = 0x6B727973ull;
   Eigen::VectorXd v(n);
-  for (std::int64_t i = 0; i < n; ++i)
-    v(i) = o.start.size() == static_cast<std::size_t>(n)
-               ? o.start[static_cast<std::size_t>(i)]
-               : rng::normal(o.seed, kStream, static_cast<std::uint64_t>(i));
+  for (std::int64_t i = 0; i < n; ++i) v(i) = rng::normal(seed, kStream, static_cast<std::uint64_t>(i));
   if (project) project(v.data());
   if (v.norm() == 0.0) v(0) = 1.0;
   return v;
@@ -64,8 +61,8 @@ Sizes sizes(std::int64_t n, const SolverOptions& o, bool symmetric) {
   const Eigen::Index nev = std::clamp<Eigen::Index>(o.nev, 1, static_cast<Eigen::Index>(n) - 2);
   const Eigen::Index ncv =
       std::clamp<Eigen::Index>(std::max<Eigen::Index>(o.ncv, nev + (symmetric ? 1 : 2)), nev + 1, n);
-  // Each restart costs about ncv - nev products.
-  const Eigen::Index per_restart = std::max<Eigen::Index>(1, ncv - nev);
+  // A restart keeps about nev + (ncv - nev) / 2 vectors, so it costs about (ncv - nev) / 2 products.
+  const Eigen::Index per_restart = std::max<Eigen::Index>(1, (ncv - nev) / 2);
   const Eigen::Index maxit =
       std::max<Eigen::Index>(1, static_cast<Eigen::Index>((o.max_matvecs - ncv) / per_restart) + 1);
   return {nev, ncv, maxit};
@@ -102,7 +99,7 @@ EigenResult general_eigs(std::int64_t n, const RealOp& op, const RealProject& pr
   const Sizes s = sizes(n, o, false);
   SpectraOp m(static_cast<Eigen::Index>(n), op);
   Spectra::GenEigsSolver<SpectraOp> solver(m, s.nev, s.ncv);
-  const Eigen::VectorXd v0 = start_vector(n, project, o);
+  const Eigen::VectorXd v0 = start_vector(n, project, o.seed);
   solver.init(v0.data());
   solver.compute(rule(which, false), s.maxit, o.tol, rule(which, false));
   return collect(solver, s.nev);
@@ -113,7 +110,7 @@ EigenResult symmetric_eigs(std::int64_t n, const RealOp& op, const RealProject& 
   const Sizes s = sizes(n, o, true);
   SpectraOp m(static_cast<Eigen::Index>(n), op);
   Spectra::SymEigsSolver<SpectraOp> solver(m, s.nev, s.ncv);
-  const Eigen::VectorXd v0 = start_vector(n, project, o);
+  const Eigen::VectorXd v0 = start_vector(n, project, o.seed);
   solver.init(v0.data());
   solver.compute(rule(which, true), s.maxit, o.tol, rule(which, true));
   return collect(solver, s.nev);

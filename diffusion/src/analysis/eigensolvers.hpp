@@ -13,12 +13,11 @@ namespace diffuser::diffusion::detail {
 enum class Which { largest_modulus, largest_real, smallest_real };
 
 struct SolverOptions {
-  int nev = 3;         // eigenpairs that must converge (the wanted one and its nearest rivals)
+  int nev = 1;         // eigenpairs that must converge (1: restarts keep half the basis, ARPACK's rule)
   int ncv = 48;        // Krylov basis size between restarts (clamped to [nev + 2, n])
   double tol = 1e-10;  // Spectra's test: residual <= tol * max(eps^(2/3), |lambda|)
   std::int64_t max_matvecs = 20000;
   std::uint64_t seed = 0;
-  std::vector<double> start;  // the start vector (mapped into the subspace); empty: seeded random
 };
 
 struct EigenResult {
