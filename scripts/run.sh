@@ -18,8 +18,9 @@ esac
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
-packages=(cmake make g++ libboost-graph-dev libtbb-dev catch2 libeigen3-dev zlib1g-dev graphviz
-          libopenblas-dev nlohmann-json3-dev libexpat1-dev)
+packages=(cmake make g++ pkg-config libboost-graph-dev libtbb-dev catch2 libeigen3-dev graphviz
+          libopenblas-dev nlohmann-json3-dev libexpat1-dev libcairo2-dev fonts-dejavu-core libspectra-dev
+          python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,7 +3,10 @@
 // drawing and the self-contained HTML report.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <regex>
+
+#include <nlohmann/json.hpp>
 
 #include <diffuser/diffusion/mass.hpp>
 #include <diffuser/diffusion/reach.hpp>
@@ -12,8 +15,8 @@
 #include <diffuser/engine/random.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
-#include "analysis/png_reader.hpp"
 #include "tools/cli_runner.hpp"
+#include "viz/picture_check.hpp"
 
 using namespace diffuser;
 using namespace diffuser::test::cli;
@@ -30,34 +33,10 @@ RunResult ok(const std::vector<std::string>& args, const TempDir& dir) {
   return r;
 }
 
-double json_num(const std::string& json, const std::string& key) {
-  std::smatch m;
-  INFO(key << " in " << json);
-  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (-?[0-9.eE+-]+)")));
-  return std::stod(m[1]);
-}
-
-std::vector<double> json_list(const std::string& json, const std::string& key) {
-  std::smatch m;
-  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": \\[([^\\]]*)\\]")));
-  std::vector<double> v;
-  const std::string body = m[1];
-  std::regex num("-?[0-9.eE+-]+");
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), num); it != std::sregex_iterator(); ++it)
-    v.push_back(std::stod(it->str()));
-  return v;
-}
-
 // "wrote FILE (W x H)"
 std::pair<int, int> announced_size(const std::string& out) {
   std::smatch m;
   REQUIRE(std::regex_search(out, m, std::regex("\\(([0-9]+) x ([0-9]+)\\)")));
-  return {std::stoi(m[1]), std::stoi(m[2])};
-}
-
-std::pair<int, int> svg_size(const std::string& svg) {
-  std::smatch m;
-  REQUIRE(std::regex_search(svg, m, std::regex("<svg[^>]* width=\"([0-9]+)\" height=\"([0-9]+)\"")));
   return {std::stoi(m[1]), std::stoi(m[2])};
 }
 
@@ -79,33 +58,45 @@ TEST_CASE("reach, spectral and mass print what the library computes", "[cpu][ana
   diffusion::ReachOptions ro;
   ro.max_hops = 5;
   const auto expect = diffusion::reach(g, ro);
-  const auto cov = json_list(r.out, "coverage");
-  REQUIRE(cov.size() == 5);
-  for (std::size_t k = 0; k < 5; ++k) CHECK(cov[k] == Approx(expect.coverage[k]).epsilon(1e-9));
-  CHECK(json_num(r.out, "diameter") == expect.diameter);
-  CHECK(json_num(r.out, "nodes") == 200);
-  CHECK(json_num(r.out, "unreachable_pairs") == static_cast<double>(expect.unreachable_pairs));
-  CHECK_THAT(r.out, Contains("\"exact\": true") && Contains("\"receptive_field\": [{\"hops\": 1, \"min\": "));
+  const auto rj = nlohmann::json::parse(r.out);
+  REQUIRE(rj["coverage"].size() == 5);
+  for (std::size_t k = 0; k < 5; ++k)
+    CHECK(rj["coverage"][k].get<double>() == Approx(expect.coverage[k]).epsilon(1e-9));
+  CHECK((rj["diameter"] == expect.diameter));
+  CHECK((rj["nodes"] == 200));
+  CHECK((rj["unreachable_pairs"] == expect.unreachable_pairs));
+  CHECK((rj["exact"] == true));
+  CHECK((rj["receptive_field"][0]["hops"] == 1));
+  CHECK(rj["receptive_field"][0]["min"].is_number_integer());
   const RunResult text = ok({"reach", "--pattern", spec, "--n", "200", "--seed", "3"}, dir);
   CHECK_THAT(text.out, Contains("coverage") && Contains("diameter:") && Contains("exact"));
-  const RunResult sampled = ok({"reach", "--pattern", spec, "--n", "200", "--sample", "50", "--json"}, dir);
-  CHECK_THAT(sampled.out, Contains("\"exact\": false") && Contains("\"sample_sources\": 50"));
-  CHECK(json_num(sampled.out, "coverage_half_width") ==
+  const auto sampled = nlohmann::json::parse(
+      ok({"reach", "--pattern", spec, "--n", "200", "--sample", "50", "--json"}, dir).out);
+  CHECK((sampled["exact"] == false));
+  CHECK((sampled["sample_sources"] == 50));
+  CHECK(sampled["coverage_half_width"].get<double>() ==
         Approx(diffusion::sampling_half_width(50, 200, 0.95)));
 
   const RunResult s = ok({"spectral", "--pattern", spec, "--n", "200", "--seed", "3", "--json"}, dir);
   const auto es = diffusion::spectral(g);
-  CHECK(json_num(s.out, "lambda2_modulus") == Approx(es.lambda2_modulus).margin(1e-8));
-  CHECK(json_num(s.out, "spectral_gap") == Approx(es.spectral_gap).margin(1e-8));
-  CHECK(json_num(s.out, "residual") <= 1e-8);
-  CHECK_THAT(s.out, Contains("\"converged\": true") && Contains("\"laplacian\": {"));
+  const auto sj = nlohmann::json::parse(s.out);
+  CHECK(sj["lambda2_modulus"].get<double>() == Approx(es.lambda2_modulus).margin(1e-8));
+  CHECK(sj["spectral_gap"].get<double>() == Approx(es.spectral_gap).margin(1e-8));
+  CHECK(sj["residual"].get<double>() <= 1e-8);
+  CHECK((sj["converged"] == true));
+  CHECK((sj["lambda2_reliable"] == true));
+  CHECK(sj["laplacian"].is_object());
+  CHECK(sj["mixing"]["hops"].size() >= 1);
+  CHECK(sj["strong_components"].get<std::int64_t>() == es.strong_components);
 
   const RunResult m =
       ok({"mass", "--pattern", spec, "--n", "200", "--seed", "3", "--hops", "4", "--alpha", "0.2", "--json"},
          dir);
   const auto em = diffusion::diffusion_mass(g, diffusion::Coefficients::ppr(4, 0.2), {});
-  CHECK(json_num(m.out, "outside_mass") == Approx(em.outside_mass).margin(1e-9));
-  CHECK_THAT(m.out, Contains("\"attention\": \"uniform\"") && Contains("\"per_hop\": [{\"k\": 0"));
+  const auto mj = nlohmann::json::parse(m.out);
+  CHECK(mj["outside_mass"].get<double>() == Approx(em.outside_mass).margin(1e-9));
+  CHECK((mj["attention"] == "uniform"));
+  CHECK((mj["per_hop"][0]["k"] == 0));
   CHECK(dir.listing().empty());
 }
 
@@ -121,16 +112,18 @@ TEST_CASE("mass with Q and K uses softmax attention per head", "[cpu][analysis]"
   npy::save(dir / "k.npy", k.data(), {n, h, d});
   const RunResult m = ok(
       {"mass", "--pattern", "window:2+random:1", "--n", "64", "--q", "q.npy", "--k", "k.npy", "--json"}, dir);
-  CHECK_THAT(m.out, Contains("\"attention\": \"softmax\"") && Contains("\"heads\": 2"));
-  CHECK(json_list(m.out, "outside_mass_per_head").size() == 2);
+  const auto mj = nlohmann::json::parse(m.out);
+  CHECK((mj["attention"] == "softmax"));
+  CHECK((mj["heads"] == 2));
+  CHECK(mj["outside_mass_per_head"].size() == 2);
   const RunResult a = ok({"viz", "--pattern", "window:2+random:1", "--n", "64", "--kind", "attention",
                           "--token", "5", "--q", "q.npy", "--k", "k.npy", "--v", "q.npy", "--out", "a.png"},
                          dir);
-  const auto png = test::analysis::decode_png(read_file(dir / "a.png"));
+  const auto png = test::viz::read_png(read_file(dir / "a.png"));
   CHECK(std::make_pair(png.width, png.height) == announced_size(a.out));
 }
 
-TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][analysis]") {
+TEST_CASE("viz pictures have the size they announce, as PNG, SVG and PDF", "[cpu][analysis]") {
   TempDir dir;
   struct Case {
     std::vector<std::string> args;
@@ -145,7 +138,7 @@ TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][ana
       {{"--pattern", "window:3+global:1", "--n", "100", "--kind", "attention", "--hops", "3"}},
   };
   for (const auto& c : cases)
-    for (const std::string ext : {"svg", "png"}) {
+    for (const std::string ext : {"png", "svg", "pdf"}) {
       std::vector<std::string> args{"viz"};
       args.insert(args.end(), c.args.begin(), c.args.end());
       args.insert(args.end(), {"--out", "pic." + ext});
@@ -154,64 +147,57 @@ TEST_CASE("viz pictures have the size they announce, as SVG and PNG", "[cpu][ana
       REQUIRE(bytes.size() > 500);
       const auto size = announced_size(r.out);
       if (ext == "png") {
-        const auto png = test::analysis::decode_png(bytes);
+        const auto png = test::viz::read_png(bytes);
         CHECK(std::make_pair(png.width, png.height) == size);
         // Not a blank picture: some dark ink and some light background.
         std::size_t dark = 0, light = 0;
-        for (std::size_t i = 0; i < png.rgb.size(); i += 3) {
-          const int sum = png.rgb[i] + png.rgb[i + 1] + png.rgb[i + 2];
+        for (const auto& p : png.rgb) {
+          const int sum = p[0] + p[1] + p[2];
           dark += sum < 200;
           light += sum > 700;
         }
         CHECK(dark > 500);
-        CHECK(light > png.rgb.size() / 3 / 4);
+        CHECK(light > png.rgb.size() / 4);
+      } else if (ext == "svg") {
+        CHECK(test::viz::svg_size(bytes) == size);
+        CHECK_THAT(bytes, Contains("<title>") && Contains("</svg>"));
       } else {
-        CHECK(svg_size(bytes) == size);
-        CHECK_THAT(bytes, Contains("<title>") && Contains("key j") && Contains("</svg>"));
+        const auto pdf = test::viz::read_pdf(bytes);
+        CHECK(pdf.pages == 1);
+        CHECK(std::make_pair(static_cast<int>(pdf.width), static_cast<int>(pdf.height)) == size);
       }
       fs::remove(dir / ("pic." + ext));
     }
+  CHECK(dir.listing().empty());
 }
 
 TEST_CASE("golden pictures of tiny patterns", "[cpu][analysis]") {
   TempDir dir;
-  // window:1 over 8 tokens: 8 self loops + 2 * 7 neighbours = 22 cells, one <rect class="cell"> each.
-  ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.svg"}, dir);
-  const std::string svg = read_file(dir / "w.svg");
-  CHECK(count(svg, "class=\"cell\"") == 22);
-  CHECK_THAT(svg, Contains(">query i (attends)</text>") && Contains(">key j (attended to)</text>"));
-  // Cells sit on the 80-pixel grid of an 8-token, 640-pixel plot: the first is (0, 0), the last (7, 7).
-  CHECK_THAT(svg, Contains("class=\"cell\" x=\"96\" y=\"70\" width=\"80\" height=\"80\""));
-  CHECK_THAT(svg, Contains("class=\"cell\" x=\"656\" y=\"630\" width=\"80\" height=\"80\""));
-  // The PNG of the same picture: cell (3, 4) is an edge (|3 - 4| <= 1), cell (0, 5) is not.
+  // window:1 over 8 tokens: 80 pixels a token from the plot's corner (96, 70); cell (3, 4) is an
+  // edge (|3 - 4| <= 1), cell (0, 5) is not; 8 self loops + 2 * 7 neighbours = 22 cells.
   ok({"viz", "--pattern", "window:1", "--n", "8", "--out", "w.png"}, dir);
-  const auto png = test::analysis::decode_png(read_file(dir / "w.png"));
-  auto pixel = [&](int x, int y) {
-    const std::size_t p =
-        (static_cast<std::size_t>(y) * static_cast<std::size_t>(png.width) + static_cast<std::size_t>(x)) * 3;
-    return std::array<int, 3>{png.rgb[p], png.rgb[p + 1], png.rgb[p + 2]};
-  };
-  CHECK(pixel(96 + 4 * 80 + 40, 70 + 3 * 80 + 40) == std::array<int, 3>{31, 78, 121});
-  CHECK(pixel(96 + 5 * 80 + 40, 70 + 0 * 80 + 40) == std::array<int, 3>{247, 247, 249});
+  const auto png = test::viz::read_png(read_file(dir / "w.png"));
+  CHECK(png.at(96 + 4 * 80 + 40, 70 + 3 * 80 + 40) == std::array<int, 3>{31, 78, 121});
+  CHECK(png.at(96 + 5 * 80 + 40, 70 + 0 * 80 + 40) == std::array<int, 3>{247, 247, 249});
+  int cells = 0;
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 8; ++j) cells += png.at(96 + j * 80 + 40, 70 + i * 80 + 40)[0] == 31;
+  CHECK(cells == 22);
   // A 2-hop reach picture of a path 0 <- 1 <- 2 ... has N + 2 (N-1) + 2 (N-2) coloured cells.
   ok({"viz", "--pattern", "window:1", "--n", "6", "--kind", "reach", "--hops", "2", "--out", "r.png"}, dir);
-  const auto r = test::analysis::decode_png(read_file(dir / "r.png"));
+  const auto r = test::viz::read_png(read_file(dir / "r.png"));
   const int cell = 640 / 6;
   int reached = 0;
   for (int i = 0; i < 6; ++i)
-    for (int j = 0; j < 6; ++j) {
-      const std::size_t p =
-          (static_cast<std::size_t>(70 + i * cell + cell / 2) * static_cast<std::size_t>(r.width) +
-           static_cast<std::size_t>(96 + j * cell + cell / 2)) *
-          3;
-      reached += !(r.rgb[p] == 247 && r.rgb[p + 1] == 247 && r.rgb[p + 2] == 249);
-    }
+    for (int j = 0; j < 6; ++j)
+      reached +=
+          r.at(96 + j * cell + cell / 2, 70 + i * cell + cell / 2) != std::array<int, 3>{247, 247, 249};
   CHECK(reached == 6 + 2 * 5 + 2 * 4);
-  // The attention picture names its diffusion, --hops and --alpha included.
+  // The attention picture names its diffusion, --hops and --alpha included (in the PDF's text).
   ok({"viz", "--pattern", "window:1", "--n", "16", "--kind", "attention", "--hops", "2", "--alpha", "0.5",
-      "--out", "a.svg"},
+      "--title", "attention K=2", "--out", "a.pdf"},
      dir);
-  CHECK_THAT(read_file(dir / "a.svg"), Contains("K=2, alpha=0.5"));
+  CHECK_THAT(read_file(dir / "a.pdf"), Contains("attention K=2"));  // the document title
 }
 
 TEST_CASE("node-link drawings go through GraphViz or fall back to DOT", "[cpu][analysis]") {
@@ -244,7 +230,15 @@ TEST_CASE("report writes one self-contained HTML page", "[cpu][analysis]") {
   CHECK_THAT(html, Contains("<!DOCTYPE html>") && Contains("</html>") && Contains("local") &&
                        Contains("blocks:8+random:2+global-random:2") && Contains("Coverage versus hops") &&
                        Contains("spectral gap") && Contains("Diffusion mass"));
-  CHECK(count(html, "<svg") >= 3 + 2 * 2);
+  // Figures are inline SVG; Cairo's glyph ids are prefixed per figure, so none is defined twice
+  // with different content.
+  CHECK(count(html, "<svg") >= 4 + 2 * 2);
+  std::map<std::string, int> ids;
+  const std::regex id("id=\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), id); it != std::sregex_iterator(); ++it)
+    ++ids[(*it)[1]];
+  CHECK(ids.size() > 50);
+  for (const auto& [name, n] : ids) CHECK(n == 1);
   // Nothing to fetch: no scripts, no external references.
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("src=\"http") == std::string::npos);

@@ -261,8 +261,8 @@ TEST_CASE("diffuser layer --bench runs and writes its JSON", "[cpu][attention][c
                           "--head-groups", "2", "--json", "g2.json"},
                          dir);
   CHECK_THAT(g2.out, Contains("2 of 1 heads each (--head-groups)"));
-  CHECK_THAT(read_file(dir / "g2.json"), Contains("\"head_groups\": 2"));
-  CHECK_THAT(read_file(dir / "b.json"), Contains("\"step_ms\"") && Contains("\"impl\": \"diffuser-cpu\""));
+  CHECK_THAT(read_file(dir / "g2.json"), Contains("\"head_groups\":2"));
+  CHECK_THAT(read_file(dir / "b.json"), Contains("\"step_ms\"") && Contains("\"impl\":\"diffuser-cpu\""));
 }
 
 TEST_CASE("diffuser attend --grad-out writes dQ, dK, dV equal to the library's backward",

@@ -8,6 +8,10 @@ list(APPEND DIFFUSER_TEST_SOURCES
   tools/test_cli_demo.cpp
   tools/test_cli_bad_input.cpp
   tools/test_cli_reliability.cpp
+  tools/test_cli_json.cpp
+  tools/test_cli_support.cpp
 )
+# The CLI's shared pieces (JSON output, progress) are a library the tests link directly.
+list(APPEND DIFFUSER_TEST_LIBRARIES diffuser_cli_support)
 list(APPEND DIFFUSER_TEST_DEFINITIONS DIFFUSER_CLI="$<TARGET_FILE:diffuser>")
 list(APPEND DIFFUSER_TEST_DEPENDS diffuser)

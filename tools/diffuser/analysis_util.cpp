@@ -12,78 +12,6 @@ namespace diffuser::cli {
 
 namespace fs = std::filesystem;
 
-void JsonWriter::comma() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!first_.empty()) {
-    if (!first_.back()) out_ += ", ";
-    first_.back() = false;
-  }
-}
-
-JsonWriter& JsonWriter::begin_object() {
-  comma();
-  out_ += '{';
-  first_.push_back(true);
-  return *this;
-}
-JsonWriter& JsonWriter::end_object() {
-  out_ += '}';
-  first_.pop_back();
-  return *this;
-}
-JsonWriter& JsonWriter::begin_array() {
-  comma();
-  out_ += '[';
-  first_.push_back(true);
-  return *this;
-}
-JsonWriter& JsonWriter::end_array() {
-  out_ += ']';
-  first_.pop_back();
-  return *this;
-}
-JsonWriter& JsonWriter::key(std::string_view k) {
-  comma();
-  out_ += '"';
-  out_ += json_escape(k);
-  out_ += "\": ";
-  after_key_ = true;
-  return *this;
-}
-JsonWriter& JsonWriter::value(double v) {
-  if (!std::isfinite(v)) return null();
-  comma();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  out_ += buf;
-  return *this;
-}
-JsonWriter& JsonWriter::value(std::int64_t v) {
-  comma();
-  out_ += std::to_string(v);
-  return *this;
-}
-JsonWriter& JsonWriter::value(bool v) {
-  comma();
-  out_ += v ? "true" : "false";
-  return *this;
-}
-JsonWriter& JsonWriter::value(std::string_view v) {
-  comma();
-  out_ += '"';
-  out_ += json_escape(v);
-  out_ += '"';
-  return *this;
-}
-JsonWriter& JsonWriter::null() {
-  comma();
-  out_ += "null";
-  return *this;
-}
-
 std::string fmt_num(double v, int digits) {
   if (!std::isfinite(v)) return "-";
   if (v == std::floor(v) && std::fabs(v) < 1e15) return group_digits(static_cast<std::int64_t>(v));
@@ -164,12 +92,6 @@ void require_tokens(const Csr& g, const std::string& description, std::int64_t a
   if (g.num_nodes() < at_least)
     throw Error(cat("the graph (", description, ") has ", g.num_nodes(), " token",
                     g.num_nodes() == 1 ? "" : "s", "; ", why, " needs at least ", at_least));
-}
-
-void Progress::line(const std::string& message, double seconds) const {
-  if (!enabled_ || seconds < quiet_before_s_) return;
-  std::fprintf(stderr, "diffuser %s: %s (%.1f s)\n", command_.c_str(), message.c_str(), seconds);
-  std::fflush(stderr);
 }
 
 }  // namespace diffuser::cli

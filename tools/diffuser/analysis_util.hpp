@@ -1,5 +1,5 @@
-// Shared pieces of the analysis subcommands (reach, spectral, mass, viz, report): a small JSON
-// writer, the diffusion-coefficient options, attention weights from Q/K files, and progress lines.
+// Shared pieces of the analysis subcommands (reach, spectral, mass, viz, report): number
+// formats, the diffusion-coefficient options and attention weights from Q/K files.
 #pragma once
 
 #include <cstdint>
@@ -12,44 +12,10 @@
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
-#include <diffuser/engine/sys.hpp>
 
 #include "cli.hpp"
 
 namespace diffuser::cli {
-
-// One JSON value built left to right; commas and quoting are handled here.
-class JsonWriter {
- public:
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view k);
-  JsonWriter& value(double v);  // NaN/Inf -> null
-  JsonWriter& value(std::int64_t v);
-  JsonWriter& value(int v) { return value(static_cast<std::int64_t>(v)); }
-  JsonWriter& value(bool v);
-  JsonWriter& value(std::string_view v);
-  JsonWriter& value(const char* v) { return value(std::string_view(v)); }
-  JsonWriter& null();
-  template <class T>
-  JsonWriter& value(const std::optional<T>& v) {
-    return v ? value(*v) : null();
-  }
-  template <class T>
-  JsonWriter& field(std::string_view k, const T& v) {
-    key(k);
-    return value(v);
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  void comma();
-  std::string out_;
-  std::vector<bool> first_;  // per open container: nothing written yet
-  bool after_key_ = false;
-};
 
 // "%.6g"-style number for tables, with thousands grouping for integers.
 std::string fmt_num(double v, int digits = 4);
@@ -72,20 +38,5 @@ Matrix<float> load_attention(const Csr& g, const QkPaths& paths);
 
 // The graph source's size, checked before heavy work: N >= 2.
 void require_tokens(const Csr& g, const std::string& description, std::int64_t at_least, const char* why);
-
-// Prints "diffuser CMD: MESSAGE (12.3 s)" on stderr once `quiet_before_s` seconds have passed.
-class Progress {
- public:
-  Progress(std::string command, bool enabled, double quiet_before_s = 1.0)
-      : command_(std::move(command)), enabled_(enabled), quiet_before_s_(quiet_before_s) {}
-  void line(const std::string& message, double seconds) const;
-  double elapsed() const { return clock_.seconds(); }
-
- private:
-  std::string command_;
-  bool enabled_;
-  double quiet_before_s_;
-  Stopwatch clock_;
-};
 
 }  // namespace diffuser::cli

@@ -24,6 +24,8 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "demo_data.hpp"
+#include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -32,7 +34,7 @@ namespace {
 const char* const kHelp =
     "usage: diffuser bench [--sizes N1,N2,..] [--pattern SPEC] [--heads H] [--dim D] [--hops K]\n"
     "                      [--alpha A] [--reps R] [--threads T] [--backend cpu|cuda] [--seed S]\n"
-    "                      [--no-naive] [--json FILE]\n"
+    "                      [--no-naive] [--json FILE] [--quiet]\n"
     "                      GPU only: [--dtype fp32,bf16] [--baselines cusparse,dense] [--variants S1;S2;..]\n"
     "                                [--schedule SPEC] [--device-graph]\n\n"
     "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
@@ -59,7 +61,9 @@ const char* const kHelp =
     "  --threads T      CPU threads (default: all)  --backend  cpu (default) or cuda\n"
     "  --seed S         seed of the graph and the data (default 0)\n"
     "  --no-naive       skip the naive loops\n"
-    "  --json FILE      also write every number as JSON\n"
+    "  --json FILE      also write every number as JSON, with the build (commit, build type, compiler,\n"
+    "                   flags, CPU level in use, CUDA device); values not measured are null\n"
+    "  --quiet          no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)\n"
     "  --dtype LIST     (cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)\n"
     "  --baselines LIST (cuda) cusparse, dense, both (default) or none\n"
     "  --variants LIST  (cuda) kernel schedules to time side by side, separated by ';'\n"
@@ -115,6 +119,7 @@ struct CudaOptions {
   bool cusparse = true, dense = true, device_graph = false;
   std::vector<std::string> variants;
   std::optional<std::string> json;
+  bool quiet = false;
 };
 
 struct Ours {
@@ -301,7 +306,12 @@ int run_cuda(const CudaOptions& o) {
               "scores ms", "hop ms", "model GB", "GB/s", "%copy", "peak MiB", "vs fp32 / notes");
   std::fflush(stdout);
   std::vector<CudaRow> rows;
+  Progress progress("bench", progress_style(o.quiet));
+  double total_units = 0, units_done = 0;
+  for (const std::int64_t n : o.sizes) total_units += static_cast<double>(n);
+  progress.stage("sizes", total_units);
   for (const std::int64_t n : o.sizes) {
+    progress.update(units_done, cat("N = ", group_digits(n)));
     CudaRow row;
     row.n = n;
     Stopwatch gsw;
@@ -340,6 +350,7 @@ int run_cuda(const CudaOptions& o) {
       else if (!z32.empty())
         r.err_vs_fp32 = rel_diff(z, z32);
       const double gbps = r.model_bytes / (r.forward_ms * 1e6);
+      progress.finish();
       std::printf("%9lld %12s %5s | %10.3f %9.3f %8.3f | %9.3f %7.0f %5.0f%% | %10.0f | %s\n",
                   static_cast<long long>(n), group_digits(row.edges).c_str(), dtype_name(dt), r.forward_ms,
                   r.scores_ms, r.hop_ms, r.model_bytes / 1e9, gbps, 100 * gbps / copy,
@@ -360,6 +371,7 @@ int run_cuda(const CudaOptions& o) {
       auto run_baseline = [&](const char* name, bool want, baselines::Timing& t, bool& has, std::string& note,
                               double& err, auto&& call) {
         if (!want) return;
+        progress.finish();
         try {
           t = call();
           has = true;
@@ -386,7 +398,10 @@ int run_cuda(const CudaOptions& o) {
                    });
     }
     rows.push_back(std::move(row));
+    units_done += static_cast<double>(n);
+    progress.update(units_done);
   }
+  progress.finish();
 
   std::printf("\nratios (baseline ms / ours ms; peak memory baseline / ours), same run, same inputs:\n");
   for (const auto& r : rows) {
@@ -408,48 +423,57 @@ int run_cuda(const CudaOptions& o) {
                   r.device_graph_equal ? "identical" : "DIFFERENT");
   }
   if (o.json) {
-    AtomicOutput out(*o.json, false);
-    auto& os = out.stream();
-    os << "{\"backend\": \"cuda\", \"device\": \"" << json_escape(describe_device(Device::cuda))
-       << "\", \"pattern\": \"" << json_escape(o.pattern) << "\", \"heads\": " << o.H << ", \"dim\": " << o.D
-       << ", \"hops\": " << o.hops << ", \"alpha\": " << o.alpha << ", \"reps\": " << o.reps
-       << ", \"schedule\": \"" << json_escape(current_context().cuda_schedule_text())
-       << "\", \"copy_gbps\": " << copy << ", \"rows\": [";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
-         << ", \"graph_ms\": " << r.graph_ms << ", \"device_graph_ms\": " << r.device_graph_ms
-         << ", \"ours\": [";
-      for (std::size_t j = 0; j < r.ours.size(); ++j) {
-        const auto& u = r.ours[j];
-        os << (j ? ", " : "") << "{\"dtype\": \"" << dtype_name(u.dtype)
-           << "\", \"forward_ms\": " << u.forward_ms << ", \"oneshot_ms\": " << u.oneshot_ms
-           << ", \"enqueue_ms\": " << u.enqueue_ms << ", \"scores_ms\": " << u.scores_ms
-           << ", \"hop_ms\": " << u.hop_ms << ", \"prepare_ms\": " << u.prepare_ms
-           << ", \"model_bytes\": " << u.model_bytes << ", \"gathered_bytes\": " << u.gathered_bytes
-           << ", \"peak_bytes\": " << u.peak_bytes << ", \"rel_diff_vs_fp32\": " << u.err_vs_fp32
-           << ", \"variants\": {";
-        for (std::size_t t = 0; t < u.variants.size(); ++t)
-          os << (t ? ", " : "") << "\"" << json_escape(u.variants[t].first) << "\": " << u.variants[t].second;
-        os << "}}";
+    Json j;
+    j["backend"] = "cuda";
+    j["device"] = describe_device(Device::cuda);
+    j["build"] = build_info(Device::cuda);
+    j["pattern"] = o.pattern;
+    j["heads"] = o.H;
+    j["dim"] = o.D;
+    j["hops"] = o.hops;
+    j["alpha"] = o.alpha;
+    j["reps"] = o.reps;
+    j["schedule"] = current_context().cuda_schedule_text();
+    j["copy_gbps"] = copy;
+    auto measured = [](double v) { return v >= 0 ? Json(v) : Json(nullptr); };  // -1: not measured
+    Json rows_json = Json::array();
+    for (const auto& r : rows) {
+      Json row;
+      row["n"] = r.n;
+      row["edges"] = r.edges;
+      row["graph_ms"] = r.graph_ms;
+      row["device_graph_ms"] = measured(r.device_graph_ms);
+      Json ours = Json::array();
+      for (const auto& u : r.ours) {
+        Json variants = Json::object();
+        for (const auto& [spec, ms] : u.variants) variants[spec] = ms;
+        ours.push_back(Json{{"dtype", dtype_name(u.dtype)},
+                            {"forward_ms", u.forward_ms},
+                            {"oneshot_ms", u.oneshot_ms},
+                            {"enqueue_ms", u.enqueue_ms},
+                            {"scores_ms", u.scores_ms},
+                            {"hop_ms", u.hop_ms},
+                            {"prepare_ms", u.prepare_ms},
+                            {"model_bytes", u.model_bytes},
+                            {"gathered_bytes", u.gathered_bytes},
+                            {"peak_bytes", u.peak_bytes},
+                            {"rel_diff_vs_fp32", measured(u.err_vs_fp32)},
+                            {"variants", variants}});
       }
-      auto timing = [&](const char* name, bool has, const baselines::Timing& t, const std::string& note,
-                        double err) {
-        os << ", \"" << name << "\": ";
-        if (!has) {
-          os << "{\"skipped\": \"" << json_escape(note) << "\"}";
-          return;
-        }
-        os << "{\"total_ms\": " << t.total_ms << ", \"scores_ms\": " << t.scores_ms
-           << ", \"softmax_ms\": " << t.softmax_ms << ", \"hop_ms\": " << t.hop_ms
-           << ", \"peak_bytes\": " << t.peak_bytes << ", \"rel_diff_vs_ours\": " << err << "}";
+      row["ours"] = ours;
+      auto timing = [&](bool has, const baselines::Timing& t, const std::string& note, double err) {
+        if (!has) return Json{{"skipped", note}};
+        return Json{{"total_ms", t.total_ms},     {"scores_ms", t.scores_ms},
+                    {"softmax_ms", t.softmax_ms}, {"hop_ms", t.hop_ms},
+                    {"peak_bytes", t.peak_bytes}, {"rel_diff_vs_ours", measured(err)}};
       };
-      os << "]";
-      timing("cusparse", r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
-      timing("dense", r.has_dense, r.dense, r.dense_note, r.dense_err);
-      os << "}";
+      row["cusparse"] = timing(r.has_cusparse, r.cusparse, r.cusparse_note, r.cusparse_err);
+      row["dense"] = timing(r.has_dense, r.dense, r.dense_note, r.dense_err);
+      rows_json.push_back(row);
     }
-    os << "]}\n";
+    j["rows"] = rows_json;
+    AtomicOutput out(*o.json, false);
+    out.stream() << dump_json(j) << "\n";
     out.commit();
   }
   return 0;
@@ -472,6 +496,7 @@ int run(Args& args) {
   const auto variants_arg = args.get("variants");
   const auto schedule_arg = args.get("schedule");
   const bool device_graph = args.flag("device-graph");
+  const bool quiet = args.flag("quiet");
   args.finish();
   if (dev == Device::cuda) {
     if (H <= 0 || D <= 0) throw UsageError("--heads and --dim must be positive");
@@ -487,6 +512,7 @@ int run(Args& args) {
     o.seed = seed;
     o.json = json;
     o.device_graph = device_graph;
+    o.quiet = quiet;
     if (dtype_arg) {
       o.dtypes.clear();
       for (const auto& t : split(*dtype_arg, ',')) o.dtypes.push_back(parse_dtype(t));
@@ -543,9 +569,15 @@ int run(Args& args) {
               "peak RSS");
 
   std::vector<Row> rows;
+  // Work grows about linearly with N: a run at N counts N units.
+  Progress progress("bench", progress_style(quiet));
+  double total_units = 0, units_done = 0;
+  for (const std::int64_t n : sizes) total_units += static_cast<double>(n) * (reps + 1);
+  progress.stage("forward runs", total_units);
   for (std::size_t si = 0; si < sizes.size(); ++si) {
     Row row;
     row.n = sizes[si];
+    const double units_at_start = units_done;
     reset_peak_rss();
     Stopwatch gsw;
     Csr g = graphs::build_pattern(pattern, row.n, seed);
@@ -555,9 +587,11 @@ int run(Args& args) {
     if (need > available_memory_bytes() && available_memory_bytes() > 0) {
       row.skipped =
           cat("skipped: needs ", format_bytes(need), ", ", format_bytes(available_memory_bytes()), " free");
+      progress.finish();
       std::printf("%8lld %11s %s\n", static_cast<long long>(row.n), group_digits(row.edges).c_str(),
                   row.skipped.c_str());
       rows.push_back(row);
+      units_done += static_cast<double>(row.n) * (reps + 1);
       continue;
     }
     Tensor3<float> q(row.n, H, D), k(row.n, H, D), v(row.n, H, D);
@@ -577,6 +611,8 @@ int run(Args& args) {
       synchronize(dev);
       t.scores_ms = sw.ms();
       diffusion::diffuse_values(gd, w.view(), vd.view(), coeffs, out.view(), scratch.view(), &t);
+      units_done += static_cast<double>(row.n);
+      progress.update(units_done, cat("N = ", group_digits(row.n), ", run ", r + 1, "/", reps + 1));
       if (r == 0) continue;
       w_ms.push_back(t.scores_ms);
       hop_ms.insert(hop_ms.end(), t.hop_ms.begin(), t.hop_ms.end());
@@ -585,12 +621,15 @@ int run(Args& args) {
     row.weights_ms = median(w_ms);
     row.hop_ms = median(hop_ms);
     row.forward_ms = median(fwd_ms);
+    units_done = units_at_start + static_cast<double>(row.n) * (reps + 1);
     if (naive && si == 0) {  // medians of up to 3 runs each (a single-threaded run takes seconds)
       Tensor3<float> zn(row.n, H, D);
       const Tensor3<float> ours = out.to(Device::cpu);
       for (const bool parallel : {false, true}) {
         std::vector<double> ms;
         for (int r = 0; r < std::min(reps, 3); ++r) {
+          progress.update(units_done, cat("N = ", group_digits(row.n), ", naive loop (",
+                                          parallel ? "parallel" : "1 thread", ") run ", r + 1));
           Stopwatch nsw;
           baselines::naive_forward(g, q, k, v, hops, static_cast<float>(alpha), zn, parallel);
           ms.push_back(nsw.ms());
@@ -604,6 +643,7 @@ int run(Args& args) {
     const double flops = 2.0 * E * double(H) * double(D);
     const double w_bytes = 2 * nhd * 4 + E * double(H) * 4, hop_bytes = E * double(H) * 4 + 3 * nhd * 4;
     auto gf = [&](double ms) { return flops / (ms * 1e6); };
+    progress.finish();  // the bar's line is free for the table row
     std::printf(
         "%8lld %11s %9.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %7.1f %5.0f%% %6.1f | %9.2f %9.1f | %9s\n",
         static_cast<long long>(row.n), group_digits(row.edges).c_str(), row.graph_ms, row.weights_ms,
@@ -612,6 +652,7 @@ int run(Args& args) {
         E * (1 + hops) / (row.forward_ms * 1e3), format_bytes(row.peak_rss).c_str());
     rows.push_back(row);
   }
+  progress.finish();
   std::printf("\n");
   for (const auto& r : rows) {
     if (!r.skipped.empty()) continue;
@@ -635,24 +676,39 @@ int run(Args& args) {
     }
   }
   if (json) {
-    AtomicOutput out(*json, false);
-    auto& os = out.stream();
-    os << "{\"device\": \"" << json_escape(describe_device(dev)) << "\", \"pattern\": \""
-       << json_escape(pattern) << "\", \"heads\": " << H << ", \"dim\": " << D << ", \"hops\": " << hops
-       << ", \"alpha\": " << alpha << ", \"reps\": " << reps
-       << ", \"threads\": " << current_context().cpu_threads() << ", \"cpu_isa\": \"" << isa << "\""
-       << ", \"triad_gbps\": " << triad << ", \"fma_peak_gflops\": " << peak << ", \"rows\": [";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      os << (i ? ", " : "") << "{\"n\": " << r.n << ", \"edges\": " << r.edges
-         << ", \"graph_ms\": " << r.graph_ms << ", \"weights_ms\": " << r.weights_ms
-         << ", \"hop_ms\": " << r.hop_ms << ", \"forward_ms\": " << r.forward_ms
-         << ", \"naive_ms\": " << r.naive_ms << ", \"naive_rel_err\": " << r.naive_err
-         << ", \"naive_parallel_ms\": " << r.naive_par_ms
-         << ", \"naive_parallel_rel_err\": " << r.naive_par_err << ", \"peak_rss_bytes\": " << r.peak_rss
-         << ", \"skipped\": \"" << json_escape(r.skipped) << "\"}";
+    Json j;
+    j["device"] = describe_device(dev);
+    j["build"] = build_info(dev);
+    j["pattern"] = pattern;
+    j["heads"] = H;
+    j["dim"] = D;
+    j["hops"] = hops;
+    j["alpha"] = alpha;
+    j["reps"] = reps;
+    j["threads"] = current_context().cpu_threads();
+    j["cpu_isa"] = isa;
+    j["triad_gbps"] = triad;
+    j["fma_peak_gflops"] = peak;
+    auto measured = [](double v) { return v >= 0 ? Json(v) : Json(nullptr); };  // -1: not measured
+    Json rows_json = Json::array();
+    for (const auto& r : rows) {
+      const bool ran = r.skipped.empty();
+      rows_json.push_back(Json{{"n", r.n},
+                               {"edges", r.edges},
+                               {"graph_ms", r.graph_ms},
+                               {"weights_ms", ran ? Json(r.weights_ms) : Json(nullptr)},
+                               {"hop_ms", ran ? Json(r.hop_ms) : Json(nullptr)},
+                               {"forward_ms", ran ? Json(r.forward_ms) : Json(nullptr)},
+                               {"naive_ms", measured(r.naive_ms)},
+                               {"naive_rel_err", measured(r.naive_err)},
+                               {"naive_parallel_ms", measured(r.naive_par_ms)},
+                               {"naive_parallel_rel_err", measured(r.naive_par_err)},
+                               {"peak_rss_bytes", ran ? Json(r.peak_rss) : Json(nullptr)},
+                               {"skipped", ran ? Json(nullptr) : Json(r.skipped)}});
     }
-    os << "]}\n";
+    j["rows"] = rows_json;
+    AtomicOutput out(*json, false);
+    out.stream() << dump_json(j) << "\n";
     out.commit();
   }
   return 0;

@@ -11,6 +11,7 @@
 
 #include "cli.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -75,16 +76,22 @@ void print_text(const GraphSource& src, const graphs::GraphStats& s) {
 
 void print_json(const GraphSource& src, const graphs::GraphStats& s, const std::string& out,
                 double write_ms) {
-  std::printf(
-      "{\"source\": \"%s\", \"nodes\": %lld, \"edges\": %lld, "
-      "\"in_degree\": {\"min\": %lld, \"mean\": %.6g, \"max\": %lld}, \"out_degree_max\": %lld, "
-      "\"empty_rows\": %lld, \"self_loops\": %lld, \"symmetric\": %s, \"density\": %.6g, \"build_ms\": %.3f",
-      json_escape(src.description).c_str(), static_cast<long long>(s.nodes), static_cast<long long>(s.edges),
-      static_cast<long long>(s.in_degree_min), s.in_degree_mean, static_cast<long long>(s.in_degree_max),
-      static_cast<long long>(s.out_degree_max), static_cast<long long>(s.empty_rows),
-      static_cast<long long>(s.self_loops), s.symmetric ? "true" : "false", s.density, src.build_ms);
-  if (!out.empty()) std::printf(", \"out\": \"%s\", \"write_ms\": %.3f", json_escape(out).c_str(), write_ms);
-  std::printf("}\n");
+  Json j;
+  j["source"] = src.description;
+  j["nodes"] = s.nodes;
+  j["edges"] = s.edges;
+  j["in_degree"] = Json{{"min", s.in_degree_min}, {"mean", s.in_degree_mean}, {"max", s.in_degree_max}};
+  j["out_degree_max"] = s.out_degree_max;
+  j["empty_rows"] = s.empty_rows;
+  j["self_loops"] = s.self_loops;
+  j["symmetric"] = s.symmetric;
+  j["density"] = s.density;
+  j["build_ms"] = src.build_ms;
+  if (!out.empty()) {
+    j["out"] = out;
+    j["write_ms"] = write_ms;
+  }
+  std::printf("%s\n", dump_json(j).c_str());
 }
 
 int run_graph_body(Args& args) {

@@ -11,6 +11,8 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -23,7 +25,7 @@ std::string mass_help() {
   return cat(
       "usage: diffuser mass (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
       "                     [--q Q.npy --k K.npy] [--hops K] [--alpha A | --theta t0,..]\n"
-      "                     [--sample S | --exact] [--confidence C] [--threads T] [--json]\n"
+      "                     [--sample S | --exact] [--confidence C] [--threads T] [--json] [--quiet]\n"
       "\n"
       "How much diffused attention each token receives from tokens it is not directly connected to.\n"
       "A is the attention matrix on the graph: row i spreads token i's attention over its sources,\n"
@@ -54,6 +56,8 @@ std::string mass_help() {
       "  --confidence C         in (0, 1) (default 0.95)\n"
       "  --threads T            worker threads (default: all)\n"
       "  --json                 one JSON object on stdout instead of the table\n"
+      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+      "then)\n"
       "\n"
       "cost: K passes over the edges for every 64 tokens (exact: N / 64 of them) and head.\n"
       "\n"
@@ -97,42 +101,36 @@ void print_table(const std::string& source, const MassResult& r, const std::stri
   std::printf("time:          %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
 }
 
-std::string to_json(const std::string& source, const MassResult& r, const diffusion::Coefficients& c,
-                    int threads) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("source", source).field("nodes", r.nodes).field("edges", r.edges);
-  j.field("attention", r.uniform ? "uniform" : "softmax").field("heads", r.heads);
-  j.field("coefficients", c.describe()).field("hops", c.hops());
-  j.field("exact", r.exact);
-  if (r.exact)
-    j.key("sample_sources").null().key("confidence").null().key("half_width").null();
-  else
-    j.field("sample_sources", r.sample_sources)
-        .field("confidence", r.confidence)
-        .field("half_width", r.half_width);
-  j.key("per_hop").begin_array();
+Json to_json(const std::string& source, const MassResult& r, const diffusion::Coefficients& c, int threads) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = r.nodes;
+  j["edges"] = r.edges;
+  j["attention"] = r.uniform ? "uniform" : "softmax";
+  j["heads"] = r.heads;
+  j["coefficients"] = c.describe();
+  j["hops"] = c.hops();
+  j["exact"] = r.exact;
+  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
+  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
+  j["half_width"] = r.exact ? Json(nullptr) : Json(r.half_width);
+  Json hops = Json::array();
   for (const auto& h : r.hops)
-    j.begin_object()
-        .field("k", h.k)
-        .field("theta", h.theta)
-        .field("mean", h.mean)
-        .field("min", h.min)
-        .field("max", h.max)
-        .field("contribution", h.contribution)
-        .end_object();
-  j.end_array();
-  j.field("outside_mass", r.outside_mass)
-      .field("outside_mass_min", r.outside_min)
-      .field("outside_mass_max", r.outside_max);
-  j.key("outside_mass_per_head").begin_array();
-  for (const double m : r.outside_mass_per_head) j.value(m);
-  j.end_array();
-  j.field("beyond_one_hop_theta", r.beyond_one_hop_theta)
-      .field("threads", threads)
-      .field("seconds", r.seconds);
-  j.end_object();
-  return j.str();
+    hops.push_back(Json{{"k", h.k},
+                        {"theta", h.theta},
+                        {"mean", h.mean},
+                        {"min", h.min},
+                        {"max", h.max},
+                        {"contribution", h.contribution}});
+  j["per_hop"] = hops;
+  j["outside_mass"] = r.outside_mass;
+  j["outside_mass_min"] = r.outside_min;
+  j["outside_mass_max"] = r.outside_max;
+  j["outside_mass_per_head"] = r.outside_mass_per_head;
+  j["beyond_one_hop_theta"] = r.beyond_one_hop_theta;
+  j["threads"] = threads;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 int run_mass_body(Args& args) {
@@ -143,6 +141,7 @@ int run_mass_body(Args& args) {
   const double confidence = args.get_double("confidence", 0.95);
   const int threads = threads_option(args);
   const bool json = args.flag("json");
+  const bool quiet = args.flag("quiet");
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
@@ -160,10 +159,17 @@ int run_mass_body(Args& args) {
   opt.sample = exact ? 0 : sample.value_or(-1);
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
+  Progress progress("mass", progress_style(quiet));
+  progress.stage("blocks of 64 tokens");
+  opt.progress = [&](std::int64_t done, std::int64_t total) {
+    progress.set_total(static_cast<double>(total));
+    progress.update(static_cast<double>(done), cat(group_digits(done), "/", group_digits(total), " blocks"));
+  };
   const MassResult r = diffusion::diffusion_mass(src.graph, coeffs, w.view(), opt);
+  progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, coeffs, used).c_str());
+    std::printf("%s\n", dump_json(to_json(src.description, r, coeffs, used)).c_str());
   else
     print_table(src.description, r, coeffs.describe(), used);
   return 0;

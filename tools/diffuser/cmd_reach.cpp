@@ -12,6 +12,8 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -62,7 +64,8 @@ std::string reach_help() {
       group_digits(diffusion::kExactReachLimit),
       " pass --exact with cuda)\n"
       "  --json                 one JSON object on stdout instead of the table\n"
-      "  --quiet                no progress lines on stderr (they start after 1 s: one per hop)\n"
+      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+      "then)\n"
       "\n"
       "method: 256 sources per block, one bit each (4 machine words per token); one hop ORs the\n"
       "words of a token's sources into its own (pull over CSR rows) or, on thin frontiers, pushes\n"
@@ -121,42 +124,36 @@ void print_table(const std::string& source, const ReachResult& r, Device dev, in
     std::printf("time:              %.3f s (%s)\n", r.seconds, describe_device(dev).c_str());
 }
 
-std::string to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("source", source).field("nodes", r.nodes).field("edges", r.edges).field("max_hops", r.max_hops);
-  j.field("exact", r.exact);
-  if (r.exact) {
-    j.key("sample_sources").null().key("confidence").null();
-    j.key("coverage_half_width").null().key("receptive_field_mean_half_width").null();
-  } else {
-    j.field("sample_sources", r.sample_sources).field("confidence", r.confidence);
-    j.field("coverage_half_width", r.coverage_half_width)
-        .field("receptive_field_mean_half_width", r.field_mean_half_width);
-  }
-  j.key("coverage").begin_array();
-  for (const double c : r.coverage) j.value(c);
-  j.end_array();
-  j.key("receptive_field").begin_array();
+Json to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = r.nodes;
+  j["edges"] = r.edges;
+  j["max_hops"] = r.max_hops;
+  j["exact"] = r.exact;
+  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
+  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
+  j["coverage_half_width"] = r.exact ? Json(nullptr) : Json(r.coverage_half_width);
+  j["receptive_field_mean_half_width"] = r.exact ? Json(nullptr) : Json(r.field_mean_half_width);
+  j["coverage"] = r.coverage;
+  Json fields = Json::array();
   for (int k = 1; k <= r.max_hops; ++k) {
     const auto& f = r.receptive_field[static_cast<std::size_t>(k - 1)];
-    j.begin_object()
-        .field("hops", k)
-        .field("min", f.min)
-        .field("mean", f.mean)
-        .field("max", f.max)
-        .end_object();
+    fields.push_back(Json{{"hops", k}, {"min", f.min}, {"mean", f.mean}, {"max", f.max}});
   }
-  j.end_array();
-  j.key("pairs_at_distance").begin_array();
-  for (std::size_t d = 1; d < r.pairs_at_distance.size(); ++d) j.value(r.pairs_at_distance[d]);
-  j.end_array();
-  j.field("full_coverage_hops", r.full_coverage_hops);
-  j.field("diameter", r.diameter).field("diameter_is_lower_bound", !r.exact);
-  j.field("unreachable_pairs", r.unreachable_pairs).field("unreachable_fraction", r.unreachable_fraction);
-  j.field("backend", device_name(dev)).field("threads", threads).field("seconds", r.seconds);
-  j.end_object();
-  return j.str();
+  j["receptive_field"] = fields;
+  Json pairs = Json::array();
+  for (std::size_t d = 1; d < r.pairs_at_distance.size(); ++d) pairs.push_back(r.pairs_at_distance[d]);
+  j["pairs_at_distance"] = pairs;
+  j["full_coverage_hops"] = json_or_null(r.full_coverage_hops);
+  j["diameter"] = r.diameter;
+  j["diameter_is_lower_bound"] = !r.exact;
+  j["unreachable_pairs"] = r.unreachable_pairs;
+  j["unreachable_fraction"] = r.unreachable_fraction;
+  j["backend"] = device_name(dev);
+  j["threads"] = threads;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 int run_reach_body(Args& args) {
@@ -187,29 +184,33 @@ int run_reach_body(Args& args) {
   args.finish();
   require_tokens(src.graph, src.description, 2, "reachability");
 
-  Progress progress("reach", !quiet);
+  Progress progress("reach", progress_style(quiet));
   diffusion::ReachOptions opt;
   opt.max_hops = static_cast<int>(max_hops.value_or(8));
   opt.sample = exact ? 0 : sample.value_or(-1);
   opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
   opt.confidence = confidence;
   opt.device = dev;
+  progress.stage("hops", opt.max_hops);
+  bool saturating = false;
   opt.progress = [&](const diffusion::ReachProgress& p) {
     const std::string batch =
         p.batches > 1 ? cat("batch ", p.batch + 1, "/", p.batches, ", ") : std::string();
-    if (p.saturating)
-      progress.line(cat(batch, "past hop ", p.hop, ", running on for the diameter: ", p.blocks_done, "/",
-                        p.blocks, " source blocks done"),
-                    p.seconds);
-    else
-      progress.line(cat(batch, "hop ", p.hop, "/", opt.max_hops, ": coverage ", fmt_pct(p.coverage, 2), ", ",
-                        p.blocks - p.blocks_done, "/", p.blocks, " source blocks still growing"),
-                    p.seconds);
+    if (p.saturating) {
+      if (!saturating) progress.stage("diameter", static_cast<double>(p.blocks));
+      saturating = true;
+      progress.update(static_cast<double>(p.blocks_done), cat(batch, "past hop ", p.hop, ", ", p.blocks_done,
+                                                              "/", p.blocks, " source blocks done"));
+    } else {
+      progress.update(static_cast<double>(p.batch * opt.max_hops + p.hop) / static_cast<double>(p.batches),
+                      cat(batch, "hop ", p.hop, "/", opt.max_hops, ", coverage ", fmt_pct(p.coverage, 2)));
+    }
   };
   const ReachResult r = diffusion::reach(src.graph, opt);
+  progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, dev, used).c_str());
+    std::printf("%s\n", dump_json(to_json(src.description, r, dev, used)).c_str());
   else
     print_table(src.description, r, dev, used);
   return 0;

@@ -12,11 +12,12 @@
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/graphs/pattern.hpp>
 #include <diffuser/graphs/stats.hpp>
+#include <diffuser/viz/report.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
-#include "report_html.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -31,9 +32,10 @@ std::string report_help() {
       "\n"
       "Analyses every pattern over N tokens and writes one self-contained HTML file (inline SVG and\n"
       "CSS, no network needed to open it) that compares them side by side: a summary table, coverage\n"
-      "versus hops (diffuser reach), the spectral gap of uniform attention (diffuser spectral), the\n"
-      "diffusion mass per hop (diffuser mass, uniform attention), and per pattern its picture, in-degree\n"
-      "histogram and statistics. LABEL names a pattern in legends (default: the expression).\n"
+      "versus hops (diffuser reach), the spectral gap of uniform attention and the mixing profile\n"
+      "(diffuser spectral), the diffusion mass per hop (diffuser mass, uniform attention), and per\n"
+      "pattern its picture, in-degree histogram and statistics. LABEL names a pattern in legends\n"
+      "(default: the expression).\n"
       "\n"
       "options:\n"
       "  --pattern [LABEL=]SPEC a pattern expression (repeat for each; see `diffuser graph --help`)\n"
@@ -44,7 +46,7 @@ std::string report_help() {
       "  --hops K, --alpha A, --theta t0,..   diffusion of the mass section (default PPR, K = 5, alpha 0.1)\n"
       "  --title TEXT           page title (default: 'Token-graph report, N = ...')\n"
       "  --threads T            worker threads (default: all)\n"
-      "  --quiet                no progress lines on stderr\n"
+      "  --quiet                no progress on stderr (a bar on a terminal, else a line now and then)\n"
       "\n"
       "Reachability is exact for N <= ",
       group_digits(diffusion::kExactReachLimit),
@@ -92,35 +94,32 @@ int run_report_body(Args& args) {
   }
 
   cli::CommandContext command_context(threads);
-  Progress progress("report", !quiet, 0.0);
-  std::vector<report::PatternReport> reports;
+  Progress progress("report", progress_style(quiet));
+  progress.stage("analysis", static_cast<double>(specs.size() * 4));
+  viz::AnalysisOptions ao;
+  ao.n = *n;
+  ao.seed = static_cast<std::uint64_t>(seed);
+  ao.max_hops = static_cast<int>(max_hops);
+  ao.coefficients = coeffs;
+  std::vector<viz::PatternReport> reports;
   for (const auto& [label, spec] : specs) {
-    Stopwatch sw;
-    report::PatternReport r;
-    r.label = label;
-    r.spec = spec;
-    r.graph = graphs::build_pattern(spec, *n, static_cast<std::uint64_t>(seed));
-    r.stats = graphs::graph_stats(r.graph);
-    diffusion::ReachOptions ro;
-    ro.max_hops = static_cast<int>(max_hops);
-    ro.seed = static_cast<std::uint64_t>(seed);
-    r.reach = diffusion::reach(r.graph, ro);
-    diffusion::SpectralOptions so;
-    so.seed = static_cast<std::uint64_t>(seed);
-    r.spectral = diffusion::spectral(r.graph, so);
-    diffusion::MassOptions mo;
-    mo.seed = static_cast<std::uint64_t>(seed);
-    r.mass = diffusion::diffusion_mass(r.graph, coeffs, {}, mo);
-    r.seconds = sw.seconds();
-    progress.line(cat(label, ": ", group_digits(r.stats.edges), " edges, full coverage ",
-                      r.reach.full_coverage_hops ? cat("at ", *r.reach.full_coverage_hops, " hops")
-                                                 : std::string("never"),
-                      ", gap ", fmt_num(r.spectral.spectral_gap, 4), ", outside mass ",
-                      fmt_pct(r.mass.outside_mass, 1)),
-                  progress.elapsed());
+    int part = 0;
+    ao.progress = [&, label = label](const std::string& name) {
+      progress.update(static_cast<double>(reports.size() * 4 + part++), cat(label, ": ", name));
+    };
+    viz::PatternReport r = viz::analyse_pattern(label, spec, ao);
+    const auto& sp = r.spectral;
+    progress.note(cat(
+        label, ": ", group_digits(r.stats.edges), " edges, full coverage ",
+        r.reach.full_coverage_hops ? cat("at ", *r.reach.full_coverage_hops, " hops") : std::string("never"),
+        ", gap ", sp.lambda2_reliable ? fmt_num(sp.spectral_gap, 4) : std::string("unreliable"), ", mixing ",
+        sp.mixing && sp.mixing->mixing_hops ? cat(*sp.mixing->mixing_hops, " hops")
+                                            : std::string("beyond the profile"),
+        ", outside mass ", fmt_pct(r.mass.outside_mass, 1)));
     reports.push_back(std::move(r));
   }
-  report::ReportMeta meta;
+  progress.finish();
+  viz::ReportMeta meta;
   meta.title = title.value_or(cat("Token-graph report, N = ", group_digits(*n)));
   meta.n = *n;
   meta.seed = static_cast<std::uint64_t>(seed);
@@ -129,7 +128,7 @@ int run_report_body(Args& args) {
   for (const auto& [label, spec] : specs)
     meta.command += cat(" --pattern ", label == spec ? spec : label + "=" + spec);
   meta.command += cat(" --n ", *n, seed ? cat(" --seed ", seed) : std::string());
-  const std::string html = report::render_report(reports, meta);
+  const std::string html = viz::render_report(reports, meta);
   AtomicOutput file(out);
   file.stream() << html;
   file.commit();

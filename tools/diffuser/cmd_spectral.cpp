@@ -1,6 +1,7 @@
 // `diffuser spectral`: the second eigenvalue of the uniform-attention transition matrix
-// P = D^-1 A (spectral gap), the symmetrized graph's normalized Laplacian gap and the Ramanujan
-// bound, by sparse iterative eigensolvers.
+// P = D^-1 A (spectral gap) and whether it can be trusted, the mixing profile, the symmetrized
+// graph's normalized Laplacian gap and the Ramanujan bound.
+#include <complex>
 #include <cstdio>
 #include <string>
 
@@ -12,6 +13,8 @@
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
+#include "json_out.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -24,46 +27,92 @@ std::string spectral_help() {
   return cat(
       "usage: diffuser spectral (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
       "                         [--tol T] [--max-iter M] [--krylov-dim D] [--no-laplacian]\n"
-      "                         [--threads T] [--json] [--quiet]\n"
+      "                         [--mixing-hops K] [--mixing-sample S] [--threads T] [--json] [--quiet]\n"
       "\n"
       "How fast repeated uniform attention mixes. P = D^-1 A: token i spreads its attention equally\n"
       "over its sources (row i of the CSR), so each row sums to 1; a token with no sources attends\n"
       "to itself. P has the eigenvalue 1 (P 1 = 1); lambda_2 is the eigenvalue of second-largest\n"
-      "modulus (after removing one copy of 1) and spectral_gap = 1 - |lambda_2|: after k hops the\n"
-      "non-stationary part of the attention shrinks like |lambda_2|^k. It is computed by\n"
-      "Krylov-Schur (restarted Arnoldi) on P deflated by 1, never densely; the residual\n"
-      "||P x - lambda_2 x|| / ||x|| of the returned eigenvector is recomputed and printed.\n"
+      "modulus (after removing one copy of 1) and spectral_gap = 1 - |lambda_2|.\n"
+      "\n"
+      "P is split into its strongly connected components (P is block triangular in their order, so its\n"
+      "eigenvalues are the blocks'): a single token gives its diagonal entry exactly (a causal window\n"
+      "is all single tokens), small blocks are decomposed densely, large ones by Spectra (Lanczos when\n"
+      "the block is symmetric, Arnoldi otherwise, never densely). For a non-symmetric block Arnoldi\n"
+      "also runs on P^T for the left eigenvector, which gives the eigenvalue's condition number kappa:\n"
+      "when P is so far from normal that a rounding error may move lambda_2 by more than ",
+      diffusion::kUnreliableError,
+      ",\n"
+      "lambda_2 and the gap are reported as unreliable instead of as a number (a small residual then\n"
+      "proves nothing). The mixing profile measures mixing directly, whatever P: the total-variation\n"
+      "distance between a token's k-hop attention (row i of P^k) and the average token's, per hop,\n"
+      "and the hops until it is <= 1/4 for every (sampled) token.\n"
       "\n"
       "Then the symmetrized graph (an undirected edge {i, j} for every j -> i or i -> j, i != j):\n"
-      "lambda_2 and lambda_max of its normalized Laplacian L = I - D^-1/2 A D^-1/2 (thick-restart\n"
-      "Lanczos; lambda_2 = 0 exactly when the graph is disconnected), and, when the degrees are\n"
-      "near-regular (std/mean <= 0.1), the Ramanujan bound 2 sqrt(d - 1) / d (d = mean degree) to\n"
-      "compare with the largest nontrivial |eigenvalue| of D^-1/2 A D^-1/2, max(|1 - lambda_2|,\n"
-      "|1 - lambda_max|) (lambda_max is computed only then; null otherwise).\n"
+      "lambda_2 and lambda_max of its normalized Laplacian L = I - D^-1/2 A D^-1/2 (Lanczos;\n"
+      "lambda_2 = 0 exactly when the graph is disconnected), and, when the degrees are near-regular\n"
+      "(std/mean <= 0.1), the Ramanujan bound 2 sqrt(d - 1) / d (d = mean degree) to compare with the\n"
+      "largest nontrivial |eigenvalue| of D^-1/2 A D^-1/2, max(|1 - lambda_2|, |1 - lambda_max|)\n"
+      "(lambda_max is computed only then; null otherwise).\n"
       "\n",
       kGraphOptionsHelp,
       "options:\n"
-      "  --tol T                residual target of the iterations (default 1e-10)\n"
+      "  --tol T                relative residual target of the iterations (default 1e-10)\n"
       "  --max-iter M           matrix-vector products per eigenvalue problem (default 20000); a run\n"
-      "                         that stops there reports converged: false and the residual reached\n"
+      "                         that stops there reports converged: false\n"
       "  --krylov-dim D         basis size between restarts, 4..1000 (default 48)\n"
       "  --no-laplacian         skip the symmetrized graph\n"
+      "  --mixing-hops K        hops of the mixing profile, 0..4096 (default 16; 0: none)\n"
+      "  --mixing-sample S      tokens of the mixing profile (default: all up to N = ",
+      group_digits(diffusion::kExactMixingLimit), ", else ", diffusion::kMinMixingSample, " to ",
+      diffusion::kDefaultMixingSample,
+      " drawn with --seed,\n"
+      "                         fewer on larger graphs)\n"
       "  --threads T            worker threads (default: all)\n"
       "  --json                 one JSON object on stdout instead of text\n"
-      "  --quiet                no progress lines on stderr\n"
+      "  --quiet                no progress on stderr (a bar on a terminal, else a line now and then)\n"
       "\n"
-      "JSON keys: source, nodes, edges, empty_rows, lambda2 {re, im}, lambda2_modulus, spectral_gap,\n"
-      "iterations, restarts, residual, converged, laplacian (null with --no-laplacian, else\n"
-      "{undirected_edges, components, degree {min, mean, max, cv}, near_regular, lambda2,\n"
-      "lambda2_residual, lambda2_iterations, lambda2_converged, lambda_max, lambda_max_residual,\n"
-      "lambda_max_iterations, lambda_max_converged, adjacency_nontrivial, ramanujan_bound}),\n"
-      "threads, seconds.\n"
+      "JSON keys: source, nodes, edges, empty_rows, lambda2 {re, im} (null when unreliable),\n"
+      "lambda2_modulus, spectral_gap (null when unreliable), lambda2_computed {re, im}, lambda2_reliable,\n"
+      "lambda2_method, lambda2_condition, lambda2_error_bound, lambda2_note, strong_components,\n"
+      "closed_classes, largest_component, symmetric, iterations, restarts, residual, converged,\n"
+      "laplacian (null with --no-laplacian, else {undirected_edges, components, degree {min, mean,\n"
+      "max, cv}, near_regular, lambda2, lambda2_residual, lambda2_iterations, lambda2_converged,\n"
+      "lambda_max, lambda_max_residual, lambda_max_iterations, lambda_max_converged,\n"
+      "adjacency_nontrivial, ramanujan_bound}), mixing (null with --mixing-hops 0, else {exact,\n"
+      "sample_sources, half_width, hops [{k, mean, max}], mixing_hops}), threads, seconds.\n"
       "\n"
       "examples:\n"
       "  diffuser spectral --pattern diffuser --n 65536\n"
       "  diffuser spectral --pattern window:32 --n 4096 --json\n"
       "\n"
-      "exit status: 0 success (also when not converged: see 'converged'), 1 bad data, 2 bad usage.\n");
+      "exit status: 0 success (also when not converged or unreliable: see the JSON), 1 bad data, 2 bad\n"
+      "usage.\n");
+}
+
+std::string complex_text(std::complex<double> z) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.10g %+.10gi", z.real(), z.imag());
+  return buf;
+}
+
+void print_mixing(const diffusion::MixingResult& m) {
+  std::printf(
+      "\nmixing of uniform attention: TV distance of a token's k-hop attention to the average token's\n");
+  std::printf("  (%s)\n",
+              m.exact ? "all tokens"
+                      : cat(group_digits(m.sample_sources), " sampled tokens; mean +- ",
+                            fmt_num(m.half_width, 2), " at ", fmt_pct(m.confidence, 0), ", max a lower bound")
+                            .c_str());
+  std::printf("  %6s  %8s  %8s\n", "hops", "mean", "max");
+  for (const auto& h : m.hops)
+    if (h.k <= 4 || (h.k & (h.k - 1)) == 0 || &h == &m.hops.back())
+      std::printf("  %6d  %8.4f  %8.4f\n", h.k, h.mean, h.max);
+  if (m.mixing_hops)
+    std::printf("  mixed (every token within %.2f) after %d hop%s\n", diffusion::kMixedSpread, *m.mixing_hops,
+                *m.mixing_hops == 1 ? "" : "s");
+  else
+    std::printf("  not mixed within %d hops (max %.3f > %.2f)\n", m.hops.empty() ? 0 : m.hops.back().k,
+                m.hops.empty() ? 1.0 : m.hops.back().max, diffusion::kMixedSpread);
 }
 
 void print_text(const std::string& source, const SpectralResult& r, int threads) {
@@ -72,12 +121,28 @@ void print_text(const std::string& source, const SpectralResult& r, int threads)
   if (r.empty_rows)
     std::printf(" (%s tokens without sources: self loops in P)", group_digits(r.empty_rows).c_str());
   std::printf("\n\ntransition matrix P = D^-1 A (uniform attention)\n");
-  std::printf("  lambda_2:        %.10g %+.10gi\n", r.lambda2.real(), r.lambda2.imag());
-  std::printf("  |lambda_2|:      %.10g\n", r.lambda2_modulus);
-  std::printf("  spectral gap:    %.10g\n", r.spectral_gap);
-  std::printf("  iterations:      %s matrix-vector products, %d restarts, residual %.2e%s\n",
-              group_digits(r.transition.iterations).c_str(), r.transition.restarts, r.transition.residual,
-              r.transition.converged ? "" : "  (NOT converged: raise --max-iter)");
+  std::printf("  structure:       %s strongly connected component%s (largest %s tokens), %s closed; %s\n",
+              group_digits(r.strong_components).c_str(), r.strong_components == 1 ? "" : "s",
+              group_digits(r.largest_component).c_str(), group_digits(r.closed_classes).c_str(),
+              r.symmetric ? "symmetric (real spectrum)" : "not symmetric");
+  if (r.lambda2_reliable) {
+    std::printf("  lambda_2:        %s\n", complex_text(r.lambda2).c_str());
+    std::printf("  |lambda_2|:      %.10g\n", r.lambda2_modulus);
+    std::printf("  spectral gap:    %.10g\n", r.spectral_gap);
+  } else {
+    std::printf("  lambda_2:        UNRELIABLE (the computed %s must not be used)\n",
+                complex_text(r.lambda2).c_str());
+    std::printf("  |lambda_2|:      -\n  spectral gap:    -\n");
+  }
+  std::printf("  method:          %s", r.lambda2_method.c_str());
+  if (r.lambda2_condition)
+    std::printf(", condition number %.3g, error bound %.1e", *r.lambda2_condition, r.lambda2_error_bound);
+  std::printf("\n");
+  if (!r.lambda2_note.empty()) std::printf("  note:            %s\n", r.lambda2_note.c_str());
+  if (r.transition.iterations > 0 || !r.transition.converged)
+    std::printf("  iterations:      %s matrix-vector products, %d restarts, residual %.2e%s\n",
+                group_digits(r.transition.iterations).c_str(), r.transition.restarts, r.transition.residual,
+                r.transition.converged ? "" : "  (NOT converged: raise --max-iter)");
   if (r.has_laplacian) {
     std::printf(
         "\nsymmetrized graph: %s undirected edges, %s component%s, degree %s / %s / %s (min/mean/max)\n",
@@ -100,46 +165,79 @@ void print_text(const std::string& source, const SpectralResult& r, int threads)
       std::printf("  Ramanujan bound: not applicable (degrees not near-regular: std/mean = %.3g)\n",
                   r.degree_cv);
   }
+  if (r.mixing) print_mixing(*r.mixing);
   std::printf("\ntime:     %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
 }
 
-std::string to_json(const std::string& source, const SpectralResult& r, int threads) {
-  JsonWriter j;
-  j.begin_object();
-  j.field("source", source).field("nodes", r.nodes).field("edges", r.edges).field("empty_rows", r.empty_rows);
-  j.key("lambda2").begin_object().field("re", r.lambda2.real()).field("im", r.lambda2.imag()).end_object();
-  j.field("lambda2_modulus", r.lambda2_modulus).field("spectral_gap", r.spectral_gap);
-  j.field("iterations", r.transition.iterations).field("restarts", r.transition.restarts);
-  j.field("residual", r.transition.residual).field("converged", r.transition.converged);
-  j.key("laplacian");
+Json complex_json(std::complex<double> z) {
+  return Json{{"re", z.real()}, {"im", z.imag()}};
+}
+
+Json to_json(const std::string& source, const SpectralResult& r, int threads) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = r.nodes;
+  j["edges"] = r.edges;
+  j["empty_rows"] = r.empty_rows;
+  const bool ok = r.lambda2_reliable;
+  j["lambda2"] = ok ? complex_json(r.lambda2) : Json(nullptr);
+  j["lambda2_modulus"] = ok ? Json(r.lambda2_modulus) : Json(nullptr);
+  j["spectral_gap"] = ok ? Json(r.spectral_gap) : Json(nullptr);
+  j["lambda2_computed"] = complex_json(r.lambda2);
+  j["lambda2_reliable"] = ok;
+  j["lambda2_method"] = r.lambda2_method;
+  j["lambda2_condition"] = json_or_null(r.lambda2_condition);
+  j["lambda2_error_bound"] = r.lambda2_error_bound;
+  j["lambda2_note"] = r.lambda2_note;
+  j["strong_components"] = r.strong_components;
+  j["closed_classes"] = r.closed_classes;
+  j["largest_component"] = r.largest_component;
+  j["symmetric"] = r.symmetric;
+  j["iterations"] = r.transition.iterations;
+  j["restarts"] = r.transition.restarts;
+  j["residual"] = r.transition.residual;
+  j["converged"] = r.transition.converged;
   if (!r.has_laplacian) {
-    j.null();
+    j["laplacian"] = nullptr;
   } else {
-    j.begin_object();
-    j.field("undirected_edges", r.undirected_edges).field("components", r.components);
-    j.key("degree").begin_object().field("min", r.degree_min).field("mean", r.degree_mean);
-    j.field("max", r.degree_max).field("cv", r.degree_cv).end_object();
-    j.field("near_regular", r.near_regular);
+    Json l;
+    l["undirected_edges"] = r.undirected_edges;
+    l["components"] = r.components;
+    l["degree"] =
+        Json{{"min", r.degree_min}, {"mean", r.degree_mean}, {"max", r.degree_max}, {"cv", r.degree_cv}};
+    l["near_regular"] = r.near_regular;
     const auto& a = r.laplacian_lambda2;
-    j.field("lambda2", a.value)
-        .field("lambda2_residual", a.residual)
-        .field("lambda2_iterations", a.iterations);
-    j.field("lambda2_converged", a.converged);
-    if (r.has_lambda_max) {
-      const auto& b = r.laplacian_lambda_max;
-      j.field("lambda_max", b.value).field("lambda_max_residual", b.residual);
-      j.field("lambda_max_iterations", b.iterations).field("lambda_max_converged", b.converged);
-      j.field("adjacency_nontrivial", r.adjacency_nontrivial);
-    } else {
-      j.key("lambda_max").null().key("lambda_max_residual").null().key("lambda_max_iterations").null();
-      j.key("lambda_max_converged").null().key("adjacency_nontrivial").null();
-    }
-    j.field("ramanujan_bound", r.ramanujan_bound);
-    j.end_object();
+    l["lambda2"] = a.value;
+    l["lambda2_residual"] = a.residual;
+    l["lambda2_iterations"] = a.iterations;
+    l["lambda2_converged"] = a.converged;
+    const auto& b = r.laplacian_lambda_max;
+    l["lambda_max"] = r.has_lambda_max ? Json(b.value) : Json(nullptr);
+    l["lambda_max_residual"] = r.has_lambda_max ? Json(b.residual) : Json(nullptr);
+    l["lambda_max_iterations"] = r.has_lambda_max ? Json(b.iterations) : Json(nullptr);
+    l["lambda_max_converged"] = r.has_lambda_max ? Json(b.converged) : Json(nullptr);
+    l["adjacency_nontrivial"] = r.has_lambda_max ? Json(r.adjacency_nontrivial) : Json(nullptr);
+    l["ramanujan_bound"] = json_or_null(r.ramanujan_bound);
+    j["laplacian"] = l;
   }
-  j.field("threads", threads).field("seconds", r.seconds);
-  j.end_object();
-  return j.str();
+  if (!r.mixing) {
+    j["mixing"] = nullptr;
+  } else {
+    const auto& m = *r.mixing;
+    Json x;
+    x["exact"] = m.exact;
+    x["sample_sources"] = m.exact ? Json(nullptr) : Json(m.sample_sources);
+    x["half_width"] = m.exact ? Json(nullptr) : Json(m.half_width);
+    Json hops = Json::array();
+    for (const auto& h : m.hops) hops.push_back(Json{{"k", h.k}, {"mean", h.mean}, {"max", h.max}});
+    x["hops"] = hops;
+    x["mixing_hops"] = json_or_null(m.mixing_hops);
+    x["seconds"] = m.seconds;
+    j["mixing"] = x;
+  }
+  j["threads"] = threads;
+  j["seconds"] = r.seconds;
+  return j;
 }
 
 int run_spectral_body(Args& args) {
@@ -148,27 +246,45 @@ int run_spectral_body(Args& args) {
   opt.max_iterations = args.get_int("max-iter", 20000);
   const auto dim = args.get_int("krylov-dim", 48);
   opt.laplacian = !args.flag("no-laplacian");
+  const auto mixing_hops = args.get_int("mixing-hops", 16);
+  const auto mixing_sample = args.get_int("mixing-sample");
   const int threads = threads_option(args);
   const bool json = args.flag("json");
   const bool quiet = args.flag("quiet");
+  Args probe = args;
+  const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
   if (!(opt.tol > 0.0 && opt.tol < 1.0)) throw UsageError(cat("--tol must be in (0, 1), got ", opt.tol));
   if (opt.max_iterations < 1) throw UsageError(cat("--max-iter must be >= 1, got ", opt.max_iterations));
   if (dim < 4 || dim > 1000) throw UsageError(cat("--krylov-dim must be in [4, 1000], got ", dim));
+  if (mixing_hops < 0 || mixing_hops > 4096)
+    throw UsageError(cat("--mixing-hops must be in [0, 4096], got ", mixing_hops));
+  if (mixing_sample && *mixing_sample < 1)
+    throw UsageError(cat("--mixing-sample must be >= 1, got ", *mixing_sample));
   opt.krylov_dim = static_cast<int>(dim);
+  opt.mixing_hops = static_cast<int>(mixing_hops);
+  opt.mixing_sample = mixing_sample.value_or(-1);
+  opt.seed = static_cast<std::uint64_t>(seed < 0 ? 0 : seed);
 
   cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
   args.finish();
   require_tokens(src.graph, src.description, 2, "a spectral gap");
-  Progress progress("spectral", !quiet);
-  opt.progress = [&](const std::string& stage, std::int64_t iters, double s) {
-    progress.line(cat(stage, " done after ", group_digits(iters), " matrix-vector products"), s);
+  Progress progress("spectral", progress_style(quiet));
+  std::string stage;
+  opt.progress = [&](const diffusion::SpectralProgress& p) {
+    if (p.stage != stage) {
+      stage = p.stage;
+      progress.stage(stage, stage == "mixing" ? static_cast<double>(opt.mixing_hops) : 0.0);
+    }
+    progress.update(static_cast<double>(p.products),
+                    stage == "mixing" ? cat("hop ", p.products) : cat(group_digits(p.products), " products"));
   };
   const SpectralResult r = diffusion::spectral(src.graph, opt);
+  progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", to_json(src.description, r, used).c_str());
+    std::printf("%s\n", dump_json(to_json(src.description, r, used)).c_str());
   else
     print_text(src.description, r, used);
   return 0;

@@ -1,23 +1,21 @@
 // `diffuser viz`: pictures of a token graph (pattern, k-hop reachability, one token's receptive
-// field, one token's diffused attention row) as SVG or PNG, and node-link drawings of small
-// graphs through GraphViz.
-#include <cmath>
+// field, one token's diffused attention row, node-link drawings) through the viz library, as PNG,
+// SVG or PDF. This file reads the options and the input files; diffuser_viz draws.
 #include <cstdio>
 #include <string>
 
-#include <diffuser/diffusion/mass.hpp>
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/npy.hpp>
+#include <diffuser/viz/figures.hpp>
+#include <diffuser/viz/viz.hpp>
 
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
-#include "viz_figures.hpp"
-#include "viz_graphviz.hpp"
 
 namespace diffuser::cli {
 
@@ -27,13 +25,15 @@ namespace fs = std::filesystem;
 
 std::string viz_help() {
   return cat(
-      "usage: diffuser viz (--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) --out FILE.(svg|png)\n"
+      "usage: diffuser viz (--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) --out "
+      "FILE.(png|svg|pdf)\n"
       "                    [--kind pattern|reach|field|attention|graph] [--hops K] [--token i]\n"
       "                    [--q Q.npy --k K.npy [--v V.npy]] [--alpha A | --theta t0,..]\n"
       "                    [--layout circle|neato|dot] [--title TEXT] [--size PX] [--threads T]\n"
       "\n"
-      "Draws a token graph. The format follows the extension of --out: .svg (text stays text,\n"
-      "cells are vector rectangles when there are few) or .png (rendered by diffuser itself).\n"
+      "Draws a token graph. The format follows the extension of --out: .png, .svg or .pdf, all three\n"
+      "drawn by Cairo from one drawing (antialiased, text in DejaVu Sans through fontconfig; cells stay\n"
+      "sharp squares at any zoom).\n"
       "\n",
       kGraphOptionsHelp,
       "kinds (--kind, default pattern):\n"
@@ -55,7 +55,8 @@ std::string viz_help() {
       viz::kMaxNodeLink,
       " through GraphViz (tokens on a circle in order with\n"
       "              --layout circle, the default; neato or dot layouts otherwise). --out .dot writes the\n"
-      "              DOT file; without GraphViz installed, .svg/.png fall back to FILE.dot (a note says so)\n"
+      "              DOT file; without GraphViz installed, .png/.svg/.pdf fall back to FILE.dot (a note says "
+      "so)\n"
       "options:\n"
       "  --token i              the token of field/attention (default N / 2)\n"
       "  --title TEXT           the picture's title (default: kind and graph)\n"
@@ -75,18 +76,6 @@ std::string viz_help() {
       "usage.\n");
 }
 
-enum class Kind { pattern, reach, field, attention, graph };
-
-Kind parse_kind(const std::string& k) {
-  if (k == "pattern") return Kind::pattern;
-  if (k == "reach") return Kind::reach;
-  if (k == "field") return Kind::field;
-  if (k == "attention") return Kind::attention;
-  if (k == "graph") return Kind::graph;
-  throw UsageError(
-      cat("--kind: unknown kind '", k, "' (expected pattern, reach, field, attention or graph)"));
-}
-
 void write_text(const fs::path& path, const std::string& bytes) {
   AtomicOutput out(path);
   out.stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -98,26 +87,14 @@ std::vector<double> value_norms(const fs::path& path, std::int64_t n) {
   npy::Header h;
   const Buffer<float> v = npy::load_f32(path, &h, 3);
   if (h.shape[0] != n) throw Error(cat(path.string(), " has ", h.shape[0], " tokens but the graph has ", n));
-  const std::int64_t heads = h.shape[1], d = h.shape[2];
-  if (heads < 1 || d < 1) throw Error(cat(path.string(), ": empty dimension in shape ", h.shape_string()));
-  std::vector<double> out(static_cast<std::size_t>(n), 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t hh = 0; hh < heads; ++hh) {
-      double s = 0;
-      for (std::int64_t x = 0; x < d; ++x) {
-        const double e = v[(i * heads + hh) * d + x];
-        if (!std::isfinite(e))
-          throw Error(cat(path.string(), ": element (", i, ", ", hh, ", ", x, ") is not finite"));
-        s += e * e;
-      }
-      out[static_cast<std::size_t>(i)] += std::sqrt(s) / static_cast<double>(heads);
-    }
-  return out;
+  return viz::mean_value_norms(
+      tensor3_view(static_cast<const float*>(v.data()), h.shape[0], h.shape[1], h.shape[2]), path.string());
 }
 
 int run_viz_body(Args& args) {
   const fs::path out = args.require("out");
-  const Kind kind = parse_kind(args.get("kind").value_or("pattern"));
+  viz::Request req;
+  req.kind = viz::parse_kind(args.get("kind").value_or("pattern"));
   // attention reads --hops through the coefficient options below; a probe keeps it for the checks.
   Args probe = args;
   const auto hops_opt = probe.get_int("hops");
@@ -128,10 +105,9 @@ int run_viz_body(Args& args) {
   const auto size = args.get_int("size");
   const int threads = threads_option(args);
   QkPaths qk;
-  std::optional<diffusion::Coefficients> coeffs;
-  if (kind == Kind::attention) {
+  if (req.kind == viz::Kind::attention) {
     qk = qk_option(args);
-    coeffs = coefficients_option(args, 5);
+    req.coefficients = coefficients_option(args, 5);
   } else {
     args.get_int("hops");
     for (const char* name : {"q", "k", "alpha", "theta"})
@@ -139,19 +115,20 @@ int run_viz_body(Args& args) {
   }
   finish_except_graph_options(args);
   const std::string ext = out.extension().string();
-  const bool dot_out = ext == ".dot" || ext == ".gv";
-  if (ext != ".svg" && ext != ".png" && !(dot_out && kind == Kind::graph))
-    throw UsageError(cat("--out ", out.string(), ": the picture format follows the extension: .svg or .png",
-                         kind == Kind::graph ? " (or .dot)" : ""));
-  if (layout_name && kind != Kind::graph) throw UsageError("--layout applies to --kind graph only");
-  if (v_path && kind != Kind::attention) throw UsageError("--v applies to --kind attention only");
-  if (token_opt && kind != Kind::field && kind != Kind::attention)
+  const bool dot_out = req.kind == viz::Kind::graph && (ext == ".dot" || ext == ".gv");
+  if (!dot_out && ext != ".svg" && ext != ".png" && ext != ".pdf")
+    throw UsageError(cat("--out ", out.string(),
+                         ": the picture format follows the extension: .png, .svg or .pdf",
+                         req.kind == viz::Kind::graph ? " (or .dot)" : ""));
+  if (layout_name && req.kind != viz::Kind::graph) throw UsageError("--layout applies to --kind graph only");
+  if (v_path && req.kind != viz::Kind::attention) throw UsageError("--v applies to --kind attention only");
+  if (token_opt && req.kind != viz::Kind::field && req.kind != viz::Kind::attention)
     throw UsageError("--token applies to --kind field and attention only");
-  if (hops_opt && (kind == Kind::pattern || kind == Kind::graph))
+  if (hops_opt && (req.kind == viz::Kind::pattern || req.kind == viz::Kind::graph))
     throw UsageError("--hops applies to --kind reach, field and attention only");
   if (size && (*size < 128 || *size > 2048))
     throw UsageError(cat("--size must be in [128, 2048], got ", *size));
-  const viz::Layout layout = viz::parse_layout(layout_name.value_or("circle"));
+  req.layout = viz::parse_layout(layout_name.value_or("circle"));
   check_outputs_not_inputs(graph_inputs(args), {{"out", out}});
   check_output_path(out, "out");
 
@@ -160,70 +137,50 @@ int run_viz_body(Args& args) {
   args.finish();
   const Csr& g = src.graph;
   const std::int64_t n = g.num_nodes();
-  require_tokens(g, src.description, kind == Kind::reach ? 2 : 1, "a picture");
-  std::string source = src.description;
-  if (const auto p = source.find(" (N="); p != std::string::npos) source = source.substr(0, p);
-  viz::FigureOptions fo;
-  if (title) fo.title = *title;
-  if (size) fo.plot = static_cast<int>(*size);
-  const std::int64_t token = token_opt.value_or(n / 2);
-  if (token < 0 || token >= n) throw Error(cat("--token ", token, " is out of range [0, ", n, ")"));
+  require_tokens(g, src.description, req.kind == viz::Kind::reach ? 2 : 1, "a picture");
+  req.source = src.description;
+  if (const auto p = req.source.find(" (N="); p != std::string::npos) req.source = req.source.substr(0, p);
+  if (title) req.title = *title;
+  if (size) req.plot = static_cast<int>(*size);
+  if (req.kind != viz::Kind::attention && hops_opt) req.hops = static_cast<int>(*hops_opt);
+  if (token_opt) req.token = *token_opt;
+  if (req.token && (*req.token < 0 || *req.token >= n))
+    throw Error(cat("--token ", *req.token, " is out of range [0, ", n, ")"));
+  const Matrix<float> w = req.kind == viz::Kind::attention ? load_attention(g, qk) : Matrix<float>{};
+  req.weights = w.view();
+  if (v_path) req.value_norms = value_norms(*v_path, n);
 
-  viz::Canvas canvas(1, 1);
-  switch (kind) {
-    case Kind::pattern:
-      canvas = viz::pattern_figure(g, source, fo);
-      break;
-    case Kind::reach:
-      canvas = viz::reach_figure(g, static_cast<int>(hops_opt.value_or(2)), source, fo);
-      break;
-    case Kind::field:
-      canvas = viz::field_figure(g, token, static_cast<int>(hops_opt.value_or(4)), source, fo);
-      break;
-    case Kind::attention: {
-      const Matrix<float> w = load_attention(g, qk);
-      viz::AttentionRows rows;
-      const int heads = w.view().data ? static_cast<int>(w.cols()) : 1;
-      for (int h = 0; h < heads; ++h)
-        rows.rows.push_back(diffusion::diffused_row(g, *coeffs, w.view(), h, token));
-      if (v_path) rows.value_norms = value_norms(*v_path, n);
-      rows.attention = qk.given() ? cat("softmax attention, ", heads, " head", heads == 1 ? "" : "s")
-                                  : "uniform attention";
-      rows.coefficients = coeffs->describe();
-      canvas = viz::attention_figure(g, token, rows, source, fo);
-      break;
-    }
-    case Kind::graph: {
-      if (n > viz::kMaxNodeLink)
-        throw Error(cat("a node-link drawing needs N <= ", viz::kMaxNodeLink, ", the graph has ",
-                        group_digits(n), " tokens (use --kind pattern)"));
-      const std::string dot = viz::node_link_dot(g, title.value_or(source), layout);
-      if (dot_out) {
-        write_text(out, dot);
-      } else if (!viz::render_graphviz(dot, layout, out)) {
-        fs::path alt = out;
-        alt.replace_extension(".dot");
-        check_output_path(alt, "out");
-        write_text(alt, dot);
-        std::fprintf(stderr,
-                     "diffuser viz: GraphViz ('%s') is not installed: wrote %s instead; render it with\n"
-                     "  %s -T%s %s%s -o %s\n",
-                     layout == viz::Layout::dot ? "dot" : "neato", alt.c_str(),
-                     layout == viz::Layout::dot ? "dot" : "neato", ext.substr(1).c_str(),
-                     layout == viz::Layout::circle ? "-n2 " : "", alt.c_str(), out.c_str());
-        std::printf("wrote %s (DOT)\n", alt.c_str());
-        return 0;
-      }
-      std::printf("wrote %s (node-link drawing, %s tokens)\n", out.c_str(), group_digits(n).c_str());
+  if (req.kind == viz::Kind::graph) {
+    if (n > viz::kMaxNodeLink)
+      throw Error(cat("a node-link drawing needs N <= ", viz::kMaxNodeLink, ", the graph has ",
+                      group_digits(n), " tokens (use --kind pattern)"));
+    const std::string dot = viz::node_link_dot(g, title.value_or(req.source), req.layout);
+    if (dot_out) {
+      write_text(out, dot);
+      std::printf("wrote %s (DOT)\n", out.c_str());
       return 0;
     }
+    try {
+      viz::render_to_file(g, req, out);
+    } catch (const viz::GraphvizMissing& e) {
+      fs::path alt = out;
+      alt.replace_extension(".dot");
+      check_output_path(alt, "out");
+      write_text(alt, dot);
+      const char* program = req.layout == viz::Layout::dot ? "dot" : "neato";
+      std::fprintf(stderr,
+                   "diffuser viz: GraphViz ('%s') is not installed: wrote %s instead; render it with\n"
+                   "  %s -T%s %s%s -o %s\n",
+                   program, alt.c_str(), program, ext.substr(1).c_str(),
+                   req.layout == viz::Layout::circle ? "-n2 " : "", alt.c_str(), out.c_str());
+      std::printf("wrote %s (DOT)\n", alt.c_str());
+      return 0;
+    }
+    std::printf("wrote %s (node-link drawing, %s tokens)\n", out.c_str(), group_digits(n).c_str());
+    return 0;
   }
-  if (ext == ".png") {
-    write_text(out, canvas.png());
-  } else {
-    write_text(out, canvas.svg(fo.title.empty() ? source : fo.title));
-  }
-  std::printf("wrote %s (%d x %d)\n", out.c_str(), canvas.width(), canvas.height());
+  const viz::Picture pic = viz::render_to_file(g, req, out);
+  std::printf("wrote %s (%d x %d)\n", out.c_str(), pic.width, pic.height);
   return 0;
 }
 

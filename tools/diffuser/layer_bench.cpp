@@ -19,8 +19,10 @@
 #include <diffuser/engine/sys.hpp>
 
 #include "command_context.hpp"
+#include "json_out.hpp"
 #include "layer_bench.hpp"
 #include "layer_io.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 
 namespace diffuser::cli {
@@ -38,7 +40,10 @@ const char* const kLayerBenchHelp =
     "                         and every buffer on the GPU, and the peak device memory of a training step\n"
     "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
     "  --gemm-compare         also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)\n"
-    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it)\n";
+    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it), with the\n"
+    "                         build (commit, compiler, flags, CPU level, CUDA device)\n"
+    "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
+    "then)\n";
 
 namespace {
 
@@ -134,6 +139,7 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
   const int head_groups = head_groups_option(args, c);
   const int threads = threads_option(args);
   const Device dev = backend_option(args).value_or(Device::cpu);
+  const bool quiet = args.flag("quiet");
   args.finish();
   if (n <= 0 || n > kMaxNodes) throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", n));
   if (reps < 1 || reps > 1000) throw UsageError(cat("--reps must be in [1, 1000], got ", reps));
@@ -226,7 +232,10 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
     return timer.ms();
   };
   std::vector<Sample> samples;
+  Progress progress("layer", progress_style(quiet));
+  progress.stage("runs", static_cast<double>(reps + 1));
   for (std::int64_t r = 0; r <= reps; ++r) {
+    progress.update(static_cast<double>(r), r == 0 ? std::string("warm-up") : cat("run ", r, "/", reps));
     Sample s;
     synchronize(dev);
     Stopwatch t;
@@ -237,6 +246,7 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
       s.step_ms = training_step(static_cast<std::uint64_t>(seed + r), on_gpu ? no_times : &s.step);
     if (r > 0) samples.push_back(s);  // r = 0 warms up
   }
+  progress.finish();
   // Peak device memory of one training step above what was held before it (parameters, graph, x, dy,
   // the cuBLAS workspace): the step's buffers, its outputs y and dx and the gradients included.
   std::int64_t peak_step_bytes = 0, held_bytes = 0, peak_forward_bytes = 0;
@@ -328,20 +338,34 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
         format_bytes(peak_step_bytes).c_str());
   if (compare) gemm_compare(n, d, o.intermediate, dev, stdout);
   if (json_out) {
+    Json j;
+    j["impl"] = cat("diffuser-", device_name(dev));
+    j["backend"] = device_name(dev);
+    j["n"] = n;
+    j["d_model"] = d;
+    j["heads"] = o.heads;
+    j["intermediate"] = o.intermediate;
+    j["edges"] = batch.graph.num_edges();
+    j["hops"] = o.coefficients.hops();
+    j["reps"] = reps;
+    j["forward_ms"] = fwd;
+    j["step_ms"] = eval_only ? Json(nullptr) : Json(step);
+    j["gemm_ms"] = st_gemm;
+    j["graph_forward_ms"] = st_gf;
+    j["graph_backward_ms"] = st_gb;
+    j["elementwise_ms"] = st_ew;
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_device_bytes"] = peak_step_bytes;
+    j["peak_forward_device_bytes"] = peak_forward_bytes;
+    j["held_device_bytes"] = held_bytes;
+    j["head_groups"] = groups;
+    j["estimated_step_bytes"] = step_bytes;
+    j["products"] = diffuser::dense::gemm_name(dev);
+    j["threads"] = current_context().cpu_threads();
+    j["device"] = describe_device(dev);
+    j["build"] = build_info(dev);
     AtomicOutput f(*json_out, false);
-    f.stream() << "{\"impl\": \"diffuser-" << device_name(dev) << "\", \"backend\": \"" << device_name(dev)
-               << "\", \"n\": " << n << ", \"d_model\": " << d << ", \"heads\": " << o.heads
-               << ", \"intermediate\": " << o.intermediate << ", \"edges\": " << batch.graph.num_edges()
-               << ", \"hops\": " << o.coefficients.hops() << ", \"reps\": " << reps
-               << ", \"forward_ms\": " << fwd << ", \"step_ms\": " << step << ", \"gemm_ms\": " << st_gemm
-               << ", \"graph_forward_ms\": " << st_gf << ", \"graph_backward_ms\": " << st_gb
-               << ", \"elementwise_ms\": " << st_ew << ", \"peak_rss_bytes\": " << peak_rss_bytes()
-               << ", \"peak_device_bytes\": " << peak_step_bytes
-               << ", \"peak_forward_device_bytes\": " << peak_forward_bytes
-               << ", \"held_device_bytes\": " << held_bytes << ", \"head_groups\": " << groups
-               << ", \"estimated_step_bytes\": " << step_bytes << ", \"products\": \""
-               << diffuser::dense::gemm_name(dev) << "\", \"threads\": " << current_context().cpu_threads()
-               << ", \"device\": \"" << json_escape(describe_device(dev)) << "\"}\n";
+    f.stream() << dump_json(j) << "\n";
     f.commit();
   }
   return 0;

@@ -95,8 +95,6 @@ void require_node_memory(const char* job, std::int64_t n, std::int64_t heads, st
 
 // 1234567 -> "1,234,567".
 std::string group_digits(std::int64_t v);
-// The body of a JSON string literal (quotes, backslashes and control characters escaped).
-std::string json_escape(std::string_view s);
 
 // Prints "  NAME ........ 12.345 ms" lines with one width for a whole table.
 void print_stage(const char* name, double ms);

@@ -1,6 +1,7 @@
-// Diffusion mass: rows of A^k for blocks of 64 tokens at once (float lanes, one thread per block),
-// pushed along the edges hop by hop; the mass on each token's direct neighbourhood is read off.
+// Diffusion mass: rows of A^k for blocks of 64 tokens at once (row_powers.hpp, one thread per
+// block); the mass on each token's direct neighbourhood is read off after each hop.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
@@ -12,14 +13,15 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/sys.hpp>
 
+#include "row_powers.hpp"
+
 namespace diffuser::diffusion {
 
 namespace {
 
-constexpr int kRows = 64;
-struct alignas(64) RowLanes {
-  float v[kRows];
-};
+using detail::kLanes;
+using detail::RowPowers;
+using detail::RowWeights;
 
 std::vector<double> normalized_theta(const Coefficients& c) {
   std::vector<double> t = c.theta();
@@ -35,108 +37,28 @@ std::vector<double> normalized_theta(const Coefficients& c) {
   return t;
 }
 
-// Per-edge weight of head h, with rows that carry no weight marked for a self loop.
-struct Weights {
-  const CsrView g;
-  MatrixView<const float> w;  // empty: uniform
-  int head = 0;
-  std::vector<float> inv_deg;  // uniform only
-  std::vector<char> self;      // row attends to itself only
-  Weights(const Csr& graph, MatrixView<const float> weights, int h) : g(graph.view()), w(weights), head(h) {
-    const std::int64_t n = g.n;
-    self.assign(static_cast<std::size_t>(n), 0);
-    if (!w.data) inv_deg.assign(static_cast<std::size_t>(n), 0.0f);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t b = g.row_ptr[i], e = g.row_ptr[i + 1];
-      if (!w.data) {
-        if (b == e)
-          self[static_cast<std::size_t>(i)] = 1;
-        else
-          inv_deg[static_cast<std::size_t>(i)] = 1.0f / static_cast<float>(e - b);
-        continue;
-      }
-      double sum = 0;
-      for (std::int64_t p = b; p < e; ++p) sum += w.row(p)[h];
-      if (!(sum > 0.0)) self[static_cast<std::size_t>(i)] = 1;
-    }
-  }
-  float at(std::int64_t row, std::int64_t edge) const {
-    return w.data ? w.row(edge)[head] : inv_deg[static_cast<std::size_t>(row)];
-  }
-};
-
-struct BlockScratch {
-  std::vector<RowLanes> cur, next;
-  std::vector<char> active_flag;
-  std::vector<std::int32_t> active, next_active;
-};
-
 // outside[(b * K1 + k)] for the tokens seeds[first .. first + count) of one head.
-void block_outside(const Weights& W, const std::vector<std::int64_t>& seeds, std::size_t first, int count,
-                   int K, BlockScratch& s, double* outside) {
+void block_outside(const RowWeights& W, const std::vector<std::int64_t>& seeds, std::size_t first, int count,
+                   int K, RowPowers& rows, double* outside) {
   const CsrView& g = W.g;
-  const std::int64_t n = g.n;
-  const auto un = static_cast<std::size_t>(n);
-  if (s.cur.size() != un) {
-    s.cur.assign(un, RowLanes{});
-    s.next.assign(un, RowLanes{});
-    s.active_flag.assign(un, 0);
-  }
-  s.active.clear();
-  for (int b = 0; b < count; ++b) {
-    const auto t = static_cast<std::size_t>(seeds[first + static_cast<std::size_t>(b)]);
-    s.cur[t].v[b] = 1.0f;
-    if (!s.active_flag[t]) {
-      s.active_flag[t] = 1;
-      s.active.push_back(static_cast<std::int32_t>(t));
-    }
-  }
+  rows.start(g.n, seeds.data() + first, count);
   const int K1 = K + 1;
   for (int b = 0; b < count; ++b) outside[b * K1] = 0.0;
   for (int k = 1; k <= K; ++k) {
-    // next = cur A: row j's lanes spread over j's sources.
-    s.next_active.clear();
-    for (const std::int32_t j : s.active) s.active_flag[static_cast<std::size_t>(j)] = 0;
-    auto touch = [&](std::int32_t v) {
-      if (!s.active_flag[static_cast<std::size_t>(v)]) {
-        s.active_flag[static_cast<std::size_t>(v)] = 1;
-        s.next_active.push_back(v);
-      }
-    };
-    for (const std::int32_t j : s.active) {
-      const RowLanes& r = s.cur[static_cast<std::size_t>(j)];
-      if (W.self[static_cast<std::size_t>(j)]) {
-        RowLanes& o = s.next[static_cast<std::size_t>(j)];
-        for (int l = 0; l < kRows; ++l) o.v[l] += r.v[l];
-        touch(j);
-        continue;
-      }
-      for (std::int64_t e = g.row_ptr[j]; e < g.row_ptr[j + 1]; ++e) {
-        const float a = W.at(j, e);
-        RowLanes& o = s.next[static_cast<std::size_t>(g.col[e])];
-        for (int l = 0; l < kRows; ++l) o.v[l] += a * r.v[l];
-        touch(g.col[e]);
-      }
-    }
-    for (const std::int32_t j : s.active) s.cur[static_cast<std::size_t>(j)] = RowLanes{};
-    s.cur.swap(s.next);
-    s.active.swap(s.next_active);
+    rows.step(W);
     // Mass of seed b on its direct neighbourhood N1(t) = {t} + sources of t, against its total.
-    double total[kRows] = {};
-    for (const std::int32_t j : s.active)
-      for (int l = 0; l < count; ++l) total[l] += s.cur[static_cast<std::size_t>(j)].v[l];
+    double total[kLanes] = {};
+    for (const std::int32_t j : rows.active())
+      for (int l = 0; l < count; ++l) total[l] += rows.at(j).v[l];
     for (int b = 0; b < count; ++b) {
       const auto t = seeds[first + static_cast<std::size_t>(b)];
-      double direct = s.cur[static_cast<std::size_t>(t)].v[b];
+      double direct = rows.at(t).v[b];
       for (std::int64_t e = g.row_ptr[t]; e < g.row_ptr[t + 1]; ++e)
-        if (g.col[e] != t) direct += s.cur[static_cast<std::size_t>(g.col[e])].v[b];
+        if (g.col[e] != t) direct += rows.at(g.col[e]).v[b];
       outside[b * K1 + k] = total[b] > 0 ? std::clamp((total[b] - direct) / total[b], 0.0, 1.0) : 0.0;
     }
   }
-  for (const std::int32_t j : s.active) {
-    s.cur[static_cast<std::size_t>(j)] = RowLanes{};
-    s.active_flag[static_cast<std::size_t>(j)] = 0;
-  }
+  rows.clear();
 }
 
 }  // namespace
@@ -171,15 +93,18 @@ MassResult diffusion_mass(const Csr& g, const Coefficients& c, MatrixView<const 
   require_memory(static_cast<std::int64_t>(S * K1 * static_cast<std::size_t>(H) * 8) + n * 2 * 256 * 2,
                  cat("diffusion mass: ", S, " tokens x ", K + 1, " hops x ", H, " heads"));
   std::vector<double> outside(S * K1 * static_cast<std::size_t>(H), 0.0);  // [(h * S + b) * K1 + k]
-  tbb::enumerable_thread_specific<BlockScratch> scratch;
-  const std::size_t blocks = (S + kRows - 1) / kRows;
+  tbb::enumerable_thread_specific<RowPowers> scratch;
+  const std::size_t blocks = (S + kLanes - 1) / kLanes;
+  std::atomic<std::int64_t> done{0};
+  const auto total = static_cast<std::int64_t>(blocks) * H;
   for (int h = 0; h < H; ++h) {
-    const Weights W(g, weights, h);
+    const RowWeights W(g, weights, h);
     tbb::parallel_for(std::size_t{0}, blocks, [&](std::size_t blk) {
-      const std::size_t first = blk * kRows;
-      const int count = static_cast<int>(std::min<std::size_t>(kRows, S - first));
+      const std::size_t first = blk * kLanes;
+      const int count = static_cast<int>(std::min<std::size_t>(kLanes, S - first));
       block_outside(W, seeds, first, count, K, scratch.local(),
                     outside.data() + (static_cast<std::size_t>(h) * S + first) * K1);
+      if (opt.progress) opt.progress(++done, total);
     });
   }
 
@@ -238,7 +163,7 @@ std::vector<double> diffused_row(const Csr& g, const Coefficients& c, MatrixView
         cat("attention weights have ", weights.rows, " rows but the graph has ", g.num_edges(), " edges"));
   if (weights.data && (head < 0 || head >= weights.cols))
     throw Error(cat("head ", head, " is out of range [0, ", weights.cols, ")"));
-  const Weights W(g, weights, weights.data ? head : 0);
+  const RowWeights W(g, weights, weights.data ? head : 0);
   const std::vector<double>& theta = c.theta();
   std::vector<double> cur(static_cast<std::size_t>(n), 0.0), next(static_cast<std::size_t>(n), 0.0),
       out(static_cast<std::size_t>(n), 0.0);

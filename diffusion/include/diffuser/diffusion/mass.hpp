@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <diffuser/diffusion/coefficients.hpp>
@@ -31,6 +32,8 @@ struct MassOptions {
   std::int64_t sample = -1;
   std::uint64_t seed = 0;
   double confidence = 0.95;
+  // Called after each block of 64 tokens with (blocks done, blocks), from the worker threads.
+  std::function<void(std::int64_t, std::int64_t)> progress;
 };
 
 struct HopMass {

@@ -1,18 +1,18 @@
-#include "report_html.hpp"
+#include <diffuser/viz/report.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <regex>
 
 #include <diffuser/engine/error.hpp>
+#include <diffuser/viz/canvas.hpp>
+#include <diffuser/viz/charts.hpp>
+#include <diffuser/viz/figures.hpp>
 
-#include "analysis_util.hpp"
-#include "tool_util.hpp"
-#include "viz_canvas.hpp"
-#include "viz_charts.hpp"
-#include "viz_figures.hpp"
+#include "format.hpp"
 
-namespace diffuser::cli::report {
+namespace diffuser::viz {
 
 namespace {
 
@@ -41,8 +41,22 @@ svg{max-width:100%;height:auto;display:block}
 code{font-family:"DejaVu Sans Mono",monospace;font-size:12px;background:#f1f3f5;padding:1px 4px;border-radius:3px}
 )";
 
+// A figure as inline SVG. Cairo names its glyphs and clips glyph0-1, clip1, ... in every SVG, so
+// the ids of each figure get a prefix from a hash of its text: different figures cannot collide
+// in one page, and identical ones share identical definitions.
+std::string figure(const Canvas& c, const std::string& title) {
+  std::string svg = c.render(Format::svg, title);
+  if (const auto start = svg.find("<svg"); start != std::string::npos) svg.erase(0, start);  // <?xml ..?>
+  std::uint64_t h = 1469598103934665603ull;                                                  // FNV-1a
+  for (const unsigned char ch : svg) h = (h ^ ch) * 1099511628211ull;
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "f%08llx-", static_cast<unsigned long long>(h & 0xffffffffull));
+  static const std::regex ids(R"((id="|href="#|url\(#))");
+  return std::regex_replace(svg, ids, std::string("$1") + prefix);
+}
+
 std::string pct(double f, int decimals = 1) {
-  return fmt_pct(f, decimals);
+  return percent(f, decimals);
 }
 
 std::string num(double v, int digits = 4) {
@@ -89,18 +103,17 @@ std::string degree_histogram_svg(const PatternReport& p, viz::Rgb color) {
   if (overflow) ch.colors.back() = viz::kMuted;
   Canvas c(420, 230);
   viz::draw_bar_chart(c, Box{0, 0, 420, 230}, ch);
-  return c.svg(cat("in-degree histogram of ", p.label));
+  return figure(c, cat("in-degree histogram of ", p.label));
 }
 
 std::string pattern_svg(const PatternReport& p) {
   viz::FigureOptions fo;
   fo.plot = 300;
   fo.max_exact = 300;
-  fo.vector_cells = true;
   fo.title = " ";
   fo.subtitle = cat(group_digits(p.stats.edges), " edges");
   Canvas c = viz::pattern_figure(p.graph, p.label, fo);
-  return c.svg(cat("attention pattern of ", p.label));
+  return figure(c, cat("attention pattern of ", p.label));
 }
 
 std::string coverage_svg(const std::vector<PatternReport>& ps) {
@@ -125,7 +138,7 @@ std::string coverage_svg(const std::vector<PatternReport>& ps) {
   }
   Canvas c(700, 360);
   viz::draw_line_chart(c, Box{0, 0, 700, 360}, ch);
-  return c.svg("coverage versus hops");
+  return figure(c, "coverage versus hops");
 }
 
 std::string gap_svg(const std::vector<PatternReport>& ps) {
@@ -134,14 +147,16 @@ std::string gap_svg(const std::vector<PatternReport>& ps) {
   ch.xlabel = "spectral gap 1 - |lambda_2(P)|";
   ch.vmax = 1.0;
   for (std::size_t i = 0; i < ps.size(); ++i) {
+    const bool ok = ps[i].spectral.lambda2_reliable;
     ch.labels.push_back(ps[i].label);
-    ch.values.push_back(ps[i].spectral.spectral_gap);
+    ch.values.push_back(ok ? ps[i].spectral.spectral_gap : 0.0);
+    ch.value_labels.push_back(ok ? std::string() : "unreliable: P far from normal");
     ch.colors.push_back(viz::series_color(i));
   }
   const int h = static_cast<int>(70 + 34 * ps.size());
   Canvas c(480, h);
   viz::draw_bar_chart(c, Box{0, 0, 480, static_cast<double>(h)}, ch);
-  return c.svg("spectral gap");
+  return figure(c, "spectral gap");
 }
 
 std::string mass_svg(const std::vector<PatternReport>& ps) {
@@ -160,9 +175,44 @@ std::string mass_svg(const std::vector<PatternReport>& ps) {
     ch.series[i].width = 2.0 + 2.0 * static_cast<double>(ch.series.size() - 1 - i);
     ch.series[i].marker = ch.series[i].width / 2 + 1.8;
   }
-  Canvas c(700, 330);
-  viz::draw_line_chart(c, Box{0, 0, 700, 330}, ch);
-  return c.svg("diffusion mass per hop");
+  Canvas c(620, 330);
+  viz::draw_line_chart(c, Box{0, 0, 620, 330}, ch);
+  return figure(c, "diffusion mass per hop");
+}
+
+std::string mixing_svg(const std::vector<PatternReport>& ps) {
+  viz::LineChart ch;
+  ch.xlabel = "hops k";
+  ch.ylabel = "spread: TV to the average token";
+  ch.ymin = 0;
+  ch.ymax = 1;
+  ch.xmin = 0;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    viz::Series s{ps[i].label, viz::series_color(i), {{0.0, 1.0}}, true, false};
+    if (ps[i].spectral.mixing)
+      for (const auto& hop : ps[i].spectral.mixing->hops) s.points.emplace_back(hop.k, hop.mean);
+    ch.series.push_back(s);
+  }
+  ch.hlines.emplace_back(diffusion::kMixedSpread, "mixed (1/4)");
+  for (std::size_t i = 0; i < ch.series.size(); ++i) {
+    ch.series[i].width = 2.0 + 2.0 * static_cast<double>(ch.series.size() - 1 - i);
+    ch.series[i].marker = ch.series[i].width / 2 + 1.8;
+  }
+  Canvas c(620, 330);
+  viz::draw_line_chart(c, Box{0, 0, 620, 330}, ch);
+  return figure(c, "mixing profile");
+}
+
+std::string lambda2_cell(const diffusion::SpectralResult& s) {
+  if (!s.lambda2_reliable)
+    return "<span title=\"" + xml_escape(s.lambda2_note) + "\">unreliable&dagger;</span>";
+  return num(s.lambda2_modulus, 4) + (s.transition.converged ? "" : "*");
+}
+
+std::string mixing_cell(const diffusion::SpectralResult& s) {
+  if (!s.mixing) return "&ndash;";
+  if (s.mixing->mixing_hops) return std::to_string(*s.mixing->mixing_hops) + " hops";
+  return "&gt; " + std::to_string(s.mixing->hops.empty() ? 0 : s.mixing->hops.back().k);
 }
 
 }  // namespace
@@ -186,7 +236,8 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
   for (int k = 1; k <= std::min(K, 3); ++k)
     h += "<th>coverage " + std::to_string(k) + " hop" + (k == 1 ? "" : "s") + "</th>";
   h += "<th>full coverage</th><th>diameter</th><th "
-       "style=\"white-space:nowrap\">|&lambda;<sub>2</sub>(P)|</th><th>spectral gap</th>"
+       "style=\"white-space:nowrap\">|&lambda;<sub>2</sub>(P)|</th><th>spectral gap</th><th>mixing (TV &le; "
+       "1/4)</th>"
        "<th>&lambda;<sub>2</sub>(L<sub>sym</sub>)</th><th>outside mass</th></tr>\n";
   for (std::size_t i = 0; i < ps.size(); ++i) {
     const PatternReport& p = ps[i];
@@ -200,9 +251,10 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
          (p.reach.full_coverage_hops ? std::to_string(*p.reach.full_coverage_hops) + " hops"
                                      : std::string("never")) +
          "</td><td>" + std::to_string(p.reach.diameter) + "</td>";
-    h += "<td>" + num(p.spectral.lambda2_modulus, 4) + (p.spectral.transition.converged ? "" : "*") +
-         "</td><td>" + num(p.spectral.spectral_gap, 4) + "</td><td>" +
-         num(p.spectral.laplacian_lambda2.value, 4) + "</td>";
+    h += "<td>" + lambda2_cell(p.spectral) + "</td><td>" +
+         (p.spectral.lambda2_reliable ? num(p.spectral.spectral_gap, 4) : std::string("&ndash;")) +
+         "</td><td>" + mixing_cell(p.spectral) + "</td><td>" + num(p.spectral.laplacian_lambda2.value, 4) +
+         "</td>";
     h += "<td>" + pct(p.mass.outside_mass, 1) +
          (p.mass.exact ? "" : " &plusmn;" + pct(p.mass.half_width, 1)) + "</td></tr>\n";
   }
@@ -213,7 +265,10 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
                                           : cat(" (sampled: &plusmn;",
                                                 num(ps.front().reach.coverage_half_width, 2), " at 95%)")) +
        ". P = D<sup>-1</sup>A is uniform attention; gap = 1 &minus; |&lambda;<sub>2</sub>| (" +
-       "* = not converged). L<sub>sym</sub>: normalized Laplacian of the symmetrized graph. Outside mass: "
+       "* = not converged; &dagger; = the eigenvalue problem is ill-conditioned, P being far from normal: "
+       "no trustworthy value exists, use the mixing column). Mixing: hops until every token's k-hop "
+       "attention is within total-variation distance 1/4 of the average token's. L<sub>sym</sub>: normalized "
+       "Laplacian of the symmetrized graph. Outside mass: "
        "share of the "
        "diffused attention (" +
        xml_escape(meta.coefficients) +
@@ -224,14 +279,29 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
        "<div class=\"note\">How many hops a token needs before it can receive information from (almost) "
        "every other token. "
        "Full attention is 100% at one hop.</div></div>\n";
-  h += "<div class=\"card\" style=\"width:480px\"><h3>Spectral gap of uniform attention</h3>" + gap_svg(ps) +
-       "<div class=\"note\">After k hops the non-stationary part of repeated attention shrinks like "
-       "|&lambda;<sub>2</sub>|<sup>k</sup>: "
-       "a larger gap mixes faster (expander graphs).</div></div></div>\n";
-  h += "<h2>Diffusion mass</h2><div class=\"card\" style=\"width:700px\">" + mass_svg(ps) +
+  h +=
+      "<div class=\"card\" style=\"width:480px\"><h3>Spectral gap of uniform attention</h3>" + gap_svg(ps) +
+      "<div class=\"note\">After k hops the non-stationary part of repeated attention shrinks like "
+      "|&lambda;<sub>2</sub>|<sup>k</sup>: "
+      "a larger gap mixes faster (expander graphs). For directed patterns far from normal (causal "
+      "windows) the eigenvalues say little about the first hops: see the mixing profile.</div></div></div>\n";
+  h +=
+      std::string(
+          "<h2>Mixing and diffusion mass</h2><div class=\"row\"><div class=\"card\" style=\"width:620px\">") +
+      "<h3>Mixing of uniform attention</h3>" + mixing_svg(ps) +
+      "<div class=\"note\">Spread after k hops: the total-variation distance between a token's k-hop "
+      "uniform attention (row of P<sup>k</sup>) and the average token's, mean over tokens" +
+      std::string(ps.front().spectral.mixing && !ps.front().spectral.mixing->exact
+                      ? cat(" (", ps.front().spectral.mixing->sample_sources, " sampled tokens, &plusmn;",
+                            num(ps.front().spectral.mixing->half_width, 2), " at 95%)")
+                      : std::string(" (all tokens)")) +
+      ". It needs no eigenvalue, so it means the same for directed graphs; 0 = every token hears the "
+      "same mixture.</div></div>\n";
+  h += "<div class=\"card\" style=\"width:620px\"><h3>Diffusion mass</h3>" + mass_svg(ps) +
        "<div class=\"note\">outside<sub>k</sub>(i): share of token i's hop-k attention (A<sup>k</sup>) that "
        "comes from tokens "
-       "outside i and its direct sources; 0 for k &le; 1 by construction. Mean over tokens.</div></div>\n";
+       "outside i and its direct sources; 0 for k &le; 1 by construction. Mean over "
+       "tokens.</div></div></div>\n";
 
   h += "<h2>Patterns side by side</h2><div class=\"row\">\n";
   for (std::size_t i = 0; i < ps.size(); ++i) {
@@ -255,11 +325,30 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
     if (p.reach.receptive_field.size() >= 2)
       row("receptive field, 2 hops (min / mean)",
           group_digits(p.reach.receptive_field[1].min) + " / " + num(p.reach.receptive_field[1].mean, 5));
-    row("&lambda;<sub>2</sub>(P)",
-        num(p.spectral.lambda2.real(), 5) +
-            (std::fabs(p.spectral.lambda2.imag()) > 1e-9 ? " " + num(p.spectral.lambda2.imag(), 3) + "i"
-                                                         : "") +
-            " (residual " + num(p.spectral.transition.residual, 2) + ")");
+    const diffusion::SpectralResult& sp = p.spectral;
+    if (sp.lambda2_reliable)
+      row("&lambda;<sub>2</sub>(P)",
+          num(sp.lambda2.real(), 5) +
+              (std::fabs(sp.lambda2.imag()) > 1e-9 ? " " + num(sp.lambda2.imag(), 3) + "i" : "") + " (" +
+              sp.lambda2_method +
+              (sp.lambda2_condition ? ", condition " + num(*sp.lambda2_condition, 2) : std::string()) +
+              (sp.lambda2_method == "structural" ? std::string()
+                                                 : ", residual " + num(sp.transition.residual, 2)) +
+              ")");
+    else
+      row("&lambda;<sub>2</sub>(P)", "unreliable: " + xml_escape(sp.lambda2_note));
+    row("strongly connected components", group_digits(sp.strong_components));
+    if (sp.mixing)
+      row("mixing: spread after 1 / 2 / 4 hops", [&] {
+        std::string v;
+        for (const int k : {1, 2, 4}) {
+          if (!v.empty()) v += " / ";
+          const auto& hops = sp.mixing->hops;
+          v += static_cast<std::size_t>(k) <= hops.size() ? num(hops[static_cast<std::size_t>(k - 1)].mean, 3)
+                                                          : std::string("&lt;0.001");
+        }
+        return v;
+      }());
     row("components (symmetrized)", group_digits(p.spectral.components));
     if (p.spectral.ramanujan_bound)
       row("nontrivial |&mu;| vs Ramanujan 2&radic;(d&minus;1)/d",
@@ -271,4 +360,4 @@ std::string render_report(const std::vector<PatternReport>& ps, const ReportMeta
   return h;
 }
 
-}  // namespace diffuser::cli::report
+}  // namespace diffuser::viz

@@ -1,4 +1,4 @@
-#include "viz_graphviz.hpp"
+#include <diffuser/viz/graphviz.hpp>
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -9,18 +9,21 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 
-#include "viz_canvas.hpp"
-#include "viz_charts.hpp"
+#include <diffuser/viz/canvas.hpp>
+#include <diffuser/viz/charts.hpp>
 
 extern char** environ;
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace fs = std::filesystem;
 
@@ -77,7 +80,7 @@ std::string node_link_dot(const Csr& g, const std::string& title, Layout layout)
 
 bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path& out) {
   const std::string ext = out.extension().string();
-  const std::string format = ext == ".png" ? "png" : "svg";
+  const std::string format = ext == ".png" ? "png" : (ext == ".pdf" ? "pdf" : "svg");
   const std::string program = layout == Layout::dot ? "dot" : "neato";
   // Exclusive, unpredictable temporary names next to the output, removed on a signal too.
   const TempFile dot_file = create_temp_file_for(out), out_file = create_temp_file_for(out);
@@ -129,4 +132,25 @@ bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path&
   return true;
 }
 
-}  // namespace diffuser::cli::viz
+std::optional<std::string> render_graphviz_bytes(const std::string& dot_text, Layout layout, Format format) {
+  // GraphViz writes files: a private temporary folder holds the one it draws.
+  std::string dir_template = (fs::temp_directory_path() / "diffuser-viz-XXXXXX").string();
+  if (!::mkdtemp(dir_template.data()))
+    throw Error(cat("cannot create a temporary folder for GraphViz: ", std::strerror(errno)));
+  const fs::path dir = dir_template;
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{dir};
+  const fs::path out = dir / (std::string("drawing.") + format_name(format));
+  if (!render_graphviz(dot_text, layout, out)) return std::nullopt;
+  std::ifstream f(out, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f && !f.eof()) throw Error(cat("cannot read GraphViz's drawing back from ", out.string()));
+  return bytes;
+}
+
+}  // namespace diffuser::viz

@@ -12,20 +12,17 @@
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
 
-#include "viz_canvas.hpp"
+#include <diffuser/viz/canvas.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 // Exact cells (one per (i, j), at least one pixel each) up to this N; a binned density beyond.
 inline constexpr std::int64_t kExactPatternLimit = 2048;
-// SVG cells are <rect class="cell"> elements up to this many edges, one embedded image beyond.
-inline constexpr std::int64_t kMaxSvgCells = 20000;
 
 struct FigureOptions {
-  std::string title;         // empty: a default naming the graph
-  std::string subtitle;      // empty: a default with N and the edge count
-  int plot = 640;            // plot side in pixels (exact pictures may grow to one pixel a token)
-  bool vector_cells = true;  // SVG: rect per cell when few enough (else an image)
+  std::string title;     // empty: a default naming the graph
+  std::string subtitle;  // empty: a default with N and the edge count
+  int plot = 640;        // plot side in pixels (exact pictures may grow to one pixel a token)
   std::int64_t max_exact = kExactPatternLimit;  // exact cells up to this N, binned beyond
 };
 
@@ -50,4 +47,4 @@ struct AttentionRows {
 Canvas attention_figure(const Csr& g, std::int64_t token, const AttentionRows& a, const std::string& source,
                         const FigureOptions& opt = {});
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

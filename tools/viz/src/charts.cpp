@@ -1,10 +1,10 @@
-#include "viz_charts.hpp"
+#include <diffuser/viz/charts.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -166,9 +166,8 @@ void draw_line_chart(Canvas& c, const Box& area, const LineChart& ch) {
   for (const double t : yt) {
     const double y = p.y + p.h * (1.0 - (t - y0) / (y1 - y0));
     c.line(p.x, y, p.x + p.w, y, kGrid);
-    std::string s =
-        ch.log_y ? "1e" + tick_label(t) : (ch.percent_y ? tick_label(t * 100) + "%" : tick_label(t));
-    if (ch.log_y && t == 0) s = "1";
+    const std::string s = ch.log_y ? (t == 0 ? std::string("1") : "1e" + tick_label(t))
+                                   : (ch.percent_y ? tick_label(t * 100) + "%" : tick_label(t));
     c.text(p.x - 7, y + 4, s, FontRole::small, kMuted, Anchor::end);
   }
   std::vector<double> xt = nice_ticks(x0, x1, 8);
@@ -252,7 +251,9 @@ void draw_bar_chart(Canvas& c, const Box& area, const BarChart& ch) {
       c.rect(p.x, y, w, h, color(i));
       c.text(p.x - 8, y + h / 2 + 4, i < ch.labels.size() ? ch.labels[i] : "", FontRole::small, kInk,
              Anchor::end);
-      c.text(p.x + w + 6, y + h / 2 + 4, label_of(ch.values[i]), FontRole::small, kInk);
+      const bool custom = i < ch.value_labels.size() && !ch.value_labels[i].empty();
+      c.text(p.x + w + 6, y + h / 2 + 4, custom ? ch.value_labels[i] : label_of(ch.values[i]),
+             FontRole::small, custom ? kMuted : kInk);
     }
     c.line(p.x, p.y, p.x, p.y + p.h, kMuted);
     c.text(p.x + p.w / 2, p.y + p.h + 34, ch.xlabel, FontRole::normal, kInk, Anchor::middle);
@@ -281,4 +282,4 @@ void draw_bar_chart(Canvas& c, const Box& area, const BarChart& ch) {
   c.text(area.x + 14, p.y + p.h / 2, ch.ylabel, FontRole::normal, kInk, Anchor::middle, true);
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

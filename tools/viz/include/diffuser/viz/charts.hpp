@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "viz_canvas.hpp"
+#include <diffuser/viz/canvas.hpp>
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 // Perceptually uniform colour map (viridis control points), t in [0, 1].
 Rgb viridis(double t);
@@ -65,11 +65,12 @@ struct BarChart {
   std::string title, subtitle, xlabel, ylabel;
   std::vector<std::string> labels;
   std::vector<double> values;
-  std::vector<Rgb> colors;  // per bar (default: series colours)
-  bool horizontal = false;  // bars grow to the right, labels at the left
+  std::vector<Rgb> colors;                // per bar (default: series colours)
+  std::vector<std::string> value_labels;  // per bar: replaces the printed value when not empty
+  bool horizontal = false;                // bars grow to the right, labels at the left
   bool percent = false;
   std::optional<double> vmax;
 };
 void draw_bar_chart(Canvas& c, const Box& area, const BarChart& chart);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

@@ -1,16 +1,15 @@
-// A tiny retained-mode drawing surface for the analysis pictures: rectangles, lines, circles,
-// text and pixel images, written out as SVG (text stays text) or rasterised to PNG with the
-// embedded DejaVu bitmaps. One drawing, two formats, the same layout.
+// A retained-mode drawing for the analysis pictures: rectangles, lines, circles, text and pixel
+// images are recorded once, then replayed through Cairo onto a PNG, SVG or PDF surface. One
+// drawing, three formats, the same layout; text is set in DejaVu Sans found through fontconfig.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "viz_font.hpp"
-
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 struct Rgb {
   std::uint8_t r = 0, g = 0, b = 0;
@@ -39,9 +38,23 @@ struct Image {
     p[1] = c.g;
     p[2] = c.b;
   }
+  Rgb at(int x, int y) const {
+    const std::uint8_t* p =
+        rgb.data() +
+        (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3;
+    return {p[0], p[1], p[2]};
+  }
 };
 
 enum class Anchor { start, middle, end };
+// Text roles: small (ticks, legends, 11 px), normal (labels, 13 px), title (bold, 16 px).
+enum class FontRole { small, normal, title };
+
+// The file formats a drawing can be written as.
+enum class Format { png, svg, pdf };
+const char* format_name(Format f);  // "png", "svg", "pdf"
+// From a file name's extension (.png, .svg, .pdf, any case); throws UsageError naming the path.
+Format format_from_path(const std::filesystem::path& path);
 
 class Canvas {
  public:
@@ -49,8 +62,9 @@ class Canvas {
   int width() const { return width_; }
   int height() const { return height_; }
 
-  // `cls` tags the SVG element (class attribute), e.g. "cell" for the cells of a pattern.
-  void rect(double x, double y, double w, double h, Rgb fill, const std::string& cls = "");
+  // `tag` names the element for tests and counts (e.g. "cell" for the cells of a pattern).
+  void rect(double x, double y, double w, double h, Rgb fill, const std::string& tag = "");
+  // A 1-unit-wide border is drawn just outside the rectangle, so it never covers its content.
   void frame(double x, double y, double w, double h, Rgb stroke, double width = 1.0);
   void line(double x1, double y1, double x2, double y2, Rgb stroke, double width = 1.0, bool dashed = false);
   void polyline(const std::vector<std::pair<double, double>>& points, Rgb stroke, double width = 2.0);
@@ -60,17 +74,20 @@ class Canvas {
             Anchor anchor = Anchor::start, bool vertical = false);
   void image(double x, double y, double w, double h, Image img);
 
-  // Width of s in pixels in the given role (the SVG layout; the PNG bitmaps are within a pixel).
+  // Advance width of s in pixels, measured with the font the renderer uses.
   static double text_width(const std::string& s, FontRole role);
   static int font_px(FontRole role);
 
-  std::string svg(const std::string& title) const;
-  std::vector<std::uint8_t> raster() const;  // width * height * 3
-  std::string png() const;
-  // Elements tagged `cls`.
-  std::size_t count(const std::string& cls) const;
+  // The bytes of a PNG, SVG or PDF file of the drawing; `title` becomes the SVG <title> and the
+  // PDF's title. Throws Error when Cairo fails.
+  std::string render(Format format, const std::string& title) const;
+  // Elements tagged `tag`.
+  std::size_t count(const std::string& tag) const;
+  // The strings drawn, in drawing order (for tests: SVG and PDF hold text as glyph outlines).
+  std::vector<std::string> texts() const;
 
  private:
+  friend class CairoReplay;
   enum class Kind { rect, frame, line, polyline, circle, text, image };
   struct Item {
     Kind kind = Kind::rect;
@@ -78,12 +95,13 @@ class Canvas {
     Rgb color;
     double width = 1;
     bool dashed = false, vertical = false;
-    std::string text, cls;
+    std::string text, tag;
     FontRole role = FontRole::normal;
     Anchor anchor = Anchor::start;
     std::vector<std::pair<double, double>> points;
     std::size_t image = 0;  // index into images_
   };
+  void add(Item it) { items_.push_back(std::move(it)); }
   int width_, height_;
   Rgb background_;
   std::vector<Item> items_;
@@ -94,4 +112,4 @@ std::string base64(const std::string& bytes);
 // Escapes &, <, >, " for XML text and attributes.
 std::string xml_escape(const std::string& s);
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz

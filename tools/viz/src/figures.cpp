@@ -1,4 +1,4 @@
-#include "viz_figures.hpp"
+#include <diffuser/viz/figures.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -6,11 +6,11 @@
 
 #include <diffuser/diffusion/reach.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/viz/charts.hpp>
 
-#include "tool_util.hpp"
-#include "viz_charts.hpp"
+#include "format.hpp"
 
-namespace diffuser::cli::viz {
+namespace diffuser::viz {
 
 namespace {
 
@@ -54,18 +54,11 @@ Canvas pattern_figure(const Csr& g, const std::string& source, const FigureOptio
                                   : opt.subtitle);
   const Box p{kLeft, kTop, static_cast<double>(side), static_cast<double>(side)};
   if (exact) {
-    const double cell = static_cast<double>(side) / static_cast<double>(n);
-    if (opt.vector_cells && g.num_edges() <= kMaxSvgCells) {
-      c.rect(p.x, p.y, p.w, p.h, kEmptyCell);
-      for (std::int64_t i = 0; i < n; ++i)
-        for (const std::int32_t j : g.neighbors(i))
-          c.rect(p.x + j * cell, p.y + static_cast<double>(i) * cell, cell, cell, kEdgeColor, "cell");
-    } else {
-      Image img(static_cast<int>(n), static_cast<int>(n), kEmptyCell);
-      for (std::int64_t i = 0; i < n; ++i)
-        for (const std::int32_t j : g.neighbors(i)) img.set(j, static_cast<int>(i), kEdgeColor);
-      c.image(p.x, p.y, p.w, p.h, std::move(img));
-    }
+    // One pixel per token pair, drawn without smoothing: every cell stays a sharp square.
+    Image img(static_cast<int>(n), static_cast<int>(n), kEmptyCell);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (const std::int32_t j : g.neighbors(i)) img.set(j, static_cast<int>(i), kEdgeColor);
+    c.image(p.x, p.y, p.w, p.h, std::move(img));
     draw_legend(c, p.x + p.w + 24, p.y + 4, {{kEdgeColor, "edge j -> i"}, {kEmptyCell, "no edge"}});
     c.text(p.x + p.w + 24, p.y + 60, "row i attends to", FontRole::small, kMuted);
     c.text(p.x + p.w + 24, p.y + 75, "column j", FontRole::small, kMuted);
@@ -324,4 +317,4 @@ Canvas attention_figure(const Csr& g, std::int64_t token, const AttentionRows& a
   return c;
 }
 
-}  // namespace diffuser::cli::viz
+}  // namespace diffuser::viz
