@@ -1,6 +1,8 @@
 """diffuser.reach / spectral / mass / viz: graph analysis before any training (docs/ANALYSIS.md).
 The dicts have the fields of the CLI's --json output; lists of numbers are NumPy arrays."""
 
+import numpy as np
+
 from . import _core
 from ._arrays import Error, coefficients, flag, integer, numbers_list, real, text, threads_arg
 from ._graph import core_of
@@ -16,8 +18,9 @@ def reach(graph, max_hops=8, *, sample=None, exact=False, seed=0, confidence=0.9
     distance, diameter, full-coverage hops, unreachable pairs. Exact up to N = 16,384 (or with
     exact=True), else estimated from `sample` tokens with a Hoeffding-Serfling bound."""
     sample, exact, confidence = _sampling(sample, exact, confidence)
-    return _core.reach(core_of(graph), integer("max_hops", max_hops), sample, exact, integer("seed", seed, 0),
-                       confidence, threads_arg(threads))
+    r = _core.reach(core_of(graph), integer("max_hops", max_hops), sample, exact, integer("seed", seed, 0),
+                    confidence, threads_arg(threads))
+    return _arrays(r, coverage=np.float64, pairs_at_distance=np.int64, sampled=np.int64)
 
 
 def spectral(graph, *, tol=1e-10, max_iter=20000, krylov_dim=48, laplacian=True, seed=0, threads=None):
@@ -35,8 +38,9 @@ def mass(graph, *, hops=5, alpha=0.1, theta=None, heat=None, q=None, k=None, sam
     from q and k ((N, H, D) float32)."""
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     sample, exact, confidence = _sampling(sample, exact, confidence)
-    return _core.mass(core_of(graph), hops, alpha, theta, heat, _array(q), _array(k), sample, exact,
-                      integer("seed", seed, 0), confidence, threads_arg(threads))
+    m = _core.mass(core_of(graph), hops, alpha, theta, heat, _array(q), _array(k), sample, exact,
+                   integer("seed", seed, 0), confidence, threads_arg(threads))
+    return _arrays(m, outside_mass_per_head=np.float64)
 
 
 def viz(graph, kind="pattern", format="png", *, hops=None, token=None, q=None, k=None, v=None, alpha=None,
@@ -56,6 +60,14 @@ def viz(graph, kind="pattern", format="png", *, hops=None, token=None, q=None, k
                            integer("size", size, none=True), text("layout", layout, none=True),
                            threads_arg(threads))
     return data
+
+
+def _arrays(d, **dtypes):
+    """The listed fields (lists from the extension) as NumPy arrays."""
+    for key, dtype in dtypes.items():
+        if key in d:
+            d[key] = np.asarray(d[key], dtype=dtype)
+    return d
 
 
 def _array(x):

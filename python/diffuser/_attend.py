@@ -1,5 +1,7 @@
 """diffuser.attend: Diffuser attention on NumPy arrays or torch tensors."""
 
+import numpy as np
+
 from . import _core
 from ._arrays import coefficients, flag, is_torch, threads_arg
 from ._graph import core_of
@@ -29,8 +31,18 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     g = core_of(graph)
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     return_weights = flag("return_weights", return_weights)
+    # The outputs, from q's shape when it has one of (N, H, D); the extension checks q, k, v first.
+    try:
+        shape = tuple(int(x) for x in getattr(q, "shape", ()))
+    except (TypeError, ValueError):
+        shape = ()
+    out = weights = None
+    if len(shape) == 3 and min(shape) >= 0:
+        out = np.empty(shape, np.float32)
+        if return_weights:
+            weights = np.empty((g.num_edges, shape[1]), np.float32)
     z, w = _core.attend(g, q, k, v, _mask_arg(mask), hops, alpha, theta, heat, threads_arg(threads),
-                        return_weights)
+                        return_weights, 0.0, 0, out, weights)
     return (z, w) if return_weights else z
 
 

@@ -132,12 +132,18 @@ class Graph:
 
     def edges(self):
         """(src, dst): two int32 arrays of the edges in CSR order (by dst, src ascending)."""
-        return self._g.edges()
+        src = np.empty(self.num_edges, np.int32)
+        dst = np.empty(self.num_edges, np.int32)
+        self._g.edges_into(src, dst)
+        return src, dst
 
     def csr(self):
         """(row_ptr, col): the CSR arrays (int64 (n + 1,), int32 (E,)); row i's sources are
         col[row_ptr[i]:row_ptr[i + 1]]."""
-        return self._g.row_ptr(), self._g.col()
+        row_ptr = np.empty(self.n + 1, np.int64)
+        col = np.empty(self.num_edges, np.int32)
+        self._g.csr_into(row_ptr, col)
+        return row_ptr, col
 
     def save(self, path):
         """Writes the graph (atomically) in the format of the extension (as load reads them)."""

@@ -3,7 +3,6 @@
 #include <optional>
 #include <vector>
 
-#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <diffuser/diffusion/diffusion.hpp>
@@ -23,9 +22,13 @@ namespace py = pybind11;
 
 namespace {
 
+// Lists of numbers: the Python layer makes NumPy arrays of them (the extension itself does not
+// depend on NumPy's C API, so one build serves NumPy 1 and 2).
 template <class T>
-py::array_t<T> to_array(const std::vector<T>& v) {
-  return py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
+py::list to_list(const std::vector<T>& v) {
+  py::list l;
+  for (const T& x : v) l.append(x);
+  return l;
 }
 
 py::object or_none(bool present, py::object v) {
@@ -73,7 +76,7 @@ py::dict reach(const Graph& g, int max_hops, std::optional<std::int64_t> sample,
   d["confidence"] = or_none(!r.exact, py::float_(r.confidence));
   d["coverage_half_width"] = or_none(!r.exact, py::float_(r.coverage_half_width));
   d["receptive_field_mean_half_width"] = or_none(!r.exact, py::float_(r.field_mean_half_width));
-  d["coverage"] = to_array(r.coverage);
+  d["coverage"] = to_list(r.coverage);
   py::list fields;
   for (int k = 1; k <= r.max_hops; ++k) {
     const auto& f = r.receptive_field[static_cast<std::size_t>(k - 1)];
@@ -88,13 +91,13 @@ py::dict reach(const Graph& g, int max_hops, std::optional<std::int64_t> sample,
   std::vector<std::int64_t> pairs;
   if (r.pairs_at_distance.size() > 1)
     pairs.assign(r.pairs_at_distance.begin() + 1, r.pairs_at_distance.end());
-  d["pairs_at_distance"] = to_array(pairs);
+  d["pairs_at_distance"] = to_list(pairs);
   d["full_coverage_hops"] = r.full_coverage_hops ? py::object(py::int_(*r.full_coverage_hops)) : py::none();
   d["diameter"] = r.diameter;
   d["diameter_is_lower_bound"] = !r.exact;
   d["unreachable_pairs"] = r.unreachable_pairs;
   d["unreachable_fraction"] = r.unreachable_fraction;
-  if (!r.exact) d["sampled"] = to_array(r.sampled);
+  if (!r.exact) d["sampled"] = to_list(r.sampled);
   d["backend"] = "cpu";
   d["threads"] = used;
   d["seconds"] = r.seconds;
@@ -237,7 +240,7 @@ py::dict mass(const Graph& g, int hops, double alpha, std::optional<std::vector<
   d["outside_mass"] = r.outside_mass;
   d["outside_mass_min"] = r.outside_min;
   d["outside_mass_max"] = r.outside_max;
-  d["outside_mass_per_head"] = to_array(r.outside_mass_per_head);
+  d["outside_mass_per_head"] = to_list(r.outside_mass_per_head);
   d["beyond_one_hop_theta"] = r.beyond_one_hop_theta;
   d["threads"] = used;
   d["seconds"] = r.seconds;

@@ -4,7 +4,6 @@
 #include <optional>
 #include <vector>
 
-#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <diffuser/diffusion/coefficients.hpp>
@@ -70,8 +69,9 @@ diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
   return dr;
 }
 
-// Returns (z, weights or None). out / weights_out: the caller's outputs (torch tensors it
-// allocated); None: new NumPy arrays.
+// Returns (out, weights_out or None): the caller's outputs (NumPy arrays or torch tensors it
+// allocated from q's shape), written in place. q, k, v are checked first, so a bad q is named as
+// such even when no output could be allocated for it.
 py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle mask, int hops,
                  double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
                  std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
@@ -82,8 +82,8 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
   check_threads(threads);
   Inputs in = read_inputs(g, q, k, v, mask);
   const std::int64_t E = g.csr().num_edges();
-  if (out.is_none()) out = py::array_t<float>({in.n, in.h, in.d});
-  if (return_weights && weights_out.is_none()) weights_out = py::array_t<float>({E, in.h});
+  if (out.is_none() || (return_weights && weights_out.is_none()))
+    throw Error("attend: no output arrays given");
   const ArrayRef za = array_ref(out, "out", true);
   const Tensor3View<float> z = output_features(za, in.n, in.h, in.d);
   std::optional<ArrayRef> wa;

@@ -7,7 +7,6 @@
 #include <optional>
 #include <vector>
 
-#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
@@ -33,8 +32,10 @@ const ReverseGraph& Graph::reverse() const {
 
 namespace {
 
+// n in range, and its row offsets (8 bytes a token, the least a graph of n tokens holds) in memory.
 void check_n(std::int64_t n, std::int64_t lowest) {
   if (n < lowest || n > kMaxNodes) throw Error(cat("n must be in [", lowest, ", ", kMaxNodes, "], got ", n));
+  require_memory(8 * (n + 1), cat("a graph of ", n, " tokens (its row offsets)"));
 }
 
 template <class F>
@@ -119,16 +120,37 @@ GraphPtr block_diagonal(const std::vector<GraphPtr>& parts) {
                [&] { return attention::block_diagonal(csrs); });
 }
 
-py::tuple edges(const Graph& g) {
+// Fills caller-allocated int32 / int64 arrays (the Python layer allocates them with NumPy).
+template <class T>
+T* out_array(py::handle obj, const char* name, std::int64_t size, ArrayRef& keep) {
+  keep = array_ref(obj, name, true);
+  const bool int_kind = keep.kind == Kind::signed_int;
+  if (!int_kind || keep.itemsize != static_cast<std::int64_t>(sizeof(T)) || keep.ndim() != 1 ||
+      keep.shape[0] != size || (size > 1 && keep.byte_strides[0] != static_cast<std::int64_t>(sizeof(T))))
+    throw Error(cat(name, " must be a contiguous int", 8 * sizeof(T), " array of ", size, " values"));
+  return static_cast<T*>(keep.data);
+}
+
+void edges_into(const Graph& g, py::handle src, py::handle dst) {
   const Csr& c = g.csr();
-  const auto E = static_cast<py::ssize_t>(c.num_edges());
-  py::array_t<std::int32_t> src(E), dst(E);
-  std::int32_t* s = src.mutable_data();
-  std::int32_t* d = dst.mutable_data();
+  ArrayRef ks, kd;
+  std::int32_t* s = out_array<std::int32_t>(src, "src", c.num_edges(), ks);
+  std::int32_t* d = out_array<std::int32_t>(dst, "dst", c.num_edges(), kd);
   std::copy(c.col().begin(), c.col().end(), s);
   for (std::int64_t i = 0; i < c.num_nodes(); ++i)
     std::fill(d + c.row_ptr()[i], d + c.row_ptr()[i + 1], static_cast<std::int32_t>(i));
-  return py::make_tuple(src, dst);
+}
+
+void csr_into(const Graph& g, py::handle row_ptr, py::handle col) {
+  const Csr& c = g.csr();
+  ArrayRef kr, kc;
+  std::int64_t* r = out_array<std::int64_t>(row_ptr, "row_ptr", c.num_nodes() + 1, kr);
+  std::int32_t* k = out_array<std::int32_t>(col, "col", c.num_edges(), kc);
+  if (c.row_ptr().size() > 0)
+    std::copy(c.row_ptr().begin(), c.row_ptr().end(), r);
+  else
+    r[0] = 0;
+  std::copy(c.col().begin(), c.col().end(), k);
 }
 
 py::dict stats(const Graph& g) {
@@ -166,17 +188,8 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("n", [](const Graph& g) { return g.csr().num_nodes(); })
       .def_property_readonly("num_edges", [](const Graph& g) { return g.csr().num_edges(); })
       .def_property_readonly("source", &Graph::source)
-      .def("edges", &edges)
-      .def("row_ptr",
-           [](const Graph& g) {
-             const auto& r = g.csr().row_ptr();
-             return py::array_t<std::int64_t>(static_cast<py::ssize_t>(r.size()), r.data());
-           })
-      .def("col",
-           [](const Graph& g) {
-             const auto& c = g.csr().col();
-             return py::array_t<std::int32_t>(static_cast<py::ssize_t>(c.size()), c.data());
-           })
+      .def("edges_into", &edges_into, py::arg("src"), py::arg("dst"))
+      .def("csr_into", &csr_into, py::arg("row_ptr"), py::arg("col"))
       .def("save",
            [](const Graph& g, const std::filesystem::path& path) {
              run_engine(std::nullopt, [&] { graphs::write_graph(g.csr(), path); });
