@@ -160,3 +160,32 @@ def test_concurrent_calls_from_python_threads():
         got = list(pool.map(lambda x: diffuser.attend(*x, g, threads=1), inputs))
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def test_environment_is_read_once_at_import():
+    """The base context comes from the environment, as the CLI's: DIFFUSER_THREADS,
+    DIFFUSER_CPU_ISA, ...; a malformed value makes the import fail with the CLI's message."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, diffuser; g = diffuser.Graph.from_pattern('window:2', 40); "
+            "x = np.random.default_rng(0).standard_normal((40, 2, 8)).astype(np.float32); "
+            "print(diffuser.build_info()['threads'], diffuser.build_info()['cpu_isa']); "
+            "np.save(sys.argv[1], diffuser.attend(x, x, x, g))")
+
+    def run(out, **env):
+        return subprocess.run([sys.executable, "-c", "import sys; " + code, out], env={**os.environ, **env},
+                              capture_output=True, text=True)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run(f"{tmp}/a.npy", DIFFUSER_THREADS="1", DIFFUSER_CPU_ISA="generic")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["1", "generic"]
+        r = run(f"{tmp}/b.npy")
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_allclose(np.load(f"{tmp}/a.npy"), np.load(f"{tmp}/b.npy"), rtol=1e-5, atol=1e-6)
+        r = run(f"{tmp}/c.npy", DIFFUSER_THREADS="abc")
+        assert r.returncode != 0 and "DIFFUSER_THREADS=abc" in r.stderr.strip().splitlines()[-1]
