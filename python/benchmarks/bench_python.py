@@ -7,8 +7,8 @@
    clock (argument checks, the finite-value scan of Q, K, V, the output allocation included).
 2. train: one training step (forward + backward of out.square().mean(), no optimizer) of
    diffuser.torch.DiffuserAttention against the same module with PyTorch dense masked attention +
-   diffusion and with torch.sparse (COO: edge scores gathered, torch.sparse.softmax, torch.sparse.mm
-   per hop), d_model = 768, 12 heads, B = 1, N = 4,096. Each variant runs in its own process: step
+   diffusion and with torch.sparse (COO: edge scores gathered in checkpointed chunks,
+   torch.sparse.softmax, torch.sparse.mm per hop), d_model = 768, 12 heads, B = 1, N = 4,096. Each variant runs in its own process: step
    time (median of --steps after one warm-up step) and the step's peak memory (peak RSS of the
    process during the steps minus its RSS before them).
 
@@ -113,18 +113,30 @@ def peer_modules():
             return z.permute(1, 0, 2)
 
     class Sparse(Peer):
-        """torch.sparse: heads block-diagonal in one (H N, H N) COO matrix; edge scores gathered,
-        torch.sparse.softmax, torch.sparse.mm per hop."""
+        """torch.sparse: heads block-diagonal in one (H N, H N) COO matrix; edge scores gathered in
+        chunks of edges under activation checkpointing (so the (E, H, D) gathers are never all
+        alive: torch 1.13 has no CPU backward for torch.sparse.sampled_addmm), then
+        torch.sparse.softmax and torch.sparse.mm per hop, all differentiable."""
+
+        chunk = 32768
 
         def __init__(self, *args):
             super().__init__(*args)
             off = torch.arange(self.h)[:, None] * self.n
             self.index = torch.stack([(self.dst[None] + off).reshape(-1), (self.src[None] + off).reshape(-1)])
 
+        def scores(self, q, k):
+            from torch.utils.checkpoint import checkpoint
+
+            parts = []
+            for a in range(0, len(self.src), self.chunk):
+                dst, src = self.dst[a:a + self.chunk], self.src[a:a + self.chunk]
+                parts.append(checkpoint(lambda qq, kk, d=dst, s=src: (qq[d] * kk[s]).sum(-1), q, k))
+            return torch.cat(parts) / math.sqrt(self.d)  # (E, H)
+
         def attend(self, q, k, v):
             n, h, d = q.shape
-            s = (q[self.dst] * k[self.src]).sum(-1) / math.sqrt(d)  # (E, H)
-            vals = s.t().reshape(-1)  # head-major, like self.index
+            vals = self.scores(q, k).t().reshape(-1)  # head-major, like self.index
             a = torch.sparse.softmax(torch.sparse_coo_tensor(self.index, vals, (h * n, h * n)), dim=1)
             vb = v.permute(1, 0, 2).reshape(h * n, d)
             z = vb
