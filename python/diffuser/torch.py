@@ -269,6 +269,7 @@ def _register_custom_ops():
     return attend_op, attend_qkv_op
 
 
+_OPS_ERROR = None  # why the custom ops could not be registered, if they could not
 try:
     _OPS = _register_custom_ops()
 except Exception as _e:  # noqa: BLE001 - an older or unusual torch: the autograd.Function path
@@ -299,11 +300,13 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     if return_weights and dropout > 0:
         raise Error("return_weights is not available with dropout")
     mask = _mask_tensor(mask)
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, _dropout_seed(dropout))
-    if _OPS:
-        z, w = _OPS[0](q, k, v, mask, graph._key, a.hops, a.alpha, a.theta, a.heat, a.threads, return_weights,
-                       a.dropout, a.seed)
-    elif torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+    hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
+    threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    if _OPS:  # plain values only on this path: torch.compile traces it
+        z, w = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout, seed)
+        return (z, w) if return_weights else z
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
         z, w = _attend_function(q, k, v, mask, a, return_weights)
     else:
         z, w = _forward(q, k, v, mask, a, return_weights)
@@ -321,9 +324,11 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     if not 0.0 <= dropout < 1.0:
         raise Error(f"dropout must be in [0, 1), got {dropout}")
     mask = _mask_tensor(mask)
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, _dropout_seed(dropout))
-    if _OPS:
-        return _OPS[1](qkv, mask, graph._key, a.hops, a.alpha, a.theta, a.heat, a.threads, a.dropout, a.seed)
+    hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
+    threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    if _OPS:  # plain values only on this path: torch.compile traces it
+        return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed)
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
     if torch.is_grad_enabled() and qkv.requires_grad:
         return _attend_qkv_function(qkv, mask, a)
     return _forward_qkv(qkv, mask, a)

@@ -132,7 +132,7 @@ Tensor3View<float> grad_output(const ArrayRef& a, std::int64_t n, std::int64_t h
 void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle dz, py::handle dq,
                      py::handle dk, py::handle dv, py::handle mask, int hops, double alpha,
                      std::optional<std::vector<double>> theta, std::optional<double> heat,
-                     std::optional<int> threads, double dropout, std::uint64_t seed) {
+                     std::optional<int> threads, double dropout, std::uint64_t seed, int head_groups) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   diffusion::BackwardOptions opt;
   opt.dropout = dropout_of(dropout, seed);
@@ -149,8 +149,11 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
   const std::int64_t E = g.csr().num_edges();
   const int plan_hops = diffusion::hop_plan(c).hops();
   // Head groups as the layer picks them: the graph-sized buffers no larger than dQ, dK, dV.
-  opt.head_groups =
-      diffusion::auto_head_groups(in.n, E, in.h, in.d, plan_hops, opt.memory, 3 * in.n * in.h * in.d * 4);
+  if (head_groups < 0 || (head_groups > 0 && in.h % head_groups != 0))
+    throw Error(cat("head_groups must divide the ", in.h, " heads, got ", head_groups));
+  opt.head_groups = head_groups > 0 ? head_groups
+                                    : diffusion::auto_head_groups(in.n, E, in.h, in.d, plan_hops, opt.memory,
+                                                                  3 * in.n * in.h * in.d * 4);
   require_memory(diffusion::backward_bytes(in.n, E, in.h, in.d, plan_hops, opt.memory, opt.head_groups),
                  cat("attend backward N=", in.n, " E=", E, " H=", in.h, " D=", in.d));
   run_engine(threads, [&] {
@@ -177,7 +180,7 @@ void bind_attend(py::module_& m) {
   m.def("attend_backward", &attend_backward, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("grad"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("mask"), py::arg("hops"),
         py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"), py::arg("dropout") = 0.0,
-        py::arg("seed") = 0);
+        py::arg("seed") = 0, py::arg("head_groups") = 0);
   m.def("engine_view", &engine_view, py::arg("x"));
 }
 

@@ -1,6 +1,8 @@
 """diffuser.torch.attend: torch in, torch out; gradients against a pure-PyTorch float64
 implementation of the same math; zero-copy of tensors; dropout."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,34 @@ def test_op_path():
     assert dt.OP_PATH in ("custom_op", "autograd.Function")
     if not hasattr(torch.library, "custom_op"):
         assert dt.OP_PATH == "autograd.Function"
+    elif os.environ.get("DIFFUSER_TORCH_CUSTOM_OP", "1") != "0":
+        assert dt.OP_PATH == "custom_op", dt._OPS_ERROR
+
+
+@pytest.mark.skipif(dt.OP_PATH != "custom_op", reason="torch.library custom ops need torch >= 2.4")
+def test_torch_compile_traces_the_ops_without_graph_breaks():
+    g = diffuser.Graph.from_pattern("window:2+random:2", 40, seed=1)
+    mask = torch.ones(40, dtype=torch.uint8)
+    mask[35:] = 0
+
+    def f(q, k, v):
+        z, w = dt.attend(q, k, v, g, hops=3, alpha=0.2, mask=mask, return_weights=True)
+        return z.square().sum() + w.sum()
+
+    def f_qkv(qkv):
+        return dt.attend_qkv(qkv, g, theta=[0.2, 0.3, 0.5], mask=mask).square().sum()
+
+    torch.library.opcheck(torch.ops.diffuser.attend.default,
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0))
+    compiled, compiled_qkv = torch.compile(f, fullgraph=True), torch.compile(f_qkv, fullgraph=True)
+    for fn, cfn, args in ((f, compiled, inputs(40)), (f_qkv, compiled_qkv, [torch.randn(40, 3, 2, 8)])):
+        eager = [x.clone().requires_grad_() for x in args]
+        traced = [x.clone().requires_grad_() for x in args]
+        fn(*eager).backward()
+        cfn(*traced).backward()
+        for a, b in zip(eager, traced):
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6)
+
+    m = dt.DiffuserAttention(16, 2, g)
+    x = torch.randn(2, 40, 16)
+    torch.testing.assert_close(torch.compile(m)(x), m(x), rtol=1e-5, atol=1e-6)
