@@ -1,0 +1,410 @@
+"""diffuser.torch: differentiable Diffuser attention for PyTorch.
+
+attend(q, k, v, graph, ...) is diffuser.attend with gradients: the forward and the backward (dq, dk,
+dv: diffusion::diffuse_backward, weights and hop states recomputed, nothing graph-sized kept
+between them) run in the engine. DiffuserAttention is an nn.Module: Q/K/V and output projections in
+torch, the graph passes in the engine, batches as one block-diagonal graph (the C++ GraphBatch).
+
+Two implementations of the same operator, picked at import:
+  * torch >= 2.4 (torch.library.custom_op): the ops diffuser::attend, diffuser::attend_qkv and their
+    backward ops, with fake (meta) kernels and registered autograd, so torch.compile traces them
+    without graph breaks. DIFFUSER_TORCH_CUSTOM_OP=0 turns this off.
+  * otherwise (Debian's torch 1.13): torch.autograd.Function.
+OP_PATH says which one is in use.
+
+CUDA tensors raise diffuser.Error for now. The plan for the GPU step (docs/PYTHON.md): the engine's
+execution context takes the device, PyTorch's current stream (CudaOptions::stream =
+torch.cuda.current_stream().cuda_stream) and an allocator that forwards to PyTorch's caching
+allocator (CudaOptions::allocator, a DeviceAllocator calling c10's CUDACachingAllocator), the
+outputs are allocated here with torch.empty on the input's device as today, and tensors are passed
+by DLPack with that stream.
+"""
+
+import collections
+import os
+from typing import List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from . import _core
+from ._arrays import Error, coefficients, flag, integer, real, threads_arg
+from ._graph import Graph, core_of, graph_by_key
+
+__all__ = ["attend", "DiffuserAttention", "OP_PATH"]
+
+
+# ---- arguments -----------------------------------------------------------------------------------
+
+
+def _tensor(name, x):
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(x)  # NumPy arrays: shares their memory
+    except Exception as e:  # noqa: BLE001 - any conversion failure is a bad argument
+        raise Error(f"{name} must be a torch tensor or a NumPy array, got {type(x).__name__} ({e})") from None
+
+
+def _on_cpu(name, x):
+    """The engine reads host memory only, for now: other devices are refused before any work."""
+    if x.device.type != "cpu":
+        where = "but this build of diffuser has no CUDA backend"
+        if _core.cuda_build:
+            where = "and the Python package runs on the CPU for now (CUDA tensors come with the GPU step)"
+        raise Error(f"{name} is on {x.device} {where}; move it with {name}.cpu()")
+    return x
+
+
+def _mask_tensor(mask):
+    if mask is None:
+        return None
+    return _tensor("mask", mask).detach().cpu()  # N bytes: masks on any device come to the CPU
+
+
+def _empty_like_features(x):
+    return torch.empty(tuple(x.shape), dtype=torch.float32, device=x.device)
+
+
+def _dropout_seed(dropout):
+    # From torch's generator, so torch.manual_seed makes the masks reproducible.
+    return int(torch.randint(0, 2**62, ()).item()) if dropout > 0 else 0
+
+
+class _Args:
+    """The non-tensor arguments of one call, checked once."""
+
+    __slots__ = ("graph", "hops", "alpha", "theta", "heat", "threads", "dropout", "seed")
+
+    def __init__(self, graph, hops, alpha, theta, heat, threads, dropout, seed):
+        self.graph = graph
+        self.hops, self.alpha, self.theta, self.heat = coefficients(hops, alpha, theta, heat)
+        self.threads = threads_arg(threads)
+        self.dropout = real("dropout", dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise Error(f"dropout must be in [0, 1), got {self.dropout}")
+        self.seed = seed
+
+    def engine(self):
+        return (self.hops, self.alpha, self.theta, self.heat, self.threads)
+
+
+# ---- the engine calls (no autograd) --------------------------------------------------------------
+
+
+def _forward(q, k, v, mask, a, return_weights):
+    """z (and the weights) as new torch tensors on q's device."""
+    g = a.graph
+    z = _empty_like_features(q)
+    w = None
+    if return_weights and q.dim() == 3:
+        w = torch.empty((g.num_edges, q.shape[1]), dtype=torch.float32, device=q.device)
+    z, w = _core.attend(g, q.detach(), k.detach(), v.detach(), mask, *a.engine(), return_weights, a.dropout,
+                        a.seed, z, w)
+    return z, w
+
+
+def _backward(grad, q, k, v, mask, a, dq, dk, dv):
+    _core.attend_backward(a.graph, q.detach(), k.detach(), v.detach(), grad.detach(), dq, dk, dv, mask,
+                          *a.engine(), a.dropout, a.seed)
+
+
+def _forward_qkv(qkv, mask, a):
+    q, k, v = qkv.detach().unbind(1)
+    z, _ = _forward(q, k, v, mask, a, False)
+    return z
+
+
+def _backward_qkv(grad, qkv, mask, a):
+    dqkv = torch.empty(tuple(qkv.shape), dtype=torch.float32, device=qkv.device)
+    q, k, v = qkv.detach().unbind(1)
+    dq, dk, dv = dqkv.unbind(1)
+    _backward(grad, q, k, v, mask, a, dq, dk, dv)
+    return dqkv
+
+
+def _check_qkv(qkv):
+    if qkv.dim() != 4 or qkv.shape[1] != 3:
+        raise Error(f"qkv must have shape (N, 3, H, D), got {tuple(qkv.shape)}")
+
+
+# ---- torch 1.x - 2.3: autograd.Function ----------------------------------------------------------
+
+
+class _AttendFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mask, a, return_weights):
+        z, w = _forward(q, k, v, mask, a, return_weights)
+        ctx.save_for_backward(q, k, v)
+        ctx.mask, ctx.a = mask, a
+        if return_weights:
+            ctx.mark_non_differentiable(w)
+            return z, w
+        return z
+
+    @staticmethod
+    def backward(ctx, grad, *unused):
+        q, k, v = ctx.saved_tensors
+        dq, dk, dv = (_empty_like_features(q) for _ in range(3))
+        with torch.no_grad():
+            _backward(grad, q, k, v, ctx.mask, ctx.a, dq, dk, dv)
+        need = ctx.needs_input_grad
+        return (dq if need[0] else None, dk if need[1] else None, dv if need[2] else None, None, None, None)
+
+
+class _AttendQkvFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, qkv, mask, a):
+        z = _forward_qkv(qkv, mask, a)
+        ctx.save_for_backward(qkv)
+        ctx.mask, ctx.a = mask, a
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (qkv,) = ctx.saved_tensors
+        with torch.no_grad():
+            dqkv = _backward_qkv(grad, qkv, ctx.mask, ctx.a)
+        return dqkv, None, None
+
+
+def _attend_function(q, k, v, mask, a, return_weights):
+    out = _AttendFunction.apply(q, k, v, mask, a, return_weights)
+    return out if return_weights else (out, None)
+
+
+def _attend_qkv_function(qkv, mask, a):
+    return _AttendQkvFunction.apply(qkv, mask, a)
+
+
+# ---- torch >= 2.4: custom ops that torch.compile traces ------------------------------------------
+
+# Custom ops take no Python objects: a graph travels as its integer key into the package's registry
+# of live graphs (diffuser._graph.graph_by_key).
+
+def _register_custom_ops():
+    """Defines the diffuser:: ops; returns their callables, or None when this torch lacks them."""
+    if os.environ.get("DIFFUSER_TORCH_CUSTOM_OP", "1") == "0":
+        return None
+    lib = getattr(torch, "library", None)
+    if lib is None or not hasattr(lib, "custom_op") or not hasattr(lib, "register_fake"):
+        return None
+
+    def args_of(graph, hops, alpha, theta, heat, threads, dropout, seed):
+        return _Args(core_of(graph_by_key(graph)), hops, alpha, theta, heat, threads, dropout, seed)
+
+    @lib.custom_op("diffuser::attend", mutates_args=())
+    def attend_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
+                  hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
+                  threads: Optional[int], return_weights: bool, dropout: float,
+                  seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        z, w = _forward(q, k, v, mask, a, return_weights)
+        if w is None:
+            w = q.new_empty((0, q.shape[1] if q.dim() == 3 else 0), dtype=torch.float32)
+        return z, w
+
+    @attend_op.register_fake
+    def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed):
+        edges = graph_by_key(graph).num_edges if return_weights else 0
+        return q.new_empty(q.shape, dtype=torch.float32), q.new_empty((edges, q.shape[1]), dtype=torch.float32)
+
+    @lib.custom_op("diffuser::attend_backward", mutates_args=())
+    def attend_backward_op(grad: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
+                           theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
+                           dropout: float, seed: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        dq, dk, dv = (_empty_like_features(q) for _ in range(3))
+        _backward(grad, q, k, v, mask, a, dq, dk, dv)
+        return dq, dk, dv
+
+    @attend_backward_op.register_fake
+    def _(grad, q, k, v, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+        return tuple(q.new_empty(q.shape, dtype=torch.float32) for _ in range(3))
+
+    def attend_setup(ctx, inputs, output):
+        q, k, v, mask = inputs[:4]
+        ctx.save_for_backward(q, k, v, mask)
+        ctx.rest = inputs[4:10] + inputs[11:]  # graph .. threads, dropout, seed (not return_weights)
+
+    def attend_grad(ctx, grad, grad_weights):
+        q, k, v, mask = ctx.saved_tensors
+        dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest)
+        return dq, dk, dv, None, None, None, None, None, None, None, None, None, None
+
+    attend_op.register_autograd(attend_grad, setup_context=attend_setup)
+
+    @lib.custom_op("diffuser::attend_qkv", mutates_args=())
+    def attend_qkv_op(qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
+                      theta: Optional[List[float]], heat: Optional[float], threads: Optional[int], dropout: float,
+                      seed: int) -> torch.Tensor:
+        return _forward_qkv(qkv, mask, args_of(graph, hops, alpha, theta, heat, threads, dropout, seed))
+
+    @attend_qkv_op.register_fake
+    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+        n, _, h, d = qkv.shape
+        return qkv.new_empty((n, h, d), dtype=torch.float32)
+
+    @lib.custom_op("diffuser::attend_qkv_backward", mutates_args=())
+    def attend_qkv_backward_op(grad: torch.Tensor, qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
+                               hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
+                               threads: Optional[int], dropout: float, seed: int) -> torch.Tensor:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        return _backward_qkv(grad, qkv, mask, a)
+
+    @attend_qkv_backward_op.register_fake
+    def _(grad, qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+        return qkv.new_empty(qkv.shape, dtype=torch.float32)
+
+    def qkv_setup(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], inputs[1])
+        ctx.rest = inputs[2:]
+
+    def qkv_grad(ctx, grad):
+        qkv, mask = ctx.saved_tensors
+        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest),) + (None,) * 9
+
+    attend_qkv_op.register_autograd(qkv_grad, setup_context=qkv_setup)
+    return attend_op, attend_qkv_op
+
+
+_OPS_ERROR = None  # why the custom ops could not be registered, if they could not
+try:
+    _OPS = _register_custom_ops()
+except Exception as _e:  # noqa: BLE001 - an older or unusual torch: the autograd.Function path
+    _OPS = None
+    _OPS_ERROR = _e
+OP_PATH = "custom_op" if _OPS else "autograd.Function"
+
+
+# ---- the public functions ------------------------------------------------------------------------
+
+
+def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None,
+           return_weights=False, dropout=0.0):
+    """diffuser.attend for torch tensors, differentiable in q, k and v (float32, (N, H, D), on the
+    CPU; NumPy arrays are taken as tensors). Returns z (N, H, D), or (z, weights) with
+    return_weights (the weights carry no gradient).
+
+    dropout (an extension of the contract, for training): the authors' attention dropout, on the
+    weights after the softmax and on every hop's output; the masks come from torch's generator
+    (torch.manual_seed reproduces them) and are regenerated, not stored, for the backward.
+    """
+    g = core_of(graph)
+    q, k, v = (_on_cpu(name, _tensor(name, x)) for name, x in (("q", q), ("k", k), ("v", v)))
+    return_weights = flag("return_weights", return_weights)
+    dropout = real("dropout", dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise Error(f"dropout must be in [0, 1), got {dropout}")
+    if return_weights and dropout > 0:
+        raise Error("return_weights is not available with dropout")
+    mask = _mask_tensor(mask)
+    hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
+    threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    if _OPS:  # plain values only on this path: torch.compile traces it
+        z, w = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout, seed)
+        return (z, w) if return_weights else z
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
+        z, w = _attend_function(q, k, v, mask, a, return_weights)
+    else:
+        z, w = _forward(q, k, v, mask, a, return_weights)
+    return (z, w) if return_weights else z
+
+
+def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None, dropout=0.0):
+    """attend on one packed (N, 3, H, D) tensor (q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]), read in
+    place; its gradient is one packed (N, 3, H, D) tensor, written by the engine directly (no
+    per-view gradient buffers to add up). What DiffuserAttention uses."""
+    g = core_of(graph)
+    qkv = _on_cpu("qkv", _tensor("qkv", qkv))
+    _check_qkv(qkv)
+    dropout = real("dropout", dropout)
+    if not 0.0 <= dropout < 1.0:
+        raise Error(f"dropout must be in [0, 1), got {dropout}")
+    mask = _mask_tensor(mask)
+    hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
+    threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    if _OPS:  # plain values only on this path: torch.compile traces it
+        return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed)
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
+    if torch.is_grad_enabled() and qkv.requires_grad:
+        return _attend_qkv_function(qkv, mask, a)
+    return _forward_qkv(qkv, mask, a)
+
+
+class DiffuserAttention(nn.Module):
+    """Multi-head Diffuser self-attention: [Q K V] = x W_qkv^T + b_qkv (one packed projection, so
+    q, k, v are views of one (B*N, 3, H, D) tensor), Z = diffusion over the graph, out = Z W_o^T +
+    b_o. The graph passes (scores, softmax, hops and their backward) run in the engine.
+
+    d_model, num_heads: d_model = num_heads * D. graph: a diffuser.Graph over the N tokens of one
+    sequence, or a pattern expression (str), built for each sequence length met (with `seed`).
+    hops, alpha (PPR), or theta / heat: the diffusion (as diffuser.attend). dropout: the authors'
+    attention dropout (weights and hops), in training mode only.
+
+    forward(x, mask=None): x (B, N, d_model); mask (B, N), nonzero = real token (Hugging Face's
+    attention_mask convention, not nn.MultiheadAttention's key_padding_mask). The B sequences run
+    as one block-diagonal graph, as the C++ GraphBatch batches them; edges from or to padding get
+    weight 0. Returns (B, N, d_model).
+    """
+
+    def __init__(self, d_model, num_heads, graph, hops=5, alpha=0.1, dropout=0.0, *, theta=None, heat=None,
+                 bias=True, seed=0, threads=None):
+        super().__init__()
+        d_model = integer("d_model", d_model, 1)
+        num_heads = integer("num_heads", num_heads, 1)
+        if d_model % num_heads:
+            raise Error(f"d_model = {d_model} is not a multiple of num_heads = {num_heads}")
+        if not isinstance(graph, (Graph, str)):
+            raise Error(f"graph must be a diffuser.Graph or a pattern expression, got {type(graph).__name__}")
+        self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
+        self.hops, self.alpha, self.theta, self.heat = coefficients(hops, alpha, theta, heat)
+        self.dropout = real("dropout", dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise Error(f"dropout must be in [0, 1), got {self.dropout}")
+        self.threads = threads_arg(threads)
+        self.seed = integer("seed", seed, 0)
+        self.graph = graph
+        self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self._graphs = collections.OrderedDict()  # (B, N) -> the batch's block-diagonal graph
+
+    def extra_repr(self):
+        g = self.graph if isinstance(self.graph, str) else f"Graph(n={self.graph.n})"
+        return (f"d_model={self.d_model}, num_heads={self.num_heads}, graph={g!r}, hops={self.hops}, "
+                f"alpha={self.alpha}, dropout={self.dropout}")
+
+    def batch_graph(self, batch, n):
+        """The block-diagonal graph of `batch` sequences of n tokens (kept for the last few shapes)."""
+        key = (batch, n)
+        g = self._graphs.get(key)
+        if g is None:
+            if isinstance(self.graph, str):
+                one = Graph.from_pattern(self.graph, n, self.seed)
+            else:
+                if self.graph.n != n:
+                    raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
+                one = self.graph
+            g = one if batch == 1 else Graph.block_diagonal([one] * batch)
+            self._graphs[key] = g
+            while len(self._graphs) > 4:
+                self._graphs.popitem(last=False)
+        return g
+
+    def forward(self, x, mask=None):
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != self.d_model:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise Error(f"x must be a tensor of shape (B, N, {self.d_model}), got {shape}")
+        b, n, _ = x.shape
+        if mask is not None:
+            mask = _tensor("mask", mask)
+            if tuple(mask.shape) != (b, n):
+                raise Error(f"mask must have shape ({b}, {n}) like x's (B, N), got {tuple(mask.shape)}")
+            mask = mask.reshape(b * n)
+        qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
+        z = attend_qkv(qkv, self.batch_graph(b, n), hops=self.hops, alpha=self.alpha, theta=self.theta,
+                       heat=self.heat, mask=mask, threads=self.threads,
+                       dropout=self.dropout if self.training else 0.0)
+        return self.out_proj(z.reshape(b, n, self.d_model))

@@ -1,0 +1,187 @@
+// diffuser._core.attend / attend_backward: the diffusion forward and backward on caller-owned
+// arrays. The Python side allocates the outputs (NumPy or torch, so a torch caller's allocator
+// owns them); inputs are read in place (arrays.hpp); the engine runs without the GIL.
+#include <optional>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include <diffuser/diffusion/coefficients.hpp>
+#include <diffuser/diffusion/diffusion.hpp>
+#include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/error.hpp>
+#include <diffuser/engine/ops.hpp>
+#include <diffuser/engine/sys.hpp>
+
+#include "arrays.hpp"
+#include "coefficients.hpp"
+#include "graph.hpp"
+#include "runtime.hpp"
+
+namespace diffuser::python {
+
+namespace py = pybind11;
+
+namespace {
+
+struct Inputs {
+  ArrayRef qa, ka, va;  // declared first: released last, with the GIL held
+  Features q, k, v;
+  Buffer<std::uint8_t> mask_buf;
+  ops::NodeMask mask;
+  std::int64_t n = 0, h = 0, d = 0;
+};
+
+Inputs read_inputs(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle mask) {
+  Inputs in;
+  in.qa = array_ref(q, "q");
+  in.ka = array_ref(k, "k");
+  in.va = array_ref(v, "v");
+  in.q = features(in.qa);
+  for (const ArrayRef* a : {&in.ka, &in.va})
+    if (a->shape != in.qa.shape)
+      throw Error(cat(a->name, " has shape ", a->shape_text(), " but q has ", in.qa.shape_text(),
+                      "; q, k and v must have the same shape (N, H, D)"));
+  in.k = features(in.ka);
+  in.v = features(in.va);
+  in.n = in.qa.shape[0];
+  in.h = in.qa.shape[1];
+  in.d = in.qa.shape[2];
+  const std::int64_t gn = g.csr().num_nodes();
+  if (gn == 0) throw Error(cat("the graph (", g.source(), ") has no nodes"));
+  if (gn != in.n)
+    throw Error(
+        cat("N mismatch: the graph (", g.source(), ") has ", gn, " nodes but q has ", in.n, " tokens"));
+  if (!mask.is_none()) {
+    const ArrayRef ma = array_ref(mask, "mask");
+    in.mask_buf = mask_bytes(ma, in.n);
+    in.mask = ops::NodeMask{in.mask_buf.data(), in.mask_buf.size(), Device::cpu};
+  }
+  return in;
+}
+
+diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
+  if (!(p >= 0.0 && p < 1.0)) throw Error(cat("dropout must be in [0, 1), got ", p));
+  diffusion::DiffusionDropout dr;
+  dr.p_weights = static_cast<float>(p);
+  dr.p_hops = static_cast<float>(p);
+  dr.seed = seed;
+  return dr;
+}
+
+// Returns (out, weights_out or None): the caller's outputs (NumPy arrays or torch tensors it
+// allocated from q's shape), written in place. q, k, v are checked first, so a bad q is named as
+// such even when no output could be allocated for it.
+py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle mask, int hops,
+                 double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
+                 std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
+                 py::object out, py::object weights_out) {
+  const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
+  const diffusion::DiffusionDropout dr = dropout_of(dropout, seed);
+  if (return_weights && dr.active()) throw Error("return_weights is not available with dropout");
+  check_threads(threads);
+  Inputs in = read_inputs(g, q, k, v, mask);
+  const std::int64_t E = g.csr().num_edges();
+  if (out.is_none() || (return_weights && weights_out.is_none()))
+    throw Error("attend: no output arrays given");
+  const ArrayRef za = array_ref(out, "out", true);
+  const Tensor3View<float> z = output_features(za, in.n, in.h, in.d);
+  std::optional<ArrayRef> wa;
+  MatrixView<float> w;
+  if (return_weights) {
+    wa = array_ref(weights_out, "weights", true);
+    w = output_matrix(*wa, E, in.h);
+  }
+  const std::int64_t node = in.n * in.h * in.d * 4;
+  require_memory((w.data ? 0 : E * in.h * 4) + (c.hops() >= 2 ? node : 0),
+                 cat("attend N=", in.n, " E=", E, " H=", in.h, " D=", in.d, " (weights and a hop buffer)"));
+  run_engine(threads, [&] {
+    diffusion::check_finite(in.q.view, "q");
+    diffusion::check_finite(in.k.view, "k");
+    diffusion::check_finite(in.v.view, "v");
+    Tensor3<float> scratch;
+    if (c.hops() >= 2) scratch = Tensor3<float>(in.n, in.h, in.d);
+    const Csr& csr = g.csr();
+    if (dr.active()) {
+      diffusion::diffuse_forward(csr, in.q.view, in.k.view, in.v.view, in.mask, c, dr, z, scratch.view());
+    } else if (w.data) {
+      diffusion::attention_weights(csr, in.q.view, in.k.view, in.mask, 0.0f, w);
+      diffusion::diffuse_values(csr, MatrixView<const float>(w), in.v.view, c, z, scratch.view());
+    } else {
+      ops::EdgeWeights ew(csr.view(), in.h);
+      diffusion::attention_weights(csr, in.q.view, in.k.view, in.mask, 0.0f, ew);
+      diffusion::diffuse_values(csr, ew, in.v.view, c, z, scratch.view());
+    }
+  });
+  return py::make_tuple(out, return_weights ? weights_out : py::none());
+}
+
+// Gradient outputs may be strided views (dq, dk, dv of one packed (N, 3, H, D) buffer).
+Tensor3View<float> grad_output(const ArrayRef& a, std::int64_t n, std::int64_t h, std::int64_t d) {
+  if (a.kind != Kind::floating || a.itemsize != 4)
+    throw Error(cat(a.name, " must be float32, got ", a.dtype));
+  if (a.shape != std::vector<std::int64_t>{n, h, d})
+    throw Error(cat(a.name, " must have shape ", shape_text({n, h, d}), ", got ", a.shape_text()));
+  const std::int64_t sd = d == 1 ? 4 : a.byte_strides[2], sh = h == 1 ? 4 * d : a.byte_strides[1];
+  const std::int64_t sn = n == 1 ? h * sh : a.byte_strides[0];
+  if (sd != 4 || sh % 4 || sn % 4 || sh / 4 < d || sn / 4 < (sh / 4) * h)
+    throw Error(cat(a.name, ": D must be contiguous and rows and heads must not overlap"));
+  return {static_cast<float*>(a.data), n, h, d, sn / 4, sh / 4, Device::cpu};
+}
+
+void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle dz, py::handle dq,
+                     py::handle dk, py::handle dv, py::handle mask, int hops, double alpha,
+                     std::optional<std::vector<double>> theta, std::optional<double> heat,
+                     std::optional<int> threads, double dropout, std::uint64_t seed, int head_groups) {
+  const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
+  diffusion::BackwardOptions opt;
+  opt.dropout = dropout_of(dropout, seed);
+  check_threads(threads);
+  Inputs in = read_inputs(g, q, k, v, mask);
+  const ArrayRef dza = array_ref(dz, "grad");
+  if (dza.shape != in.qa.shape)
+    throw Error(cat("grad has shape ", dza.shape_text(), " but the output has ", in.qa.shape_text()));
+  const Features dzf = features(dza);
+  const ArrayRef dqa = array_ref(dq, "dq", true), dka = array_ref(dk, "dk", true),
+                 dva = array_ref(dv, "dv", true);
+  const auto dqv = grad_output(dqa, in.n, in.h, in.d), dkv = grad_output(dka, in.n, in.h, in.d),
+             dvv = grad_output(dva, in.n, in.h, in.d);
+  const std::int64_t E = g.csr().num_edges();
+  const int plan_hops = diffusion::hop_plan(c).hops();
+  // Head groups as the layer picks them: the graph-sized buffers no larger than dQ, dK, dV.
+  if (head_groups < 0 || (head_groups > 0 && in.h % head_groups != 0))
+    throw Error(cat("head_groups must divide the ", in.h, " heads, got ", head_groups));
+  opt.head_groups = head_groups > 0 ? head_groups
+                                    : diffusion::auto_head_groups(in.n, E, in.h, in.d, plan_hops, opt.memory,
+                                                                  3 * in.n * in.h * in.d * 4);
+  require_memory(diffusion::backward_bytes(in.n, E, in.h, in.d, plan_hops, opt.memory, opt.head_groups),
+                 cat("attend backward N=", in.n, " E=", E, " H=", in.h, " D=", in.d));
+  run_engine(threads, [&] {
+    const ReverseGraph& rg = g.reverse();
+    diffusion::diffuse_backward(g.csr(), rg, in.q.view, in.k.view, in.v.view, in.mask, c, dzf.view, dqv, dkv,
+                                dvv, opt);
+  });
+}
+
+// What the engine would read for `x`: its address and whether a copy was needed (tests).
+py::tuple engine_view(py::handle x) {
+  const ArrayRef a = array_ref(x, "x");
+  const Features f = features(a);
+  return py::make_tuple(reinterpret_cast<std::uintptr_t>(f.view.data), f.copied);
+}
+
+}  // namespace
+
+void bind_attend(py::module_& m) {
+  m.def("attend", &attend, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"),
+        py::arg("hops"), py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"),
+        py::arg("return_weights"), py::arg("dropout") = 0.0, py::arg("seed") = 0, py::arg("out") = py::none(),
+        py::arg("weights_out") = py::none());
+  m.def("attend_backward", &attend_backward, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"),
+        py::arg("grad"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("mask"), py::arg("hops"),
+        py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"), py::arg("dropout") = 0.0,
+        py::arg("seed") = 0, py::arg("head_groups") = 0);
+  m.def("engine_view", &engine_view, py::arg("x"));
+}
+
+}  // namespace diffuser::python
