@@ -1,6 +1,7 @@
 // ModelConfig from and to JSON (nlohmann::json); every error names the file and the key.
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -120,6 +121,16 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
     throw Error(cat(src, ": not valid JSON: ", e.what()));
   }
   if (!j.is_object()) throw Error(cat(src, ": the config must be a JSON object"));
+  // Short names of diffuser's keys (the training CLI's documented spelling).
+  for (const auto& [alias, key] :
+       {std::pair{"pattern", "graph_pattern"}, std::pair{"hops", "diffusion_hops"},
+        std::pair{"alpha", "diffusion_alpha"}, std::pair{"theta", "diffusion_theta"},
+        std::pair{"heat", "diffusion_heat_t"}}) {
+    if (!j.contains(alias)) continue;
+    if (j.contains(key)) bad(src, alias, cat("and \"", key, "\" are the same key; give one"));
+    j[key] = j[alias];
+    j.erase(alias);
+  }
   ModelConfig c;
   get_int(j, "hidden_size", c.hidden_size, src);
   get_int(j, "num_attention_heads", c.num_attention_heads, src);
