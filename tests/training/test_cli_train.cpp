@@ -170,6 +170,24 @@ TEST_CASE("diffuser data/train/predict: a run folder, then a bitwise resume", "[
           "--out", "p6.npy"},
          dir);
   CHECK(read_file(dir / "p6.npy") == read_file(dir / "a" / "predictions-test.npy"));
+
+  // diffuser curves: the runs' logs as a chart.
+  run_ok({"curves", "--series", "K=3=a,d", "--series", "resumed=b", "--y", "eval_accuracy", "--hline",
+          "0.1=chance", "--out", "acc.svg"},
+         dir);
+  const std::string svg = read_file(dir / "acc.svg");
+  CHECK_THAT(svg, Contains("<svg"));
+  CHECK_THAT(svg, Contains("K=3"));
+  CHECK_THAT(svg, Contains("chance"));
+  run_ok(
+      {"curves", "--series", "a=a", "--y", "loss", "--x", "elapsed_s", "--smooth", "3", "--out", "loss.png"},
+      dir);
+  CHECK(read_file(dir / "loss.png").substr(1, 3) == "PNG");
+  CHECK_THAT(run_fail({"curves", "--series", "x=nowhere", "--out", "x.svg"}, dir, 1).err,
+             Contains("log.csv: missing"));
+  run_fail({"curves", "--series", "x=a", "--y", "bogus", "--out", "x.svg"}, dir, 2);
+  run_fail({"curves", "--series", "a", "--out", "x.svg"}, dir, 2);
+  CHECK_FALSE(fs::exists(dir / "x.svg"));
 }
 
 TEST_CASE("diffuser train: bad input is one line, exit 1 or 2, and nothing is overwritten",
