@@ -18,8 +18,9 @@ esac
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
+# python3-torch and python3-numpy: the training tests against PyTorch (tests/training/torch_check.py).
 packages=(cmake make g++ libboost-graph-dev libtbb-dev catch2 libeigen3-dev zlib1g-dev graphviz
-          libopenblas-dev nlohmann-json3-dev)
+          libopenblas-dev nlohmann-json3-dev python3-numpy python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,9 +5,9 @@ cannot reach in one hop per layer?
 Six arms with one architecture (so one parameter count) and one step budget per task, 3 seeds each,
 on a long-range retrieval (the answer beyond the window graph's reach) and on ListOps, N = 1,024:
 
-  window-k0     window:32, K = 0 (plain sparse attention)
-  window-ppr    window:32, K = 5 PPR, alpha = 0.1
-  window-heat   window:32, K = 5 heat kernel, t = 3
+  window-k0     window:16, K = 0 (plain sparse attention)
+  window-ppr    window:16, K = 5 PPR, alpha = 0.1
+  window-heat   window:16, K = 5 heat kernel, t = 3
   recipe-k0     the authors' blocks:64 + random:64 + global-random:64, K = 0
   recipe-ppr    the same graph, K = 5 PPR, alpha = 0.1
   full          every pair, K = 0 (full attention)
@@ -32,9 +32,9 @@ import sys
 import time
 
 ARMS = {
-    "window-k0": {"pattern": "window:32", "hops": 0},
-    "window-ppr": {"pattern": "window:32", "hops": 5, "alpha": 0.1},
-    "window-heat": {"pattern": "window:32", "hops": 5, "heat": 3.0},
+    "window-k0": {"pattern": "window:16", "hops": 0},
+    "window-ppr": {"pattern": "window:16", "hops": 5, "alpha": 0.1},
+    "window-heat": {"pattern": "window:16", "hops": 5, "heat": 3.0},
     "recipe-k0": {"attention_window": 64, "num_rand": 64, "num_glob": 64, "hops": 0},
     "recipe-ppr": {"attention_window": 64, "num_rand": 64, "num_glob": 64, "hops": 5, "alpha": 0.1},
     "full": {"pattern": "full", "hops": 0},
@@ -44,7 +44,7 @@ LABELS = {"window-k0": "window K=0", "window-ppr": "window K=5 PPR", "window-hea
 
 
 def model(n, vocab):
-    return {"hidden_size": 64, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 128,
+    return {"hidden_size": 64, "num_attention_heads": 1, "num_hidden_layers": 2, "intermediate_size": 128,
             "vocab_size": vocab, "max_position_embeddings": n + 2, "num_labels": 10, "hidden_dropout_prob": 0.0,
             "attention_probs_dropout_prob": 0.0, "initializer_range": 0.02}
 
@@ -78,17 +78,18 @@ def main():
     ap.add_argument("--arms", default=",".join(ARMS))
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--n", type=int, default=1024)
-    ap.add_argument("--distance", type=int, default=80, help="retrieval: the answer's distance from token 0")
-    ap.add_argument("--jitter", type=int, default=32)
+    ap.add_argument("--distance", type=int, default=40, help="retrieval: the answer's distance from token 0")
+    ap.add_argument("--jitter", type=int, default=16)
     ap.add_argument("--count", type=int, default=4000)
     ap.add_argument("--valid", type=int, default=64)
     ap.add_argument("--test", type=int, default=200)
-    ap.add_argument("--steps", default="retrieval=600,listops=300")
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", default="retrieval=400,listops=150")
+    ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     ap.add_argument("--nice", type=int, default=19)
     ap.add_argument("--report-only", action="store_true", help="only summarise the runs already there")
     args = ap.parse_args()
@@ -113,23 +114,24 @@ def main():
             cmd += ["--distance", str(args.distance), "--jitter", str(args.jitter)]
         run(cmd, out, log)
 
-    # Training runs.
-    for task in tasks:
-        meta = json.load(open(os.path.join(out, "data", task, "meta.json")))
-        for arm in arms:
-            cfg = dict(model(args.n, meta["vocab_size"]), **ARMS[arm])
-            cfg_path = os.path.join(out, "configs", "%s-%s.json" % (task, arm))
-            os.makedirs(os.path.dirname(cfg_path), exist_ok=True)
-            with open(cfg_path, "w") as f:
-                json.dump(cfg, f, indent=1)
-            for seed in seeds:
+    # Training runs: seed by seed (a stopped experiment has whole seeds), --parallel at a time.
+    jobs = []
+    for seed in seeds:
+        for task in tasks:
+            meta = json.load(open(os.path.join(out, "data", task, "meta.json")))
+            for arm in arms:
+                cfg = dict(model(args.n, meta["vocab_size"]), **ARMS[arm])
+                cfg_path = os.path.join(out, "configs", "%s-%s.json" % (task, arm))
+                os.makedirs(os.path.dirname(cfg_path), exist_ok=True)
+                with open(cfg_path, "w") as f:
+                    json.dump(cfg, f, indent=1)
                 rundir = os.path.join(out, "runs", task, arm, "seed-%d" % seed)
                 if args.report_only or os.path.exists(os.path.join(rundir, "final.safetensors")):
                     continue
                 cmd = nice + [diffuser, "train", "--config", cfg_path, "--data", os.path.join("data", task),
                               "--steps", str(steps[task]), "--out", rundir, "--batch", str(args.batch), "--lr",
                               str(args.lr), "--warmup", str(args.warmup), "--eval-every", str(args.eval_every),
-                              "--checkpoint-every", "100", "--keep-checkpoints", "1", "--seed", str(seed),
+                              "--checkpoint-every", "50", "--keep-checkpoints", "1", "--seed", str(seed),
                               "--threads", str(args.threads)]
                 ckpts = sorted(glob.glob(os.path.join(rundir, "checkpoint-*.safetensors")),
                                key=lambda p: int(re.findall(r"(\d+)\.safetensors", p)[0]))
@@ -137,15 +139,31 @@ def main():
                     cmd += ["--resume", ckpts[-1]]
                 elif os.path.exists(rundir):
                     cmd += ["--overwrite"]
-                with open(log, "a") as f:
-                    f.write("== %s %s seed %d (load %.2f): %s\n" % (task, arm, seed, os.getloadavg()[0],
-                                                                   " ".join(cmd)))
-                wall = run(cmd, out, log)
-                print("%-9s %-12s seed %d: %.0f s wall (load %.2f)" % (task, arm, seed, wall, os.getloadavg()[0]),
-                      flush=True)
-                run([diffuser, "predict", "--weights", os.path.join(rundir, "final.safetensors"), "--config",
-                     cfg_path, "--data", os.path.join("data", task), "--split", "test", "--threads",
-                     str(args.threads)], out, os.path.join(rundir, "predict.txt"))
+                predict = [diffuser, "predict", "--weights", os.path.join(rundir, "final.safetensors"), "--config",
+                           cfg_path, "--data", os.path.join("data", task), "--split", "test", "--threads",
+                           str(args.threads)]
+                jobs.append(("%s %s seed %d" % (task, arm, seed), cmd, predict, rundir))
+    running = []
+    while jobs or running:
+        while jobs and len(running) < args.parallel:
+            name, cmd, predict, rundir = jobs.pop(0)
+            os.makedirs(rundir, exist_ok=True)
+            with open(log, "a") as f:
+                f.write("== %s (load %.2f): %s\n" % (name, os.getloadavg()[0], " ".join(cmd)))
+            out_f = open(os.path.join(rundir, "train.txt"), "a")
+            running.append((name, subprocess.Popen(cmd, cwd=out, stdout=out_f, stderr=subprocess.STDOUT), predict,
+                            rundir, time.time(), out_f))
+        time.sleep(2)
+        for job in list(running):
+            name, p, predict, rundir, t0, out_f = job
+            if p.poll() is None:
+                continue
+            running.remove(job)
+            out_f.close()
+            if p.returncode != 0:
+                sys.exit("FAIL (%d): %s (see %s/train.txt)" % (p.returncode, name, rundir))
+            run(predict, out, os.path.join(rundir, "predict.txt"))
+            print("%-32s %6.0f s wall (load %.2f)" % (name, time.time() - t0, os.getloadavg()[0]), flush=True)
 
     # Summary.
     rows = []

@@ -332,8 +332,7 @@ int run_train_body(Args& args) {
   }
   log.write();
 
-  ModelParams probe(c);
-  const std::int64_t params = parameter_count(probe, c);
+  const std::int64_t params = parameter_count(trainer.params(), c);
   std::printf("model:    %s: %lld layers, d_model %lld, %lld heads, FFN %lld, %s parameters\n",
               config_path.c_str(), static_cast<long long>(c.num_hidden_layers),
               static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_attention_heads),
