@@ -296,7 +296,7 @@ TEST_CASE("diffuser train: bad input is one line, exit 1 or 2, and nothing is ov
   CHECK_FALSE(fs::exists(dir / "d2"));
 }
 
-TEST_CASE("diffuser train: SIGINT writes a checkpoint and exits; resuming it is bitwise",
+TEST_CASE("diffuser train: SIGINT writes a checkpoint and exits, and resuming it is bitwise",
           "[cpu][training][cli]") {
   TempDir dir;
   make_data(dir);

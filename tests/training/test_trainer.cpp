@@ -47,7 +47,7 @@ attention::ModelParams initial(const attention::ModelConfig& c, std::uint64_t se
 
 }  // namespace
 
-TEST_CASE("trainer: the same seed gives the same bits; resume from a checkpoint is bitwise",
+TEST_CASE("trainer: the same seed gives the same bits, and resuming from a checkpoint is bitwise",
           "[cpu][training]") {
   const auto c = tt::tiny_config(0.1);  // dropout on: its masks must follow the step too
   const Split data = tt::tiny_listops();
@@ -158,7 +158,7 @@ TEST_CASE("checkpoints: corrupt files, other weights files, config differences",
   CHECK_THROWS_WITH(load_checkpoint(ckpt, other, wide, wide_opt), Contains("intermediate.dense."));
 }
 
-TEST_CASE("trainer: learns an easy retrieval task; evaluation and config checks", "[cpu][training]") {
+TEST_CASE("trainer: learns an easy retrieval task, evaluation, config checks", "[cpu][training]") {
   RetrievalOptions r;
   r.n = 12;
   r.distance = 3;
