@@ -4,6 +4,7 @@ list(APPEND DIFFUSER_CLI_SOURCES
   diffuser/cmd_data.cpp
   diffuser/cmd_train.cpp
   diffuser/train_log.cpp
+  diffuser/train_setup.cpp
   diffuser/cmd_predict.cpp
   diffuser/cmd_curves.cpp
 )
