@@ -228,21 +228,23 @@ int run_train_body(Args& args) {
   log.write();
 
   const std::int64_t params = parameter_count(trainer.params(), c);
-  std::printf("model:    %s: %lld layers, d_model %lld, %lld heads, FFN %lld, %s parameters\n",
+  std::printf("model:    %s: %lld layers, d_model %lld, %lld head%s, FFN %lld, %s parameters\n",
               config_path.c_str(), static_cast<long long>(c.num_hidden_layers),
               static_cast<long long>(c.hidden_size), static_cast<long long>(c.num_attention_heads),
-              static_cast<long long>(c.intermediate_size), group_digits(params).c_str());
+              c.num_attention_heads == 1 ? "" : "s", static_cast<long long>(c.intermediate_size),
+              group_digits(params).c_str());
   std::printf("graph:    '%s', %s\n", c.pattern_for_layer(0).c_str(), describe_diffusion(c).c_str());
   std::printf("data:     %s: %s training sequences of up to %lld tokens%s\n", data_dir.c_str(),
               group_digits(train.count()).c_str(), static_cast<long long>(train.max_length()),
               valid ? cat(", ", group_digits(valid->count()), " for evaluation").c_str() : "");
   std::printf(
       "training: steps %lld..%lld, %lld x %lld sequences a step, lr %g (warm-up %lld, %s), weight decay %g, "
-      "clip %g, seed %llu, %d threads\n",
+      "clip %g, seed %llu, %d thread%s\n",
       static_cast<long long>(first_step + 1), static_cast<long long>(o.steps),
       static_cast<long long>(o.accumulate), static_cast<long long>(o.batch), o.schedule.base,
       static_cast<long long>(o.schedule.warmup), decay_name(o.schedule.decay), o.adam.weight_decay, o.clip,
-      static_cast<unsigned long long>(o.seed), current_context().cpu_threads());
+      static_cast<unsigned long long>(o.seed), current_context().cpu_threads(),
+      current_context().cpu_threads() == 1 ? "" : "s");
   std::fflush(stdout);
 
   CheckpointState state;
