@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--parallel", type=int, default=2, help="training runs at a time")
     ap.add_argument("--nice", type=int, default=19)
     ap.add_argument("--report-only", action="store_true", help="only summarise the runs already there")
+    ap.add_argument("--export", help="also copy the summary, the curves and compact logs (evaluation rows and "
+                                     "every 25th step) into this folder (docs/experiments)")
     args = ap.parse_args()
     diffuser = os.path.abspath(args.diffuser)
     out = os.path.abspath(args.out)
@@ -229,7 +231,37 @@ def main():
                                              "--title", "%s, N = %d: validation accuracy against training time"
                                              % (task, args.n), "--subtitle", "mean of %d seeds per arm" % len(seeds),
                                              "--out", "%s-accuracy-time.svg" % task], out)
+    if args.export:
+        export(out, os.path.abspath(args.export), tasks, arms, seeds)
     return 0
+
+
+def export(out, dest, tasks, arms, seeds):
+    """The small form of the experiment for the repository."""
+    import shutil
+    os.makedirs(os.path.join(dest, "logs"), exist_ok=True)
+    for name in ["summary.md", "summary.csv"] + ["%s-%s.svg" % (t, k) for t in tasks
+                                                 for k in ("accuracy", "loss", "accuracy-time")]:
+        if os.path.exists(os.path.join(out, name)):
+            shutil.copy(os.path.join(out, name), os.path.join(dest, name))
+    for task in tasks:
+        shutil.copy(os.path.join(out, "data", task, "meta.json"), os.path.join(dest, "%s-meta.json" % task))
+        for arm in arms:
+            shutil.copy(os.path.join(out, "configs", "%s-%s.json" % (task, arm)),
+                        os.path.join(dest, "logs", "%s-%s.config.json" % (task, arm)))
+            for seed in seeds:
+                rundir = os.path.join(out, "runs", task, arm, "seed-%d" % seed)
+                if not os.path.exists(os.path.join(rundir, "log.csv")):
+                    continue
+                rows = read_log(os.path.join(rundir, "log.csv"))
+                keep = [r for r in rows if r["eval_accuracy"] or int(r["step"]) % 25 == 0 or r is rows[-1]]
+                with open(os.path.join(dest, "logs", "%s-%s-seed%d.csv" % (task, arm, seed)), "w", newline="") as f:
+                    w = csv.DictWriter(f, fieldnames=list(rows[0]))
+                    w.writeheader()
+                    w.writerows(keep)
+                pred = os.path.join(rundir, "predict.txt")
+                if os.path.exists(pred):
+                    shutil.copy(pred, os.path.join(dest, "logs", "%s-%s-seed%d.predict.txt" % (task, arm, seed)))
 
 
 if __name__ == "__main__":
