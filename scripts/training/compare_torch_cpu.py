@@ -112,16 +112,17 @@ def torch_worker(args):
     opt = torch.optim.AdamW([{"params": [model.params[k] for k in names if tm.decays(k)], "weight_decay": 0.01},
                              {"params": [model.params[k] for k in names if not tm.decays(k)],
                               "weight_decay": 0.0}], lr=1e-3)
-    times = []
+    times, cpu = [], []
     for _ in range(args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(forward(ids, mask), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(model.params.values()), 1.0)
         opt.step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"step_s": times, "loss": loss.item(), "torch": torch.__version__}))
+        cpu.append(time.process_time() - c0)
+    print(json.dumps({"step_s": times, "cpu_s": cpu, "loss": loss.item(), "torch": torch.__version__}))
 
 
 def main():
@@ -155,31 +156,35 @@ def main():
                                      "w0.safetensors", "--steps", str(args.steps), "--batch", str(args.batch),
                                      "--eval-every", "0", "--threads", str(args.threads), "--out", "run",
                                      "--lr", "1e-3", "--no-shuffle"], work)
-        ours = []
+        ours, ours_cpu = [], []
         with open(os.path.join(work, "run", "log.csv")) as f:
             next(f)
             for line in f:
                 ours.append(float(line.split(",")[6]))
+                ours_cpu.append(float(line.split(",")[7]))
         # PyTorch, in a process of its own.
         out, torch_peak = run_measured([sys.executable, os.path.abspath(__file__), "--torch-worker", "--work", work,
                                         "--threads", str(args.threads), "--batch", str(args.batch), "--steps",
                                         str(args.steps)], work)
         theirs = json.loads(out.strip().splitlines()[-1])
     o_med, t_med = statistics.median(ours[1:]), statistics.median(theirs["step_s"][1:])
+    o_cpu, t_cpu = statistics.median(ours_cpu[1:]), statistics.median(theirs["cpu_s"][1:])
     result = {"n": args.n, "batch": args.batch, "threads": args.threads, "dropout": args.dropout, "edges": edges,
               "diffuser_step_s": ours, "torch_step_s": theirs["step_s"], "diffuser_median_s": o_med,
-              "torch_median_s": t_med, "speedup": t_med / o_med, "diffuser_peak_rss": ours_peak,
+              "torch_median_s": t_med, "speedup": t_med / o_med, "diffuser_cpu_s": ours_cpu,
+              "torch_cpu_s": theirs["cpu_s"], "diffuser_median_cpu_s": o_cpu, "torch_median_cpu_s": t_cpu,
+              "cpu_ratio": t_cpu / o_cpu, "diffuser_peak_rss": ours_peak,
               "torch_peak_rss": torch_peak, "torch": theirs["torch"], "load": os.getloadavg()}
     with open(args.json, "w") as f:
         json.dump(result, f, indent=2)
     mib = 1024.0 * 1024.0
     print("training step, 2 layers, d_model 128, 4 heads, N = %d, batch %d, recipe (%s edges per sequence), "
           "K = 5, dropout %g, %d threads" % (args.n, args.batch, edges, args.dropout, args.threads))
-    print("%-28s %10s %12s" % ("", "step (s)", "peak RSS"))
-    print("%-28s %10.3f %9.0f MiB" % ("diffuser (sparse, C++)", o_med, ours_peak / mib))
-    print("%-28s %10.3f %9.0f MiB" % ("PyTorch %s (dense)" % theirs["torch"], t_med, torch_peak / mib))
-    print("speed-up %.2fx, memory ratio %.1fx (medians of %d steps after a warm-up; load %.2f)" %
-          (t_med / o_med, torch_peak / ours_peak, args.steps - 1, os.getloadavg()[0]))
+    print("%-28s %10s %14s %12s" % ("", "step (s)", "CPU s / step", "peak RSS"))
+    print("%-28s %10.3f %14.3f %9.0f MiB" % ("diffuser (sparse, C++)", o_med, o_cpu, ours_peak / mib))
+    print("%-28s %10.3f %14.3f %9.0f MiB" % ("PyTorch %s (dense)" % theirs["torch"], t_med, t_cpu, torch_peak / mib))
+    print("speed-up %.2fx (CPU time %.2fx), memory ratio %.1fx (medians of %d steps after a warm-up; load %.2f)" %
+          (t_med / o_med, t_cpu / o_cpu, torch_peak / ours_peak, args.steps - 1, os.getloadavg()[0]))
     return 0
 
 

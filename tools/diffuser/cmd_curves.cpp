@@ -1,5 +1,6 @@
 // `diffuser curves`: training curves from runs' log.csv files as a line chart (SVG or PNG), one
 // series per label, the mean of the runs given for it (seeds), drawn with the analysis pictures' viz.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -33,7 +34,7 @@ constexpr const char* kCurvesHelp =
     "options:\n"
     "  --series LABEL=DIRS  a label and comma-separated run folders (each with log.csv); repeatable;\n"
     "                     the label ends at the last '='\n"
-    "  --y COLUMN         loss, lr, grad_norm, tokens_per_s, step_s, eval_loss or eval_accuracy\n"
+    "  --y COLUMN         loss, lr, grad_norm, tokens_per_s, step_s, cpu_s, eval_loss or eval_accuracy\n"
     "                     (default eval_accuracy, drawn as a percentage)\n"
     "  --x COLUMN         step (default) or elapsed_s (training time)\n"
     "  --smooth W         moving average over W logged points (default 1: none)\n"
@@ -47,31 +48,44 @@ constexpr const char* kCurvesHelp =
     "\n"
     "exit status: 0 success, 1 bad data (a missing log.csv or column), 2 bad usage.\n";
 
-const std::vector<std::string> kColumns{"step",         "loss",   "lr",        "grad_norm", "tokens",
-                                        "tokens_per_s", "step_s", "elapsed_s", "eval_loss", "eval_accuracy"};
+const std::vector<std::string> kColumns{"step",      "loss",         "lr",           "grad_norm",
+                                        "tokens",    "tokens_per_s", "step_s",       "cpu_s",
+                                        "elapsed_s", "eval_loss",    "eval_accuracy"};
 
 struct Point {
   double step, x, y;
 };
 
-// (step, x, y) of every row of a log.csv where y is present.
-std::vector<Point> read_log(const fs::path& dir, std::size_t xc, std::size_t yc) {
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> f;
+  std::stringstream ss(line);
+  std::string cell;
+  while (std::getline(ss, cell, ',')) f.push_back(cell);
+  if (!line.empty() && line.back() == ',') f.emplace_back();
+  return f;
+}
+
+// (step, x, y) of every row of a log.csv where y is present; columns found by their header names.
+std::vector<Point> read_log(const fs::path& dir, const std::string& xname, const std::string& yname) {
   const fs::path file = dir / "log.csv";
   std::ifstream in(file);
   if (!in) throw Error(cat(file.string(), ": missing"));
   std::string line;
   std::getline(in, line);
-  if (line.rfind("step,loss", 0) != 0)
+  const auto header = split(line);
+  if (header.empty() || header[0] != "step")
     throw Error(cat(file.string(), ": not a diffuser train log (header '", line, "')"));
+  auto index = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) throw Error(cat(file.string(), ": no column '", name, "'"));
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t xc = index(xname), yc = index(yname);
   std::vector<Point> out;
   std::size_t row = 1;
   while (std::getline(in, line)) {
     ++row;
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) f.push_back(cell);
-    if (line.back() == ',') f.emplace_back();
+    const auto f = split(line);
     if (f.size() <= std::max(xc, yc) || f[yc].empty()) continue;
     try {
       out.push_back({std::stod(f[0]), std::stod(f[xc]), std::stod(f[yc])});
@@ -82,10 +96,9 @@ std::vector<Point> read_log(const fs::path& dir, std::size_t xc, std::size_t yc)
   return out;
 }
 
-std::size_t column(const std::string& name, const char* option) {
-  for (std::size_t i = 0; i < kColumns.size(); ++i)
-    if (kColumns[i] == name) return i;
-  throw UsageError(cat("--", option, ": unknown column '", name, "' (see diffuser curves --help)"));
+void check_column(const std::string& name, const char* option) {
+  if (std::find(kColumns.begin(), kColumns.end(), name) == kColumns.end())
+    throw UsageError(cat("--", option, ": unknown column '", name, "' (see diffuser curves --help)"));
 }
 
 int run_curves_body(Args& args) {
@@ -105,7 +118,8 @@ int run_curves_body(Args& args) {
   if (smooth < 1) throw UsageError(cat("--smooth must be >= 1, got ", smooth));
   if (width < 200 || height < 150 || width > 8000 || height > 8000)
     throw UsageError("--width and --height must be in [200, 8000] and [150, 8000]");
-  const std::size_t yc = column(y, "y"), xc = column(x, "x");
+  check_column(y, "y");
+  check_column(x, "x");
   const std::string ext = out.extension().string();
   if (ext != ".svg" && ext != ".png")
     throw UsageError(cat("--out ", out.string(), ": the name must end in .svg or .png"));
@@ -142,7 +156,7 @@ int run_curves_body(Args& args) {
     };
     std::map<double, Sum> acc;
     for (const auto& dir : dirs)
-      for (const Point& p : read_log(dir, xc, yc)) {
+      for (const Point& p : read_log(dir, x, y)) {
         Sum& a = acc[p.step];
         a.x += p.x;
         a.y += p.y;

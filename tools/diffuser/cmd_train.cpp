@@ -70,7 +70,7 @@ constexpr const char* kTrainHelp =
     "  --seed S           initial weights, sample order and dropout (default 0)\n"
     "  --no-shuffle       samples in file order (default: a seeded permutation per epoch)\n"
     "outputs (in RUNDIR, created if missing; every file written atomically):\n"
-    "  log.csv            step, loss, lr, grad_norm, tokens, tokens_per_s, step_s, elapsed_s, and at\n"
+    "  log.csv            step, loss, lr, grad_norm, tokens, tokens_per_s, step_s, cpu_s, elapsed_s, and at\n"
     "                     evaluation steps eval_loss, eval_accuracy\n"
     "  checkpoint-STEP.safetensors  weights, both AdamW moments, step, random state, config, settings\n"
     "  final.safetensors  the weights at the end (diffuser predict, diffuser layer)\n"
@@ -278,19 +278,29 @@ int run_train_body(Args& args) {
 
   while (trainer.step_count() < o.steps && !stop()) {
     Stopwatch sw;
+    const double cpu0 = process_cpu_seconds();
     StepStats s = trainer.compute_gradients();
     if (grads_out && trainer.step_count() == first_step) {
       save_model(*grads_out, trainer.gradients(), c);
     }
     trainer.apply(s);
     const double step_s = sw.seconds();
+    const double cpu_s = process_cpu_seconds() - cpu0;
     elapsed += step_s;
     tokens_total += static_cast<double>(s.tokens);
     seconds_total += step_s;
     recent_step_s = recent_step_s == 0.0 ? step_s : 0.8 * recent_step_s + 0.2 * step_s;
 
-    LogRow row{s.step, s.loss,  s.lr, s.grad_norm, s.tokens, static_cast<double>(s.tokens) / step_s,
-               step_s, elapsed, {},   {}};
+    LogRow row;
+    row.step = s.step;
+    row.loss = s.loss;
+    row.lr = s.lr;
+    row.grad_norm = s.grad_norm;
+    row.tokens = s.tokens;
+    row.tokens_per_s = static_cast<double>(s.tokens) / step_s;
+    row.step_s = step_s;
+    row.cpu_s = cpu_s;
+    row.elapsed_s = elapsed;
     const bool last = s.step == o.steps;
     if (valid && (s.step % eval_every == 0 || last)) {
       Stopwatch ew;

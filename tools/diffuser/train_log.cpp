@@ -1,5 +1,6 @@
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -33,7 +34,7 @@ std::string number(double v, const char* fmt) {
 }  // namespace
 
 const char* TrainLog::header() {
-  return "step,loss,lr,grad_norm,tokens,tokens_per_s,step_s,elapsed_s,eval_loss,eval_accuracy";
+  return "step,loss,lr,grad_norm,tokens,tokens_per_s,step_s,cpu_s,elapsed_s,eval_loss,eval_accuracy";
 }
 
 double TrainLog::adopt(const fs::path& from, std::int64_t upto) {
@@ -41,7 +42,8 @@ double TrainLog::adopt(const fs::path& from, std::int64_t upto) {
   if (!in) return 0.0;
   std::string line;
   double elapsed = 0.0;
-  std::getline(in, line);  // header
+  // Rows of another layout (an older diffuser) are not mixed in: the log starts afresh.
+  if (!std::getline(in, line) || line != header()) return 0.0;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string step, skip;
@@ -53,7 +55,7 @@ double TrainLog::adopt(const fs::path& from, std::int64_t upto) {
       continue;
     }
     if (s > upto) break;
-    for (int k = 0; k < 7; ++k) std::getline(fields, skip, ',');  // skip..elapsed_s
+    for (int k = 0; k < 8; ++k) std::getline(fields, skip, ',');  // loss .. elapsed_s
     try {
       elapsed = std::stod(skip);
     } catch (...) {
@@ -67,7 +69,7 @@ void TrainLog::add(const LogRow& r) {
   std::string line = std::to_string(r.step) + "," + number(r.loss, "%.9g") + "," + number(r.lr, "%.9g") +
                      "," + number(r.grad_norm, "%.9g") + "," + std::to_string(r.tokens) + "," +
                      number(r.tokens_per_s, "%.1f") + "," + number(r.step_s, "%.4f") + "," +
-                     number(r.elapsed_s, "%.3f") + ",";
+                     number(r.cpu_s, "%.4f") + "," + number(r.elapsed_s, "%.3f") + ",";
   if (r.eval_loss) line += number(*r.eval_loss, "%.9g");
   line += ",";
   if (r.eval_accuracy) line += number(*r.eval_accuracy, "%.6f");
@@ -79,6 +81,12 @@ void TrainLog::write() const {
   out.stream() << header() << "\n";
   for (const auto& l : lines_) out.stream() << l << "\n";
   out.commit();
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 std::string format_duration(double s) {

@@ -15,6 +15,7 @@ struct LogRow {
   double loss = 0, lr = 0, grad_norm = 0;
   std::int64_t tokens = 0;
   double tokens_per_s = 0, step_s = 0, elapsed_s = 0;
+  double cpu_s = 0;  // CPU time of the process during the step (all threads)
   std::optional<double> eval_loss, eval_accuracy;
 };
 
@@ -46,6 +47,9 @@ class Progress {
   bool tty_;
   bool open_ = false;
 };
+
+// CPU time of this process so far (all threads), seconds.
+double process_cpu_seconds();
 
 // "1h02m", "3m05s", "12s".
 std::string format_duration(double seconds);
