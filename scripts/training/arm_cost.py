@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The cost of one training step of each arm of scripts/training/experiment.py, measured in one
-sitting (same machine state for all arms): median step time, tokens/s and CPU seconds per step over
---steps steps after a warm-up step, with --threads threads, on the experiment's data and configs.
+sitting (same machine state for all arms): median step time, tokens/s and CPU seconds (log.csv's
+cpu_s) per step over --steps steps after a warm-up step, with --threads threads, on the experiment's data and configs.
 
   /usr/bin/python3 scripts/training/arm_cost.py --diffuser build/tools/diffuser --exp experiment
 """
@@ -26,26 +26,24 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     diffuser = os.path.abspath(args.diffuser)
-    print("| task | arm | edges per token | step (s), median | tokens/s | CPU s per step | load |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | arm | step (s), median | tokens/s | CPU s per step, median | load |")
+    print("|---|---|---|---|---|---|")
     for task in args.tasks.split(","):
         for arm in ARMS:
             cfg = os.path.join(args.exp, "configs", "%s-%s.json" % (task, arm))
             with tempfile.TemporaryDirectory() as tmp:
-                before = os.times()
                 r = subprocess.run([diffuser, "train", "--config", cfg, "--data", os.path.join(args.exp, "data", task),
                                     "--steps", str(args.steps + 1), "--batch", str(args.batch), "--eval-every", "0",
                                     "--threads", str(args.threads), "--out", os.path.join(tmp, "run"),
                                     "--no-shuffle"], capture_output=True, text=True)
-                after = os.times()
                 if r.returncode != 0:
                     sys.exit(r.stderr)
                 rows = list(csv.DictReader(open(os.path.join(tmp, "run", "log.csv"))))[1:]
             step = statistics.median(float(x["step_s"]) for x in rows)
             tps = statistics.median(float(x["tokens_per_s"]) for x in rows)
-            cpu = (after.children_user + after.children_system - before.children_user - before.children_system)
-            print("| %s | %s | | %.3f | %.0f | %.2f (whole run / %d steps) | %.2f |" % (
-                task, arm, step, tps, cpu / (args.steps + 1), args.steps + 1, os.getloadavg()[0]), flush=True)
+            cpu = statistics.median(float(x["cpu_s"]) for x in rows)
+            print("| %s | %s | %.3f | %.0f | %.3f | %.2f |" % (task, arm, step, tps, cpu, os.getloadavg()[0]),
+                  flush=True)
     return 0
 
 
