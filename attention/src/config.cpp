@@ -3,6 +3,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -151,8 +152,18 @@ void ModelConfig::validate(const std::string& src) const {
 }
 
 ModelConfig ModelConfig::from_json(const std::string& text, const std::string& src) {
-  const json j = detail::parse_json_strict(text, src, "the config");
+  json j = detail::parse_json_strict(text, src, "the config");
   if (!j.is_object()) throw Error(cat(src, ": the config must be a JSON object, got ", json_excerpt(j)));
+  // Short names of diffuser's keys (the training CLI's documented spelling).
+  for (const auto& [alias, key] :
+       {std::pair{"pattern", "graph_pattern"}, std::pair{"hops", "diffusion_hops"},
+        std::pair{"alpha", "diffusion_alpha"}, std::pair{"theta", "diffusion_theta"},
+        std::pair{"heat", "diffusion_heat_t"}}) {
+    if (!j.contains(alias)) continue;
+    if (j.contains(key)) bad(src, alias, cat("and \"", key, "\" are the same key; give one"));
+    j[key] = j[alias];
+    j.erase(alias);
+  }
   ModelConfig c;
   get_int(j, "hidden_size", c.hidden_size, src);
   get_int(j, "num_attention_heads", c.num_attention_heads, src);

@@ -59,8 +59,10 @@ struct ModelConfig {
   // Throws Error naming `source` and the key for a value out of range or inconsistent.
   void validate(const std::string& source = "config") const;
 
-  // Parses JSON text; unknown keys are ignored (the authors' files carry many, e.g. bos_token_id),
-  // known keys must have the right type. Throws Error naming `source` and the key.
+  // Parses JSON text; "pattern", "hops", "alpha", "theta" and "heat" are accepted for graph_pattern,
+  // diffusion_hops, diffusion_alpha, diffusion_theta and diffusion_heat_t. Unknown keys are ignored (the
+  // authors' files carry many, e.g. bos_token_id), known keys must have the right type. Throws Error naming
+  // `source` and the key.
   static ModelConfig from_json(const std::string& text, const std::string& source = "config");
   static ModelConfig load(const std::filesystem::path& path);
   // The JSON text of this config (every key written, attention_window as a list).
