@@ -68,4 +68,36 @@ std::string excerpt(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
+std::string one_line(std::string_view message) {
+  return excerpt(join_lines(message), std::string::npos);
+}
+
+std::string join_lines(std::string_view message) {
+  // A run of blanks that holds a line break (or tab) becomes one space; plain spaces stay as they
+  // are, so a file name with two spaces in a row is still quoted exactly.
+  std::string out;
+  std::size_t i = 0;
+  while (i < message.size()) {
+    std::size_t j = i;
+    bool control = false;
+    while (j < message.size() &&
+           (message[j] == ' ' || message[j] == '\n' || message[j] == '\r' || message[j] == '\t')) {
+      control = control || message[j] != ' ';
+      ++j;
+    }
+    if (j > i) {
+      if (j == message.size()) break;  // trailing blanks
+      if (control) {
+        out.push_back(' ');
+      } else {
+        out.append(message.substr(i, j - i));
+      }
+      i = j;
+      continue;
+    }
+    out.push_back(message[i++]);
+  }
+  return out;
+}
+
 }  // namespace diffuser

@@ -49,7 +49,7 @@ def viz(graph, kind="pattern", format="png", *, hops=None, token=None, q=None, k
     N = 2,048), "reach" (hops to receive, up to `hops`), "field" (token's receptive field per
     hop), "attention" (token's row of sum_k theta_k A^k per head; uniform, or softmax from q, k;
     with v, each key's share of the output) or "graph" (node-link drawing through GraphViz, N <=
-    256); format "png" or "svg" ("dot" for kind "graph": the DOT text)."""
+    256); format "png", "svg" or "pdf" ("dot" for kind "graph": the DOT text)."""
     kind = text("kind", kind)
     fmt = text("format", format)
     if theta is not None:

@@ -13,7 +13,6 @@
 
 #include "graph.hpp"
 #include "runtime.hpp"
-#include "tool_util.hpp"
 
 namespace diffuser::python {
 void bind_attend(pybind11::module_& m);
@@ -32,9 +31,9 @@ PYBIND11_MODULE(_core, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      error(cli::one_line(e.what()).c_str());
+      error(one_line(e.what()).c_str());
     } catch (const std::filesystem::filesystem_error& e) {
-      error(cli::one_line(e.what()).c_str());
+      error(one_line(e.what()).c_str());
     }
   });
 

@@ -1,4 +1,5 @@
-// diffuser._core.viz: the arguments of diffuser.viz turned into a VizRequest (viz_render.hpp).
+// diffuser._core.viz: the arguments of diffuser.viz turned into a request of the drawing library
+// (diffuser_viz, tools/viz), rendered to bytes in memory.
 #include <optional>
 #include <string>
 #include <vector>
@@ -7,12 +8,12 @@
 
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/error.hpp>
+#include <diffuser/viz/viz.hpp>
 
 #include "arrays.hpp"
 #include "coefficients.hpp"
 #include "graph.hpp"
 #include "runtime.hpp"
-#include "viz_render.hpp"
 
 namespace diffuser::python {
 
@@ -20,21 +21,33 @@ namespace py = pybind11;
 
 namespace {
 
+// "png", "svg", "pdf"; "dot" (the DOT text) for kind graph only.
+std::optional<viz::Format> picture_format(const std::string& f, viz::Kind kind) {
+  if (f == "png") return viz::Format::png;
+  if (f == "svg") return viz::Format::svg;
+  if (f == "pdf") return viz::Format::pdf;
+  if (f == "dot" && kind == viz::Kind::graph) return std::nullopt;
+  throw Error(cat("format must be 'png', 'svg' or 'pdf'", kind == viz::Kind::graph ? " (or 'dot')" : "",
+                  ", got '", f, "'"));
+}
+
 py::tuple viz(const Graph& g, const std::string& kind, const std::string& format, std::optional<int> hops,
               std::optional<std::int64_t> token, py::handle q, py::handle k, py::handle v,
               std::optional<double> alpha, std::optional<std::vector<double>> theta,
               std::optional<std::string> title, std::optional<int> size, std::optional<std::string> layout,
               std::optional<int> threads) {
-  VizRequest r;
-  r.kind = parse_viz_kind(kind);
+  viz::Request r;
+  r.kind = viz::parse_kind(kind);
+  const std::optional<viz::Format> fmt = picture_format(format, r.kind);
   r.source = g.source();
   if (const auto p = r.source.find(" (N="); p != std::string::npos) r.source = r.source.substr(0, p);
   r.title = title.value_or("");
   r.plot = size.value_or(640);
   r.token = token;
-  r.layout = layout.value_or("circle");
-  const bool attention = r.kind == VizKind::attention;
-  if (r.kind == VizKind::reach && hops && *hops < 1) throw Error(cat("hops must be >= 1, got ", *hops));
+  if (layout && r.kind != viz::Kind::graph) throw Error("layout applies to kind 'graph' only");
+  r.layout = viz::parse_layout(layout.value_or("circle"));
+  const bool attention = r.kind == viz::Kind::attention;
+  if (r.kind == viz::Kind::reach && hops && *hops < 1) throw Error(cat("hops must be >= 1, got ", *hops));
   if (!attention && (alpha || theta || !q.is_none() || !k.is_none() || !v.is_none()))
     throw Error("q, k, v, alpha and theta apply to kind 'attention' only");
   if (attention) {
@@ -68,7 +81,8 @@ py::tuple viz(const Graph& g, const std::string& kind, const std::string& format
     if (va->shape[0] != g.csr().num_nodes())
       throw Error(cat("v has ", va->shape[0], " tokens but the graph has ", g.csr().num_nodes()));
   }
-  Picture p;
+  if (r.hops && (*r.hops < 0 || *r.hops > 1024)) throw Error(cat("hops must be in [0, 1024], got ", *r.hops));
+  viz::Picture p;
   run_engine(threads, [&] {
     if (qa) {
       diffusion::check_finite(qf.view, "q");
@@ -76,8 +90,15 @@ py::tuple viz(const Graph& g, const std::string& kind, const std::string& format
       w = diffusion::attention_weights(g.csr(), qf.view, kf.view);
       r.weights = w.view();
     }
-    if (va) r.value_norms = mean_value_norms(vf.view, "v");
-    p = render_picture(g.csr(), r, format);
+    if (va) r.value_norms = viz::mean_value_norms(vf.view, "v");
+    if (fmt) {
+      p = viz::render(g.csr(), r, *fmt);
+    } else {
+      if (g.csr().num_nodes() > viz::kMaxNodeLink)
+        throw Error(cat("a node-link drawing needs N <= ", viz::kMaxNodeLink, ", the graph has ",
+                        g.csr().num_nodes(), " tokens (use kind='pattern')"));
+      p.bytes = viz::node_link_dot(g.csr(), r.title.empty() ? r.source : r.title, r.layout);
+    }
   });
   return py::make_tuple(py::bytes(p.bytes), p.width, p.height);
 }

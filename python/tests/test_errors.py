@@ -124,7 +124,7 @@ ANALYSIS_CASES = {
     "mass q shape": (lambda: diffuser.mass(G, q=Q[:4], k=Q[:4]), "q has 4 tokens but the graph has 6"),
     "mass theta": (lambda: diffuser.mass(G, theta=[-1.0, 2.0]), "theta"),
     "viz kind": (lambda: diffuser.viz(G, "heatmap"), "unknown kind 'heatmap'"),
-    "viz format": (lambda: diffuser.viz(G, "pattern", "jpg"), "format must be 'png' or 'svg'"),
+    "viz format": (lambda: diffuser.viz(G, "pattern", "jpg"), "format must be 'png', 'svg' or 'pdf'"),
     "viz size": (lambda: diffuser.viz(G, size=50), r"size must be in \[128, 2048\]"),
     "viz token": (lambda: diffuser.viz(G, "field", token=6), r"token 6 is out of range \[0, 6\)"),
     "viz hops": (lambda: diffuser.viz(G, "pattern", hops=2), "hops applies to kind"),

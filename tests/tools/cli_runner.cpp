@@ -48,6 +48,14 @@ RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int
   return run_cli(args, cwd, o);
 }
 
+RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, int timeout_s,
+                  const std::vector<std::string>& env) {
+  RunOptions o;
+  o.timeout_s = timeout_s;
+  o.env = env;
+  return run_cli(args, cwd, o);
+}
+
 RunResult run_cli(const std::vector<std::string>& args, const fs::path& cwd, const RunOptions& options) {
   const int timeout_s = options.timeout_s;
   TempDir capture;  // outside cwd, so the captured streams never show up in the tested folder

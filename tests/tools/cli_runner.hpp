@@ -53,6 +53,9 @@ struct RunOptions {
 };
 RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                   const RunOptions& options);
+// Only a timeout and NAME=VALUE entries added to the environment.
+RunResult run_cli(const std::vector<std::string>& args, const std::filesystem::path& cwd, int timeout_s,
+                  const std::vector<std::string>& env);
 
 // Writes raw bytes.
 void write_file(const std::filesystem::path& p, const std::string& bytes);

@@ -12,10 +12,11 @@
 #include <diffuser/engine/atomic_file.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include <diffuser/viz/canvas.hpp>
+#include <diffuser/viz/charts.hpp>
+
 #include "cli.hpp"
 #include "tool_util.hpp"
-#include "viz_canvas.hpp"
-#include "viz_charts.hpp"
 
 namespace diffuser::cli {
 
@@ -24,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kCurvesHelp =
-    "usage: diffuser curves --series LABEL=RUNDIR[,RUNDIR..] [--series ..] --out FILE.svg|.png\n"
+    "usage: diffuser curves --series LABEL=RUNDIR[,RUNDIR..] [--series ..] --out FILE.svg|.png|.pdf\n"
     "                       [--y eval_accuracy] [--x step] [--smooth W] [--title T] [--subtitle S]\n"
     "                       [--hline VALUE=LABEL] [--ymin Y] [--ymax Y] [--width W] [--height H]\n"
     "\n"
@@ -40,7 +41,7 @@ constexpr const char* kCurvesHelp =
     "  --smooth W         moving average over W logged points (default 1: none)\n"
     "  --hline VALUE=LABEL  a dashed reference line (e.g. chance: --hline 0.1=chance); repeatable\n"
     "  --title, --subtitle, --ymin, --ymax, --width (900), --height (480)\n"
-    "  --out FILE         .svg or .png (format from the extension)\n"
+    "  --out FILE         .svg, .png or .pdf (format from the extension)\n"
     "\n"
     "example:\n"
     "  diffuser curves --series 'K=0=runs/w0-s1,runs/w0-s2' --series 'K=5=runs/w5-s1,runs/w5-s2' \\\n"
@@ -121,8 +122,8 @@ int run_curves_body(Args& args) {
   check_column(y, "y");
   check_column(x, "x");
   const std::string ext = out.extension().string();
-  if (ext != ".svg" && ext != ".png")
-    throw UsageError(cat("--out ", out.string(), ": the name must end in .svg or .png"));
+  if (ext != ".svg" && ext != ".png" && ext != ".pdf")
+    throw UsageError(cat("--out ", out.string(), ": the name must end in .svg, .png or .pdf"));
   check_output_path(out, "out");
 
   viz::LineChart chart;
@@ -184,7 +185,7 @@ int run_curves_body(Args& args) {
   viz::Canvas canvas(static_cast<int>(width), static_cast<int>(height));
   viz::draw_line_chart(canvas, viz::Box{0, 0, static_cast<double>(width), static_cast<double>(height)},
                        chart);
-  const std::string bytes = ext == ".svg" ? canvas.svg(chart.title) : canvas.png();
+  const std::string bytes = canvas.render(viz::format_from_path(out), chart.title);
   AtomicOutput file(out);
   file.stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   file.commit();
@@ -197,7 +198,7 @@ int run_curves(Args& args) {
   return with_one_line_errors(args, &run_curves_body);
 }
 
-const Registrar reg({"curves", "training curves from runs' log.csv as a line chart (.svg, .png)", kCurvesHelp,
+const Registrar reg({"curves", "training curves from runs' log.csv as a line chart (.svg, .png, .pdf)", kCurvesHelp,
                      &run_curves, 39});
 
 }  // namespace

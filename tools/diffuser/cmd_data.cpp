@@ -164,15 +164,18 @@ int run_data_body(Args& args) {
     for (std::size_t k = 0; k < splits.size(); ++k) {
       const TaskSet& s = sets[k];
       const std::string& name = splits[k].first;
-      npy::save(outputs.stage(out / (name + "_tokens.npy")), s.tokens.data(), {s.count(), s.n});
-      npy::save(outputs.stage(out / (name + "_labels.npy")), s.labels.data(), {s.count()});
-      npy::save(outputs.stage(out / (name + "_lengths.npy")), s.lengths.data(), {s.count()});
+      outputs.write(out / (name + "_tokens.npy"), "out",
+                    [&](const fs::path& p) { npy::save(p, s.tokens.data(), {s.count(), s.n}); });
+      outputs.write(out / (name + "_labels.npy"), "out",
+                    [&](const fs::path& p) { npy::save(p, s.labels.data(), {s.count()}); });
+      outputs.write(out / (name + "_lengths.npy"), "out",
+                    [&](const fs::path& p) { npy::save(p, s.lengths.data(), {s.count()}); });
     }
-    {
-      AtomicOutput meta(outputs.stage(out / "meta.json"), false);
+    outputs.write(out / "meta.json", "out", [&](const fs::path& p) {
+      AtomicOutput meta(p, false);
       meta.stream() << meta_json(info, static_cast<std::uint64_t>(seed), splits);
       meta.commit();
-    }
+    });
     outputs.commit();
   } catch (...) {
     if (created) fs::remove(out, ec);  // only if still empty

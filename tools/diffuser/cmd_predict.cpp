@@ -84,8 +84,10 @@ int run_predict_body(Args& args) {
   const EvalResult r = *evaluate(c, p, split, batch, limit, logits_out.has_value());
   const double seconds = sw.seconds();
   OutputSet files;
-  npy::save(files.stage(out), r.predictions.data(), {r.count});
-  if (logits_out) npy::save(files.stage(*logits_out), r.logits.data(), {r.count, c.num_labels});
+  files.write(out, "out", [&](const fs::path& p) { npy::save(p, r.predictions.data(), {r.count}); });
+  if (logits_out)
+    files.write(*logits_out, "logits-out",
+                [&](const fs::path& p) { npy::save(p, r.logits.data(), {r.count, c.num_labels}); });
   files.commit();
 
   std::printf("predict:  %s on %s/%s: %s sequences in %.2f s\n", weights.c_str(), data_dir.c_str(),

@@ -253,7 +253,7 @@ int run_train_body(Args& args) {
   state.options_json = o.to_json();
   state.data_fingerprint = data_fp;
   std::int64_t last_checkpoint = resumed ? resumed->step : -1;
-  auto checkpoint = [&](Progress& progress) {
+  auto checkpoint = [&](TrainProgress& progress) {
     state.step = trainer.step_count();
     state.cursor = trainer.cursor();
     const fs::path p = out_dir / checkpoint_name(state.step);
@@ -268,7 +268,7 @@ int run_train_body(Args& args) {
   };
 
   StopSignals signals;
-  Progress progress;
+  TrainProgress progress;
   const std::int64_t print_every = std::max<std::int64_t>(1, (o.steps - first_step) / 20);
   double recent_step_s = 0.0;
   std::optional<EvalResult> last_eval;

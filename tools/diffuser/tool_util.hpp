@@ -78,11 +78,8 @@ std::optional<Device> backend_option(Args& args);
 // (an npy header's padding, a parser's multi-line report) become single spaces, trailing blanks go.
 // Errors keep their type, so main() still maps UsageError to exit 2 and Error to exit 1.
 int with_one_line_errors(Args& args, int (*body)(Args&));
-// join_lines, then any other control byte or invalid UTF-8 escaped as \xNN: what reaches the
-// terminal is one printable line, whatever bytes the input held.
-std::string one_line(std::string_view message);
-// Runs of blanks holding a line break or tab become one space; trailing blanks go.
-std::string join_lines(std::string_view message);
+using diffuser::join_lines;  // engine/error.hpp
+using diffuser::one_line;
 
 // Prints the one-line memory budget of a forward (graph + weights + node buffers, + `extra` bytes)
 // and throws Error when it exceeds the memory available; returns the total in bytes.

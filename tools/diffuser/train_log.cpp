@@ -102,9 +102,9 @@ std::string format_duration(double s) {
   return buf;
 }
 
-Progress::Progress() : tty_(::isatty(STDOUT_FILENO) == 1) {}
+TrainProgress::TrainProgress() : tty_(::isatty(STDOUT_FILENO) == 1) {}
 
-void Progress::update(std::int64_t step, std::int64_t steps, double loss, double tokens_per_s, double eta_s,
+void TrainProgress::update(std::int64_t step, std::int64_t steps, double loss, double tokens_per_s, double eta_s,
                       bool plain_line_due) {
   if (!tty_ && !plain_line_due) return;
   char buf[200];
@@ -120,14 +120,14 @@ void Progress::update(std::int64_t step, std::int64_t steps, double loss, double
   std::fflush(stdout);
 }
 
-void Progress::note(const std::string& line) {
+void TrainProgress::note(const std::string& line) {
   if (open_) std::printf("\r\033[K");
   std::printf("%s\n", line.c_str());
   open_ = false;
   std::fflush(stdout);
 }
 
-void Progress::finish() {
+void TrainProgress::finish() {
   if (open_) std::printf("\n");
   open_ = false;
   std::fflush(stdout);

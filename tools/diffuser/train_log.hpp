@@ -35,9 +35,9 @@ class TrainLog {
 };
 
 // One line of progress: rewritten in place on a terminal, plain lines otherwise.
-class Progress {
+class TrainProgress {
  public:
-  Progress();
+  TrainProgress();
   void update(std::int64_t step, std::int64_t steps, double loss, double tokens_per_s, double eta_s,
               bool plain_line_due);
   void note(const std::string& line);  // a line of its own (evaluation, checkpoint)

@@ -36,6 +36,10 @@ std::string cat(Args&&... args) {
 // printable ASCII or valid UTF-8 (control bytes, escape sequences, stray high bytes) become \xNN,
 // and text longer than `max_bytes` is cut with "... (N bytes)" so a 1 MB token stays one line.
 std::string excerpt(std::string_view text, std::size_t max_bytes = 48);
+// A message as one line: runs of blanks holding a line break or tab become one space, trailing
+// blanks go (join_lines); then other control bytes and invalid UTF-8 are escaped as in excerpt.
+std::string join_lines(std::string_view message);
+std::string one_line(std::string_view message);
 
 }  // namespace diffuser
 
