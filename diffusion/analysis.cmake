@@ -11,7 +11,8 @@ target_sources(diffuser_diffusion PRIVATE
   src/analysis/mixing.cpp
   src/analysis/mass.cpp
 )
-target_link_libraries(diffuser_diffusion PRIVATE Eigen3::Eigen Spectra::Spectra)
+# Header-only: needed to build, not by whoever links the installed library.
+target_link_libraries(diffuser_diffusion PRIVATE Eigen3::Eigen $<BUILD_INTERFACE:Spectra::Spectra>)
 # GCC 12 reports maybe-uninitialized and use-after-free inside Eigen's and Spectra's own headers
 # (false positives of its inliner).
 set_source_files_properties(src/analysis/eigensolvers.cpp src/analysis/spectral.cpp PROPERTIES COMPILE_OPTIONS

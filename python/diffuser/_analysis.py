@@ -23,11 +23,16 @@ def reach(graph, max_hops=8, *, sample=None, exact=False, seed=0, confidence=0.9
     return _arrays(r, coverage=np.float64, pairs_at_distance=np.int64, sampled=np.int64)
 
 
-def spectral(graph, *, tol=1e-10, max_iter=20000, krylov_dim=48, laplacian=True, seed=0, threads=None):
-    """Spectral gap of uniform attention P = D^-1 A (`diffuser spectral --json`): lambda_2 of P,
-    and for the symmetrized graph the normalized Laplacian gap and the Ramanujan bound."""
+def spectral(graph, *, tol=1e-10, max_iter=20000, krylov_dim=48, laplacian=True, seed=0, mixing_hops=16,
+             mixing_sample=None, threads=None):
+    """Spectral gap of uniform attention P = D^-1 A (`diffuser spectral --json`): lambda_2 of P
+    (None when the eigenvalue problem is ill-conditioned: see lambda2_note and
+    lambda2_computed), for the symmetrized graph the normalized Laplacian gap and the Ramanujan
+    bound, and the mixing profile: the total-variation distance of k-hop attention from its limit
+    for k up to `mixing_hops` (0: none), which stays meaningful on directed graphs."""
     return _core.spectral(core_of(graph), real("tol", tol), integer("max_iter", max_iter),
                           integer("krylov_dim", krylov_dim), flag("laplacian", laplacian), integer("seed", seed, 0),
+                          integer("mixing_hops", mixing_hops), integer("mixing_sample", mixing_sample, none=True),
                           threads_arg(threads))
 
 

@@ -1,5 +1,6 @@
 // diffuser._core.reach / spectral / mass: the analysis of docs/ANALYSIS.md, returned as dicts with
 // the fields of the CLI's --json output (lists become NumPy arrays where they are numbers).
+#include <complex>
 #include <optional>
 #include <vector>
 
@@ -105,7 +106,11 @@ py::dict reach(const Graph& g, int max_hops, std::optional<std::int64_t> sample,
 }
 
 py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_dim, bool laplacian,
-                  std::int64_t seed, std::optional<int> threads) {
+                  std::int64_t seed, int mixing_hops, std::optional<std::int64_t> mixing_sample,
+                  std::optional<int> threads) {
+  if (mixing_hops < 0 || mixing_hops > 4096)
+    throw Error(cat("mixing_hops must be in [0, 4096], got ", mixing_hops));
+  if (mixing_sample && *mixing_sample < 1) throw Error(cat("mixing_sample must be >= 1, got ", *mixing_sample));
   if (!(tol > 0.0 && tol < 1.0)) throw Error(cat("tol must be in (0, 1), got ", tol));
   if (max_iter < 1) throw Error(cat("max_iter must be >= 1, got ", max_iter));
   if (krylov_dim < 4 || krylov_dim > 1000)
@@ -118,6 +123,8 @@ py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_
   opt.krylov_dim = krylov_dim;
   opt.laplacian = laplacian;
   opt.seed = static_cast<std::uint64_t>(seed);
+  opt.mixing_hops = mixing_hops;
+  opt.mixing_sample = mixing_sample.value_or(-1);
   diffusion::SpectralResult r;
   int used = 0;
   run_engine(threads, [&] {
@@ -129,12 +136,28 @@ py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_
   d["nodes"] = r.nodes;
   d["edges"] = r.edges;
   d["empty_rows"] = r.empty_rows;
-  py::dict l2;
-  l2["re"] = r.lambda2.real();
-  l2["im"] = r.lambda2.imag();
-  d["lambda2"] = l2;
-  d["lambda2_modulus"] = r.lambda2_modulus;
-  d["spectral_gap"] = r.spectral_gap;
+  // As the CLI: lambda2 and the gap only when the eigenvalue problem is well-conditioned; the
+  // computed value, its condition and the reason are there either way.
+  const auto complex_dict = [](std::complex<double> z) {
+    py::dict c;
+    c["re"] = z.real();
+    c["im"] = z.imag();
+    return c;
+  };
+  const bool ok = r.lambda2_reliable;
+  d["lambda2"] = or_none(ok, complex_dict(r.lambda2));
+  d["lambda2_modulus"] = or_none(ok, py::float_(r.lambda2_modulus));
+  d["spectral_gap"] = or_none(ok, py::float_(r.spectral_gap));
+  d["lambda2_computed"] = complex_dict(r.lambda2);
+  d["lambda2_reliable"] = ok;
+  d["lambda2_method"] = r.lambda2_method;
+  d["lambda2_condition"] = r.lambda2_condition ? py::object(py::float_(*r.lambda2_condition)) : py::none();
+  d["lambda2_error_bound"] = r.lambda2_error_bound;
+  d["lambda2_note"] = r.lambda2_note;
+  d["strong_components"] = r.strong_components;
+  d["closed_classes"] = r.closed_classes;
+  d["largest_component"] = r.largest_component;
+  d["symmetric"] = r.symmetric;
   d["iterations"] = r.transition.iterations;
   d["restarts"] = r.transition.restarts;
   d["residual"] = r.transition.residual;
@@ -166,6 +189,27 @@ py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_
     l["adjacency_nontrivial"] = or_none(m, py::float_(r.adjacency_nontrivial));
     l["ramanujan_bound"] = r.ramanujan_bound ? py::object(py::float_(*r.ramanujan_bound)) : py::none();
     d["laplacian"] = l;
+  }
+  if (!r.mixing) {
+    d["mixing"] = py::none();
+  } else {
+    const auto& m = *r.mixing;
+    py::dict x;
+    x["exact"] = m.exact;
+    x["sample_sources"] = or_none(!m.exact, py::int_(m.sample_sources));
+    x["half_width"] = or_none(!m.exact, py::float_(m.half_width));
+    py::list hops;
+    for (const auto& h : m.hops) {
+      py::dict e;
+      e["k"] = h.k;
+      e["mean"] = h.mean;
+      e["max"] = h.max;
+      hops.append(e);
+    }
+    x["hops"] = hops;
+    x["mixing_hops"] = m.mixing_hops ? py::object(py::int_(*m.mixing_hops)) : py::none();
+    x["seconds"] = m.seconds;
+    d["mixing"] = x;
   }
   d["threads"] = used;
   d["seconds"] = r.seconds;
@@ -253,7 +297,8 @@ void bind_analysis(py::module_& m) {
   m.def("reach", &reach, py::arg("graph"), py::arg("max_hops"), py::arg("sample"), py::arg("exact"),
         py::arg("seed"), py::arg("confidence"), py::arg("threads"));
   m.def("spectral", &spectral, py::arg("graph"), py::arg("tol"), py::arg("max_iter"), py::arg("krylov_dim"),
-        py::arg("laplacian"), py::arg("seed"), py::arg("threads"));
+        py::arg("laplacian"), py::arg("seed"), py::arg("mixing_hops"), py::arg("mixing_sample"),
+        py::arg("threads"));
   m.def("mass", &mass, py::arg("graph"), py::arg("hops"), py::arg("alpha"), py::arg("theta"), py::arg("heat"),
         py::arg("q"), py::arg("k"), py::arg("sample"), py::arg("exact"), py::arg("seed"),
         py::arg("confidence"), py::arg("threads"));

@@ -127,7 +127,7 @@ ANALYSIS_CASES = {
     "viz format": (lambda: diffuser.viz(G, "pattern", "jpg"), "format must be 'png', 'svg' or 'pdf'"),
     "viz size": (lambda: diffuser.viz(G, size=50), r"size must be in \[128, 2048\]"),
     "viz token": (lambda: diffuser.viz(G, "field", token=6), r"token 6 is out of range \[0, 6\)"),
-    "viz hops": (lambda: diffuser.viz(G, "pattern", hops=2), "hops applies to kind"),
+    "viz hops": (lambda: diffuser.viz(G, "pattern", hops=2), "hops apply to the reach"),
     "viz q": (lambda: diffuser.viz(G, "pattern", q=Q, k=Q), "apply to kind 'attention' only"),
     "viz layout": (lambda: diffuser.viz(G, "graph", layout="spring"), "spring"),
     "viz graph size": (lambda: diffuser.viz(diffuser.Graph.from_pattern("window:1", 300), "graph"), "N <= 256"),

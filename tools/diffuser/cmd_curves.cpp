@@ -189,8 +189,11 @@ int run_curves_body(Args& args) {
   AtomicOutput file(out);
   file.stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   file.commit();
-  std::printf("wrote:    %s (%zu series, %s against %s)\n", out.c_str(), chart.series.size(), y.c_str(),
-              x.c_str());
+  std::string labels;
+  for (const auto& ser : chart.series) labels += (labels.empty() ? "series " : ", ") + ser.name;
+  for (std::size_t k = 0; k < chart.hlines.size(); ++k)
+    labels += (k ? ", " : "; line ") + chart.hlines[k].second;
+  std::printf("wrote:    %s (%s against %s: %s)\n", out.c_str(), y.c_str(), x.c_str(), labels.c_str());
   return 0;
 }
 

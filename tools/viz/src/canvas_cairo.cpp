@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <string_view>
 
 #include <diffuser/engine/error.hpp>
 #include <diffuser/viz/canvas.hpp>
@@ -33,7 +35,7 @@ void check(cairo_status_t status, const char* what) {
   if (status != CAIRO_STATUS_SUCCESS) throw Error(cat("Cairo: ", what, ": ", cairo_status_to_string(status)));
 }
 
-Context make_context(cairo_surface_t* surface, bool raster) {
+Context make_context(cairo_surface_t* surface) {
   check(cairo_surface_status(surface), "cannot create the surface");
   Context cr(cairo_create(surface));
   check(cairo_status(cr.get()), "cannot create a drawing context");
@@ -41,7 +43,9 @@ Context make_context(cairo_surface_t* surface, bool raster) {
   // Unhinted advances: a label is as wide in the PNG as in the SVG and the PDF.
   cairo_font_options_set_hint_metrics(o, CAIRO_HINT_METRICS_OFF);
   cairo_font_options_set_antialias(o, CAIRO_ANTIALIAS_GRAY);
-  cairo_font_options_set_hint_style(o, raster ? CAIRO_HINT_STYLE_SLIGHT : CAIRO_HINT_STYLE_NONE);
+  // No hinting in PNGs either: with hinting, Cairo's process-wide glyph cache made a PNG's bytes
+  // depend on the pictures drawn before it in the same process (Python against the CLI).
+  cairo_font_options_set_hint_style(o, CAIRO_HINT_STYLE_NONE);
   cairo_set_font_options(cr.get(), o);
   cairo_font_options_destroy(o);
   return cr;
@@ -92,6 +96,37 @@ std::string compact_paths(const std::string& svg) {
     pos = end;
   }
   out.append(svg, pos, std::string::npos);
+  return out;
+}
+
+// Cairo numbers images, patterns and surfaces in an SVG with process-wide counters, so the same
+// drawing made twice in one process (Python) differs from a fresh one (the CLI). Renumbered in
+// order of first appearance, the bytes depend on the drawing alone.
+std::string renumber_svg_ids(const std::string& svg) {
+  static constexpr std::string_view kinds[] = {"surface", "image", "pattern", "source", "clip", "mask"};
+  std::map<std::string, std::string> renamed;
+  std::map<std::string_view, int> next;
+  std::string out;
+  out.reserve(svg.size());
+  std::size_t i = 0;
+  while (i < svg.size()) {
+    const char c = svg[i];
+    out += c;
+    ++i;
+    if (c != '"' && c != '#') continue;
+    for (const std::string_view kind : kinds) {
+      if (svg.compare(i, kind.size(), kind) != 0) continue;
+      std::size_t j = i + kind.size();
+      while (j < svg.size() && svg[j] >= '0' && svg[j] <= '9') ++j;
+      if (j == i + kind.size()) break;
+      const std::string old = svg.substr(i, j - i);
+      auto it = renamed.find(old);
+      if (it == renamed.end()) it = renamed.emplace(old, std::string(kind) + std::to_string(++next[kind])).first;
+      out += it->second;
+      i = j;
+      break;
+    }
+  }
   return out;
 }
 
@@ -252,7 +287,7 @@ class CairoReplay {
 
 double Canvas::text_width(const std::string& s, FontRole role) {
   const Surface surface(cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1));
-  const Context cr = make_context(surface.get(), false);
+  const Context cr = make_context(surface.get());
   select_font(cr.get(), role);
   cairo_text_extents_t e;
   cairo_text_extents(cr.get(), s.c_str(), &e);
@@ -266,7 +301,7 @@ std::string Canvas::render(Format format, const std::string& title) const {
     case Format::png: {
       const Surface s(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width_, height_));
       {
-        const Context cr = make_context(s.get(), true);
+        const Context cr = make_context(s.get());
         CairoReplay(*this, cr.get(), true, false).run();
       }
       cairo_surface_flush(s.get());
@@ -277,12 +312,12 @@ std::string Canvas::render(Format format, const std::string& title) const {
       const Surface s(cairo_svg_surface_create_for_stream(append_bytes, &out, width_, height_));
       cairo_svg_surface_set_document_unit(s.get(), CAIRO_SVG_UNIT_PX);
       {
-        const Context cr = make_context(s.get(), false);
+        const Context cr = make_context(s.get());
         CairoReplay(*this, cr.get(), false, true).run();
       }
       cairo_surface_finish(s.get());
       check(cairo_surface_status(s.get()), "cannot write the SVG");
-      out = compact_paths(out);
+      out = renumber_svg_ids(compact_paths(out));
       // Cairo writes no <title>; it names the picture for viewers and screen readers.
       const auto open = out.find("<svg");
       const auto end = open == std::string::npos ? open : out.find('>', open);
@@ -294,7 +329,7 @@ std::string Canvas::render(Format format, const std::string& title) const {
       cairo_pdf_surface_set_metadata(s.get(), CAIRO_PDF_METADATA_TITLE, title.c_str());
       cairo_pdf_surface_set_metadata(s.get(), CAIRO_PDF_METADATA_CREATOR, "diffuser");
       {
-        const Context cr = make_context(s.get(), false);
+        const Context cr = make_context(s.get());
         CairoReplay(*this, cr.get(), false, false).run();
       }
       cairo_surface_finish(s.get());
