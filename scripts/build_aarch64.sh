@@ -12,8 +12,8 @@ jobs=${JOBS:-$(nproc)}
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 
-native=(g++-aarch64-linux-gnu qemu-user cmake make catch2 libeigen3-dev nlohmann-json3-dev)
-arm=(libtbb-dev:arm64 libboost-graph-dev:arm64 libopenblas-dev:arm64)
+native=(g++-aarch64-linux-gnu qemu-user cmake make pkg-config catch2 libeigen3-dev libspectra-dev nlohmann-json3-dev)
+arm=(libtbb-dev:arm64 libboost-graph-dev:arm64 libopenblas-dev:arm64 libexpat1-dev:arm64 libcairo2-dev:arm64)
 missing=()
 for p in "${native[@]}" "${arm[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,8 +26,10 @@ if ((${#missing[@]})); then
 fi
 
 echo "== configuring $build (aarch64, Release, no CUDA)"
-cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
-  -DCMAKE_BUILD_TYPE=Release -DDIFFUSER_CUDA=OFF > "$build.configure.log"
+# pkg-config (Cairo) must read the arm64 .pc files, not the host's.
+PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+  cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
+  -DCMAKE_BUILD_TYPE=Release -DDIFFUSER_CUDA=OFF -DDIFFUSER_PYTHON=OFF > "$build.configure.log"
 echo "== building the tests with $jobs jobs"
 cmake --build "$build" -j "$jobs" --target diffuser_tests
 file "$build/tests/diffuser_tests" | sed 's/^/== /'
