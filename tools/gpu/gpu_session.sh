@@ -4,7 +4,9 @@
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
 #   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
-#   cli layer cpu
+#   cli layer cpu blocks big
+#   (blocks: the block-random recipe diffuser-blocks at BLOCK_SIZES; big: the bf16 recipe forward at
+#   BIG_SIZES, default 4,194,304 tokens)
 #   (cpu: the CPU benchmark of the portable binary on two cores of the GPU machine's host, at the
 #   avx2 and avx512 levels, with the naive loops and PyTorch's dense attention on the same cores)
 #   environment: SIZES (bench), PEER_SIZES (peers), SWEEP_N (sweep), VARIANTS (sweep), and the
@@ -57,6 +59,10 @@ for s in "$@"; do
     cli) step cli ${T_CLI:-180} "$here/cli_check.sh" "$out" ;;  # demo, attend and bench through the CLI on the GPU
     layer) step layer ${T_LAYER:-300} env PYTHONUNBUFFERED=1 python3 "$here/compare_gpu.py" --diffuser ./bin/diffuser \
              --n ${LAYER_SIZES:-4096 16384} --out "$out/layer_gpu.json" ;;
+    blocks) step blocks ${T_BLOCKS:-200} ./bin/diffuser bench --backend cuda --pattern diffuser-blocks \
+              --sizes "${BLOCK_SIZES:-16384,65536}" --dtype fp32,bf16 --reps 7 --baselines none --json "$out/blocks.json" ;;
+    big) step big ${T_BIG:-240} ./bin/diffuser bench --backend cuda --sizes "${BIG_SIZES:-4194304}" --dtype bf16 \
+           --reps 3 --baselines none --json "$out/big.json" ;;
     cpu) step cpu ${T_CPU:-300} bash -c "lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-200; \
            for isa in avx2 avx512; do DIFFUSER_CPU_ISA=\$isa taskset -c 2,3 ./bin/diffuser bench --sizes 4096 \
            --threads 2 --reps 7 --json $out/cpu-\$isa.json; done; \
