@@ -19,7 +19,7 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
 packages=(cmake make g++ libboost-graph-dev libtbb-dev catch2 libeigen3-dev zlib1g-dev graphviz
-          libopenblas-dev nlohmann-json3-dev)
+          libopenblas-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,8 @@
+# Sequence-parallel diffusion over a Communicator (issue 16): head sharding and token partitioning.
+target_sources(diffuser_diffusion PRIVATE
+  src/distributed/split.cpp
+  src/distributed/rows.cpp
+  src/distributed/heads.cpp
+  src/distributed/halo_plan.cpp
+  src/distributed/tokens.cpp
+)
