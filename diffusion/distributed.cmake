@@ -5,4 +5,5 @@ target_sources(diffuser_diffusion PRIVATE
   src/distributed/heads.cpp
   src/distributed/halo_plan.cpp
   src/distributed/tokens.cpp
+  src/distributed/tokens_backward.cpp
 )

@@ -1,7 +1,7 @@
 // diffuser_mpi_check: the distributed modes against one process, run by mpirun with several ranks
 // (ctest runs it with 2 and 3). Every rank builds the same inputs and the single-process reference,
 // runs the distributed call on its rows and compares: head sharding bitwise, token partitioning
-// within 1e-6 relative. Prints one line per failed check; exit 0 only when every rank passed.
+// within 1e-6 relative (gradients 5e-6). Prints one line per failed check; exit 0 only when every rank passed.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -47,8 +47,12 @@ Tensor3View<const float> rows_of(const Tensor3<float>& t, std::int64_t begin, st
   return tensor3_view<const float>(t.buffer().data() + begin * t.h() * t.d(), end - begin, t.h(), t.d());
 }
 
+// Token partitioning sums the gradients that flow between ranks in another order than one process
+// (dK of a global token adds up to N terms): its gradients are held to 5e-6, its Z to 1e-6.
+constexpr double kForwardTolerance = 1e-6, kGradientTolerance = 5e-6;
+
 void compare(const Communicator& comm, const std::string& name, const Tensor3<float>& got, const Tensor3<float>& whole,
-             std::int64_t begin, bool bitwise) {
+             std::int64_t begin, bool bitwise, double tolerance = kForwardTolerance) {
   ++g_checks;
   const std::int64_t count = got.buffer().size();
   const float* ref = whole.buffer().data() + begin * whole.h() * whole.d();
@@ -63,7 +67,7 @@ void compare(const Communicator& comm, const std::string& name, const Tensor3<fl
   for (std::int64_t i = 0; i < whole.buffer().size(); ++i) scale = std::max(scale, std::fabs(double(whole.buffer()[i])));
   for (std::int64_t i = 0; i < count; ++i) worst = std::max(worst, std::fabs(double(got.buffer()[i]) - ref[i]));
   const double rel = worst / std::max(scale, 1e-30);
-  if (!(rel <= 1e-6)) fail(comm, cat(name, ": relative error ", rel, " > 1e-6"));
+  if (!(rel <= tolerance)) fail(comm, cat(name, ": relative error ", rel, " > ", tolerance));
 }
 
 struct Case {
@@ -116,16 +120,25 @@ void run_case(Communicator& comm, const Case& k) {
         dist::diffuse_tokens(comm, plan, rows_of(q, b, e), rows_of(kk, b, e), rows_of(v, b, e), own_mask, k.c);
     compare(comm, k.name + " / tokens / Z", z, ref, b, false);
   }
-  if (k.backward && P <= k.h) {
+  if (k.backward) {
     Tensor3<float> dq(k.n, k.h, k.d), dk(k.n, k.h, k.d), dv(k.n, k.h, k.d);
     const ReverseGraph rg(g);
     diffusion::diffuse_backward(g, rg, q.view(), kk.view(), v.view(), whole_mask, k.c, dz.view(), dq.view(), dk.view(),
                                 dv.view());
-    const dist::Gradients grads = dist::diffuse_backward_heads(comm, g, tokens, rows_of(q, b, e), rows_of(kk, b, e),
-                                                               rows_of(v, b, e), whole_mask, k.c, rows_of(dz, b, e));
-    compare(comm, k.name + " / heads / dQ", grads.dq, dq, b, true);
-    compare(comm, k.name + " / heads / dK", grads.dk, dk, b, true);
-    compare(comm, k.name + " / heads / dV", grads.dv, dv, b, true);
+    if (P <= k.h) {
+      const dist::Gradients grads = dist::diffuse_backward_heads(comm, g, tokens, rows_of(q, b, e), rows_of(kk, b, e),
+                                                                 rows_of(v, b, e), whole_mask, k.c, rows_of(dz, b, e));
+      compare(comm, k.name + " / heads / dQ", grads.dq, dq, b, true);
+      compare(comm, k.name + " / heads / dK", grads.dk, dk, b, true);
+      compare(comm, k.name + " / heads / dV", grads.dv, dv, b, true);
+    }
+    const dist::HaloPlan plan(comm, tokens, g);
+    const ops::NodeMask own_mask = k.mask ? ops::NodeMask{mask.data() + b, e - b} : ops::NodeMask{};
+    const dist::Gradients grads = dist::diffuse_backward_tokens(comm, plan, rows_of(q, b, e), rows_of(kk, b, e),
+                                                                rows_of(v, b, e), own_mask, k.c, rows_of(dz, b, e));
+    compare(comm, k.name + " / tokens / dQ", grads.dq, dq, b, false, kGradientTolerance);
+    compare(comm, k.name + " / tokens / dK", grads.dk, dk, b, false, kGradientTolerance);
+    compare(comm, k.name + " / tokens / dV", grads.dv, dv, b, false, kGradientTolerance);
   }
 }
 
@@ -133,13 +146,13 @@ std::vector<Case> cases() {
   std::vector<Case> list;
   list.push_back({.name = "ppr K=4, uneven rows and heads, hub rows across ranks", .backward = true});
   list.push_back({.name = "plain attention K=0", .c = Coefficients::ppr(0, 0.1), .backward = true});
-  list.push_back({.name = "theta, no hop (Z = theta_0 V)", .c = Coefficients::custom({0.7})});
+  list.push_back({.name = "theta, no hop (Z = theta_0 V)", .c = Coefficients::custom({0.7}), .backward = true});
   list.push_back({.name = "theta K=2", .c = Coefficients::custom({0.5, 0.3, 0.2}), .backward = true});
   list.push_back({.name = "heat K=5", .c = Coefficients::heat(5, 1.5), .backward = true});
   list.push_back({.name = "padding mask", .mask = true, .backward = true});
   list.push_back({.name = "a rank with no rows", .empty_rank = true, .backward = true});
   list.push_back({.name = "the recipe at N = 2048 (64 global tokens)", .pattern = "diffuser", .n = 2048, .h = 4,
-                  .d = 16});
+                  .d = 16, .backward = true});
   list.push_back({.name = "window graph, one head per rank", .pattern = "window:3", .n = 97, .h = 3, .d = 4,
                   .c = Coefficients::ppr(3, 0.2), .backward = true});
   return list;

@@ -1,5 +1,5 @@
-// `diffuser attend --distributed heads|tokens` under mpirun: the same Z (and, for heads, dQ, dK,
-// dV) as one process. Every rank builds the graph; rank 0 reads the .npy inputs, scatters each
+// `diffuser attend --distributed heads|tokens` under mpirun: the same Z (and dQ, dK, dV with
+// --grad-out) as one process. Every rank builds the graph; rank 0 reads the .npy inputs, scatters each
 // rank's rows, gathers the result rows and writes the outputs (all or nothing, as attend).
 #include <cstdio>
 #include <filesystem>
@@ -32,7 +32,7 @@ struct Options {
   int threads = 0;
 };
 
-Options parse(Args& args, DistributedMode mode, bool root) {
+Options parse(Args& args, bool root) {
   for (const char* unsupported : {"weights-out", "edges-out", "backend", "dtype"})
     if (args.get(unsupported))
       throw UsageError(cat("--", unsupported, " is not supported with --distributed (CPU, float32, Z and gradients only)"));
@@ -52,9 +52,6 @@ Options parse(Args& args, DistributedMode mode, bool root) {
   finish_except_graph_options(args);
   o.coeffs = coefficients_from(hops, alpha, theta, heat);
   if (o.grad_out.has_value() != o.grads_dir.has_value()) throw UsageError("--grad-out and --grads-dir go together");
-  if (o.grad_out && mode == DistributedMode::tokens)
-    throw UsageError("--grad-out with --distributed tokens: the backward of token partitioning is not implemented "
-                     "(use --distributed heads)");
   if (root) {
     std::vector<std::pair<std::string, fs::path>> outputs{{"out", o.out}};
     if (o.grads_dir)
@@ -92,7 +89,7 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
   const int me = comm.rank(), P = comm.size();
   const bool root = me == 0;
   Options o;
-  agreed(comm, [&] { o = parse(args, mode, root); });
+  agreed(comm, [&] { o = parse(args, root); });
   CommandContext command_context(o.threads);
   std::optional<GraphSource> src;
   agreed(comm, [&] {
@@ -182,6 +179,12 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
     plan_ms = sw.ms();
     const ops::NodeMask own_mask = o.mask ? ops::NodeMask{mask.data() + first, own} : ops::NodeMask{};
     z = dist::diffuse_tokens(comm, plan, view(q), view(k), view(v), own_mask, *o.coeffs, &forward);
+    if (o.grad_out) {
+      const Buffer<float> dz = scatter_rows(comm, tokens, dzw.data(), row);
+      dzw = Buffer<float>();
+      grads = dist::diffuse_backward_tokens(comm, plan, view(q), view(k), view(v), own_mask, *o.coeffs, view(dz),
+                                            &backward);
+    }
     if (root) std::printf("token partition (halo plan built in %.1f ms on rank 0):\n", plan_ms);
     print_partition(comm, plan);
   }

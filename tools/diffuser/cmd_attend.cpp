@@ -74,7 +74,7 @@ std::string attend_help() {
       "  --distributed heads|tokens   one sequence over the ranks of `mpirun -np P diffuser attend ...`\n"
       "                         (docs/DISTRIBUTED.md): heads = head sharding (P <= H, bitwise the same Z and\n"
       "                         gradients), tokens = token partitioning with halo exchange (any P <= N, Z\n"
-      "                         within 1e-6; no gradients). Rank 0 reads and writes the files; CPU, float32;\n"
+      "                         and gradients within 1e-6). Rank 0 reads and writes the files; CPU, float32;\n"
       "                         not with --weights-out, --edges-out, --backend, --dtype\n"
       "\n"
       "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"

@@ -146,4 +146,28 @@ void HaloPlan::exchange(Communicator& comm, void* local, std::int64_t row_bytes)
   comm.exchange(sends, recvs);
 }
 
+void HaloPlan::reduce(Communicator& comm, float* local, std::int64_t row_floats) const {
+  DIFFUSER_CHECK(comm.device() == Device::cpu, "HaloPlan::reduce: CPU buffers only");
+  const int P = comm.size();
+  Buffer<float> incoming(rows_sent() * row_floats);
+  std::vector<SendMessage> sends;
+  std::vector<RecvMessage> recvs;
+  std::int64_t offset = 0;
+  for (int p = 0; p < P; ++p) {
+    const auto pi = static_cast<std::size_t>(p);
+    if (recv_rows_[pi] > 0)
+      sends.push_back({p, local + recv_begin_[pi] * row_floats, recv_rows_[pi] * row_floats * std::int64_t{sizeof(float)}});
+    const auto rows = static_cast<std::int64_t>(send_rows_[pi].size());
+    if (rows > 0) recvs.push_back({p, incoming.data() + offset, rows * row_floats * std::int64_t{sizeof(float)}});
+    offset += rows * row_floats;
+  }
+  comm.exchange(sends, recvs);
+  offset = 0;
+  for (int p = 0; p < P; ++p) {  // in rank order: the same sums whatever the timing
+    const auto& list = send_rows_[static_cast<std::size_t>(p)];
+    add_rows(local + lo_ * row_floats, incoming.data() + offset, list, row_floats);
+    offset += static_cast<std::int64_t>(list.size()) * row_floats;
+  }
+}
+
 }  // namespace diffuser::diffusion::distributed

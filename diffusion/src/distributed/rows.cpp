@@ -52,4 +52,16 @@ void gather_rows(void* dst, const void* src, std::span<const std::int32_t> index
   });
 }
 
+void add_rows(float* dst, const float* src, std::span<const std::int32_t> index, std::int64_t row_floats) {
+  in_current_context([&] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, index.size(), 64), [&](const tbb::blocked_range<std::size_t>& b) {
+      for (std::size_t r = b.begin(); r < b.end(); ++r) {
+        float* d = dst + std::int64_t{index[r]} * row_floats;
+        const float* s = src + static_cast<std::int64_t>(r) * row_floats;
+        for (std::int64_t x = 0; x < row_floats; ++x) d[x] += s[x];
+      }
+    });
+  });
+}
+
 }  // namespace diffuser::diffusion::distributed

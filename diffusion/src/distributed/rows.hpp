@@ -17,4 +17,7 @@ void copy_rows(void* dst, std::int64_t dst_stride, const void* src, std::int64_t
 void gather_rows(void* dst, const void* src, std::span<const std::int32_t> index, std::int64_t row_bytes,
                  Device device);
 
+// dst[index[r]] += src[r] for every r (rows of row_floats floats; index without repeats). CPU.
+void add_rows(float* dst, const float* src, std::span<const std::int32_t> index, std::int64_t row_floats);
+
 }  // namespace diffuser::diffusion::distributed

@@ -6,7 +6,8 @@
 //           all-to-all turns the result back. Bitwise equal to one process. Needs P <= H.
 //   tokens: each rank owns its rows of the graph and, per hop, receives from the other ranks only
 //           the rows its edges read (a HaloPlan, built once per graph). Within ~1e-7 relative of
-//           one process (the kernels' row chunks and hub rows fall differently); forward only.
+//           one process (the kernels' row chunks and hub rows fall differently, and gradients
+//           from other ranks are added in another order).
 #pragma once
 
 #include <cstdint>
@@ -71,7 +72,7 @@ Gradients diffuse_backward_heads(Communicator& comm, const Csr& g, const Split& 
                                  Tensor3View<const float> v, ops::NodeMask mask, const Coefficients& c,
                                  Tensor3View<const float> dz, Stats* stats = nullptr);
 
-// ---- token partitioning with halo exchange (forward) --------------------------------------------
+// ---- token partitioning with halo exchange (forward and backward) -------------------------------
 
 // This rank's rows of the graph renumbered for local work, and which rows it exchanges with whom.
 // Local node ids keep the global order: [halo rows of lower ranks | own rows | halo rows of higher
@@ -99,6 +100,10 @@ class HaloPlan {
   // Fills the halo rows of `local` (local_nodes() rows of row_bytes bytes each, on comm.device())
   // from their owners' own rows. Collective.
   void exchange(Communicator& comm, void* local, std::int64_t row_bytes) const;
+  // The transpose of exchange() for gradients: adds the halo rows of `local` (local_nodes() rows of
+  // row_floats floats) into their owners' rows (peers in rank order). Halo rows are left as they
+  // were. Collective; CPU buffers.
+  void reduce(Communicator& comm, float* local, std::int64_t row_floats) const;
 
  private:
   void build(Communicator& comm, const Split& tokens, std::span<const std::int64_t> row_ptr,
@@ -114,5 +119,12 @@ class HaloPlan {
 Tensor3<float> diffuse_tokens(Communicator& comm, const HaloPlan& plan, Tensor3View<const float> q,
                               Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
                               const Coefficients& c, Stats* stats = nullptr);
+
+// dQ, dK, dV rows of this rank from its rows of dZ (as diffuse_backward, without dropout): the
+// forward is recomputed with its halo exchanges (hop inputs stored), then per hop the gradient
+// flowing to other ranks' rows goes back to them (reduce), and so do dK's halo rows. Collective.
+Gradients diffuse_backward_tokens(Communicator& comm, const HaloPlan& plan, Tensor3View<const float> q,
+                                  Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
+                                  const Coefficients& c, Tensor3View<const float> dz, Stats* stats = nullptr);
 
 }  // namespace diffuser::diffusion::distributed
