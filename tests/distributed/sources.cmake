@@ -4,6 +4,8 @@ list(APPEND DIFFUSER_TEST_SOURCES
   distributed/test_split_and_self.cpp
 )
 
+# The mpirun tests take a lock: two Open MPI launches starting together once failed to start (not
+# reproduced since), and several ranks each already share the cores.
 if(DIFFUSER_MPI_ENABLED)
   add_executable(diffuser_mpi_check distributed/mpi_check.cpp)
   target_link_libraries(diffuser_mpi_check PRIVATE diffuser_diffusion diffuser_graphs diffuser_engine)
@@ -12,11 +14,11 @@ if(DIFFUSER_MPI_ENABLED)
     add_test(NAME "distributed: heads and tokens against one process, ${ranks} ranks"
              COMMAND ${DIFFUSER_MPIRUN} -np ${ranks} $<TARGET_FILE:diffuser_mpi_check>)
     set_tests_properties("distributed: heads and tokens against one process, ${ranks} ranks" PROPERTIES
-                         TIMEOUT 300)
+                         TIMEOUT 300 RESOURCE_LOCK mpirun)
   endforeach()
   # The CLI under mpirun (tests/distributed/check_cli.sh): same Z as one process, bad launches.
   string(JOIN " " mpirun_words ${DIFFUSER_MPIRUN})
   add_test(NAME "distributed: diffuser attend and bench under mpirun"
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/distributed/check_cli.sh $<TARGET_FILE:diffuser> "${mpirun_words}")
-  set_tests_properties("distributed: diffuser attend and bench under mpirun" PROPERTIES TIMEOUT 600)
+  set_tests_properties("distributed: diffuser attend and bench under mpirun" PROPERTIES TIMEOUT 600 RESOURCE_LOCK mpirun)
 endif()

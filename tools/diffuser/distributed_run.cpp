@@ -40,15 +40,20 @@ int run_distributed(Args& args, const std::function<int(Communicator&)>& body) {
   if (!mpi_built())
     throw UsageError("--distributed needs a build with MPI (configure with -DDIFFUSER_MPI=ON; Debian: libopenmpi-dev)");
   MpiSession mpi(nullptr, nullptr);
+  std::unique_ptr<Communicator> comm;
   int rank = 0;
   try {
-    const std::unique_ptr<Communicator> comm = mpi_world_communicator();
+    comm = mpi_world_communicator();
     rank = comm->rank();
     require_same_on_all_ranks(*comm, hash_tokens(args.tokens()), "arguments");
     return body(*comm);
   } catch (const AgreedError& e) {
-    if (e.usage()) throw UsageError(one_line(e.what()));
-    throw Error(one_line(e.what()));
+    // Every rank prints its line before any of them exits: mpirun stops the others as soon as one
+    // process ends with a non-zero status.
+    std::fprintf(stderr, "diffuser %s: error: %s\n", args.command().c_str(), one_line(e.what()).c_str());
+    std::fflush(stderr);
+    comm->barrier();
+    return e.usage() ? 2 : 1;
   } catch (const std::exception& e) {
     // Seen by this rank only, perhaps while others wait in a collective: end the whole job.
     std::fprintf(stderr, "diffuser %s: error: rank %d: %s (ending every rank)\n", args.command().c_str(), rank,

@@ -25,8 +25,9 @@ DistributedMode parse_distributed_mode(const std::string& text);
 const char* distributed_mode_name(DistributedMode mode);
 
 // Starts MPI, checks that every rank got the same arguments, runs body(comm) and ends MPI.
-// Agreed errors are rethrown on every rank (main prints them, exit 1 or 2); any other error is
-// printed with its rank and ends the job (MPI_Abort).
+// Agreed errors are printed by every rank (one line, as main prints errors) before any rank
+// leaves, and give exit status 1 (2 for usage); any other error is printed with its rank and ends
+// the job (MPI_Abort).
 int run_distributed(Args& args, const std::function<int(Communicator&)>& body);
 
 // Runs f on this rank, then agrees: every rank throws the first failing rank's error.
