@@ -108,6 +108,10 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
     if (g.num_nodes() != in.n)
       throw Error(cat("N mismatch: the graph (", src->description, ") has ", g.num_nodes(), " nodes but ",
                       o.q.string(), " has ", in.n, " tokens"));
+    // Rank 0 holds the whole inputs and outputs (Q, K, V, dZ; Z, dQ, dK, dV).
+    const std::int64_t whole = in.n * in.h * in.d * 4;
+    require_memory(whole * (o.grad_out ? 8 : 4), cat("rank 0 reading and writing the whole arrays (N=", in.n,
+                                                     " H=", in.h, " D=", in.d, ")"));
     qw = load_features(in.q, in);
     kw = load_features(in.k, in);
     vw = load_features(in.v, in);
@@ -130,6 +134,13 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
       throw Error(cat("--distributed heads with ", P, " ranks needs at least ", P, " heads, the inputs have ", H,
                       " (use --distributed tokens)"));
   });
+  const int hops = o.coeffs->plain_attention() ? 1 : o.coeffs->hops();
+  if (mode == DistributedMode::heads)
+    agreed(comm, [&] {
+      const std::int64_t bytes = dist::heads_rank_bytes(n, g.num_edges(), H, D, P, hops, o.grad_out.has_value());
+      if (root) std::printf("memory per rank (model, heads): %s\n", format_bytes(bytes).c_str());
+      require_memory(bytes, cat("rank ", me, " of ", P, " (heads, N=", n, " E=", g.num_edges(), ")"));
+    });
   Buffer<std::uint8_t> mask;
   if (o.mask) {
     mask = root ? std::move(mw) : Buffer<std::uint8_t>(n);
@@ -177,6 +188,11 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
     sw.reset();
     const dist::HaloPlan plan(comm, tokens, g);
     plan_ms = sw.ms();
+    agreed(comm, [&] {
+      const std::int64_t bytes = dist::tokens_rank_bytes(plan, H, D, hops, o.grad_out.has_value());
+      require_memory(bytes, cat("rank ", me, " of ", P, " (tokens, ", plan.local_nodes(), " local rows, ",
+                                plan.local_graph().num_edges(), " edges)"));
+    });
     const ops::NodeMask own_mask = o.mask ? ops::NodeMask{mask.data() + first, own} : ops::NodeMask{};
     z = dist::diffuse_tokens(comm, plan, view(q), view(k), view(v), own_mask, *o.coeffs, &forward);
     if (o.grad_out) {

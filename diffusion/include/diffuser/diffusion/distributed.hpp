@@ -56,6 +56,11 @@ struct Stats {
 
 // ---- head sharding (forward and backward) -------------------------------------------------------
 
+// Bytes one rank allocates at its peak in diffuse_heads (backward: diffuse_backward_heads), the
+// model of docs/DISTRIBUTED.md: not counting the caller's inputs or its copy of the whole graph.
+std::int64_t heads_rank_bytes(std::int64_t n, std::int64_t edges, std::int64_t heads, std::int64_t dim, int ranks,
+                              int hops, bool backward);
+
 // Z rows of this rank, (tokens.size(rank), H, D) on comm.device(). g: the whole graph, on every
 // rank, on comm.device(); q, k, v: this rank's rows (heads contiguous: stride_h == D); mask: the
 // whole sequence's (N bytes) or empty. Every rank must pass the same g, tokens, c, mask and H, D.
@@ -113,6 +118,10 @@ class HaloPlan {
   std::vector<std::int64_t> recv_begin_, recv_rows_;    // per peer: first local halo row, count
   std::vector<std::vector<std::int32_t>> send_rows_;    // per peer: own-relative rows to send
 };
+
+// Bytes this rank allocates at its peak in diffuse_tokens (backward: diffuse_backward_tokens), not
+// counting the caller's inputs and the plan.
+std::int64_t tokens_rank_bytes(const HaloPlan& plan, std::int64_t heads, std::int64_t dim, int hops, bool backward);
 
 // Z rows of this rank (plan.own_rows(), H, D) on comm.device(). q, k, v: this rank's rows; mask:
 // this rank's rows (own_rows() bytes) or empty on every rank. Collective.
