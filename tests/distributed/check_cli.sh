@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `diffuser attend|bench --distributed` under mpirun (ctest): the same Z and gradients as one
 # process, and bad launches that end every rank with one clear line, no hang, no output file.
-# usage: check_cli.sh DIFFUSER "MPIRUN ARGS..."
+# usage: check_cli.sh DIFFUSER "MPIRUN ARGS..." [PYTHON]
 set -uo pipefail
 diffuser=$1
 read -r -a mpirun <<<"$2"
+python=${3:-python3}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -14,7 +15,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 run() { timeout 120 "${mpirun[@]}" "$@"; }
 
-python3 "$here/npy_tool.py" make 601 5 8 q.npy k.npy v.npy dz.npy m.npy
+"$python" "$here/npy_tool.py" make 601 5 8 q.npy k.npy v.npy dz.npy m.npy
 graph=(--pattern "blocks:16+random:8+global-at:0,400" --n 601 --seed 3)
 ins=(--q q.npy --k k.npy --v v.npy --mask m.npy --hops 4 --threads 1)
 
@@ -33,9 +34,9 @@ done
 for p in 2 3; do
   run -np $p "$diffuser" attend "${graph[@]}" "${ins[@]}" --out zt$p.npy --grad-out dz.npy --grads-dir gt$p \
     --distributed tokens >out.txt 2>&1 || { cat out.txt; fail "tokens with $p ranks"; }
-  python3 "$here/npy_tool.py" compare z1.npy zt$p.npy 1e-6 || fail "tokens with $p ranks: Z not within 1e-6"
+  "$python" "$here/npy_tool.py" compare z1.npy zt$p.npy 1e-6 || fail "tokens with $p ranks: Z not within 1e-6"
   for g in dQ dK dV; do
-    python3 "$here/npy_tool.py" compare g1/$g.npy gt$p/$g.npy 5e-6 || fail "tokens with $p ranks: $g not within 5e-6"
+    "$python" "$here/npy_tool.py" compare g1/$g.npy gt$p/$g.npy 5e-6 || fail "tokens with $p ranks: $g not within 5e-6"
   done
   grep -q "halo rows per hop" out.txt || fail "tokens with $p ranks: no partition lines"
 done

@@ -16,9 +16,15 @@ if(DIFFUSER_MPI_ENABLED)
     set_tests_properties("distributed: heads and tokens against one process, ${ranks} ranks" PROPERTIES
                          TIMEOUT 300 RESOURCE_LOCK mpirun)
   endforeach()
-  # The CLI under mpirun (tests/distributed/check_cli.sh): same Z as one process, bad launches.
-  string(JOIN " " mpirun_words ${DIFFUSER_MPIRUN})
-  add_test(NAME "distributed: diffuser attend and bench under mpirun"
-           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/distributed/check_cli.sh $<TARGET_FILE:diffuser> "${mpirun_words}")
-  set_tests_properties("distributed: diffuser attend and bench under mpirun" PROPERTIES TIMEOUT 600 RESOURCE_LOCK mpirun)
+  # The CLI under mpirun (tests/distributed/check_cli.sh; npy_tool.py needs Python, not NumPy): the
+  # same Z and gradients as one process, bad launches.
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    string(JOIN " " mpirun_words ${DIFFUSER_MPIRUN})
+    add_test(NAME "distributed: diffuser attend and bench under mpirun"
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/distributed/check_cli.sh $<TARGET_FILE:diffuser> "${mpirun_words}"
+                     ${Python3_EXECUTABLE})
+    set_tests_properties("distributed: diffuser attend and bench under mpirun" PROPERTIES TIMEOUT 600
+                         RESOURCE_LOCK mpirun)
+  endif()
 endif()
