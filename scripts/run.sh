@@ -20,7 +20,8 @@ jobs=${JOBS:-$(nproc)}
 
 packages=(cmake make g++ pkg-config libboost-graph-dev libtbb-dev catch2 libeigen3-dev graphviz
           libopenblas-dev nlohmann-json3-dev libexpat1-dev libcairo2-dev fonts-dejavu-core libspectra-dev
-          python3-dev pybind11-dev python3-numpy python3-scipy python3-networkx python3-pytest python3-torch)
+          python3-dev pybind11-dev python3-numpy python3-scipy python3-networkx python3-pytest python3-torch
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 
@@ -95,6 +96,27 @@ std::vector<std::int32_t> edge_pairs(const Csr& g) {
       out[e++] = static_cast<std::int32_t>(i);
     }
   return out;
+}
+
+diffusion::Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<double> alpha,
+                               std::optional<std::vector<double>> theta, std::optional<double> heat) {
+  if (theta && heat) throw UsageError("--theta and --heat are mutually exclusive");
+  if (theta && (hops || alpha))
+    throw UsageError(cat("--theta gives theta_0..theta_K itself (here K = ", theta->size() - 1, "); drop --",
+                         hops ? "hops" : "alpha"));
+  if (heat && alpha) throw UsageError("--alpha applies to the PPR coefficients, not to --heat");
+  if (hops && (*hops < 0 || *hops > diffusion::kMaxHops))
+    throw UsageError(cat("--hops must be in [0, ", diffusion::kMaxHops, "], got ", *hops));
+  if (alpha && !(*alpha >= 0.0 && *alpha <= 1.0))
+    throw UsageError(cat("--alpha must be in [0, 1], got ", *alpha));
+  if (heat && !(*heat >= 0.0)) throw UsageError(cat("--heat must be >= 0, got ", *heat));
+  if (theta && static_cast<std::int64_t>(theta->size()) - 1 > diffusion::kMaxHops)
+    throw UsageError(cat("--theta has ", theta->size(), " values; at most ", diffusion::kMaxHops + 1,
+                         " (K <= ", diffusion::kMaxHops, ")"));
+  const int k = static_cast<int>(hops.value_or(5));
+  if (theta) return diffusion::Coefficients::custom(*theta);
+  if (heat) return diffusion::Coefficients::heat(k, *heat);
+  return diffusion::Coefficients::ppr(k, alpha.value_or(0.1));
 }
 
 }  // namespace diffuser::cli

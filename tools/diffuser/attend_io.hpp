@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/csr.hpp>
 #include <diffuser/engine/npy.hpp>
@@ -36,6 +37,10 @@ Buffer<std::uint8_t> load_mask(const AttendInputs& in);
 
 // "q.npy (64, 2, 8) <f4"
 std::string describe_input(const std::filesystem::path& path, const npy::Header& h);
+
+// The coefficients from --hops, --alpha, --theta, --heat (UsageError for a bad combination).
+diffusion::Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<double> alpha,
+                                          std::optional<std::vector<double>> theta, std::optional<double> heat);
 
 // (src, dst) of every edge of a CPU graph in CSR order, flattened to (E, 2) int32.
 std::vector<std::int32_t> edge_pairs(const Csr& g);

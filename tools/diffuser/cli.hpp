@@ -15,6 +15,8 @@ class Args {
   Args(std::string command, std::vector<std::string> tokens);
 
   const std::string& command() const { return command_; }
+  // Every token as given (consumed or not): what ranks of one job compare to agree on arguments.
+  const std::vector<std::string>& tokens() const { return tokens_; }
   // True if --name is present (consumes it). Flags take no value.
   bool flag(std::string_view name);
   // The value of --name VALUE or --name=VALUE (consumes both); nullopt if absent. Throws UsageError

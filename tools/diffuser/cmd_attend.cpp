@@ -18,6 +18,7 @@
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
 
+#include "attend_distributed.hpp"
 #include "attend_io.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
@@ -38,7 +39,7 @@ std::string attend_help() {
       "                       --q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy\n"
       "                       [--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]\n"
       "                       [--weights-out W.npy] [--edges-out E.npy] [--threads T] [--backend cpu|cuda]\n"
-      "                       [--dtype fp32|bf16]\n"
+      "                       [--dtype fp32|bf16] [--distributed heads|tokens]\n"
       "\n"
       "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
       "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n"
@@ -70,6 +71,11 @@ std::string attend_help() {
       "  --backend cpu|cuda     where to compute (default cpu); cuda needs a CUDA build and a GPU\n"
       "  --dtype fp32|bf16      storage of Q, K, V and the hop buffers (default fp32): bf16 halves the\n"
       "                         bytes the hops move; weights and sums stay float32, Z is written as float32\n"
+      "  --distributed heads|tokens   one sequence over the ranks of `mpirun -np P diffuser attend ...`\n"
+      "                         (docs/DISTRIBUTED.md): heads = head sharding (P <= H, bitwise the same Z and\n"
+      "                         gradients), tokens = token partitioning with halo exchange (any P <= N, Z\n"
+      "                         and gradients within 1e-6). Rank 0 reads and writes the files; CPU, float32;\n"
+      "                         not with --weights-out, --edges-out, --backend, --dtype\n"
       "\n"
       "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
       "available memory before Q, K, V are loaded), the time of each stage (graph, load, weights,\n"
@@ -82,27 +88,6 @@ std::string attend_help() {
       "                  --out z.npy --weights-out w.npy --edges-out e.npy --threads 2\n"
       "\n"
       "exit status: 0 success, 1 bad data (file, shape, dtype, NaN, N mismatch, memory), 2 bad usage.\n");
-}
-
-Coefficients coefficients_from(std::optional<std::int64_t> hops, std::optional<double> alpha,
-                               std::optional<std::vector<double>> theta, std::optional<double> heat) {
-  if (theta && heat) throw UsageError("--theta and --heat are mutually exclusive");
-  if (theta && (hops || alpha))
-    throw UsageError(cat("--theta gives theta_0..theta_K itself (here K = ", theta->size() - 1, "); drop --",
-                         hops ? "hops" : "alpha"));
-  if (heat && alpha) throw UsageError("--alpha applies to the PPR coefficients, not to --heat");
-  if (hops && (*hops < 0 || *hops > diffusion::kMaxHops))
-    throw UsageError(cat("--hops must be in [0, ", diffusion::kMaxHops, "], got ", *hops));
-  if (alpha && !(*alpha >= 0.0 && *alpha <= 1.0))
-    throw UsageError(cat("--alpha must be in [0, 1], got ", *alpha));
-  if (heat && !(*heat >= 0.0)) throw UsageError(cat("--heat must be >= 0, got ", *heat));
-  if (theta && static_cast<std::int64_t>(theta->size()) - 1 > diffusion::kMaxHops)
-    throw UsageError(cat("--theta has ", theta->size(), " values; at most ", diffusion::kMaxHops + 1,
-                         " (K <= ", diffusion::kMaxHops, ")"));
-  const int k = static_cast<int>(hops.value_or(5));
-  if (theta) return Coefficients::custom(*theta);
-  if (heat) return Coefficients::heat(k, *heat);
-  return Coefficients::ppr(k, alpha.value_or(0.1));
 }
 
 // Non-finite results are reported with the stage that produced them. The weights are a softmax of
@@ -302,8 +287,13 @@ int run_attend_body(Args& args) {
   return 0;
 }
 
+int run_attend_any(Args& args) {
+  if (const auto mode = args.get("distributed")) return run_attend_distributed(args, *mode);
+  return run_attend_body(args);
+}
+
 int run_attend(Args& args) {
-  return with_one_line_errors(args, &run_attend_body);
+  return with_one_line_errors(args, &run_attend_any);
 }
 
 const Registrar reg({"attend", "Diffuser attention on .npy files: Q, K, V (N, H, D) and a graph -> Z",

@@ -21,6 +21,7 @@
 #include <diffuser/engine/sys.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
+#include "bench_distributed.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
 #include "demo_data.hpp"
@@ -69,10 +70,15 @@ const char* const kHelp =
     "  --variants LIST  (cuda) kernel schedules to time side by side, separated by ';'\n"
     "                   (e.g. 'hop=w32;hop=w16;hop=h2;hop=row,layout=em'; see baselines.hpp)\n"
     "  --schedule SPEC  (cuda) the kernel schedule of the main runs (default: the built-in one)\n"
-    "  --device-graph   (cuda) also build each graph on the GPU from its edge list and check it\n\n"
+    "  --device-graph   (cuda) also build each graph on the GPU from its edge list and check it\n"
+    "  --distributed heads|tokens  time the sequence-parallel forward over the ranks of\n"
+    "                   `mpirun -np P diffuser bench ...` (--sizes, --pattern, --heads, --dim, --hops,\n"
+    "                   --alpha, --reps, --seed, --threads): per rank the time, compute vs communication\n"
+    "                   and the bytes sent and received (docs/DISTRIBUTED.md)\n\n"
     "examples:\n"
     "  diffuser bench --sizes 1024,4096 --threads 2\n"
-    "  diffuser bench --backend cuda --sizes 4096,65536 --dtype fp32,bf16\n";
+    "  diffuser bench --backend cuda --sizes 4096,65536 --dtype fp32,bf16\n"
+    "  mpirun -np 2 diffuser bench --distributed heads --sizes 16384 --threads 1\n";
 
 struct Row {
   std::int64_t n = 0, edges = 0;
@@ -480,6 +486,7 @@ int run_cuda(const CudaOptions& o) {
 }
 
 int run(Args& args) {
+  if (const auto mode = args.get("distributed")) return run_bench_distributed(args, *mode);
   const auto sizes = parse_sizes(args.get("sizes").value_or("1024,4096,16384,65536"));
   const std::string pattern = args.get("pattern").value_or("diffuser");
   const auto H = args.get_int("heads", 12), D = args.get_int("dim", 64);

@@ -7,4 +7,7 @@ list(APPEND DIFFUSER_CLI_SOURCES
   diffuser/demo_data.cpp
   diffuser/tool_util.cpp
   diffuser/cmd_bench.cpp
+  diffuser/distributed_run.cpp
+  diffuser/attend_distributed.cpp
+  diffuser/bench_distributed.cpp
 )

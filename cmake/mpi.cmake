@@ -1,0 +1,30 @@
+# Decides whether the communicator's MPI transport is built (DIFFUSER_MPI: AUTO when MPI is found)
+# and, with the CUDA backend, the NCCL transport (the toolkit's nccl.h and libnccl; bootstrapped
+# over MPI, so it needs MPI too).
+set(DIFFUSER_MPI_ENABLED OFF)
+set(DIFFUSER_NCCL_ENABLED OFF)
+if(NOT DIFFUSER_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(DIFFUSER_MPI_ENABLED ON)
+  elseif(DIFFUSER_MPI STREQUAL "ON")
+    message(FATAL_ERROR "DIFFUSER_MPI=ON but no MPI was found (Debian: apt-get install libopenmpi-dev openmpi-bin)")
+  else()
+    message(STATUS "diffuser: no MPI found, building without the distributed transports")
+  endif()
+endif()
+
+if(DIFFUSER_MPI_ENABLED AND DIFFUSER_CUDA_ENABLED)
+  find_path(DIFFUSER_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(DIFFUSER_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(DIFFUSER_NCCL_INCLUDE_DIR AND DIFFUSER_NCCL_LIBRARY)
+    set(DIFFUSER_NCCL_ENABLED ON)
+  else()
+    message(STATUS "diffuser: no NCCL found next to the CUDA toolkit, building without the NCCL transport")
+  endif()
+endif()
+
+# mpirun for the tests (as root, as in CI, Open MPI needs to be told that this is intended).
+if(DIFFUSER_MPI_ENABLED)
+  set(DIFFUSER_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root)
+endif()
