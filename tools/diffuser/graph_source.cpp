@@ -8,12 +8,23 @@
 
 namespace diffuser::cli {
 
-const char* const kGraphOptionsHelp =
-    "graph (one of):\n"
-    "  --pattern SPEC --n N   a pattern expression over N tokens (terms: `diffuser graph --help`)\n"
-    "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the\n"
-    "                         file's node count, or its largest id + 1\n"
-    "  --seed S               seed of the random pattern terms (default 0)\n";
+OptionGroup graph_option_group() {
+  return {"graph (one of)",
+          {{.label = "--pattern SPEC", .help = "a pattern expression over N tokens (terms: `diffuser graph --help`)"},
+           {.label = "--graph FILE",
+            .help = "a graph file (.txt .mtx .npy .dot .graphml); N defaults to the file's node count, or its "
+                    "largest id + 1"},
+           {.label = "--n N",
+            .help = "the number of tokens: needed by --pattern; with --graph it may add trailing tokens without "
+                    "edges",
+            .type = Option::Type::integer,
+            .min = 1,
+            .max = static_cast<double>(kMaxNodes)},
+           {.label = "--seed S",
+            .help = "seed of the random pattern terms (default 0)",
+            .type = Option::Type::integer,
+            .min = 0}}};
+}
 
 std::vector<std::pair<std::string, std::filesystem::path>> graph_inputs(const Args& args) {
   Args probe = args;
