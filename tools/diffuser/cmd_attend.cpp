@@ -318,6 +318,7 @@ const Registrar reg({
              "                  --out z.npy --weights-out w.npy --edges-out e.npy --threads 2\n"
              "\n"
              "exit status: 0 success, 1 bad data (file, shape, dtype, NaN, N mismatch, memory), 2 bad usage.\n",
+    .docs = "[GPU.md](GPU.md), [LAYER.md](LAYER.md)",
     .run = &run_attend,
     .order = 20,
 });

@@ -733,6 +733,7 @@ const Registrar reg({
     .notes = "examples:\n"
              "  diffuser bench --sizes 1024,4096 --threads 2\n"
              "  diffuser bench --backend cuda --sizes 4096,65536 --dtype fp32,bf16\n",
+    .docs = "[BENCHMARKS.md](BENCHMARKS.md), [GPU.md](GPU.md)",
     .run = &run,
     .order = 40,
 });

@@ -211,6 +211,7 @@ const Registrar reg({
              "                  --y eval_accuracy --hline 0.1=chance --out accuracy.svg\n"
              "\n"
              "exit status: 0 success, 1 bad data (a missing log.csv or column), 2 bad usage.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
     .run = &run_curves,
     .order = 39,
 });

@@ -224,6 +224,7 @@ const Registrar reg({
              "  diffuser data --task retrieval --n 1024 --distance 160 --jitter 64 --count 2000 --seed 1 --out data/ret\n"
              "\n"
              "exit status: 0 success, 1 bad data (output folder), 2 bad usage.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
     .run = &run_data,
     .order = 36,
 });

@@ -339,6 +339,7 @@ const Registrar reg({
              "  diffuser layer --config c.json --bench --n 4096\n"
              "\n"
              "exit status: 0 success, 1 bad data (file, shape, dtype, missing tensor, NaN), 2 bad usage.\n",
+    .docs = "[LAYER.md](LAYER.md)",
     .run = &run_layer,
     .order = 35,
 });

@@ -180,6 +180,7 @@ const Registrar reg({
              "  diffuser mass --pattern window:8 --n 1024 --q q.npy --k k.npy --json\n"
              "\n"
              "exit status: 0 success, 1 bad data (file, shape, N mismatch, NaN), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
     .run = &run_mass,
     .order = 70,
 });

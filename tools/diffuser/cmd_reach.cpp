@@ -210,6 +210,7 @@ const Registrar reg({
              "  diffuser reach --pattern diffuser --n 65536 --exact --backend cuda\n"
              "\n"
              "exit status: 0 success, 1 bad data (file, too few tokens, memory, no GPU for cuda), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
     .run = &run_reach,
     .order = 50,
 });

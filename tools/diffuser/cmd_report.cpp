@@ -147,6 +147,7 @@ const Registrar reg({
              "                  --pattern bigbird=bigbird:64:1:1 --n 4096 --out report.html\n"
              "\n"
              "exit status: 0 success, 1 bad data (pattern file, memory), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
     .run = &run_report,
     .order = 90,
 });

@@ -296,6 +296,7 @@ const Registrar reg({
              "\n"
              "exit status: 0 success (also when not converged or unreliable: see the JSON), 1 bad data, 2 bad\n"
              "usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
     .run = &run_spectral,
     .order = 60,
 });

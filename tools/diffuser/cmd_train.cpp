@@ -19,6 +19,7 @@
 
 #include "cli.hpp"
 #include "command_context.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 #include "train_log.hpp"
 #include "train_setup.hpp"
@@ -30,6 +31,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace diffuser::attention;
 using namespace diffuser::training;
+
+// "1.2346" for fixed(1.23456, 4): the progress detail's numbers.
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
 
 void write_text(const fs::path& path, const std::string& text) {
   AtomicOutput out(path, false);
@@ -52,6 +60,7 @@ int run_train_body(Args& args) {
   const std::int64_t keep_checkpoints = args.get_int("keep-checkpoints", 0);
   const std::int64_t log_every = args.get_int("log-every", 1);
   const bool overwrite = args.flag("overwrite");
+  const bool quiet = args.flag("quiet");
   const int threads = threads_option(args);
   args.finish();
   if (resume_arg && init_arg) throw UsageError("give either --resume or --init, not both");
@@ -184,7 +193,7 @@ int run_train_body(Args& args) {
   state.options_json = o.to_json();
   state.data_fingerprint = data_fp;
   std::int64_t last_checkpoint = resumed ? resumed->step : -1;
-  auto checkpoint = [&](TrainProgress& progress) {
+  auto checkpoint = [&](Progress& progress) {
     state.step = trainer.step_count();
     state.cursor = trainer.cursor();
     const fs::path p = out_dir / checkpoint_name(state.step);
@@ -199,9 +208,10 @@ int run_train_body(Args& args) {
   };
 
   StopSignals signals;
-  TrainProgress progress;
-  const std::int64_t print_every = std::max<std::int64_t>(1, (o.steps - first_step) / 20);
-  double recent_step_s = 0.0;
+  // Progress on stderr through the shared reporter (a bar on a terminal, sparse lines otherwise);
+  // stdout keeps the run's description and its result.
+  Progress progress("train", progress_style(quiet));
+  progress.stage("steps", static_cast<double>(o.steps - first_step));
   std::optional<EvalResult> last_eval;
   std::int64_t last_eval_step = -1;
   double tokens_total = 0.0, seconds_total = 0.0;
@@ -220,7 +230,6 @@ int run_train_body(Args& args) {
     elapsed += step_s;
     tokens_total += static_cast<double>(s.tokens);
     seconds_total += step_s;
-    recent_step_s = recent_step_s == 0.0 ? step_s : 0.8 * recent_step_s + 0.2 * step_s;
 
     LogRow row;
     row.step = s.step;
@@ -240,7 +249,7 @@ int run_train_body(Args& args) {
         last_eval_step = s.step;
         row.eval_loss = last_eval->loss;
         row.eval_accuracy = last_eval->accuracy();
-        progress.note(cat("eval:     step ", s.step, ": loss ", last_eval->loss, ", accuracy ",
+        progress.note(cat("evaluation at step ", s.step, ": loss ", last_eval->loss, ", accuracy ",
                           100.0 * last_eval->accuracy(), "% (", last_eval->correct, "/", last_eval->count,
                           ", ", format_duration(ew.seconds()), ")"));
       }
@@ -249,15 +258,18 @@ int run_train_body(Args& args) {
       log.add(row);
       log.write();
     }
-    progress.update(s.step, o.steps, s.loss, row.tokens_per_s,
-                    recent_step_s * static_cast<double>(o.steps - s.step), s.step % print_every == 0 || last);
+    progress.update(static_cast<double>(s.step - first_step),
+                    cat("step ", s.step, "/", o.steps, ", loss ", fixed(s.loss, 4), ", ",
+                        fixed(row.tokens_per_s, 0), " tokens/s"));
     if (checkpoint_every > 0 && s.step % checkpoint_every == 0 && !last) checkpoint(progress);
   }
 
   if (const int sig = StopSignals::received()) {
     if (last_checkpoint != trainer.step_count()) checkpoint(progress);
-    progress.note(cat("stopped:  ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", trainer.step_count(),
-                      "; resume with --resume ", (out_dir / checkpoint_name(trainer.step_count())).string()));
+    progress.finish();
+    std::printf("stopped:  %s at step %lld; resume with --resume %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                static_cast<long long>(trainer.step_count()),
+                (out_dir / checkpoint_name(trainer.step_count())).c_str());
     return 128 + sig;
   }
   checkpoint(progress);
@@ -365,6 +377,7 @@ const Registrar reg({
              "\n"
              "exit status: 0 success, 1 bad data (files, config not fitting the data or the checkpoint, a loss\n"
              "that is not finite), 2 bad usage, 130 / 143 stopped by SIGINT / SIGTERM after a checkpoint.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
     .run = &run_train,
     .order = 37,
 });

@@ -186,6 +186,7 @@ const Registrar reg({
              "  diffuser viz --pattern 'window:1+global:1' --n 24 --kind graph --out g.svg\n"
              "\n"
              "exit status: 0 success, 1 bad data (file, token out of range, N too large for the kind), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
     .run = &run_viz,
     .order = 80,
 });
