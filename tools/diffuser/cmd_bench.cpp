@@ -708,7 +708,7 @@ const Registrar reg({
           {.label = "--hops K", .help = "hops (default 5)", .type = Option::Type::integer},
           {.label = "--alpha A", .help = "teleport weight (default 0.1)", .type = Option::Type::number},
           {.label = "--reps R",
-           .help = "timed repetitions per N (default 5)", .type = Option::Type::integer},
+           .help = "timed repetitions per N (default 5)", .type = Option::Type::integer, .min = 1},
           {.label = "--threads T", .help = "CPU threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
           {.label = "--backend cpu|cuda", .help = "where to time (default cpu)"},
           {.label = "--seed S",
