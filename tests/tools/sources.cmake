@@ -10,6 +10,7 @@ list(APPEND DIFFUSER_TEST_SOURCES
   tools/test_cli_reliability.cpp
   tools/test_cli_json.cpp
   tools/test_cli_support.cpp
+  tools/test_cli_table.cpp
 )
 # The CLI's shared pieces (JSON output, progress) are a library the tests link directly.
 list(APPEND DIFFUSER_TEST_LIBRARIES diffuser_cli_support)

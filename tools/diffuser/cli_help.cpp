@@ -13,40 +13,30 @@ namespace {
 constexpr std::size_t kWidth = 100;    // --help lines wrap here
 constexpr std::size_t kLabelMax = 22;  // longer labels put their text on the next line
 
-// Appends `text` wrapped at kWidth, every line after the first indented by `indent`; a '\n' in the
-// text starts a new line that keeps its own leading blanks (aligned lists inside a help text).
+// Appends `text` wrapped at kWidth, every line after the first indented by `indent`. A '\n' in the
+// text starts a line that is kept as written, after the indent (an aligned list inside a help).
 void append_wrapped(std::string& out, const std::string& text, std::size_t first_column, std::size_t indent) {
-  std::size_t column = first_column;
   std::istringstream lines(text);
-  bool first_line = true;
-  for (std::string line; std::getline(lines, line);) {
-    std::size_t extra = 0;
-    if (!first_line) {
+  std::string paragraph;
+  std::getline(lines, paragraph);
+  std::size_t column = first_column;
+  bool first_word = true;
+  std::istringstream words(paragraph);
+  for (std::string w; words >> w;) {
+    if (!first_word && column + 1 + w.size() > kWidth) {
       out += "\n" + std::string(indent, ' ');
       column = indent;
-      extra = line.find_first_not_of(' ');
-      if (extra == std::string::npos) extra = 0;
-      out += std::string(extra, ' ');
-      column += extra;
+      first_word = true;
     }
-    first_line = false;
-    std::istringstream words(line);
-    bool first_word = true;
-    for (std::string w; words >> w;) {
-      if (!first_word && column + 1 + w.size() > kWidth) {
-        out += "\n" + std::string(indent + extra, ' ');
-        column = indent + extra;
-        first_word = true;
-      }
-      if (!first_word) {
-        out += ' ';
-        ++column;
-      }
-      out += w;
-      column += w.size();
-      first_word = false;
+    if (!first_word) {
+      out += ' ';
+      ++column;
     }
+    out += w;
+    column += w.size();
+    first_word = false;
   }
+  for (std::string line; std::getline(lines, line);) out += "\n" + std::string(indent, ' ') + line;
   out += "\n";
 }
 
@@ -118,7 +108,7 @@ std::string help_text(const Command& c) {
   for (const auto& g : c.options)
     for (const auto& o : g.options)
       if (o.label.size() <= kLabelMax) label_width = std::max(label_width, o.label.size());
-  const std::size_t column = 2 + label_width + 2;
+  const std::size_t column = std::max<std::size_t>(25, 2 + label_width + 2);  // 25: as the hand-made helps
   if (!c.options.empty()) out += "\n";
   for (const auto& g : c.options) {
     if (!g.title.empty()) out += g.title + ":\n";
@@ -161,12 +151,14 @@ std::string markdown_reference(const std::string& template_text) {
     for (const auto& c : commands())
       if (c.name != "help") text += cat("\n## `diffuser ", c.name, "`\n\n@usage ", c.name, "@\n\n@options ", c.name, "@\n");
   }
-  text = replace_all(text, "@commands@", commands_table(), false, "");
+  std::string table = commands_table();
+  table.pop_back();  // the template's line break follows
+  text = replace_all(text, "@commands@", table, false, "");
   for (const auto& c : commands()) {
     if (c.name == "help") continue;
     text = replace_all(text, cat("@usage ", c.name, "@"), "```\n" + synopsis(c, "") + "```", true, c.name);
-    std::string table = option_table(c);
-    table.pop_back();  // the template's line break follows
+    table = option_table(c);
+    table.pop_back();
     text = replace_all(text, cat("@options ", c.name, "@"), table, true, c.name);
   }
   return text;

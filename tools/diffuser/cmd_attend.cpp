@@ -260,8 +260,8 @@ const Registrar reg({
     .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N])",
               "--q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy",
               "[--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]",
-              "[--weights-out W.npy] [--edges-out E.npy] [--threads T] [--backend cpu|cuda]",
-              "[--dtype fp32|bf16]"},
+              "[--weights-out W.npy] [--edges-out E.npy] [--grad-out dZ.npy --grads-dir DIR]",
+              "[--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]"},
     .about = "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
              "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n",
     .options = {
@@ -302,7 +302,7 @@ const Registrar reg({
           {.label = "--threads T",
            .help = "CPU worker threads (default: all hardware threads)", .type = Option::Type::integer, .min = 1, .max = 4096},
           {.label = "--backend cpu|cuda",
-           .help = "where to compute (default cpu); cuda needs a CUDA build and a GPU"},
+           .help = "where to compute (default cpu); cuda moves the graph, Q, K, V and the mask to the GPU and Z back, and needs a CUDA build with a usable GPU (otherwise exit 1)"},
           {.label = "--dtype fp32|bf16",
            .help = "storage of Q, K, V and the hop buffers (default fp32): bf16 halves the bytes the hops move; weights and sums stay float32, Z is written as float32"},
          }},

@@ -34,7 +34,6 @@ int run_report_body(Args& args) {
   const auto title = args.get("title");
   const int threads = threads_option(args);
   const bool quiet = args.flag("quiet");
-  if (args.get("graph")) throw UsageError("report takes --pattern expressions (repeatable), not --graph");
   args.finish();
   if (patterns.empty()) throw UsageError("missing --pattern: give one or more pattern expressions");
   if (!n) throw UsageError("missing --n N (the number of tokens)");

@@ -366,7 +366,8 @@ const Registrar reg({
          }},
     },
     .notes = "Progress (step, loss, tokens/s, ETA; evaluations and checkpoints) goes to stderr through the\n"
-             "shared reporter: a bar on a terminal, plain lines otherwise, none with --quiet. SIGINT or SIGTERM finishes the current step, writes checkpoint-STEP.safetensors and\n"
+             "shared reporter: a bar on a terminal, plain lines otherwise, none with --quiet.\n"
+             "SIGINT or SIGTERM finishes the current step, writes checkpoint-STEP.safetensors and\n"
              "exits with 130 or 143 (a second signal meanwhile is ignored, so no file is left half written).\n"
              "\n"
              "examples:\n"

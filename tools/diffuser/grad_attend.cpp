@@ -22,7 +22,8 @@ OptionGroup grad_option_group() {
             .help = "dL/dZ, (N, H, D) float32/float64: also runs the backward pass and writes the gradients to "
                     "--grads-dir"},
            {.label = "--grads-dir DIR",
-            .help = "DIR/dQ.npy, DIR/dK.npy, DIR/dV.npy (N, H, D) float32 (DIR is created if missing); the "
+            .help = "DIR/dQ.npy, DIR/dK.npy, DIR/dV.npy (N, H, D) float32 (DIR is created if missing, its parent "
+                    "must exist); needs --grad-out; the "
                     "weights and hop states are recomputed, not kept"}}};
 }
 
