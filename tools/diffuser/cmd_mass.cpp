@@ -94,9 +94,6 @@ int run_mass_body(Args& args) {
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
   if (sample && exact) throw UsageError("--sample and --exact exclude each other");
-  if (sample && *sample < 1) throw UsageError(cat("--sample must be >= 1, got ", *sample));
-  if (!(confidence > 0.0 && confidence < 1.0))
-    throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
   cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);

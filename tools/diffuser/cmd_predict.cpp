@@ -35,8 +35,6 @@ int run_predict_body(Args& args) {
   const std::int64_t limit = args.get_int("limit", 0);
   const int threads = threads_option(args);
   args.finish();
-  if (batch < 1) throw UsageError(cat("--batch must be >= 1, got ", batch));
-  if (limit < 0) throw UsageError(cat("--limit must be >= 0, got ", limit));
   if (split_name.empty() || split_name.find('/') != std::string::npos)
     throw UsageError(cat("--split must be a plain name, got '", split_name, "'"));
   const fs::path out = out_arg ? fs::path(*out_arg)

@@ -101,12 +101,7 @@ int run_reach_body(Args& args) {
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
-  if (max_hops && (*max_hops < 1 || *max_hops > diffusion::kMaxReachHops))
-    throw UsageError(cat("--max-hops must be in [1, ", diffusion::kMaxReachHops, "], got ", *max_hops));
   if (sample && exact) throw UsageError("--sample and --exact exclude each other");
-  if (sample && *sample < 1) throw UsageError(cat("--sample must be >= 1, got ", *sample));
-  if (!(confidence > 0.0 && confidence < 1.0))
-    throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
   if (dev == Device::cuda && sample)
     throw UsageError("--sample runs on the CPU only: drop it (cuda is exact), or use --backend cpu");

@@ -37,9 +37,6 @@ int run_report_body(Args& args) {
   args.finish();
   if (patterns.empty()) throw UsageError("missing --pattern: give one or more pattern expressions");
   if (!n) throw UsageError("missing --n N (the number of tokens)");
-  if (*n < 2 || *n > kMaxNodes) throw UsageError(cat("--n must be in [2, ", kMaxNodes, "], got ", *n));
-  if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
-  if (max_hops < 1 || max_hops > 64) throw UsageError(cat("--max-hops must be in [1, 64], got ", max_hops));
   if (std::filesystem::path(out).extension() != ".html" && std::filesystem::path(out).extension() != ".htm")
     throw UsageError(cat("--out ", out, ": the report is HTML; name it FILE.html"));
   check_output_path(out, "out");

@@ -188,13 +188,6 @@ int run_spectral_body(Args& args) {
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
-  if (!(opt.tol > 0.0 && opt.tol < 1.0)) throw UsageError(cat("--tol must be in (0, 1), got ", opt.tol));
-  if (opt.max_iterations < 1) throw UsageError(cat("--max-iter must be >= 1, got ", opt.max_iterations));
-  if (dim < 4 || dim > 1000) throw UsageError(cat("--krylov-dim must be in [4, 1000], got ", dim));
-  if (mixing_hops < 0 || mixing_hops > 4096)
-    throw UsageError(cat("--mixing-hops must be in [0, 4096], got ", mixing_hops));
-  if (mixing_sample && *mixing_sample < 1)
-    throw UsageError(cat("--mixing-sample must be >= 1, got ", *mixing_sample));
   opt.krylov_dim = static_cast<int>(dim);
   opt.mixing_hops = static_cast<int>(mixing_hops);
   opt.mixing_sample = mixing_sample.value_or(-1);

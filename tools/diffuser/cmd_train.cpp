@@ -64,14 +64,6 @@ int run_train_body(Args& args) {
   const int threads = threads_option(args);
   args.finish();
   if (resume_arg && init_arg) throw UsageError("give either --resume or --init, not both");
-  if (eval_every_arg && *eval_every_arg < 0)
-    throw UsageError(cat("--eval-every must be >= 0, got ", *eval_every_arg));
-  if (eval_samples < 0) throw UsageError(cat("--eval-samples must be >= 0, got ", eval_samples));
-  if (eval_batch_arg && *eval_batch_arg < 1)
-    throw UsageError(cat("--eval-batch must be >= 1, got ", *eval_batch_arg));
-  if (checkpoint_every < 0) throw UsageError(cat("--checkpoint-every must be >= 0, got ", checkpoint_every));
-  if (keep_checkpoints < 0) throw UsageError(cat("--keep-checkpoints must be >= 0, got ", keep_checkpoints));
-  if (log_every < 1) throw UsageError(cat("--log-every must be >= 1, got ", log_every));
   flags.o.validate();
 
   // Everything is read and checked before RUNDIR is touched.

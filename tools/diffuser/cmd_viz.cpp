@@ -73,8 +73,6 @@ int run_viz_body(Args& args) {
     throw UsageError("--token applies to --kind field and attention only");
   if (hops_opt && (req.kind == viz::Kind::pattern || req.kind == viz::Kind::graph))
     throw UsageError("--hops applies to --kind reach, field and attention only");
-  if (size && (*size < 128 || *size > 2048))
-    throw UsageError(cat("--size must be in [128, 2048], got ", *size));
   req.layout = viz::parse_layout(layout_name.value_or("circle"));
   check_outputs_not_inputs(graph_inputs(args), {{"out", out}});
   check_output_path(out, "out");

@@ -45,11 +45,8 @@ GraphSource graph_from_args(Args& args) {
   auto file = args.get("graph");
   auto n = args.get_int("n");
   const auto seed = args.get_int("seed", 0);
-  if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
   if (pattern && file) throw UsageError("give either --pattern or --graph, not both");
   if (!pattern && !file) throw UsageError("missing graph: give --pattern SPEC --n N or --graph FILE");
-  if (n && (*n <= 0 || *n > kMaxNodes))
-    throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", *n));
   GraphSource src;
   Stopwatch sw;
   if (pattern) {
