@@ -40,11 +40,23 @@ void append_wrapped(std::string& out, const std::string& text, std::size_t first
   out += "\n";
 }
 
+// The synopsis: a line that starts with "diffuser NAME" is another form of the command and starts
+// under the first; the others continue the form above them.
 std::string synopsis(const Command& c, const std::string& prefix) {
+  const std::string head = "diffuser " + c.name + " ";
   std::string out;
-  const std::string head = prefix + "diffuser " + c.name + " ";
-  for (std::size_t i = 0; i < c.usage.size(); ++i)
-    out += (i == 0 ? head : std::string(head.size(), ' ')) + c.usage[i] + "\n";
+  std::size_t form_indent = prefix.size() + head.size();
+  for (std::size_t i = 0; i < c.usage.size(); ++i) {
+    const std::string& line = c.usage[i];
+    if (i == 0) {
+      out += prefix + head + line + "\n";
+    } else if (line.rfind(head, 0) == 0) {
+      out += std::string(prefix.size(), ' ') + line + "\n";
+      form_indent = prefix.size() + head.size();
+    } else {
+      out += std::string(form_indent, ' ') + line + "\n";
+    }
+  }
   if (c.usage.empty()) out = prefix + "diffuser " + c.name + "\n";
   return out;
 }
