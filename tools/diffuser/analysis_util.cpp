@@ -26,13 +26,23 @@ std::string fmt_pct(double fraction, int decimals) {
   return buf;
 }
 
-const char* const kCoefficientOptionsHelp =
-    "diffusion coefficients (default: PPR, alpha 0.1):\n"
-    "  --hops K               hops of the diffusion, 0..256 (theta_0..theta_K)\n"
-    "  --alpha A              PPR teleport weight in [0, 1]: theta_k = A (1 - A)^k for k < K,\n"
-    "                         theta_K = (1 - A)^K (the authors' recursion)\n"
-    "  --theta t0,t1,..       the coefficients themselves (K = count - 1; >= 0, positive sum);\n"
-    "                         excludes --hops and --alpha\n";
+OptionGroup coefficient_option_group() {
+  return {"diffusion coefficients (default: PPR, alpha 0.1)",
+          {{.label = "--hops K",
+            .help = cat("hops of the diffusion, 0..", diffusion::kMaxHops, " (theta_0..theta_K)"),
+            .type = Option::Type::integer,
+            .min = 0,
+            .max = diffusion::kMaxHops},
+           {.label = "--alpha A",
+            .help = "PPR teleport weight in [0, 1]: theta_k = A (1 - A)^k for k < K, theta_K = (1 - A)^K (the "
+                    "authors' recursion)",
+            .type = Option::Type::number,
+            .min = 0,
+            .max = 1},
+           {.label = "--theta t0,t1,..",
+            .help = "the coefficients themselves (K = count - 1; >= 0, positive sum); excludes --hops and --alpha",
+            .type = Option::Type::numbers}}};
+}
 
 diffusion::Coefficients coefficients_option(Args& args, int default_hops) {
   const auto hops = args.get_int("hops");

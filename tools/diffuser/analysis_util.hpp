@@ -24,7 +24,7 @@ std::string fmt_pct(double fraction, int decimals = 1);
 // --hops K (0..kMaxHops), --alpha A in [0, 1] (PPR), or --theta t0,t1,..: the diffusion
 // coefficients; defaults: PPR with the given hops and alpha 0.1.
 diffusion::Coefficients coefficients_option(Args& args, int default_hops);
-extern const char* const kCoefficientOptionsHelp;
+OptionGroup coefficient_option_group();
 
 // Attention weights (E, H) from --q Q.npy --k K.npy (both or neither), softmax over each token's
 // sources; empty Matrix when neither is given. Throws Error naming the file for a shape or token

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <stdexcept>
 
 #include <diffuser/engine/error.hpp>
 
@@ -22,10 +24,13 @@ bool looks_like_option(const std::string& t) {
 
 }  // namespace
 
-Args::Args(std::string command, std::vector<std::string> tokens)
-    : command_(std::move(command)), tokens_(std::move(tokens)), used_(tokens_.size(), false) {}
+Args::Args(std::string command, std::vector<std::string> tokens, const Command* table)
+    : command_(std::move(command)), table_(table), tokens_(std::move(tokens)), used_(tokens_.size(), false) {}
 
 std::optional<std::size_t> Args::find(std::string_view name, std::size_t from) {
+  // Reading an option the table does not declare is a bug of the command, not of its user.
+  if (table_ && !find_option(*table_, name))
+    throw std::logic_error(cat("'diffuser ", command_, "' reads --", name, ", which its option table does not declare"));
   const std::string opt = "--" + std::string(name);
   for (std::size_t i = from; i < tokens_.size(); ++i) {
     if (used_[i]) continue;
@@ -158,13 +163,17 @@ std::vector<std::string> Args::positionals() {
   return out;
 }
 
+std::string unknown_option_message(const std::string& token, const std::string& command) {
+  return cat("unknown option ", excerpt(token.substr(0, token.find('='))), " for 'diffuser ", command,
+             "' (see diffuser ", command, " --help)");
+}
+
 void Args::finish() {
   for (std::size_t i = 0; i < tokens_.size(); ++i)
     if (!used_[i])
       throw UsageError(
           looks_like_option(tokens_[i])
-              ? cat("unknown option ", excerpt(tokens_[i].substr(0, tokens_[i].find('='))), " for 'diffuser ",
-                    command_, "' (see diffuser ", command_, " --help)")
+              ? unknown_option_message(tokens_[i], command_)
               : cat("unexpected argument '", excerpt(tokens_[i]), "' for 'diffuser ", command_, "'"));
 }
 

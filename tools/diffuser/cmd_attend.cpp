@@ -33,63 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using diffusion::Coefficients;
 
-std::string attend_help() {
-  return cat(
-      "usage: diffuser attend (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
-      "                       --q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy\n"
-      "                       [--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]\n"
-      "                       [--weights-out W.npy] [--edges-out E.npy] [--threads T] [--backend cpu|cuda]\n"
-      "                       [--dtype fp32|bf16] [--distributed heads|tokens]\n"
-      "\n"
-      "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
-      "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n"
-      "\n",
-      kGraphOptionsHelp,
-      "inputs (NumPy .npy, C order, little-endian):\n"
-      "  --q Q.npy --k K.npy --v V.npy   (N, H, D) arrays of one shape, float32 (float64 is converted);\n"
-      "                                  N must equal the graph's number of nodes; NaN/Inf are rejected\n"
-      "  --mask M.npy           (N,) integer or bool array, nonzero = real token; edges from or to a\n"
-      "                         padding token carry zero weight (default: every token is real)\n"
-      "diffusion (default: PPR with K = 5, alpha = 0.1):\n"
-      "  --hops K               number of hops, 0..",
-      diffusion::kMaxHops,
-      " (default 5); K = 0 is plain sparse attention Z = A V\n"
-      "  --alpha A              PPR teleport weight in [0, 1] (default 0.1):\n"
-      "                         Z_0 = V, Z_{k+1} = (1 - A) A Z_k + A V\n"
-      "  --heat T               heat kernel with time T >= 0: theta_k = e^-T T^k / k! (k < K), the rest\n"
-      "                         on A^K; K comes from --hops\n"
-      "  --theta t0,t1,..       the coefficients theta_0..theta_K themselves (K = count - 1);\n"
-      "                         excludes --heat, --hops and --alpha\n"
-      "outputs (written only when the whole run succeeds; a failed run leaves none of them):\n"
-      "  --out Z.npy            the result (N, H, D) float32\n"
-      "  --weights-out W.npy    the attention weights (E, H) float32, edges in CSR order (by destination,\n"
-      "                         sources ascending)\n"
-      "  --edges-out E.npy      the edges (E, 2) int32 as (src, dst) rows, in the same order\n",
-      kAttendGradHelp,
-      "execution:\n"
-      "  --threads T            CPU worker threads (default: all hardware threads)\n"
-      "  --backend cpu|cuda     where to compute (default cpu); cuda needs a CUDA build and a GPU\n"
-      "  --dtype fp32|bf16      storage of Q, K, V and the hop buffers (default fp32): bf16 halves the\n"
-      "                         bytes the hops move; weights and sums stay float32, Z is written as float32\n"
-      "  --distributed heads|tokens   one sequence over the ranks of `mpirun -np P diffuser attend ...`\n"
-      "                         (docs/DISTRIBUTED.md): heads = head sharding (P <= H, bitwise the same Z and\n"
-      "                         gradients), tokens = token partitioning with halo exchange (any P <= N, Z\n"
-      "                         and gradients within 1e-6). Rank 0 reads and writes the files; CPU, float32;\n"
-      "                         not with --weights-out, --edges-out, --backend, --dtype\n"
-      "\n"
-      "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
-      "available memory before Q, K, V are loaded), the time of each stage (graph, load, weights,\n"
-      "each hop, write) and the peak RSS.\n"
-      "\n"
-      "examples:\n"
-      "  diffuser attend --pattern diffuser --n 4096 --q q.npy --k k.npy --v v.npy --out z.npy\n"
-      "  diffuser attend --graph g.txt --q q.npy --k k.npy --v v.npy --mask m.npy --hops 0 --out z.npy\n"
-      "  diffuser attend --pattern window:4 --n 512 --q q.npy --k k.npy --v v.npy --heat 1.5 --hops 8 \\\n"
-      "                  --out z.npy --weights-out w.npy --edges-out e.npy --threads 2\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (file, shape, dtype, NaN, N mismatch, memory), 2 bad usage.\n");
-}
-
 // Non-finite results are reported with the stage that produced them. The weights are a softmax of
 // finite scores, so a NaN there means the scores overflowed float32 (q . k beyond 3.4e38).
 void check_weights_finite(const ops::EdgeWeights& w) {
@@ -296,8 +239,74 @@ int run_attend(Args& args) {
   return with_one_line_errors(args, &run_attend_any);
 }
 
-const Registrar reg({"attend", "Diffuser attention on .npy files: Q, K, V (N, H, D) and a graph -> Z",
-                     attend_help(), &run_attend, 20});
+const Registrar reg({
+    .name = "attend",
+    .summary = "Diffuser attention on .npy files: Q, K, V (N, H, D) and a graph -> Z",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N])",
+              "--q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy",
+              "[--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]",
+              "[--weights-out W.npy] [--edges-out E.npy] [--grad-out dZ.npy --grads-dir DIR]",
+              "[--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]"},
+    .about = "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
+             "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n",
+    .options = {
+        graph_option_group(),
+        {"inputs (NumPy .npy, C order, little-endian)",
+         {
+          {.label = "--q Q.npy --k K.npy --v V.npy",
+           .help = "(N, H, D) arrays of one shape, float32 (float64 is converted); N must equal the graph's number of nodes; NaN/Inf are rejected",
+           .required = true},
+          {.label = "--mask M.npy",
+           .help = "(N,) integer or bool array, nonzero = real token; edges from or to a padding token carry zero weight (default: every token is real)"},
+         }},
+        {"diffusion (default: PPR with K = 5, alpha = 0.1)",
+         {
+          {.label = "--hops K",
+           .help = cat("number of hops, 0..", diffusion::kMaxHops, " (default 5); K = 0 is plain sparse attention Z = A V"),
+           .type = Option::Type::integer, .min = 0, .max = diffusion::kMaxHops},
+          {.label = "--alpha A",
+           .help = "PPR teleport weight in [0, 1] (default 0.1): Z_0 = V, Z_{k+1} = (1 - A) A Z_k + A V",
+           .type = Option::Type::number, .min = 0, .max = 1},
+          {.label = "--heat T",
+           .help = "heat kernel with time T >= 0: theta_k = e^-T T^k / k! (k < K), the rest on A^K; K comes from --hops",
+           .type = Option::Type::number, .min = 0},
+          {.label = "--theta t0,t1,..",
+           .help = "the coefficients theta_0..theta_K themselves (K = count - 1); excludes --heat, --hops and --alpha", .type = Option::Type::numbers},
+         }},
+        {"outputs (written only when the whole run succeeds; a failed run leaves none of them)",
+         {
+          {.label = "--out Z.npy", .help = "the result (N, H, D) float32", .required = true},
+          {.label = "--weights-out W.npy",
+           .help = "the attention weights (E, H) float32, edges in CSR order (by destination, sources ascending)"},
+          {.label = "--edges-out E.npy",
+           .help = "the edges (E, 2) int32 as (src, dst) rows, in the same order"},
+         }},
+        grad_option_group(),
+        {"execution",
+         {
+          {.label = "--threads T",
+           .help = "CPU worker threads (default: all hardware threads)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--backend cpu|cuda",
+           .help = "where to compute (default cpu); cuda moves the graph, Q, K, V and the mask to the GPU and Z back, and needs a CUDA build with a usable GPU (otherwise exit 1)"},
+          {.label = "--dtype fp32|bf16",
+           .help = "storage of Q, K, V and the hop buffers (default fp32): bf16 halves the bytes the hops move; weights and sums stay float32, Z is written as float32"},
+         }},
+    },
+    .notes = "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
+             "available memory before Q, K, V are loaded), the time of each stage (graph, load, weights,\n"
+             "each hop, write) and the peak RSS.\n"
+             "\n"
+             "examples:\n"
+             "  diffuser attend --pattern diffuser --n 4096 --q q.npy --k k.npy --v v.npy --out z.npy\n"
+             "  diffuser attend --graph g.txt --q q.npy --k k.npy --v v.npy --mask m.npy --hops 0 --out z.npy\n"
+             "  diffuser attend --pattern window:4 --n 512 --q q.npy --k k.npy --v v.npy --heat 1.5 --hops 8 \\\n"
+             "                  --out z.npy --weights-out w.npy --edges-out e.npy --threads 2\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (file, shape, dtype, NaN, N mismatch, memory), 2 bad usage.\n",
+    .docs = "[GPU.md](GPU.md), [LAYER.md](LAYER.md)",
+    .run = &run_attend,
+    .order = 20,
+});
 
 }  // namespace
 

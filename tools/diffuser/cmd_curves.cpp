@@ -24,31 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCurvesHelp =
-    "usage: diffuser curves --series LABEL=RUNDIR[,RUNDIR..] [--series ..] --out FILE.svg|.png|.pdf\n"
-    "                       [--y eval_accuracy] [--x step] [--smooth W] [--title T] [--subtitle S]\n"
-    "                       [--hline VALUE=LABEL] [--ymin Y] [--ymax Y] [--width W] [--height H]\n"
-    "\n"
-    "Draws columns of diffuser train's log.csv: one line per --series, the mean over its runs (e.g.\n"
-    "seeds) of x and y at the steps every run logged, as one chart.\n"
-    "\n"
-    "options:\n"
-    "  --series LABEL=DIRS  a label and comma-separated run folders (each with log.csv); repeatable;\n"
-    "                     the label ends at the last '='\n"
-    "  --y COLUMN         loss, lr, grad_norm, tokens_per_s, step_s, cpu_s, eval_loss or eval_accuracy\n"
-    "                     (default eval_accuracy, drawn as a percentage)\n"
-    "  --x COLUMN         step (default) or elapsed_s (training time)\n"
-    "  --smooth W         moving average over W logged points (default 1: none)\n"
-    "  --hline VALUE=LABEL  a dashed reference line (e.g. chance: --hline 0.1=chance); repeatable\n"
-    "  --title, --subtitle, --ymin, --ymax, --width (900), --height (480)\n"
-    "  --out FILE         .svg, .png or .pdf (format from the extension)\n"
-    "\n"
-    "example:\n"
-    "  diffuser curves --series 'K=0=runs/w0-s1,runs/w0-s2' --series 'K=5=runs/w5-s1,runs/w5-s2' \\\n"
-    "                  --y eval_accuracy --hline 0.1=chance --out accuracy.svg\n"
-    "\n"
-    "exit status: 0 success, 1 bad data (a missing log.csv or column), 2 bad usage.\n";
-
 const std::vector<std::string> kColumns{"step",      "loss",         "lr",           "grad_norm",
                                         "tokens",    "tokens_per_s", "step_s",       "cpu_s",
                                         "elapsed_s", "eval_loss",    "eval_accuracy"};
@@ -201,8 +176,48 @@ int run_curves(Args& args) {
   return with_one_line_errors(args, &run_curves_body);
 }
 
-const Registrar reg({"curves", "training curves from runs' log.csv as a line chart (.svg, .png, .pdf)", kCurvesHelp,
-                     &run_curves, 39});
+const Registrar reg({
+    .name = "curves",
+    .summary = "training curves from runs' log.csv as a line chart (.svg, .png, .pdf)",
+    .usage = {"--series LABEL=RUNDIR[,RUNDIR..] [--series ..] --out FILE.svg|.png|.pdf",
+              "[--y eval_accuracy] [--x step] [--smooth W] [--title T] [--subtitle S]",
+              "[--hline VALUE=LABEL] [--ymin Y] [--ymax Y] [--width W] [--height H]"},
+    .about = "Draws columns of diffuser train's log.csv: one line per --series, the mean over its runs (e.g.\n"
+             "seeds) of x and y at the steps every run logged, as one chart.\n",
+    .options = {
+        {"options",
+         {
+          {.label = "--series LABEL=DIRS",
+           .help = "a label and comma-separated run folders (each with log.csv); repeatable; the label ends at the last '='",
+           .repeatable = true},
+          {.label = "--y COLUMN",
+           .help = "loss, lr, grad_norm, tokens_per_s, step_s, cpu_s, eval_loss or eval_accuracy (default eval_accuracy, drawn as a percentage)"},
+          {.label = "--x COLUMN",
+           .help = "step (default) or elapsed_s (training time)"},
+          {.label = "--smooth W",
+           .help = "moving average over W logged points (default 1: none)", .type = Option::Type::integer},
+          {.label = "--hline VALUE=LABEL",
+           .help = "a dashed reference line (e.g. chance: --hline 0.1=chance); repeatable",
+           .repeatable = true},
+          {.label = "--title T", .help = "the chart's title"},
+          {.label = "--subtitle S", .help = "a line under the title"},
+          {.label = "--ymin Y", .help = "the lower end of the y axis (default: from the data)", .type = Option::Type::number},
+          {.label = "--ymax Y", .help = "the upper end of the y axis (default: from the data)", .type = Option::Type::number},
+          {.label = "--width W", .help = "pixels (default 900)", .type = Option::Type::integer},
+          {.label = "--height H", .help = "pixels (default 480)", .type = Option::Type::integer},
+          {.label = "--out FILE",
+           .help = ".svg, .png or .pdf (format from the extension)"},
+         }},
+    },
+    .notes = "example:\n"
+             "  diffuser curves --series 'K=0=runs/w0-s1,runs/w0-s2' --series 'K=5=runs/w5-s1,runs/w5-s2' \\\n"
+             "                  --y eval_accuracy --hline 0.1=chance --out accuracy.svg\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (a missing log.csv or column), 2 bad usage.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
+    .run = &run_curves,
+    .order = 39,
+});
 
 }  // namespace
 

@@ -25,48 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace diffuser::training;
 
-constexpr const char* kDataHelp =
-    "usage: diffuser data --task listops|retrieval --n N --count C --seed S --out DIR\n"
-    "                     [--valid-count V] [--test-count T]\n"
-    "                     listops:   [--min-length L] [--max-depth D] [--max-args A]\n"
-    "                     retrieval: [--distance D] [--jitter J] [--pairs P] [--keys K] [--values V]\n"
-    "                                [--filler F]\n"
-    "\n"
-    "Writes a classification data set generated here (no downloads), in the layout diffuser train\n"
-    "reads (user data in the same layout trains as well; docs/CLI.md):\n"
-    "  DIR/{train,valid,test}_tokens.npy   (S, N) int32 token ids, <pad> = 1 past each length\n"
-    "  DIR/{train,valid,test}_labels.npy   (S,) int32 class ids\n"
-    "  DIR/{train,valid,test}_lengths.npy  (S,) int32 real tokens per sequence\n"
-    "  DIR/meta.json                       vocab_size, num_classes, pad_id, the task's settings, the\n"
-    "                                      name of every token id\n"
-    "Token 0 of every sequence is the one the classifier reads.\n"
-    "\n"
-    "tasks:\n"
-    "  listops    Long Range Arena's ListOps: operators [MAX [MIN [MED [SM (sum mod 10) over digits,\n"
-    "             up to --max-args (10) arguments, depth up to --max-depth (10), brackets as tokens;\n"
-    "             <cls> then the tree; trees of --min-length (default N/4) to N-1 tokens; 10 classes\n"
-    "  retrieval  token 0 is a key; the same key and its value sit --distance (default N/2) tokens\n"
-    "             later (the value at distance D + a uniform 0..--jitter); the label is that value\n"
-    "             (--values classes, default 10); filler tokens elsewhere and --pairs - 1 distractor\n"
-    "             pairs (other keys); every sequence has N tokens. Put D beyond what the model's graph\n"
-    "             reaches from token 0 to test long-range flow.\n"
-    "\n"
-    "options:\n"
-    "  --n N              padded length (maximum tokens per sequence)\n"
-    "  --count C          training sequences\n"
-    "  --valid-count V    validation sequences (default max(1, C/10))\n"
-    "  --test-count T     test sequences (default max(1, C/10))\n"
-    "  --seed S           every sequence is a function of (seed, split, index)\n"
-    "  --out DIR          the folder (created if missing; its parent must exist); existing files of a\n"
-    "                     data set there are replaced, all together, only when everything is written\n"
-    "\n"
-    "examples:\n"
-    "  diffuser data --task listops --n 1024 --count 2000 --seed 1 --out data/listops\n"
-    "  diffuser data --task retrieval --n 1024 --distance 160 --jitter 64 --count 2000 --seed 1 --out "
-    "data/ret\n"
-    "\n"
-    "exit status: 0 success, 1 bad data (output folder), 2 bad usage.\n";
-
 std::int64_t positive(Args& args, const char* name, std::int64_t fallback) {
   const std::int64_t v = args.get_int(name, fallback);
   if (v < 1) throw UsageError(cat("--", name, " must be >= 1, got ", v));
@@ -200,9 +158,76 @@ int run_data(Args& args) {
   return with_one_line_errors(args, &run_data_body);
 }
 
-const Registrar reg({"data",
-                     "generate a training data set: ListOps or long-range retrieval (.npy + meta.json)",
-                     kDataHelp, &run_data, 36});
+const Registrar reg({
+    .name = "data",
+    .summary = "generate a training data set: ListOps or long-range retrieval (.npy + meta.json)",
+    .usage = {"--task listops|retrieval --n N --count C --seed S --out DIR",
+              "[--valid-count V] [--test-count T]",
+              "listops:   [--min-length L] [--max-depth D] [--max-args A]",
+              "retrieval: [--distance D] [--jitter J] [--pairs P] [--keys K] [--values V]",
+              "           [--filler F]"},
+    .about = "Writes a classification data set generated here (no downloads), in the layout diffuser train\n"
+             "reads (user data in the same layout trains as well; docs/CLI.md):\n"
+             "  DIR/{train,valid,test}_tokens.npy   (S, N) int32 token ids, <pad> = 1 past each length\n"
+             "  DIR/{train,valid,test}_labels.npy   (S,) int32 class ids\n"
+             "  DIR/{train,valid,test}_lengths.npy  (S,) int32 real tokens per sequence\n"
+             "  DIR/meta.json                       vocab_size, num_classes, pad_id, the task's settings, the\n"
+             "                                      name of every token id\n"
+             "Token 0 of every sequence is the one the classifier reads.\n"
+             "\n"
+             "tasks:\n"
+             "  listops    Long Range Arena's ListOps: operators [MAX [MIN [MED [SM (sum mod 10) over digits,\n"
+             "             up to --max-args (10) arguments, depth up to --max-depth (10), brackets as tokens;\n"
+             "             <cls> then the tree; trees of --min-length (default N/4) to N-1 tokens; 10 classes\n"
+             "  retrieval  token 0 is a key; the same key and its value sit --distance (default N/2) tokens\n"
+             "             later (the value at distance D + a uniform 0..--jitter); the label is that value\n"
+             "             (--values classes, default 10); filler tokens elsewhere and --pairs - 1 distractor\n"
+             "             pairs (other keys); every sequence has N tokens. Put D beyond what the model's graph\n"
+             "             reaches from token 0 to test long-range flow.\n",
+    .options = {
+        {"options",
+         {
+          {.label = "--task listops|retrieval", .help = "the task (above)", .required = true},
+          {.label = "--n N",
+           .help = "padded length (maximum tokens per sequence), at most 16,777,216",
+           .type = Option::Type::integer},
+          {.label = "--count C", .help = "training sequences", .type = Option::Type::integer},
+          {.label = "--valid-count V",
+           .help = "validation sequences (default max(1, C/10))", .type = Option::Type::integer},
+          {.label = "--test-count T",
+           .help = "test sequences (default max(1, C/10))", .type = Option::Type::integer},
+          {.label = "--seed S",
+           .help = "every sequence is a function of (seed, split, index) (default 0)",
+           .type = Option::Type::integer, .min = 0},
+          {.label = "--out DIR",
+           .help = "the folder (created if missing; its parent must exist); existing files of a data set there are replaced, all together, only when everything is written",
+           .required = true},
+         }},
+        {"listops",
+         {
+          {.label = "--min-length L", .help = "shortest tree in tokens (default N/4)", .type = Option::Type::integer},
+          {.label = "--max-depth D", .help = "deepest nesting (default 10)", .type = Option::Type::integer},
+          {.label = "--max-args A", .help = "most arguments of an operator (default 10)", .type = Option::Type::integer},
+         }},
+        {"retrieval",
+         {
+          {.label = "--distance D", .help = "tokens from token 0 to the key's second place (default N/2)", .type = Option::Type::integer},
+          {.label = "--jitter J", .help = "the value sits a uniform 0..J tokens further (default 0)", .type = Option::Type::integer},
+          {.label = "--pairs P", .help = "key-value pairs, P - 1 of them distractors (default 1)", .type = Option::Type::integer},
+          {.label = "--keys K", .help = "distinct keys (default 16)", .type = Option::Type::integer},
+          {.label = "--values V", .help = "distinct values = classes (default 10)", .type = Option::Type::integer},
+          {.label = "--filler F", .help = "distinct filler tokens (default 32)", .type = Option::Type::integer},
+         }},
+    },
+    .notes = "examples:\n"
+             "  diffuser data --task listops --n 1024 --count 2000 --seed 1 --out data/listops\n"
+             "  diffuser data --task retrieval --n 1024 --distance 160 --jitter 64 --count 2000 --seed 1 --out data/ret\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (output folder), 2 bad usage.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
+    .run = &run_data,
+    .order = 36,
+});
 
 }  // namespace
 

@@ -30,60 +30,15 @@ namespace {
 // Streams of the random features, apart from those the pattern terms use.
 constexpr std::uint64_t kStreamQ = 0x51515151, kStreamK = 0x4b4b4b4b, kStreamV = 0x56565656;
 
-std::string demo_help() {
-  return cat(
-      "usage: diffuser demo [--n N] [--pattern SPEC] [--heads H] [--dim D] [--hops K] [--alpha A]\n"
-      "                     [--seed S] [--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]\n"
-      "\n"
-      "Runs the whole Diffuser attention forward (scores + softmax on every edge, then K hops of\n"
-      "attention diffusion) on seeded random Q, K, V ~ N(0, 1) and prints the graph statistics, the\n"
-      "time of each stage, throughput, peak RSS and a checksum of Z (sum and sum of squares in double,\n"
-      "the same for every thread count).\n"
-      "\n"
-      "options (defaults: the authors' setting):\n"
-      "  --n N                  tokens (default 4096)\n"
-      "  --pattern SPEC         token graph (default the authors' recipe '",
-      graphs::kDiffuserRecipe,
-      "';\n"
-      "                         see diffuser graph --help for the terms)\n"
-      "  --heads H              attention heads (default 12)\n"
-      "  --dim D                head size (default 64)\n"
-      "  --hops K               diffusion hops, 0..",
-      diffusion::kMaxHops,
-      " (default 5; 0 = plain sparse attention)\n"
-      "  --alpha A              PPR teleport weight in [0, 1] (default 0.1)\n"
-      "  --seed S               seed of the random pattern terms and of Q, K, V (default 0)\n"
-      "  --threads T            CPU worker threads (default: all hardware threads)\n"
-      "  --backend cpu|cuda     default: cuda when a GPU is usable, else cpu (it says which)\n"
-      "  --dtype fp32|bf16      storage of Q, K, V and the hop buffers (default fp32; weights and sums\n"
-      "                         stay float32)\n"
-      "\n"
-      "throughput counts 2*E*H*D flops for the scores and 2*E*H*D per hop; edges/s is E*(1+K) edge\n"
-      "passes over the forward time.\n"
-      "\n"
-      "examples:\n"
-      "  diffuser demo\n"
-      "  diffuser demo --n 512 --threads 1\n"
-      "  diffuser demo --n 16384 --pattern 'window:64+global:8' --hops 10 --alpha 0.2\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (e.g. not enough memory), 2 bad usage.\n");
-}
-
-std::int64_t bounded(Args& args, const char* name, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
-  const std::int64_t v = args.get_int(name, fallback);
-  if (v < lo || v > hi) throw UsageError(cat("--", name, " must be in [", lo, ", ", hi, "], got ", v));
-  return v;
-}
-
 int run_demo_body(Args& args) {
-  const std::int64_t n = bounded(args, "n", 4096, 1, kMaxNodes);
+  // The types and bounds of every option come from the table below, checked before this runs.
+  const std::int64_t n = args.get_int("n", 4096);
   const std::string pattern = args.get("pattern").value_or(graphs::kDiffuserRecipe);
-  const std::int64_t heads = bounded(args, "heads", 12, 1, 4096);
-  const std::int64_t dim = bounded(args, "dim", 64, 1, 65536);
-  const int hops = static_cast<int>(bounded(args, "hops", 5, 0, diffusion::kMaxHops));
+  const std::int64_t heads = args.get_int("heads", 12);
+  const std::int64_t dim = args.get_int("dim", 64);
+  const int hops = static_cast<int>(args.get_int("hops", 5));
   const double alpha = args.get_double("alpha", 0.1);
-  if (!(alpha >= 0.0 && alpha <= 1.0)) throw UsageError(cat("--alpha must be in [0, 1], got ", alpha));
-  const auto seed = static_cast<std::uint64_t>(bounded(args, "seed", 0, 0, INT64_MAX));
+  const auto seed = static_cast<std::uint64_t>(args.get_int("seed", 0));
   const int threads = threads_option(args);
   const auto backend = backend_option(args);
   const auto dtype_arg = args.get("dtype");
@@ -205,8 +160,52 @@ int run_demo(Args& args) {
   return with_one_line_errors(args, &run_demo_body);
 }
 
-const Registrar reg({"demo", "the main job: the authors' recipe at N = 4096 on random Q, K, V, timed",
-                     demo_help(), &run_demo, 30});
+const Registrar reg({
+    .name = "demo",
+    .summary = "the main job: the authors' recipe at N = 4096 on random Q, K, V, timed",
+    .usage = {"[--n N] [--pattern SPEC] [--heads H] [--dim D] [--hops K] [--alpha A]",
+              "[--seed S] [--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]"},
+    .about = "Runs the whole Diffuser attention forward (scores + softmax on every edge, then K hops of\n"
+             "attention diffusion) on seeded random Q, K, V ~ N(0, 1) and prints the graph statistics, the\n"
+             "time of each stage, throughput, peak RSS and a checksum of Z (sum and sum of squares in double,\n"
+             "the same for every thread count).\n",
+    .options = {
+        {"options (defaults: the authors' setting)",
+         {
+          {.label = "--n N",
+           .help = "tokens (default 4096)", .type = Option::Type::integer, .min = 1, .max = static_cast<double>(kMaxNodes)},
+          {.label = "--pattern SPEC",
+           .help = "token graph (default the authors' recipe 'blocks:64+random:64+global-random:64'; see diffuser graph --help for the terms)"},
+          {.label = "--heads H",
+           .help = "attention heads (default 12)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--dim D",
+           .help = "head size (default 64)", .type = Option::Type::integer, .min = 1, .max = 65536},
+          {.label = "--hops K",
+           .help = "diffusion hops, 0..256 (default 5; 0 = plain sparse attention)", .type = Option::Type::integer, .min = 0, .max = diffusion::kMaxHops},
+          {.label = "--alpha A",
+           .help = "PPR teleport weight in [0, 1] (default 0.1)", .type = Option::Type::number, .min = 0, .max = 1},
+          {.label = "--seed S",
+           .help = "seed of the random pattern terms and of Q, K, V (default 0)", .type = Option::Type::integer, .min = 0},
+          {.label = "--threads T",
+           .help = "CPU worker threads (default: all hardware threads)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--backend cpu|cuda",
+           .help = "default: cuda when a GPU is usable, else cpu (it says which)"},
+          {.label = "--dtype fp32|bf16",
+           .help = "storage of Q, K, V and the hop buffers (default fp32; weights and sums stay float32)"},
+         }},
+    },
+    .notes = "throughput counts 2*E*H*D flops for the scores and 2*E*H*D per hop; edges/s is E*(1+K) edge\n"
+             "passes over the forward time.\n"
+             "\n"
+             "examples:\n"
+             "  diffuser demo\n"
+             "  diffuser demo --n 512 --threads 1\n"
+             "  diffuser demo --n 16384 --pattern 'window:64+global:8' --hops 10 --alpha 0.2\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (e.g. not enough memory), 2 bad usage.\n",
+    .run = &run_demo,
+    .order = 30,
+});
 
 }  // namespace
 

@@ -29,43 +29,6 @@ std::string pattern_terms() {
   return out;
 }
 
-std::string graph_help() {
-  return cat(
-      "usage: diffuser graph (--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) [--out FILE] [--json]\n"
-      "\n"
-      "Builds a token graph from a pattern expression or reads a graph file, prints its statistics\n"
-      "(nodes, edges, in-degree min/mean/max, self loops, symmetry) and the build time, and with --out\n"
-      "writes it in the format of the file extension (so --graph a.txt --out a.mtx converts).\n"
-      "\n",
-      kGraphOptionsHelp,
-      "output:\n"
-      "  --out FILE             write the graph; the format follows the extension:\n"
-      "                           .txt .edges .el  text edge list, one 'src dst' per line, 0-based, # "
-      "comments\n"
-      "                           .mtx             Matrix Market coordinate; entry (i, j) = A[i, j] = edge "
-      "j->i, 1-based\n"
-      "                           .npy             int array (E, 2) of (src, dst)\n"
-      "                           .dot .gv         GraphViz DOT (digraph, edges src -> dst)\n"
-      "                           .graphml         GraphML (directed)\n"
-      "  --json                 print the statistics as one JSON object instead of text\n"
-      "\n"
-      "convention: an edge j -> i means token i attends to token j (row i of the attention matrix\n"
-      "lists i's sources). N defaults to the file's own count (Matrix Market size line, DOT/GraphML\n"
-      "nodes) or the largest id + 1.\n"
-      "\n"
-      "pattern terms (join with '+' for the union; random terms follow --seed):\n",
-      pattern_terms(), "  diffuser is the authors' recipe: ", graphs::kDiffuserRecipe,
-      "\n"
-      "\n"
-      "examples:\n"
-      "  diffuser graph --pattern window:2 --n 16\n"
-      "  diffuser graph --pattern 'blocks:8+random:4+global:2' --n 128 --seed 7 --out g.mtx\n"
-      "  diffuser graph --pattern diffuser --n 4096 --json\n"
-      "  diffuser graph --graph g.mtx --out g.graphml      # convert\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (unreadable file, id out of range), 2 bad usage.\n");
-}
-
 void print_text(const GraphSource& src, const graphs::GraphStats& s) {
   std::printf("graph: %s\n", src.description.c_str());
   std::string stats = graphs::format_stats(s);
@@ -127,8 +90,40 @@ int run_graph(Args& args) {
   return with_one_line_errors(args, &run_graph_body);
 }
 
-const Registrar reg({"graph", "build a token graph from a pattern or convert a graph file; print statistics",
-                     graph_help(), &run_graph, 10});
+const Registrar reg({
+    .name = "graph",
+    .summary = "build a token graph from a pattern or convert a graph file; print statistics",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) [--out FILE] [--json]"},
+    .about = "Builds a token graph from a pattern expression or reads a graph file, prints its statistics\n"
+             "(nodes, edges, in-degree min/mean/max, self loops, symmetry) and the build time, and with --out\n"
+             "writes it in the format of the file extension (so --graph a.txt --out a.mtx converts).\n",
+    .options = {
+        graph_option_group(),
+        {"output",
+         {
+          {.label = "--out FILE",
+           .help = "write the graph; the format follows the extension:\n  .txt .edges .el  text edge list, one 'src dst' per line, 0-based, # comments\n  .mtx             Matrix Market coordinate; entry (i, j) = A[i, j] = edge j->i, 1-based\n  .npy             int array (E, 2) of (src, dst)\n  .dot .gv         GraphViz DOT (digraph, edges src -> dst)\n  .graphml         GraphML (directed)"},
+          {.label = "--json",
+           .help = "print the statistics as one JSON object instead of text"},
+         }},
+    },
+    .notes = "convention: an edge j -> i means token i attends to token j (row i of the attention matrix\n"
+             "lists i's sources). N defaults to the file's own count (Matrix Market size line, DOT/GraphML\n"
+             "nodes) or the largest id + 1.\n"
+             "\n"
+             "pattern terms (join with '+' for the union; random terms follow --seed):\n" +
+             pattern_terms() + "  diffuser is the authors' recipe: " + graphs::kDiffuserRecipe + "\n" +
+             "\n"
+             "examples:\n"
+             "  diffuser graph --pattern window:2 --n 16\n"
+             "  diffuser graph --pattern 'blocks:8+random:4+global:2' --n 128 --seed 7 --out g.mtx\n"
+             "  diffuser graph --pattern diffuser --n 4096 --json\n"
+             "  diffuser graph --graph g.mtx --out g.graphml      # convert\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (unreadable file, id out of range), 2 bad usage.\n",
+    .run = &run_graph,
+    .order = 10,
+});
 
 }  // namespace
 

@@ -32,83 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace diffuser::attention;
 
-std::string layer_help() {
-  return "usage: diffuser layer --config C.json --weights W.safetensors [--layer I] --x X.npy --out Y.npy\n"
-         "                      [--mask M.npy | --lengths L1,L2,..] [--pattern SPEC]\n"
-         "                      [--grad-out dY.npy [--grads-out G.safetensors] [--dx-out dX.npy]]\n"
-         "                      [--train] [--seed S] [--hop-memory store|recompute|keep] [--head-groups G]\n"
-         "                      [--threads T] [--backend cpu|cuda]\n"
-         "       diffuser layer --config C.json --init-weights W.safetensors [--seed S] [--model] [--bf16]\n"
-         "       diffuser layer --config C.json --bench [--n N] [options of --bench below]\n"
-         "\n"
-         "One Diffuser encoder layer (the authors' DiffuserLayer): Q, K, V projections, scores on the "
-         "graph's\n"
-         "edges (scale 1/sqrt(D)), edge softmax with the padding mask, K-hop diffusion, output projection,\n"
-         "residual + LayerNorm, feed-forward (GELU, erf form) + residual + LayerNorm. Post-LN as the "
-         "authors;\n"
-         "\"pre_layer_norm\": true in the config selects pre-LN.\n"
-         "\n"
-         "config (JSON, the authors' config.json keys): hidden_size, num_attention_heads, "
-         "intermediate_size,\n"
-         "  attention_window, num_rand, num_glob, hidden_dropout_prob, attention_probs_dropout_prob,\n"
-         "  layer_norm_eps, ... plus graph_pattern (default blocks:W+random:R+global-random:G from the "
-         "window,\n"
-         "  num_rand, num_glob), graph_seed, diffusion_hops (5), diffusion_alpha (0.1), diffusion_heat_t,\n"
-         "  diffusion_theta, attention_hop_dropout_prob, pre_layer_norm. See docs/LAYER.md.\n"
-         "\n"
-         "inputs:\n"
-         "  --weights W.safetensors  the layer's tensors, named as in Hugging Face RoBERTa\n"
-         "                         (attention.self.query.weight, ...), bare or under encoder.layer.I.\n"
-         "  --layer I              which layer of a model file (and which attention_window) (default 0)\n"
-         "  --x X.npy              (N, d_model) one sequence, (B, N, d_model) a padded batch, or (T, "
-         "d_model)\n"
-         "                         with --lengths: sequences of those lengths side by side (block-diagonal "
-         "graph)\n"
-         "  --mask M.npy           nonzero = real token: (N,), (B, N) or (T,)\n"
-         "  --pattern SPEC         the graph pattern instead of the config's (same for every sequence)\n"
-         "outputs (written only when the whole run succeeds):\n"
-         "  --out Y.npy            the layer output, shaped like X, float32\n"
-         "  --grad-out dY.npy      dL/dY (shaped like X): runs the backward too\n"
-         "  --grads-out G.safetensors  the parameter gradients, under the weights' names (needs --grad-out)\n"
-         "  --dx-out dX.npy        dL/dX (needs --grad-out)\n"
-         "mode:\n"
-         "  --train                dropout on (the config's probabilities; masks from --seed, regenerated "
-         "in\n"
-         "                         the backward); default: inference, no dropout\n"
-         "  --seed S               dropout seed, and the seed of --init-weights (default 0)\n"
-         "  --hop-memory M         how the backward gets the K-1 hop states: store (default) recomputes "
-         "them\n"
-         "                         once and holds them; recompute holds 2 buffers (K(K-1)/2 hops); keep "
-         "takes\n"
-         "                         them from the forward (no recompute, held from forward to backward)\n"
-         "  --head-groups G        the attention backward runs G groups of heads one after another, so its\n"
-         "                         graph-sized buffers (per-edge weights and their gradient, hop buffers)\n"
-         "                         hold H/G heads; same results. G divides the head count; 1 = all at once;\n"
-         "                         0 (default) = automatic: the fewest groups whose transient fits the\n"
-         "                         packed QKV gradient (T x 3 d_model floats)\n"
-         "  --threads T            CPU worker threads (default: all)\n"
-         "  --backend cpu|cuda     where the layer runs (default cpu); cuda: the weights, graph and arrays "
-         "move\n"
-         "                         to the GPU once, the results come back once at the end\n"
-         "initial weights:\n"
-         "  --init-weights W.safetensors  writes random weights as the authors' _init_weights (normal with\n"
-         "                         initializer_range, zero biases, LayerNorm 1/0) for one layer, or with\n"
-         "                         --model for the whole stack (embeddings, num_hidden_layers layers, head)\n"
-         "  --bf16                 store them as BF16 (default F32)\n"
-         "\n" +
-         std::string(kLayerBenchHelp) +
-         "\n"
-         "examples:\n"
-         "  diffuser layer --config c.json --init-weights w.safetensors --seed 1\n"
-         "  diffuser layer --config c.json --weights w.safetensors --x x.npy --out y.npy\n"
-         "  diffuser layer --config c.json --weights w.safetensors --x x.npy --out y.npy --train --seed 7 "
-         "\\\n"
-         "                 --grad-out dy.npy --grads-out g.safetensors --dx-out dx.npy\n"
-         "  diffuser layer --config c.json --bench --n 4096\n"
-         "\n"
-         "exit status: 0 success, 1 bad data (file, shape, dtype, missing tensor, NaN), 2 bad usage.\n";
-}
-
 // Non-finite results are reported with the stage that produced them (the inputs and weights were
 // checked finite when read, so this is an overflow inside the layer).
 void check_layer_finite(MatrixView<const float> m, const char* stage, const char* what) {
@@ -334,9 +257,92 @@ int run_layer(Args& args) {
   return with_one_line_errors(args, &run_layer_body);
 }
 
-const Registrar reg({"layer",
-                     "one Diffuser encoder layer on .npy files: forward, backward, init weights, --bench",
-                     layer_help(), &run_layer, 35});
+const Registrar reg({
+    .name = "layer",
+    .summary = "one Diffuser encoder layer on .npy files: forward, backward, init weights, --bench",
+    .usage = {"--config C.json --weights W.safetensors [--layer I] --x X.npy --out Y.npy",
+              "[--mask M.npy | --lengths L1,L2,..] [--pattern SPEC]",
+              "[--grad-out dY.npy [--grads-out G.safetensors] [--dx-out dX.npy]]",
+              "[--train] [--seed S] [--hop-memory store|recompute|keep] [--head-groups G]",
+              "[--threads T] [--backend cpu|cuda]",
+              "diffuser layer --config C.json --init-weights W.safetensors [--seed S] [--model] [--bf16]",
+              "diffuser layer --config C.json --bench [--n N] [options of --bench below]"},
+    .about = "One Diffuser encoder layer (the authors' DiffuserLayer): Q, K, V projections, scores on the graph's\n"
+             "edges (scale 1/sqrt(D)), edge softmax with the padding mask, K-hop diffusion, output projection,\n"
+             "residual + LayerNorm, feed-forward (GELU, erf form) + residual + LayerNorm. Post-LN as the authors;\n"
+             "\"pre_layer_norm\": true in the config selects pre-LN.\n"
+             "\n"
+             "config (JSON, the authors' config.json keys): hidden_size, num_attention_heads, intermediate_size,\n"
+             "  attention_window, num_rand, num_glob, hidden_dropout_prob, attention_probs_dropout_prob,\n"
+             "  layer_norm_eps, ... plus graph_pattern (default blocks:W+random:R+global-random:G from the window,\n"
+             "  num_rand, num_glob), graph_seed, diffusion_hops (5), diffusion_alpha (0.1), diffusion_heat_t,\n"
+             "  diffusion_theta, attention_hop_dropout_prob, pre_layer_norm. See docs/LAYER.md.\n",
+    .options = {
+        {"inputs",
+         {
+          {.label = "--config C.json", .help = "the layer's or model's config (above)", .required = true},
+          {.label = "--weights W.safetensors",
+           .help = "the layer's tensors, named as in Hugging Face RoBERTa (attention.self.query.weight, ...), bare or under encoder.layer.I."},
+          {.label = "--layer I",
+           .help = "which layer of a model file (and which attention_window) (default 0)", .type = Option::Type::integer},
+          {.label = "--x X.npy",
+           .help = "(N, d_model) one sequence, (B, N, d_model) a padded batch, or (T, d_model) with --lengths: sequences of those lengths side by side (block-diagonal graph)"},
+          {.label = "--lengths L1,L2,..",
+           .help = "with a (T, d_model) X: the lengths of the sequences side by side (they sum to T)"},
+          {.label = "--mask M.npy",
+           .help = "nonzero = real token: (N,), (B, N) or (T,)"},
+          {.label = "--pattern SPEC",
+           .help = "the graph pattern instead of the config's (same for every sequence)"},
+         }},
+        {"outputs (written only when the whole run succeeds)",
+         {
+          {.label = "--out Y.npy",
+           .help = "the layer output, shaped like X, float32"},
+          {.label = "--grad-out dY.npy",
+           .help = "dL/dY (shaped like X): runs the backward too"},
+          {.label = "--grads-out G.safetensors",
+           .help = "the parameter gradients, under the weights' names (needs --grad-out)"},
+          {.label = "--dx-out dX.npy",
+           .help = "dL/dX (needs --grad-out)"},
+         }},
+        {"mode",
+         {
+          {.label = "--train",
+           .help = "dropout on (the config's probabilities; masks from --seed, regenerated in the backward); default: inference, no dropout"},
+          {.label = "--seed S",
+           .help = "dropout seed, and the seed of --init-weights (default 0)", .type = Option::Type::integer},
+          {.label = "--hop-memory M",
+           .help = "how the backward gets the K-1 hop states: store (default) recomputes them once and holds them; recompute holds 2 buffers (K(K-1)/2 hops); keep takes them from the forward (no recompute, held from forward to backward)"},
+          {.label = "--head-groups G",
+           .help = "the attention backward runs G groups of heads one after another, so its graph-sized buffers (per-edge weights and their gradient, hop buffers) hold H/G heads; same results. G divides the head count; 1 = all at once; 0 (default) = automatic: the fewest groups whose transient fits the packed QKV gradient (T x 3 d_model floats)", .type = Option::Type::integer},
+          {.label = "--threads T",
+           .help = "CPU worker threads (default: all)", .type = Option::Type::integer},
+          {.label = "--backend cpu|cuda",
+           .help = "where the layer runs (default cpu); cuda: the weights, graph and arrays move to the GPU once, the results come back once at the end"},
+         }},
+        {"initial weights",
+         {
+          {.label = "--init-weights W.safetensors",
+           .help = "writes random weights as the authors' _init_weights (normal with initializer_range, zero biases, LayerNorm 1/0) for one layer, or with --model for the whole stack (embeddings, num_hidden_layers layers, head)"},
+          {.label = "--model",
+           .help = "the whole stack: embeddings, num_hidden_layers layers, classification head"},
+          {.label = "--bf16",
+           .help = "store them as BF16 (default F32)"},
+         }},
+        layer_bench_option_group(),
+    },
+    .notes = "examples:\n"
+             "  diffuser layer --config c.json --init-weights w.safetensors --seed 1\n"
+             "  diffuser layer --config c.json --weights w.safetensors --x x.npy --out y.npy\n"
+             "  diffuser layer --config c.json --weights w.safetensors --x x.npy --out y.npy --train --seed 7 \\\n"
+             "                 --grad-out dy.npy --grads-out g.safetensors --dx-out dx.npy\n"
+             "  diffuser layer --config c.json --bench --n 4096\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (file, shape, dtype, missing tensor, NaN), 2 bad usage.\n",
+    .docs = "[LAYER.md](LAYER.md)",
+    .run = &run_layer,
+    .order = 35,
+});
 
 }  // namespace
 

@@ -21,58 +21,6 @@ namespace {
 
 using diffusion::MassResult;
 
-std::string mass_help() {
-  return cat(
-      "usage: diffuser mass (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
-      "                     [--q Q.npy --k K.npy] [--hops K] [--alpha A | --theta t0,..]\n"
-      "                     [--sample S | --exact] [--confidence C] [--threads T] [--json] [--quiet]\n"
-      "\n"
-      "How much diffused attention each token receives from tokens it is not directly connected to.\n"
-      "A is the attention matrix on the graph: row i spreads token i's attention over its sources,\n"
-      "uniformly (1/deg) or, with --q/--k, by softmax(q_i.k_j / sqrt(D)) per head; a token with no\n"
-      "sources attends to itself. Diffusion is T = sum_k theta_k A^k. N1(i) is i and its sources.\n"
-      "  outside_k(i) = sum over j not in N1(i) of (A^k)[i][j]\n"
-      "is the share of token i's hop-k attention that comes from tokens outside N1(i): 0 for k = 0\n"
-      "and k = 1, since only paths of length >= 2 leave N1(i). Per hop the table lists theta_k\n"
-      "(normalized to sum 1), the mean / min / max of outside_k over tokens (and heads), and the\n"
-      "contribution theta_k * mean; the contributions add up to the outside mass, the mean over\n"
-      "tokens of sum_k theta_k outside_k(i): the share of all diffused attention that comes from\n"
-      "tokens a token is not connected to.\n"
-      "\n",
-      kGraphOptionsHelp,
-      "attention:\n"
-      "  --q Q.npy --k K.npy    (N, H, D) float32/float64 arrays: softmax attention per head (default:\n"
-      "                         uniform attention, one 'head')\n",
-      kCoefficientOptionsHelp,
-      "  (default here: --hops 5)\n"
-      "sampling:\n"
-      "  --exact                every token (default for N <= ",
-      group_digits(diffusion::kExactMassLimit),
-      ")\n"
-      "  --sample S             S distinct tokens drawn with --seed (default beyond: ",
-      group_digits(diffusion::kDefaultMassSample),
-      "); means come with a\n"
-      "                         Hoeffding-Serfling half-width at --confidence (values lie in [0, 1])\n"
-      "  --confidence C         in (0, 1) (default 0.95)\n"
-      "  --threads T            worker threads (default: all)\n"
-      "  --json                 one JSON object on stdout instead of the table\n"
-      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
-      "then)\n"
-      "\n"
-      "cost: K passes over the edges for every 64 tokens (exact: N / 64 of them) and head.\n"
-      "\n"
-      "JSON keys: source, nodes, edges, attention ('uniform' or 'softmax'), heads, coefficients,\n"
-      "hops, exact, sample_sources, confidence, half_width, per_hop [{k, theta, mean, min, max,\n"
-      "contribution}], outside_mass, outside_mass_min, outside_mass_max, outside_mass_per_head,\n"
-      "beyond_one_hop_theta, threads, seconds.\n"
-      "\n"
-      "examples:\n"
-      "  diffuser mass --pattern diffuser --n 4096 --hops 5 --alpha 0.1\n"
-      "  diffuser mass --pattern window:8 --n 1024 --q q.npy --k k.npy --json\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (file, shape, N mismatch, NaN), 2 bad usage.\n");
-}
-
 void print_table(const std::string& source, const MassResult& r, const std::string& coeffs, int threads) {
   std::printf("graph:       %s: %s tokens, %s edges\n", source.c_str(), group_digits(r.nodes).c_str(),
               group_digits(r.edges).c_str());
@@ -146,9 +94,6 @@ int run_mass_body(Args& args) {
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
   if (sample && exact) throw UsageError("--sample and --exact exclude each other");
-  if (sample && *sample < 1) throw UsageError(cat("--sample must be >= 1, got ", *sample));
-  if (!(confidence > 0.0 && confidence < 1.0))
-    throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
   cli::CommandContext command_context(threads);
   GraphSource src = graph_from_args(args);
@@ -179,8 +124,63 @@ int run_mass(Args& args) {
   return with_one_line_errors(args, &run_mass_body);
 }
 
-const Registrar reg({"mass", "share of diffused attention from tokens not directly connected, per hop",
-                     mass_help(), &run_mass, 70});
+const Registrar reg({
+    .name = "mass",
+    .summary = "share of diffused attention from tokens not directly connected, per hop",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N])",
+              "[--q Q.npy --k K.npy] [--hops K] [--alpha A | --theta t0,..]",
+              "[--sample S | --exact] [--confidence C] [--threads T] [--json] [--quiet]"},
+    .about = "How much diffused attention each token receives from tokens it is not directly connected to.\n"
+             "A is the attention matrix on the graph: row i spreads token i's attention over its sources,\n"
+             "uniformly (1/deg) or, with --q/--k, by softmax(q_i.k_j / sqrt(D)) per head; a token with no\n"
+             "sources attends to itself. Diffusion is T = sum_k theta_k A^k. N1(i) is i and its sources.\n"
+             "  outside_k(i) = sum over j not in N1(i) of (A^k)[i][j]\n"
+             "is the share of token i's hop-k attention that comes from tokens outside N1(i): 0 for k = 0\n"
+             "and k = 1, since only paths of length >= 2 leave N1(i). Per hop the table lists theta_k\n"
+             "(normalized to sum 1), the mean / min / max of outside_k over tokens (and heads), and the\n"
+             "contribution theta_k * mean; the contributions add up to the outside mass, the mean over\n"
+             "tokens of sum_k theta_k outside_k(i): the share of all diffused attention that comes from\n"
+             "tokens a token is not connected to.\n",
+    .options = {
+        graph_option_group(),
+        {"attention",
+         {
+          {.label = "--q Q.npy --k K.npy",
+           .help = "(N, H, D) float32/float64 arrays: softmax attention per head (default: uniform attention, one 'head')"},
+         }},
+        coefficient_option_group(),
+        {"sampling",
+         {
+          {.label = "--exact",
+           .help = "every token (default for N <= 4,096)"},
+          {.label = "--sample S",
+           .help = "S distinct tokens drawn with --seed (default beyond: 1,024); means come with a Hoeffding-Serfling half-width at --confidence (values lie in [0, 1])", .type = Option::Type::integer, .min = 1},
+          {.label = "--confidence C",
+           .help = "in (0, 1) (default 0.95)", .type = Option::Type::number, .min = 0, .max = 1, .open_min = true, .open_max = true},
+          {.label = "--threads T",
+           .help = "worker threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--json",
+           .help = "one JSON object on stdout instead of the table"},
+          {.label = "--quiet",
+           .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"},
+         }},
+    },
+    .notes = "cost: K passes over the edges for every 64 tokens (exact: N / 64 of them) and head.\n"
+             "\n"
+             "JSON keys: source, nodes, edges, attention ('uniform' or 'softmax'), heads, coefficients,\n"
+             "hops, exact, sample_sources, confidence, half_width, per_hop [{k, theta, mean, min, max,\n"
+             "contribution}], outside_mass, outside_mass_min, outside_mass_max, outside_mass_per_head,\n"
+             "beyond_one_hop_theta, threads, seconds.\n"
+             "\n"
+             "examples:\n"
+             "  diffuser mass --pattern diffuser --n 4096 --hops 5 --alpha 0.1\n"
+             "  diffuser mass --pattern window:8 --n 1024 --q q.npy --k k.npy --json\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (file, shape, N mismatch, NaN), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
+    .run = &run_mass,
+    .order = 70,
+});
 
 }  // namespace
 

@@ -24,30 +24,6 @@ namespace fs = std::filesystem;
 using namespace diffuser::attention;
 using namespace diffuser::training;
 
-constexpr const char* kPredictHelp =
-    "usage: diffuser predict --weights W.safetensors --config C.json --data DIR [--split test]\n"
-    "                        [--out P.npy] [--logits-out L.npy] [--batch B] [--limit S] [--threads T]\n"
-    "\n"
-    "Runs the model (inference: no dropout) on DIR/SPLIT_tokens.npy and _lengths.npy, prints the\n"
-    "accuracy when SPLIT_labels.npy exists, and writes the predicted class of every sequence.\n"
-    "\n"
-    "options:\n"
-    "  --weights W        a safetensors file with the model's tensors (final.safetensors or a checkpoint)\n"
-    "  --config C.json    the model config the weights were trained with (RUNDIR/config.json)\n"
-    "  --data DIR         a data set folder (diffuser data's layout, meta.json included)\n"
-    "  --split NAME       train, valid, test (default) or any NAME with NAME_tokens.npy\n"
-    "  --out P.npy        (S,) int32 predicted classes (default: predictions-SPLIT.npy next to W)\n"
-    "  --logits-out L.npy (S, num_labels) float32 logits\n"
-    "  --batch B          sequences per batch (default 8)\n"
-    "  --limit S          the first S sequences only (default all)\n"
-    "  --threads T        CPU threads (default: all)\n"
-    "\n"
-    "example:\n"
-    "  diffuser predict --weights run/final.safetensors --config run/config.json --data data --split test\n"
-    "\n"
-    "exit status: 0 success, 1 bad data (files, weights not matching the config, config not fitting the\n"
-    "data), 2 bad usage.\n";
-
 int run_predict_body(Args& args) {
   const fs::path weights = args.require("weights");
   const fs::path config_path = args.require("config");
@@ -59,8 +35,6 @@ int run_predict_body(Args& args) {
   const std::int64_t limit = args.get_int("limit", 0);
   const int threads = threads_option(args);
   args.finish();
-  if (batch < 1) throw UsageError(cat("--batch must be >= 1, got ", batch));
-  if (limit < 0) throw UsageError(cat("--limit must be >= 0, got ", limit));
   if (split_name.empty() || split_name.find('/') != std::string::npos)
     throw UsageError(cat("--split must be a plain name, got '", split_name, "'"));
   const fs::path out = out_arg ? fs::path(*out_arg)
@@ -106,8 +80,43 @@ int run_predict(Args& args) {
   return with_one_line_errors(args, &run_predict_body);
 }
 
-const Registrar reg({"predict", "a trained model's classes and accuracy on a data set split", kPredictHelp,
-                     &run_predict, 38});
+const Registrar reg({
+    .name = "predict",
+    .summary = "a trained model's classes and accuracy on a data set split",
+    .usage = {"--weights W.safetensors --config C.json --data DIR [--split test]",
+              "[--out P.npy] [--logits-out L.npy] [--batch B] [--limit S] [--threads T]"},
+    .about = "Runs the model (inference: no dropout) on DIR/SPLIT_tokens.npy and _lengths.npy, prints the\n"
+             "accuracy when SPLIT_labels.npy exists, and writes the predicted class of every sequence.\n",
+    .options = {
+        {"options",
+         {
+          {.label = "--weights W",
+           .help = "a safetensors file with the model's tensors (final.safetensors or a checkpoint)"},
+          {.label = "--config C.json",
+           .help = "the model config the weights were trained with (RUNDIR/config.json)"},
+          {.label = "--data DIR",
+           .help = "a data set folder (diffuser data's layout, meta.json included)"},
+          {.label = "--split NAME",
+           .help = "train, valid, test (default) or any NAME with NAME_tokens.npy"},
+          {.label = "--out P.npy",
+           .help = "(S,) int32 predicted classes (default: predictions-SPLIT.npy next to W)"},
+          {.label = "--logits-out L.npy", .help = "(S, num_labels) float32 logits"},
+          {.label = "--batch B",
+           .help = "sequences per batch (default 8)", .type = Option::Type::integer, .min = 1},
+          {.label = "--limit S",
+           .help = "the first S sequences only (default all)", .type = Option::Type::integer, .min = 0},
+          {.label = "--threads T",
+           .help = "CPU threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+         }},
+    },
+    .notes = "example:\n"
+             "  diffuser predict --weights run/final.safetensors --config run/config.json --data data --split test\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (files, weights not matching the config, config not fitting the\n"
+             "data), 2 bad usage.\n",
+    .run = &run_predict,
+    .order = 38,
+});
 
 }  // namespace
 

@@ -22,73 +22,6 @@ namespace {
 
 using diffusion::ReachResult;
 
-std::string reach_help() {
-  return cat(
-      "usage: diffuser reach (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
-      "                      [--max-hops K] [--sample S | --exact] [--confidence C] [--threads T]\n"
-      "                      [--backend cpu|cuda] [--json] [--quiet]\n"
-      "\n"
-      "How far information travels in k hops. Information flows along edges j -> i (token i attends\n"
-      "to j), so token i receives from j within k hops when a path j -> ... -> i of at most k edges\n"
-      "exists. For k = 1..K it reports\n"
-      "  coverage(k)        the fraction of ordered pairs (i, j), i != j, with i receiving from j\n"
-      "                     within k hops;\n"
-      "  receptive field    min / mean / max over tokens i of |R_k(i)|, the number of tokens i\n"
-      "                     receives from within k hops, counting i itself (so 1..N);\n"
-      "and, whatever K is (the search runs on until nothing new is reached), the diameter (the\n"
-      "largest finite shortest-path length), the smallest k with coverage 1 and the unreachable pairs.\n"
-      "\n",
-      kGraphOptionsHelp,
-      "options:\n"
-      "  --max-hops K           hops listed, 1..",
-      diffusion::kMaxReachHops,
-      " (default 8)\n"
-      "  --exact                exact at any N (default: exact for N <= ",
-      group_digits(diffusion::kExactReachLimit),
-      ")\n"
-      "  --sample S             estimate from S distinct tokens i drawn with --seed (default beyond\n"
-      "                         N = ",
-      group_digits(diffusion::kExactReachLimit), ": ", group_digits(diffusion::kDefaultReachSample),
-      "); their receptive fields are exact, and\n"
-      "                         coverage (a mean over tokens of a [0, 1] quantity) comes with a\n"
-      "                         half-width at --confidence from Hoeffding's inequality with Serfling's\n"
-      "                         finite-population factor: sqrt((1 - (S-1)/N) ln(2/(1-C)) / (2S)).\n"
-      "                         The receptive-field mean's half-width is (N - 1) times that; min, max,\n"
-      "                         diameter and full-coverage hops are those of the sampled tokens\n"
-      "                         (bounds on the true values).\n"
-      "  --confidence C         of the stated bound, in (0, 1) (default 0.95)\n"
-      "  --threads T            worker threads (default: all)\n"
-      "  --backend cpu|cuda     where the exact computation runs (default cpu); cuda needs a CUDA\n"
-      "                         build and a GPU, gives the same numbers, and is exact only (sampled\n"
-      "                         mode runs on the CPU: beyond N = ",
-      group_digits(diffusion::kExactReachLimit),
-      " pass --exact with cuda)\n"
-      "  --json                 one JSON object on stdout instead of the table\n"
-      "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
-      "then)\n"
-      "\n"
-      "method: 256 sources per block, one bit each (4 machine words per token); one hop ORs the\n"
-      "words of a token's sources into its own (pull over CSR rows) or, on thin frontiers, pushes\n"
-      "the new bits along the reverse edges; TBB runs the blocks in parallel. With --backend cuda,\n"
-      "every source of a chunk (all N when the three N x N-bit sets fit in 2 GiB) advances at once:\n"
-      "one GPU thread per (token, 64-bit word) ORs its sources' words, one warp per token counts the\n"
-      "new bits, and the counts come back to the host after each hop.\n"
-      "\n"
-      "JSON keys: source, nodes, edges, max_hops, exact, sample_sources, confidence,\n"
-      "coverage_half_width, receptive_field_mean_half_width, coverage [K], receptive_field\n"
-      "[{hops, min, mean, max}] (counts include the token itself), pairs_at_distance [d = 1..diameter],\n"
-      "full_coverage_hops, diameter, diameter_is_lower_bound, unreachable_pairs, unreachable_fraction,\n"
-      "backend, threads, seconds.\n"
-      "\n"
-      "examples:\n"
-      "  diffuser reach --pattern diffuser --n 16384 --max-hops 8\n"
-      "  diffuser reach --pattern window:64 --n 65536 --sample 2048 --json\n"
-      "  diffuser reach --graph g.mtx --max-hops 4 --exact\n"
-      "  diffuser reach --pattern diffuser --n 65536 --exact --backend cuda\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (file, too few tokens, memory, no GPU for cuda), 2 bad usage.\n");
-}
-
 void print_table(const std::string& source, const ReachResult& r, Device dev, int threads) {
   std::printf("graph:    %s: %s tokens, %s edges\n", source.c_str(), group_digits(r.nodes).c_str(),
               group_digits(r.edges).c_str());
@@ -168,12 +101,7 @@ int run_reach_body(Args& args) {
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
-  if (max_hops && (*max_hops < 1 || *max_hops > diffusion::kMaxReachHops))
-    throw UsageError(cat("--max-hops must be in [1, ", diffusion::kMaxReachHops, "], got ", *max_hops));
   if (sample && exact) throw UsageError("--sample and --exact exclude each other");
-  if (sample && *sample < 1) throw UsageError(cat("--sample must be >= 1, got ", *sample));
-  if (!(confidence > 0.0 && confidence < 1.0))
-    throw UsageError(cat("--confidence must be in (0, 1), got ", confidence));
 
   if (dev == Device::cuda && sample)
     throw UsageError("--sample runs on the CPU only: drop it (cuda is exact), or use --backend cpu");
@@ -220,8 +148,67 @@ int run_reach(Args& args) {
   return with_one_line_errors(args, &run_reach_body);
 }
 
-const Registrar reg({"reach", "multi-hop reachability: coverage per hop, receptive fields, diameter",
-                     reach_help(), &run_reach, 50});
+const Registrar reg({
+    .name = "reach",
+    .summary = "multi-hop reachability: coverage per hop, receptive fields, diameter",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N])",
+              "[--max-hops K] [--sample S | --exact] [--confidence C] [--threads T]",
+              "[--backend cpu|cuda] [--json] [--quiet]"},
+    .about = "How far information travels in k hops. Information flows along edges j -> i (token i attends\n"
+             "to j), so token i receives from j within k hops when a path j -> ... -> i of at most k edges\n"
+             "exists. For k = 1..K it reports\n"
+             "  coverage(k)        the fraction of ordered pairs (i, j), i != j, with i receiving from j\n"
+             "                     within k hops;\n"
+             "  receptive field    min / mean / max over tokens i of |R_k(i)|, the number of tokens i\n"
+             "                     receives from within k hops, counting i itself (so 1..N);\n"
+             "and, whatever K is (the search runs on until nothing new is reached), the diameter (the\n"
+             "largest finite shortest-path length), the smallest k with coverage 1 and the unreachable pairs.\n",
+    .options = {
+        graph_option_group(),
+        {"options",
+         {
+          {.label = "--max-hops K",
+           .help = "hops listed, 1..1024 (default 8)", .type = Option::Type::integer, .min = 1, .max = diffusion::kMaxReachHops},
+          {.label = "--exact",
+           .help = "exact at any N (default: exact for N <= 16,384)"},
+          {.label = "--sample S",
+           .help = "estimate from S distinct tokens i drawn with --seed (default beyond N = 16,384: 4,096); their receptive fields are exact, and coverage (a mean over tokens of a [0, 1] quantity) comes with a half-width at --confidence from Hoeffding's inequality with Serfling's finite-population factor: sqrt((1 - (S-1)/N) ln(2/(1-C)) / (2S)). The receptive-field mean's half-width is (N - 1) times that; min, max, diameter and full-coverage hops are those of the sampled tokens (bounds on the true values).", .type = Option::Type::integer, .min = 1},
+          {.label = "--confidence C",
+           .help = "of the stated bound, in (0, 1) (default 0.95)", .type = Option::Type::number, .min = 0, .max = 1, .open_min = true, .open_max = true},
+          {.label = "--threads T",
+           .help = "worker threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--backend cpu|cuda",
+           .help = "where the exact computation runs (default cpu); cuda needs a CUDA build and a GPU, gives the same numbers, and is exact only (sampled mode runs on the CPU: beyond N = 16,384 pass --exact with cuda)"},
+          {.label = "--json",
+           .help = "one JSON object on stdout instead of the table"},
+          {.label = "--quiet",
+           .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"},
+         }},
+    },
+    .notes = "method: 256 sources per block, one bit each (4 machine words per token); one hop ORs the\n"
+             "words of a token's sources into its own (pull over CSR rows) or, on thin frontiers, pushes\n"
+             "the new bits along the reverse edges; TBB runs the blocks in parallel. With --backend cuda,\n"
+             "every source of a chunk (all N when the three N x N-bit sets fit in 2 GiB) advances at once:\n"
+             "one GPU thread per (token, 64-bit word) ORs its sources' words, one warp per token counts the\n"
+             "new bits, and the counts come back to the host after each hop.\n"
+             "\n"
+             "JSON keys: source, nodes, edges, max_hops, exact, sample_sources, confidence,\n"
+             "coverage_half_width, receptive_field_mean_half_width, coverage [K], receptive_field\n"
+             "[{hops, min, mean, max}] (counts include the token itself), pairs_at_distance [d = 1..diameter],\n"
+             "full_coverage_hops, diameter, diameter_is_lower_bound, unreachable_pairs, unreachable_fraction,\n"
+             "backend, threads, seconds.\n"
+             "\n"
+             "examples:\n"
+             "  diffuser reach --pattern diffuser --n 16384 --max-hops 8\n"
+             "  diffuser reach --pattern window:64 --n 65536 --sample 2048 --json\n"
+             "  diffuser reach --graph g.mtx --max-hops 4 --exact\n"
+             "  diffuser reach --pattern diffuser --n 65536 --exact --backend cuda\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (file, too few tokens, memory, no GPU for cuda), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
+    .run = &run_reach,
+    .order = 50,
+});
 
 }  // namespace
 

@@ -24,43 +24,6 @@ namespace diffuser::cli {
 
 namespace {
 
-std::string report_help() {
-  return cat(
-      "usage: diffuser report --pattern [LABEL=]SPEC [--pattern [LABEL=]SPEC ...] --n N --out report.html\n"
-      "                       [--seed S] [--max-hops K] [--hops K] [--alpha A | --theta t0,..]\n"
-      "                       [--title TEXT] [--threads T] [--quiet]\n"
-      "\n"
-      "Analyses every pattern over N tokens and writes one self-contained HTML file (inline SVG and\n"
-      "CSS, no network needed to open it) that compares them side by side: a summary table, coverage\n"
-      "versus hops (diffuser reach), the spectral gap of uniform attention and the mixing profile\n"
-      "(diffuser spectral), the diffusion mass per hop (diffuser mass, uniform attention), and per\n"
-      "pattern its picture, in-degree histogram and statistics. LABEL names a pattern in legends\n"
-      "(default: the expression).\n"
-      "\n"
-      "options:\n"
-      "  --pattern [LABEL=]SPEC a pattern expression (repeat for each; see `diffuser graph --help`)\n"
-      "  --n N                  tokens (the same for every pattern)\n"
-      "  --seed S               seed of the random terms and of any sampling (default 0)\n"
-      "  --out FILE.html        the report, written only when every pattern succeeded\n"
-      "  --max-hops K           hops of the coverage curves (default 8)\n"
-      "  --hops K, --alpha A, --theta t0,..   diffusion of the mass section (default PPR, K = 5, alpha 0.1)\n"
-      "  --title TEXT           page title (default: 'Token-graph report, N = ...')\n"
-      "  --threads T            worker threads (default: all)\n"
-      "  --quiet                no progress on stderr (a bar on a terminal, else a line now and then)\n"
-      "\n"
-      "Reachability is exact for N <= ",
-      group_digits(diffusion::kExactReachLimit),
-      " and diffusion mass for N <= ", group_digits(diffusion::kExactMassLimit),
-      "; beyond, both are estimated from sampled\n"
-      "tokens and the table says so with the error bound.\n"
-      "\n"
-      "example:\n"
-      "  diffuser report --pattern recipe=diffuser --pattern window=window:140 \\\n"
-      "                  --pattern bigbird=bigbird:64:1:1 --n 4096 --out report.html\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (pattern file, memory), 2 bad usage.\n");
-}
-
 int run_report_body(Args& args) {
   const std::vector<std::string> patterns = args.get_all("pattern");
   const auto n = args.get_int("n");
@@ -71,13 +34,9 @@ int run_report_body(Args& args) {
   const auto title = args.get("title");
   const int threads = threads_option(args);
   const bool quiet = args.flag("quiet");
-  if (args.get("graph")) throw UsageError("report takes --pattern expressions (repeatable), not --graph");
   args.finish();
   if (patterns.empty()) throw UsageError("missing --pattern: give one or more pattern expressions");
   if (!n) throw UsageError("missing --n N (the number of tokens)");
-  if (*n < 2 || *n > kMaxNodes) throw UsageError(cat("--n must be in [2, ", kMaxNodes, "], got ", *n));
-  if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
-  if (max_hops < 1 || max_hops > 64) throw UsageError(cat("--max-hops must be in [1, 64], got ", max_hops));
   if (std::filesystem::path(out).extension() != ".html" && std::filesystem::path(out).extension() != ".htm")
     throw UsageError(cat("--out ", out, ": the report is HTML; name it FILE.html"));
   check_output_path(out, "out");
@@ -141,8 +100,53 @@ int run_report(Args& args) {
   return with_one_line_errors(args, &run_report_body);
 }
 
-const Registrar reg({"report", "self-contained HTML report comparing patterns side by side", report_help(),
-                     &run_report, 90});
+const Registrar reg({
+    .name = "report",
+    .summary = "self-contained HTML report comparing patterns side by side",
+    .usage = {"--pattern [LABEL=]SPEC [--pattern [LABEL=]SPEC ...] --n N --out report.html",
+              "[--seed S] [--max-hops K] [--hops K] [--alpha A | --theta t0,..]",
+              "[--title TEXT] [--threads T] [--quiet]"},
+    .about = "Analyses every pattern over N tokens and writes one self-contained HTML file (inline SVG and\n"
+             "CSS, no network needed to open it) that compares them side by side: a summary table, coverage\n"
+             "versus hops (diffuser reach), the spectral gap of uniform attention and the mixing profile\n"
+             "(diffuser spectral), the diffusion mass per hop (diffuser mass, uniform attention), and per\n"
+             "pattern its picture, in-degree histogram and statistics. LABEL names a pattern in legends\n"
+             "(default: the expression).\n",
+    .options = {
+        {"options",
+         {
+          {.label = "--pattern [LABEL=]SPEC", .help = "a pattern expression (repeat for each; see `diffuser graph --help`)", .repeatable = true},
+          {.label = "--n N",
+           .help = "tokens (the same for every pattern)", .type = Option::Type::integer, .min = 2, .max = static_cast<double>(kMaxNodes)},
+          {.label = "--seed S",
+           .help = "seed of the random terms and of any sampling (default 0)", .type = Option::Type::integer, .min = 0},
+          {.label = "--out FILE.html",
+           .help = "the report, written only when every pattern succeeded"},
+          {.label = "--max-hops K",
+           .help = "hops of the coverage curves (default 8)", .type = Option::Type::integer, .min = 1, .max = 64},
+          {.label = "--hops K", .help = "hops of the mass section's diffusion (default 5)", .type = Option::Type::integer, .min = 0, .max = diffusion::kMaxHops},
+          {.label = "--alpha A", .help = "its PPR teleport weight (default 0.1)", .type = Option::Type::number, .min = 0, .max = 1},
+          {.label = "--theta t0,..", .help = "or its coefficients themselves", .type = Option::Type::numbers},
+          {.label = "--title TEXT",
+           .help = "page title (default: 'Token-graph report, N = ...')"},
+          {.label = "--threads T",
+           .help = "worker threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--quiet",
+           .help = "no progress on stderr (a bar on a terminal, else a line now and then)"},
+         }},
+    },
+    .notes = "Reachability is exact for N <= 16,384 and diffusion mass for N <= 4,096; beyond, both are estimated from sampled\n"
+             "tokens and the table says so with the error bound.\n"
+             "\n"
+             "example:\n"
+             "  diffuser report --pattern recipe=diffuser --pattern window=window:140 \\\n"
+             "                  --pattern bigbird=bigbird:64:1:1 --n 4096 --out report.html\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (pattern file, memory), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
+    .run = &run_report,
+    .order = 90,
+});
 
 }  // namespace
 

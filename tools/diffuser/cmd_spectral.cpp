@@ -23,72 +23,6 @@ namespace {
 
 using diffusion::SpectralResult;
 
-std::string spectral_help() {
-  return cat(
-      "usage: diffuser spectral (--pattern SPEC --n N [--seed S] | --graph FILE [--n N])\n"
-      "                         [--tol T] [--max-iter M] [--krylov-dim D] [--no-laplacian]\n"
-      "                         [--mixing-hops K] [--mixing-sample S] [--threads T] [--json] [--quiet]\n"
-      "\n"
-      "How fast repeated uniform attention mixes. P = D^-1 A: token i spreads its attention equally\n"
-      "over its sources (row i of the CSR), so each row sums to 1; a token with no sources attends\n"
-      "to itself. P has the eigenvalue 1 (P 1 = 1); lambda_2 is the eigenvalue of second-largest\n"
-      "modulus (after removing one copy of 1) and spectral_gap = 1 - |lambda_2|.\n"
-      "\n"
-      "P is split into its strongly connected components (P is block triangular in their order, so its\n"
-      "eigenvalues are the blocks'): a single token gives its diagonal entry exactly (a causal window\n"
-      "is all single tokens), small blocks are decomposed densely, large ones by Spectra (Lanczos when\n"
-      "the block is symmetric, Arnoldi otherwise, never densely). For a non-symmetric block Arnoldi\n"
-      "also runs on P^T for the left eigenvector, which gives the eigenvalue's condition number kappa:\n"
-      "when P is so far from normal that a rounding error may move lambda_2 by more than ",
-      diffusion::kUnreliableError,
-      ",\n"
-      "lambda_2 and the gap are reported as unreliable instead of as a number (a small residual then\n"
-      "proves nothing). The mixing profile measures mixing directly, whatever P: the total-variation\n"
-      "distance between a token's k-hop attention (row i of P^k) and the average token's, per hop,\n"
-      "and the hops until it is <= 1/4 for every (sampled) token.\n"
-      "\n"
-      "Then the symmetrized graph (an undirected edge {i, j} for every j -> i or i -> j, i != j):\n"
-      "lambda_2 and lambda_max of its normalized Laplacian L = I - D^-1/2 A D^-1/2 (Lanczos;\n"
-      "lambda_2 = 0 exactly when the graph is disconnected), and, when the degrees are near-regular\n"
-      "(std/mean <= 0.1), the Ramanujan bound 2 sqrt(d - 1) / d (d = mean degree) to compare with the\n"
-      "largest nontrivial |eigenvalue| of D^-1/2 A D^-1/2, max(|1 - lambda_2|, |1 - lambda_max|)\n"
-      "(lambda_max is computed only then; null otherwise).\n"
-      "\n",
-      kGraphOptionsHelp,
-      "options:\n"
-      "  --tol T                relative residual target of the iterations (default 1e-10)\n"
-      "  --max-iter M           matrix-vector products per eigenvalue problem (default 20000); a run\n"
-      "                         that stops there reports converged: false\n"
-      "  --krylov-dim D         basis size between restarts, 4..1000 (default 48)\n"
-      "  --no-laplacian         skip the symmetrized graph\n"
-      "  --mixing-hops K        hops of the mixing profile, 0..4096 (default 16; 0: none)\n"
-      "  --mixing-sample S      tokens of the mixing profile (default: all up to N = ",
-      group_digits(diffusion::kExactMixingLimit), ", else ", diffusion::kMinMixingSample, " to ",
-      diffusion::kDefaultMixingSample,
-      " drawn with --seed,\n"
-      "                         fewer on larger graphs)\n"
-      "  --threads T            worker threads (default: all)\n"
-      "  --json                 one JSON object on stdout instead of text\n"
-      "  --quiet                no progress on stderr (a bar on a terminal, else a line now and then)\n"
-      "\n"
-      "JSON keys: source, nodes, edges, empty_rows, lambda2 {re, im} (null when unreliable),\n"
-      "lambda2_modulus, spectral_gap (null when unreliable), lambda2_computed {re, im}, lambda2_reliable,\n"
-      "lambda2_method, lambda2_condition, lambda2_error_bound, lambda2_note, strong_components,\n"
-      "closed_classes, largest_component, symmetric, iterations, restarts, residual, converged,\n"
-      "laplacian (null with --no-laplacian, else {undirected_edges, components, degree {min, mean,\n"
-      "max, cv}, near_regular, lambda2, lambda2_residual, lambda2_iterations, lambda2_converged,\n"
-      "lambda_max, lambda_max_residual, lambda_max_iterations, lambda_max_converged,\n"
-      "adjacency_nontrivial, ramanujan_bound}), mixing (null with --mixing-hops 0, else {exact,\n"
-      "sample_sources, half_width, hops [{k, mean, max}], mixing_hops}), threads, seconds.\n"
-      "\n"
-      "examples:\n"
-      "  diffuser spectral --pattern diffuser --n 65536\n"
-      "  diffuser spectral --pattern window:32 --n 4096 --json\n"
-      "\n"
-      "exit status: 0 success (also when not converged or unreliable: see the JSON), 1 bad data, 2 bad\n"
-      "usage.\n");
-}
-
 std::string complex_text(std::complex<double> z) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.10g %+.10gi", z.real(), z.imag());
@@ -254,13 +188,6 @@ int run_spectral_body(Args& args) {
   Args probe = args;
   const auto seed = probe.get_int("seed", 0);
   finish_except_graph_options(args);
-  if (!(opt.tol > 0.0 && opt.tol < 1.0)) throw UsageError(cat("--tol must be in (0, 1), got ", opt.tol));
-  if (opt.max_iterations < 1) throw UsageError(cat("--max-iter must be >= 1, got ", opt.max_iterations));
-  if (dim < 4 || dim > 1000) throw UsageError(cat("--krylov-dim must be in [4, 1000], got ", dim));
-  if (mixing_hops < 0 || mixing_hops > 4096)
-    throw UsageError(cat("--mixing-hops must be in [0, 4096], got ", mixing_hops));
-  if (mixing_sample && *mixing_sample < 1)
-    throw UsageError(cat("--mixing-sample must be >= 1, got ", *mixing_sample));
   opt.krylov_dim = static_cast<int>(dim);
   opt.mixing_hops = static_cast<int>(mixing_hops);
   opt.mixing_sample = mixing_sample.value_or(-1);
@@ -294,9 +221,78 @@ int run_spectral(Args& args) {
   return with_one_line_errors(args, &run_spectral_body);
 }
 
-const Registrar reg({"spectral",
-                     "spectral gap of uniform attention P = D^-1 A; Laplacian gap, Ramanujan bound",
-                     spectral_help(), &run_spectral, 60});
+const Registrar reg({
+    .name = "spectral",
+    .summary = "spectral gap of uniform attention P = D^-1 A; Laplacian gap, Ramanujan bound",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N])",
+              "[--tol T] [--max-iter M] [--krylov-dim D] [--no-laplacian]",
+              "[--mixing-hops K] [--mixing-sample S] [--threads T] [--json] [--quiet]"},
+    .about = "How fast repeated uniform attention mixes. P = D^-1 A: token i spreads its attention equally\n"
+             "over its sources (row i of the CSR), so each row sums to 1; a token with no sources attends\n"
+             "to itself. P has the eigenvalue 1 (P 1 = 1); lambda_2 is the eigenvalue of second-largest\n"
+             "modulus (after removing one copy of 1) and spectral_gap = 1 - |lambda_2|.\n"
+             "\n"
+             "P is split into its strongly connected components (P is block triangular in their order, so its\n"
+             "eigenvalues are the blocks'): a single token gives its diagonal entry exactly (a causal window\n"
+             "is all single tokens), small blocks are decomposed densely, large ones by Spectra (Lanczos when\n"
+             "the block is symmetric, Arnoldi otherwise, never densely). For a non-symmetric block Arnoldi\n"
+             "also runs on P^T for the left eigenvector, which gives the eigenvalue's condition number kappa:\n"
+             "when P is so far from normal that a rounding error may move lambda_2 by more than 0.0001,\n"
+             "lambda_2 and the gap are reported as unreliable instead of as a number (a small residual then\n"
+             "proves nothing). The mixing profile measures mixing directly, whatever P: the total-variation\n"
+             "distance between a token's k-hop attention (row i of P^k) and the average token's, per hop,\n"
+             "and the hops until it is <= 1/4 for every (sampled) token.\n"
+             "\n"
+             "Then the symmetrized graph (an undirected edge {i, j} for every j -> i or i -> j, i != j):\n"
+             "lambda_2 and lambda_max of its normalized Laplacian L = I - D^-1/2 A D^-1/2 (Lanczos;\n"
+             "lambda_2 = 0 exactly when the graph is disconnected), and, when the degrees are near-regular\n"
+             "(std/mean <= 0.1), the Ramanujan bound 2 sqrt(d - 1) / d (d = mean degree) to compare with the\n"
+             "largest nontrivial |eigenvalue| of D^-1/2 A D^-1/2, max(|1 - lambda_2|, |1 - lambda_max|)\n"
+             "(lambda_max is computed only then; null otherwise).\n",
+    .options = {
+        graph_option_group(),
+        {"options",
+         {
+          {.label = "--tol T",
+           .help = "relative residual target of the iterations (default 1e-10)", .type = Option::Type::number, .min = 0, .max = 1, .open_min = true, .open_max = true},
+          {.label = "--max-iter M",
+           .help = "matrix-vector products per eigenvalue problem (default 20000); a run that stops there reports converged: false", .type = Option::Type::integer, .min = 1},
+          {.label = "--krylov-dim D",
+           .help = "basis size between restarts, 4..1000 (default 48)", .type = Option::Type::integer, .min = 4, .max = 1000},
+          {.label = "--no-laplacian",
+           .help = "skip the symmetrized graph"},
+          {.label = "--mixing-hops K",
+           .help = "hops of the mixing profile, 0..4096 (default 16; 0: none)", .type = Option::Type::integer, .min = 0, .max = 4096},
+          {.label = "--mixing-sample S",
+           .help = "tokens of the mixing profile (default: all up to N = 512, else 64 to 256 drawn with --seed, fewer on larger graphs)", .type = Option::Type::integer, .min = 1},
+          {.label = "--threads T",
+           .help = "worker threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--json",
+           .help = "one JSON object on stdout instead of text"},
+          {.label = "--quiet",
+           .help = "no progress on stderr (a bar on a terminal, else a line now and then)"},
+         }},
+    },
+    .notes = "JSON keys: source, nodes, edges, empty_rows, lambda2 {re, im} (null when unreliable),\n"
+             "lambda2_modulus, spectral_gap (null when unreliable), lambda2_computed {re, im}, lambda2_reliable,\n"
+             "lambda2_method, lambda2_condition, lambda2_error_bound, lambda2_note, strong_components,\n"
+             "closed_classes, largest_component, symmetric, iterations, restarts, residual, converged,\n"
+             "laplacian (null with --no-laplacian, else {undirected_edges, components, degree {min, mean,\n"
+             "max, cv}, near_regular, lambda2, lambda2_residual, lambda2_iterations, lambda2_converged,\n"
+             "lambda_max, lambda_max_residual, lambda_max_iterations, lambda_max_converged,\n"
+             "adjacency_nontrivial, ramanujan_bound}), mixing (null with --mixing-hops 0, else {exact,\n"
+             "sample_sources, half_width, hops [{k, mean, max}], mixing_hops}), threads, seconds.\n"
+             "\n"
+             "examples:\n"
+             "  diffuser spectral --pattern diffuser --n 65536\n"
+             "  diffuser spectral --pattern window:32 --n 4096 --json\n"
+             "\n"
+             "exit status: 0 success (also when not converged or unreliable: see the JSON), 1 bad data, 2 bad\n"
+             "usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
+    .run = &run_spectral,
+    .order = 60,
+});
 
 }  // namespace
 

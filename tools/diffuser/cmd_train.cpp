@@ -19,6 +19,7 @@
 
 #include "cli.hpp"
 #include "command_context.hpp"
+#include "progress.hpp"
 #include "tool_util.hpp"
 #include "train_log.hpp"
 #include "train_setup.hpp"
@@ -31,74 +32,12 @@ namespace fs = std::filesystem;
 using namespace diffuser::attention;
 using namespace diffuser::training;
 
-constexpr const char* kTrainHelp =
-    "usage: diffuser train --config C.json --data DIR --steps N --out RUNDIR [--batch B] [--lr LR]\n"
-    "                      [--warmup W] [--decay linear|cosine|constant] [--min-lr-ratio R]\n"
-    "                      [--weight-decay WD] [--beta1 B1] [--beta2 B2] [--eps E] [--clip G]\n"
-    "                      [--accumulate A] [--eval-every E] [--eval-samples S] [--eval-batch B]\n"
-    "                      [--checkpoint-every C] [--keep-checkpoints K] [--log-every L]\n"
-    "                      [--resume RUNDIR/checkpoint-STEP.safetensors | --init W.safetensors]\n"
-    "                      [--seed S] [--no-shuffle] [--threads T] [--overwrite] [--grads-out "
-    "G.safetensors]\n"
-    "\n"
-    "Trains the Diffuser encoder stack (embeddings, num_hidden_layers layers, RoBERTa's classification\n"
-    "head on token 0) with cross-entropy on DIR/train_*.npy. Each step runs A micro-batches of B\n"
-    "sequences (side by side, no padding), averages their gradients, clips them by the global norm and\n"
-    "applies AdamW. The graph and the diffusion come from the config: the authors' keys (attention_window,\n"
-    "num_rand, num_glob), or \"pattern\" (any pattern expression), and \"hops\", \"alpha\", \"theta\", "
-    "\"heat\".\n"
-    "\n"
-    "inputs:\n"
-    "  --config C.json    the model (docs/LAYER.md); num_labels, vocab_size and max_position_embeddings\n"
-    "                     must fit the data (meta.json)\n"
-    "  --data DIR         train_{tokens,labels,lengths}.npy, valid_* for evaluation, meta.json\n"
-    "  --init W           start from these weights (safetensors, RoBERTa names) instead of random ones\n"
-    "  --resume CKPT      continue a run from its checkpoint: same config, data and settings (flags\n"
-    "                     left out are taken from it); --steps may grow. Bit for bit the uninterrupted\n"
-    "                     run for the same --threads\n"
-    "schedule and optimizer:\n"
-    "  --steps N          optimizer steps in all (a resumed run counts from the checkpoint's step)\n"
-    "  --batch B          sequences per micro-batch (default 8)\n"
-    "  --accumulate A     micro-batches per step (default 1): A x B sequences a step\n"
-    "  --lr LR            peak learning rate (default 1e-3)\n"
-    "  --warmup W         steps of linear warm-up from 0 (default 0)\n"
-    "  --decay D          after warm-up: linear (default), cosine or constant, down to --min-lr-ratio\n"
-    "                     x LR (default 0) at step N\n"
-    "  --weight-decay WD  AdamW's decoupled decay on weights (not biases or LayerNorm) (default 0.01)\n"
-    "  --beta1 --beta2 --eps   AdamW (default 0.9, 0.999, 1e-8)\n"
-    "  --clip G           clip the global gradient norm to G (default 1; 0 = off)\n"
-    "  --seed S           initial weights, sample order and dropout (default 0)\n"
-    "  --no-shuffle       samples in file order (default: a seeded permutation per epoch)\n"
-    "outputs (in RUNDIR, created if missing; every file written atomically):\n"
-    "  log.csv            step, loss, lr, grad_norm, tokens, tokens_per_s, step_s, cpu_s, elapsed_s, and at\n"
-    "                     evaluation steps eval_loss, eval_accuracy\n"
-    "  checkpoint-STEP.safetensors  weights, both AdamW moments, step, random state, config, settings\n"
-    "  final.safetensors  the weights at the end (diffuser predict, diffuser layer)\n"
-    "  config.json, train.json  the model config and the training settings\n"
-    "  --eval-every E     evaluate on valid_* every E steps and at the end (default N/10 when the data\n"
-    "                     has a valid split; 0 = never)\n"
-    "  --eval-samples S   the first S validation sequences only (default all)\n"
-    "  --eval-batch B     sequences per evaluation batch (default --batch)\n"
-    "  --checkpoint-every C  a checkpoint every C steps (default 0: only at the end and on a signal)\n"
-    "  --keep-checkpoints K  keep the newest K checkpoints (default 0: all)\n"
-    "  --log-every L      a log.csv row every L steps (default 1; evaluation steps and the last always)\n"
-    "  --grads-out G      the gradients of the run's first step (before clipping), RoBERTa names\n"
-    "  --overwrite        start afresh in a RUNDIR that holds a run (its checkpoints are removed)\n"
-    "  --threads T        CPU threads (default: all); results are reproducible for a fixed T\n"
-    "\n"
-    "Progress (step, loss, tokens/s, ETA) is one line updated in place on a terminal, plain lines\n"
-    "otherwise. SIGINT or SIGTERM finishes the current step, writes checkpoint-STEP.safetensors and\n"
-    "exits with 130 or 143 (a second signal meanwhile is ignored, so no file is left half written).\n"
-    "\n"
-    "examples:\n"
-    "  diffuser data --task listops --n 1024 --count 2000 --seed 1 --out data\n"
-    "  diffuser train --config c.json --data data --steps 500 --out run --lr 5e-4 --warmup 50\n"
-    "  diffuser train --config c.json --data data --steps 800 --out run --resume "
-    "run/checkpoint-500.safetensors\n"
-    "  diffuser predict --weights run/final.safetensors --config c.json --data data --split test\n"
-    "\n"
-    "exit status: 0 success, 1 bad data (files, config not fitting the data or the checkpoint, a loss\n"
-    "that is not finite), 2 bad usage, 130 / 143 stopped by SIGINT / SIGTERM after a checkpoint.\n";
+// "1.2346" for fixed(1.23456, 4): the progress detail's numbers.
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
 
 void write_text(const fs::path& path, const std::string& text) {
   AtomicOutput out(path, false);
@@ -121,17 +60,10 @@ int run_train_body(Args& args) {
   const std::int64_t keep_checkpoints = args.get_int("keep-checkpoints", 0);
   const std::int64_t log_every = args.get_int("log-every", 1);
   const bool overwrite = args.flag("overwrite");
+  const bool quiet = args.flag("quiet");
   const int threads = threads_option(args);
   args.finish();
   if (resume_arg && init_arg) throw UsageError("give either --resume or --init, not both");
-  if (eval_every_arg && *eval_every_arg < 0)
-    throw UsageError(cat("--eval-every must be >= 0, got ", *eval_every_arg));
-  if (eval_samples < 0) throw UsageError(cat("--eval-samples must be >= 0, got ", eval_samples));
-  if (eval_batch_arg && *eval_batch_arg < 1)
-    throw UsageError(cat("--eval-batch must be >= 1, got ", *eval_batch_arg));
-  if (checkpoint_every < 0) throw UsageError(cat("--checkpoint-every must be >= 0, got ", checkpoint_every));
-  if (keep_checkpoints < 0) throw UsageError(cat("--keep-checkpoints must be >= 0, got ", keep_checkpoints));
-  if (log_every < 1) throw UsageError(cat("--log-every must be >= 1, got ", log_every));
   flags.o.validate();
 
   // Everything is read and checked before RUNDIR is touched.
@@ -253,7 +185,7 @@ int run_train_body(Args& args) {
   state.options_json = o.to_json();
   state.data_fingerprint = data_fp;
   std::int64_t last_checkpoint = resumed ? resumed->step : -1;
-  auto checkpoint = [&](TrainProgress& progress) {
+  auto checkpoint = [&](Progress& progress) {
     state.step = trainer.step_count();
     state.cursor = trainer.cursor();
     const fs::path p = out_dir / checkpoint_name(state.step);
@@ -268,9 +200,10 @@ int run_train_body(Args& args) {
   };
 
   StopSignals signals;
-  TrainProgress progress;
-  const std::int64_t print_every = std::max<std::int64_t>(1, (o.steps - first_step) / 20);
-  double recent_step_s = 0.0;
+  // Progress on stderr through the shared reporter (a bar on a terminal, sparse lines otherwise);
+  // stdout keeps the run's description and its result.
+  Progress progress("train", progress_style(quiet));
+  progress.stage("steps", static_cast<double>(o.steps - first_step));
   std::optional<EvalResult> last_eval;
   std::int64_t last_eval_step = -1;
   double tokens_total = 0.0, seconds_total = 0.0;
@@ -289,7 +222,6 @@ int run_train_body(Args& args) {
     elapsed += step_s;
     tokens_total += static_cast<double>(s.tokens);
     seconds_total += step_s;
-    recent_step_s = recent_step_s == 0.0 ? step_s : 0.8 * recent_step_s + 0.2 * step_s;
 
     LogRow row;
     row.step = s.step;
@@ -309,7 +241,7 @@ int run_train_body(Args& args) {
         last_eval_step = s.step;
         row.eval_loss = last_eval->loss;
         row.eval_accuracy = last_eval->accuracy();
-        progress.note(cat("eval:     step ", s.step, ": loss ", last_eval->loss, ", accuracy ",
+        progress.note(cat("evaluation at step ", s.step, ": loss ", last_eval->loss, ", accuracy ",
                           100.0 * last_eval->accuracy(), "% (", last_eval->correct, "/", last_eval->count,
                           ", ", format_duration(ew.seconds()), ")"));
       }
@@ -318,15 +250,18 @@ int run_train_body(Args& args) {
       log.add(row);
       log.write();
     }
-    progress.update(s.step, o.steps, s.loss, row.tokens_per_s,
-                    recent_step_s * static_cast<double>(o.steps - s.step), s.step % print_every == 0 || last);
+    progress.update(static_cast<double>(s.step - first_step),
+                    cat("step ", s.step, "/", o.steps, ", loss ", fixed(s.loss, 4), ", ",
+                        fixed(row.tokens_per_s, 0), " tokens/s"));
     if (checkpoint_every > 0 && s.step % checkpoint_every == 0 && !last) checkpoint(progress);
   }
 
   if (const int sig = StopSignals::received()) {
     if (last_checkpoint != trainer.step_count()) checkpoint(progress);
-    progress.note(cat("stopped:  ", sig == SIGINT ? "SIGINT" : "SIGTERM", " at step ", trainer.step_count(),
-                      "; resume with --resume ", (out_dir / checkpoint_name(trainer.step_count())).string()));
+    progress.finish();
+    std::printf("stopped:  %s at step %lld; resume with --resume %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                static_cast<long long>(trainer.step_count()),
+                (out_dir / checkpoint_name(trainer.step_count())).c_str());
     return 128 + sig;
   }
   checkpoint(progress);
@@ -347,8 +282,98 @@ int run_train(Args& args) {
   return with_one_line_errors(args, &run_train_body);
 }
 
-const Registrar reg({"train", "train the model for classification on a data set (AdamW, checkpoints, resume)",
-                     kTrainHelp, &run_train, 37});
+const Registrar reg({
+    .name = "train",
+    .summary = "train the model for classification on a data set (AdamW, checkpoints, resume)",
+    .usage = {"--config C.json --data DIR --steps N --out RUNDIR [--batch B] [--lr LR]",
+              "[--warmup W] [--decay linear|cosine|constant] [--min-lr-ratio R]",
+              "[--weight-decay WD] [--beta1 B1] [--beta2 B2] [--eps E] [--clip G]",
+              "[--accumulate A] [--eval-every E] [--eval-samples S] [--eval-batch B]",
+              "[--checkpoint-every C] [--keep-checkpoints K] [--log-every L]",
+              "[--resume RUNDIR/checkpoint-STEP.safetensors | --init W.safetensors]",
+              "[--seed S] [--no-shuffle] [--threads T] [--overwrite] [--grads-out G.safetensors] [--quiet]"},
+    .about = "Trains the Diffuser encoder stack (embeddings, num_hidden_layers layers, RoBERTa's classification\n"
+             "head on token 0) with cross-entropy on DIR/train_*.npy. Each step runs A micro-batches of B\n"
+             "sequences (side by side, no padding), averages their gradients, clips them by the global norm and\n"
+             "applies AdamW. The graph and the diffusion come from the config: the authors' keys (attention_window,\n"
+             "num_rand, num_glob), or \"pattern\" (any pattern expression), and \"hops\", \"alpha\", \"theta\", \"heat\".\n"
+             "\n"
+             "outputs (in RUNDIR, created if missing; every file written atomically):\n"
+             "  log.csv            step, loss, lr, grad_norm, tokens, tokens_per_s, step_s, cpu_s, elapsed_s, and at\n"
+             "                     evaluation steps eval_loss, eval_accuracy\n"
+             "  checkpoint-STEP.safetensors  weights, both AdamW moments, step, random state, config, settings\n"
+             "  final.safetensors  the weights at the end (diffuser predict, diffuser layer)\n"
+             "  config.json, train.json  the model config and the training settings\n",
+    .options = {
+        {"inputs",
+         {
+          {.label = "--config C.json",
+           .help = "the model (docs/LAYER.md); num_labels, vocab_size and max_position_embeddings must fit the data (meta.json)", .required = true},
+          {.label = "--data DIR",
+           .help = "train_{tokens,labels,lengths}.npy, valid_* for evaluation, meta.json", .required = true},
+          {.label = "--init W",
+           .help = "start from these weights (safetensors, RoBERTa names) instead of random ones"},
+          {.label = "--resume CKPT",
+           .help = "continue a run from its checkpoint: same config, data and settings (flags left out are taken from it); --steps may grow. Bit for bit the uninterrupted run for the same --threads"},
+         }},
+        {"schedule and optimizer",
+         {
+          {.label = "--steps N",
+           .help = "optimizer steps in all (a resumed run counts from the checkpoint's step)", .type = Option::Type::integer, .required = true},
+          {.label = "--batch B",
+           .help = "sequences per micro-batch (default 8)", .type = Option::Type::integer},
+          {.label = "--accumulate A",
+           .help = "micro-batches per step (default 1): A x B sequences a step", .type = Option::Type::integer},
+          {.label = "--lr LR",
+           .help = "peak learning rate (default 1e-3)", .type = Option::Type::number},
+          {.label = "--warmup W",
+           .help = "steps of linear warm-up from 0 (default 0)", .type = Option::Type::integer},
+          {.label = "--decay D",
+           .help = "after warm-up: linear (default), cosine or constant, down to --min-lr-ratio x LR (default 0) at step N"},
+          {.label = "--weight-decay WD",
+           .help = "AdamW's decoupled decay on weights (not biases or LayerNorm) (default 0.01)", .type = Option::Type::number},
+          {.label = "--beta1 B1 --beta2 B2 --eps E",
+           .help = "AdamW (default 0.9, 0.999, 1e-8)", .type = Option::Type::number},
+          {.label = "--min-lr-ratio R", .help = "the learning rate at step N, as a share of LR (default 0)", .type = Option::Type::number},
+          {.label = "--clip G",
+           .help = "clip the global gradient norm to G (default 1; 0 = off)", .type = Option::Type::number},
+          {.label = "--seed S",
+           .help = "initial weights, sample order and dropout (default 0)", .type = Option::Type::integer},
+          {.label = "--no-shuffle",
+           .help = "samples in file order (default: a seeded permutation per epoch)"},
+         }},
+        {"evaluation, checkpoints, log",
+         {
+          {.label = "--out RUNDIR", .help = "the run's folder (files above)", .required = true},
+          {.label = "--eval-every E", .help = "evaluate on valid_* every E steps and at the end (default N/10 when the data has a valid split; 0 = never)", .type = Option::Type::integer, .min = 0},
+          {.label = "--eval-samples S", .help = "the first S validation sequences only (default all)", .type = Option::Type::integer, .min = 0},
+          {.label = "--eval-batch B", .help = "sequences per evaluation batch (default --batch)", .type = Option::Type::integer, .min = 1},
+          {.label = "--checkpoint-every C", .help = "a checkpoint every C steps (default 0: only at the end and on a signal)", .type = Option::Type::integer, .min = 0},
+          {.label = "--keep-checkpoints K", .help = "keep the newest K checkpoints (default 0: all)", .type = Option::Type::integer, .min = 0},
+          {.label = "--log-every L", .help = "a log.csv row every L steps (default 1; evaluation steps and the last always)", .type = Option::Type::integer, .min = 1},
+          {.label = "--grads-out G", .help = "the gradients of the run's first step (before clipping), RoBERTa names"},
+          {.label = "--overwrite", .help = "start afresh in a RUNDIR that holds a run (its checkpoints are removed)"},
+          {.label = "--threads T", .help = "CPU threads (default: all); results are reproducible for a fixed T", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--quiet", .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"},
+         }},
+    },
+    .notes = "Progress (step, loss, tokens/s, ETA; evaluations and checkpoints) goes to stderr through the\n"
+             "shared reporter: a bar on a terminal, plain lines otherwise, none with --quiet.\n"
+             "SIGINT or SIGTERM finishes the current step, writes checkpoint-STEP.safetensors and\n"
+             "exits with 130 or 143 (a second signal meanwhile is ignored, so no file is left half written).\n"
+             "\n"
+             "examples:\n"
+             "  diffuser data --task listops --n 1024 --count 2000 --seed 1 --out data\n"
+             "  diffuser train --config c.json --data data --steps 500 --out run --lr 5e-4 --warmup 50\n"
+             "  diffuser train --config c.json --data data --steps 800 --out run --resume run/checkpoint-500.safetensors\n"
+             "  diffuser predict --weights run/final.safetensors --config c.json --data data --split test\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (files, config not fitting the data or the checkpoint, a loss\n"
+             "that is not finite), 2 bad usage, 130 / 143 stopped by SIGINT / SIGTERM after a checkpoint.\n",
+    .docs = "[EXPERIMENTS.md](EXPERIMENTS.md)",
+    .run = &run_train,
+    .order = 37,
+});
 
 }  // namespace
 

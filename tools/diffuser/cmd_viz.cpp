@@ -23,59 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string viz_help() {
-  return cat(
-      "usage: diffuser viz (--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) --out "
-      "FILE.(png|svg|pdf)\n"
-      "                    [--kind pattern|reach|field|attention|graph] [--hops K] [--token i]\n"
-      "                    [--q Q.npy --k K.npy [--v V.npy]] [--alpha A | --theta t0,..]\n"
-      "                    [--layout circle|neato|dot] [--title TEXT] [--size PX] [--threads T]\n"
-      "\n"
-      "Draws a token graph. The format follows the extension of --out: .png, .svg or .pdf, all three\n"
-      "drawn by Cairo from one drawing (antialiased, text in DejaVu Sans through fontconfig; cells stay\n"
-      "sharp squares at any zoom).\n"
-      "\n",
-      kGraphOptionsHelp,
-      "kinds (--kind, default pattern):\n"
-      "  pattern     the attention matrix: a cell (i, j) for every edge j -> i, rows = query i, columns\n"
-      "              = key j; exact cells (at least one pixel per token) up to N = ",
-      group_digits(viz::kExactPatternLimit),
-      ", beyond\n"
-      "              a heat map of edge density per bin (log colour bar)\n"
-      "  reach       cell (i, j) coloured by the hops token i needs to receive from j, up to --hops\n"
-      "              (default 2): exact up to N = ",
-      group_digits(viz::kExactPatternLimit),
-      ", the fraction within --hops per bin up to N = 16,384\n"
-      "  field       the receptive field of --token i after 0..--hops hops (default 4), one strip a hop\n"
-      "  attention   row i of the diffusion T = sum_k theta_k A^k (--hops, default 5; --alpha or --theta)\n"
-      "              per head, log colour, i's direct neighbours marked; A is softmax(q.k/sqrt(D)) from\n"
-      "              --q/--k (default: uniform). With --v, also each key's share of the output:\n"
-      "              T[i][j] ||v_j|| / sum_j T[i][j] ||v_j||\n"
-      "  graph       node-link drawing for N <= ",
-      viz::kMaxNodeLink,
-      " through GraphViz (tokens on a circle in order with\n"
-      "              --layout circle, the default; neato or dot layouts otherwise). --out .dot writes the\n"
-      "              DOT file; without GraphViz installed, .png/.svg/.pdf fall back to FILE.dot (a note says "
-      "so)\n"
-      "options:\n"
-      "  --token i              the token of field/attention (default N / 2)\n"
-      "  --title TEXT           the picture's title (default: kind and graph)\n"
-      "  --size PX              side of the plot area, 128..2048 (default 640; exact pictures grow to one\n"
-      "                         pixel a token when N is larger)\n"
-      "  --threads T            worker threads (default: all)\n"
-      "\n"
-      "examples:\n"
-      "  diffuser viz --pattern window:1 --n 8 --out w.svg\n"
-      "  diffuser viz --pattern diffuser --n 4096 --kind reach --hops 2 --out reach.png\n"
-      "  diffuser viz --pattern 'window:2+random:1' --n 64 --kind field --token 20 --hops 6 --out f.png\n"
-      "  diffuser viz --pattern diffuser --n 1024 --kind attention --q q.npy --k k.npy --v v.npy --out "
-      "a.png\n"
-      "  diffuser viz --pattern 'window:1+global:1' --n 24 --kind graph --out g.svg\n"
-      "\n"
-      "exit status: 0 success, 1 bad data (file, token out of range, N too large for the kind), 2 bad "
-      "usage.\n");
-}
-
 void write_text(const fs::path& path, const std::string& bytes) {
   AtomicOutput out(path);
   out.stream().write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -126,8 +73,6 @@ int run_viz_body(Args& args) {
     throw UsageError("--token applies to --kind field and attention only");
   if (hops_opt && (req.kind == viz::Kind::pattern || req.kind == viz::Kind::graph))
     throw UsageError("--hops applies to --kind reach, field and attention only");
-  if (size && (*size < 128 || *size > 2048))
-    throw UsageError(cat("--size must be in [128, 2048], got ", *size));
   req.layout = viz::parse_layout(layout_name.value_or("circle"));
   check_outputs_not_inputs(graph_inputs(args), {{"out", out}});
   check_output_path(out, "out");
@@ -188,8 +133,61 @@ int run_viz(Args& args) {
   return with_one_line_errors(args, &run_viz_body);
 }
 
-const Registrar reg({"viz", "pictures: pattern, k-hop reach, receptive field, diffused attention, node-link",
-                     viz_help(), &run_viz, 80});
+const Registrar reg({
+    .name = "viz",
+    .summary = "pictures: pattern, k-hop reach, receptive field, diffused attention, node-link",
+    .usage = {"(--pattern SPEC --n N [--seed S] | --graph FILE [--n N]) --out FILE.(png|svg|pdf)",
+              "[--kind pattern|reach|field|attention|graph] [--hops K] [--token i]",
+              "[--q Q.npy --k K.npy [--v V.npy]] [--alpha A | --theta t0,..]",
+              "[--layout circle|neato|dot] [--title TEXT] [--size PX] [--threads T]"},
+    .about = "Draws a token graph. The format follows the extension of --out: .png, .svg or .pdf, all three\n"
+             "drawn by Cairo from one drawing (antialiased, text in DejaVu Sans through fontconfig; cells stay\n"
+             "sharp squares at any zoom).\n",
+    .options = {
+        graph_option_group(),
+        {"picture",
+         {
+          {.label = "--out FILE", .help = ".png, .svg or .pdf (the format follows the extension); .dot with --kind graph", .required = true},
+          {.label = "--kind K", .help = "pattern (default), reach, field, attention or graph (below)"},
+          {.label = "--hops K", .help = "hops of reach, field and attention (defaults below)", .type = Option::Type::integer},
+          {.label = "--token i", .help = "the token of field/attention (default N / 2)", .type = Option::Type::integer},
+          {.label = "--q Q.npy --k K.npy", .help = "attention: A = softmax(q.k/sqrt(D)) from these (N, H, D) arrays (default: uniform)"},
+          {.label = "--v V.npy", .help = "attention: also each key's share of the output"},
+          {.label = "--alpha A", .help = "attention: PPR teleport weight in [0, 1] (default 0.1)", .type = Option::Type::number, .min = 0, .max = 1},
+          {.label = "--theta t0,t1,..", .help = "attention: the coefficients themselves (K = count - 1)", .type = Option::Type::numbers},
+          {.label = "--layout L", .help = "graph: circle (default), neato or dot"},
+          {.label = "--title TEXT", .help = "the picture's title (default: kind and graph)"},
+          {.label = "--size PX", .help = "side of the plot area, 128..2048 (default 640; exact pictures grow to one pixel a token when N is larger)", .type = Option::Type::integer, .min = 128, .max = 2048},
+          {.label = "--threads T", .help = "worker threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+         }},
+    },
+    .notes = "kinds (--kind, default pattern):\n"
+             "  pattern     the attention matrix: a cell (i, j) for every edge j -> i, rows = query i, columns\n"
+             "              = key j; exact cells (at least one pixel per token) up to N = 2,048, beyond\n"
+             "              a heat map of edge density per bin (log colour bar)\n"
+             "  reach       cell (i, j) coloured by the hops token i needs to receive from j, up to --hops\n"
+             "              (default 2): exact up to N = 2,048, the fraction within --hops per bin up to N = 16,384\n"
+             "  field       the receptive field of --token i after 0..--hops hops (default 4), one strip a hop\n"
+             "  attention   row i of the diffusion T = sum_k theta_k A^k (--hops, default 5; --alpha or --theta)\n"
+             "              per head, log colour, i's direct neighbours marked; A is softmax(q.k/sqrt(D)) from\n"
+             "              --q/--k (default: uniform). With --v, also each key's share of the output:\n"
+             "              T[i][j] ||v_j|| / sum_j T[i][j] ||v_j||\n"
+             "  graph       node-link drawing for N <= 256 through GraphViz (tokens on a circle in order with\n"
+             "              --layout circle, the default; neato or dot layouts otherwise). --out .dot writes the\n"
+             "              DOT file; without GraphViz installed, .png/.svg/.pdf fall back to FILE.dot (a note says so)\n"
+             "\n"
+             "examples:\n"
+             "  diffuser viz --pattern window:1 --n 8 --out w.svg\n"
+             "  diffuser viz --pattern diffuser --n 4096 --kind reach --hops 2 --out reach.png\n"
+             "  diffuser viz --pattern 'window:2+random:1' --n 64 --kind field --token 20 --hops 6 --out f.png\n"
+             "  diffuser viz --pattern diffuser --n 1024 --kind attention --q q.npy --k k.npy --v v.npy --out a.png\n"
+             "  diffuser viz --pattern 'window:1+global:1' --n 24 --kind graph --out g.svg\n"
+             "\n"
+             "exit status: 0 success, 1 bad data (file, token out of range, N too large for the kind), 2 bad usage.\n",
+    .docs = "[ANALYSIS.md](ANALYSIS.md)",
+    .run = &run_viz,
+    .order = 80,
+});
 
 }  // namespace
 

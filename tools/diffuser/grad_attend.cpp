@@ -16,11 +16,16 @@ namespace diffuser::cli {
 
 namespace fs = std::filesystem;
 
-const char* const kAttendGradHelp =
-    "backward (gradients):\n"
-    "  --grad-out dZ.npy      dL/dZ, (N, H, D) float32/float64: also runs the backward pass and writes\n"
-    "  --grads-dir DIR        DIR/dQ.npy, DIR/dK.npy, DIR/dV.npy (N, H, D) float32 (DIR is created if\n"
-    "                         missing); the weights and hop states are recomputed, not kept\n";
+OptionGroup grad_option_group() {
+  return {"backward (gradients)",
+          {{.label = "--grad-out dZ.npy",
+            .help = "dL/dZ, (N, H, D) float32/float64: also runs the backward pass and writes the gradients to "
+                    "--grads-dir"},
+           {.label = "--grads-dir DIR",
+            .help = "DIR/dQ.npy, DIR/dK.npy, DIR/dV.npy (N, H, D) float32 (DIR is created if missing, its parent "
+                    "must exist); needs --grad-out; the "
+                    "weights and hop states are recomputed, not kept"}}};
+}
 
 AttendGrads::AttendGrads(AttendGrads&& o) noexcept
     : grad_out(std::move(o.grad_out)),

@@ -17,7 +17,7 @@
 
 namespace diffuser::cli {
 
-extern const char* const kAttendGradHelp;
+OptionGroup grad_option_group();
 
 struct AttendGrads {
   std::optional<std::filesystem::path> grad_out, grads_dir;

@@ -8,12 +8,23 @@
 
 namespace diffuser::cli {
 
-const char* const kGraphOptionsHelp =
-    "graph (one of):\n"
-    "  --pattern SPEC --n N   a pattern expression over N tokens (terms: `diffuser graph --help`)\n"
-    "  --graph FILE [--n N]   a graph file (.txt .mtx .npy .dot .graphml); N defaults to the\n"
-    "                         file's node count, or its largest id + 1\n"
-    "  --seed S               seed of the random pattern terms (default 0)\n";
+OptionGroup graph_option_group() {
+  return {"graph (one of)",
+          {{.label = "--pattern SPEC", .help = "a pattern expression over N tokens (terms: `diffuser graph --help`)"},
+           {.label = "--graph FILE",
+            .help = "a graph file (.txt .mtx .npy .dot .graphml); N defaults to the file's node count, or its "
+                    "largest id + 1"},
+           {.label = "--n N",
+            .help = "the number of tokens: needed by --pattern; with --graph it may add trailing tokens without "
+                    "edges",
+            .type = Option::Type::integer,
+            .min = 1,
+            .max = static_cast<double>(kMaxNodes)},
+           {.label = "--seed S",
+            .help = "seed of the random pattern terms (default 0)",
+            .type = Option::Type::integer,
+            .min = 0}}};
+}
 
 std::vector<std::pair<std::string, std::filesystem::path>> graph_inputs(const Args& args) {
   Args probe = args;
@@ -34,11 +45,8 @@ GraphSource graph_from_args(Args& args) {
   auto file = args.get("graph");
   auto n = args.get_int("n");
   const auto seed = args.get_int("seed", 0);
-  if (seed < 0) throw UsageError(cat("--seed must be >= 0, got ", seed));
   if (pattern && file) throw UsageError("give either --pattern or --graph, not both");
   if (!pattern && !file) throw UsageError("missing graph: give --pattern SPEC --n N or --graph FILE");
-  if (n && (*n <= 0 || *n > kMaxNodes))
-    throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", *n));
   GraphSource src;
   Stopwatch sw;
   if (pattern) {

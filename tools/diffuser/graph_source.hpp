@@ -26,7 +26,7 @@ GraphSource graph_from_args(Args& args);
 // --pattern (for check_outputs_not_inputs). Consumes nothing.
 std::vector<std::pair<std::string, std::filesystem::path>> graph_inputs(const Args& args);
 
-// Help text for those options, to paste into a command's --help.
-extern const char* const kGraphOptionsHelp;
+// Those options in a command's table.
+OptionGroup graph_option_group();
 
 }  // namespace diffuser::cli

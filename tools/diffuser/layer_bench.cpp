@@ -27,23 +27,40 @@
 
 namespace diffuser::cli {
 
-const char* const kLayerBenchHelp =
-    "--bench (timing mode; random X, and random weights unless --weights is given):\n"
-    "  --n N                  tokens of the one sequence (default 4096); the graph is the config's pattern\n"
-    "  --pattern SPEC         another graph pattern; --weights W.safetensors: the weights to time with\n"
-    "  --reps R               timed repetitions after one warm-up (default 3); medians are printed\n"
-    "  --eval                 time the inference forward only\n"
-    "  --no-dropout           training step without dropout (default: the config's probabilities)\n"
-    "  --hop-memory M         store (default), recompute or keep (see above)\n"
-    "  --head-groups G        head groups of the attention backward (see above; default automatic)\n"
-    "  --backend cpu|cuda     where the layer runs (default cpu); cuda: cuBLAS products, the graph passes\n"
-    "                         and every buffer on the GPU, and the peak device memory of a training step\n"
-    "  --gemm blas|blocked    the CPU's matrix product: OpenBLAS (default) or the plain blocked loop\n"
-    "  --gemm-compare         also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)\n"
-    "  --json FILE            write the results as JSON (scripts/layer/compare_gpu.py reads it), with the\n"
-    "                         build (commit, compiler, flags, CPU level, CUDA device)\n"
-    "  --quiet                no progress on stderr (after 2 s: a bar on a terminal, else a line now and "
-    "then)\n";
+OptionGroup layer_bench_option_group() {
+  using T = Option::Type;
+  return {"--bench (timing mode; random X, and random weights unless --weights is given)",
+          {{.label = "--bench", .help = "time a forward and a training step instead of computing on files"},
+           {.label = "--n N",
+            .help = "tokens of the one sequence (default 4096); the graph is the config's pattern",
+            .type = T::integer,
+            .min = 1,
+            .max = static_cast<double>(kMaxNodes)},
+           {.label = "--pattern SPEC", .help = "another graph pattern; --weights W.safetensors: the weights to time with"},
+           {.label = "--reps R",
+            .help = "timed repetitions after one warm-up (default 3); medians are printed",
+            .type = T::integer,
+            .min = 1,
+            .max = 1000},
+           {.label = "--eval", .help = "time the inference forward only"},
+           {.label = "--no-dropout", .help = "training step without dropout (default: the config's probabilities)"},
+           {.label = "--hop-memory M", .help = "store (default), recompute or keep (see above)"},
+           {.label = "--head-groups G",
+            .help = "head groups of the attention backward (see above; default automatic)",
+            .type = T::integer},
+           {.label = "--backend cpu|cuda",
+            .help = "where the layer runs (default cpu); cuda: cuBLAS products, the graph passes and every buffer "
+                    "on the GPU, and the peak device memory of a training step"},
+           {.label = "--gemm blas|blocked",
+            .help = "the CPU's matrix product: OpenBLAS (default) or the plain blocked loop"},
+           {.label = "--gemm-compare",
+            .help = "also time the layer's six product shapes (CPU: both products; cuda: cuBLAS)"},
+           {.label = "--json FILE",
+            .help = "write the results as JSON (scripts/layer/compare_gpu.py reads it), with the build (commit, "
+                    "compiler, flags, CPU level, CUDA device)"},
+           {.label = "--quiet",
+            .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"}}};
+}
 
 namespace {
 
@@ -141,8 +158,6 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
   const Device dev = backend_option(args).value_or(Device::cpu);
   const bool quiet = args.flag("quiet");
   args.finish();
-  if (n <= 0 || n > kMaxNodes) throw UsageError(cat("--n must be in [1, ", kMaxNodes, "], got ", n));
-  if (reps < 1 || reps > 1000) throw UsageError(cat("--reps must be in [1, 1000], got ", reps));
   std::optional<CpuGemm> gemm_kind;
   if (gemm) {
     if (dev != Device::cpu)

@@ -10,7 +10,7 @@
 
 namespace diffuser::cli {
 
-extern const char* const kLayerBenchHelp;
+OptionGroup layer_bench_option_group();
 int run_layer_bench(Args& args, const attention::ModelConfig& c, const std::filesystem::path& config_path);
 
 // --head-groups G for `diffuser layer` (bench and files): 0 or absent = automatic, else a divisor of

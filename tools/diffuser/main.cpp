@@ -13,34 +13,16 @@
 
 #include "cleanup.hpp"
 #include "cli.hpp"
+#include "cli_help.hpp"
 #include "command_context.hpp"
 #include "tool_util.hpp"
-
-namespace {
-
-void print_overview() {
-  std::printf(
-      "diffuser %s: Diffuser attention (multi-hop attention diffusion) on explicit token graphs\n\n"
-      "usage: diffuser COMMAND [OPTIONS]    (diffuser COMMAND --help for details)\n\ncommands:\n",
-      DIFFUSER_VERSION);
-  for (const auto& c : diffuser::cli::commands())
-    std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
-  std::printf(
-      "\nconventions: edge j -> i means token i attends to token j; arrays are NumPy .npy, "
-      "(N, H, D) float32.\n"
-      "global option: --expensive-checks re-validates every graph built and every .npy output written\n"
-      "(docs/RELIABILITY.md). SIGINT, SIGTERM, SIGHUP and SIGPIPE remove this run's temporary files and\n"
-      "exit with 128 + the signal number.\n");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace diffuser;
   cli::SignalCleanup cleanup;  // SIGINT, SIGTERM, SIGHUP, SIGPIPE: remove this run's temporary files
   std::vector<std::string> tokens(argv + 1, argv + argc);
-  if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || tokens[0] == "help") {
-    print_overview();
+  if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || (tokens[0] == "help" && tokens.size() == 1)) {
+    std::fputs(cli::overview_text().c_str(), stdout);
     return tokens.empty() ? 2 : 0;
   }
   if (tokens[0] == "--version") {
@@ -75,12 +57,13 @@ int main(int argc, char** argv) {
   }
   for (const auto& t : rest)
     if (t == "--help" || t == "-h") {
-      std::printf("%s", cmd->help.c_str());
+      std::fputs(cli::help_text(*cmd).c_str(), stdout);
       return 0;
     }
   try {
     cli::CommandContext context;  // the environment's options (DIFFUSER_CPU_ISA, ...), checked
-    cli::Args args(cmd->name, rest);
+    cli::check_against_table(*cmd, rest);  // unknown options, types and bounds: before any work
+    cli::Args args(cmd->name, rest, cmd);
     return cmd->run(args);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "diffuser %s: error: %s\n", cmd->name.c_str(), cli::one_line(e.what()).c_str());

@@ -102,37 +102,6 @@ std::string format_duration(double s) {
   return buf;
 }
 
-TrainProgress::TrainProgress() : tty_(::isatty(STDOUT_FILENO) == 1) {}
-
-void TrainProgress::update(std::int64_t step, std::int64_t steps, double loss, double tokens_per_s, double eta_s,
-                      bool plain_line_due) {
-  if (!tty_ && !plain_line_due) return;
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld  loss %.4f  %.0f tokens/s  ETA %s",
-                static_cast<long long>(step), static_cast<long long>(steps), loss, tokens_per_s,
-                format_duration(eta_s).c_str());
-  if (tty_) {
-    std::printf("\r\033[K%s", buf);
-    open_ = true;
-  } else {
-    std::printf("%s\n", buf);
-  }
-  std::fflush(stdout);
-}
-
-void TrainProgress::note(const std::string& line) {
-  if (open_) std::printf("\r\033[K");
-  std::printf("%s\n", line.c_str());
-  open_ = false;
-  std::fflush(stdout);
-}
-
-void TrainProgress::finish() {
-  if (open_) std::printf("\n");
-  open_ = false;
-  std::fflush(stdout);
-}
-
 StopSignals::StopSignals() {
   g_signal = 0;
   struct sigaction sa = {};

@@ -1,5 +1,5 @@
 // The bookkeeping of `diffuser train`: log.csv (rewritten atomically at every logged step, so it is
-// always whole), the progress line, and the signal flag that ends a run with a checkpoint.
+// always whole), and the signal flag that ends a run with a checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -32,20 +32,6 @@ class TrainLog {
  private:
   std::filesystem::path path_;
   std::vector<std::string> lines_;  // without the header
-};
-
-// One line of progress: rewritten in place on a terminal, plain lines otherwise.
-class TrainProgress {
- public:
-  TrainProgress();
-  void update(std::int64_t step, std::int64_t steps, double loss, double tokens_per_s, double eta_s,
-              bool plain_line_due);
-  void note(const std::string& line);  // a line of its own (evaluation, checkpoint)
-  void finish();
-
- private:
-  bool tty_;
-  bool open_ = false;
 };
 
 // CPU time of this process so far (all threads), seconds.
