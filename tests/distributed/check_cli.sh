@@ -59,7 +59,7 @@ expect_error 2 "rank 0: .*missing.npy" bad1.npy -- -np 2 "$diffuser" attend "${g
 expect_error 3 "3 ranks for 2 tokens" bad2.npy -- -np 3 "$diffuser" attend --pattern window:1 --n 2 --q q2.npy \
   --k q2.npy --v q2.npy --out bad2.npy --distributed tokens
 expect_error 2 "arguments differ across the 2 ranks" bad3.npy -- -np 1 "$diffuser" attend "${graph[@]}" "${ins[@]}" \
-  --out bad3.npy --distributed tokens : -np 1 "$diffuser" attend "${graph[@]}" "${ins[@]}" --hops 3 --out bad3.npy \
+  --out bad3.npy --distributed tokens : -np 1 "$diffuser" attend "${graph[@]}" "${ins[@]}" --alpha 0.3 --out bad3.npy \
   --distributed tokens
 expect_error 3 "needs at least 3 heads" bad4.npy -- -np 3 "$diffuser" attend --pattern window:1 --n 4 --q q4.npy \
   --k q4.npy --v q4.npy --out bad4.npy --distributed heads

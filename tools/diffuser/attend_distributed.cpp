@@ -216,11 +216,14 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
   agreed(comm, [&] {
     if (!root) return;
     OutputSet files;
-    npy::save(files.stage(o.out), zw.data(), {n, H, D});
+    const auto save = [&](const fs::path& target, const char* option, const Buffer<float>& b) {
+      files.write(target, option, [&](const fs::path& p) { npy::save(p, b.data(), {n, H, D}); });
+    };
+    save(o.out, "out", zw);
     if (grads) {
-      npy::save(files.stage(*o.grads_dir / "dQ.npy"), dqw.data(), {n, H, D});
-      npy::save(files.stage(*o.grads_dir / "dK.npy"), dkw.data(), {n, H, D});
-      npy::save(files.stage(*o.grads_dir / "dV.npy"), dvw.data(), {n, H, D});
+      save(*o.grads_dir / "dQ.npy", "grads-dir", dqw);
+      save(*o.grads_dir / "dK.npy", "grads-dir", dkw);
+      save(*o.grads_dir / "dV.npy", "grads-dir", dvw);
     }
     files.commit();
   });

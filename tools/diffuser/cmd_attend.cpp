@@ -246,7 +246,7 @@ const Registrar reg({
               "--q Q.npy --k K.npy --v V.npy [--mask M.npy] --out Z.npy",
               "[--hops K] [--alpha A] [--theta t0,t1,.. | --heat T]",
               "[--weights-out W.npy] [--edges-out E.npy] [--grad-out dZ.npy --grads-dir DIR]",
-              "[--threads T] [--backend cpu|cuda] [--dtype fp32|bf16]"},
+              "[--threads T] [--backend cpu|cuda] [--dtype fp32|bf16] [--distributed heads|tokens]"},
     .about = "Diffuser attention: A = softmax over each token's incoming edges of q_i.k_j/sqrt(D), then\n"
              "Z = sum_k theta_k A^k V computed hop by hop on the graph (edge j -> i: token i attends to j).\n",
     .options = {
@@ -290,6 +290,8 @@ const Registrar reg({
            .help = "where to compute (default cpu); cuda moves the graph, Q, K, V and the mask to the GPU and Z back, and needs a CUDA build with a usable GPU (otherwise exit 1)"},
           {.label = "--dtype fp32|bf16",
            .help = "storage of Q, K, V and the hop buffers (default fp32): bf16 halves the bytes the hops move; weights and sums stay float32, Z is written as float32"},
+          {.label = "--distributed heads|tokens",
+           .help = "one sequence over the ranks of `mpirun -np P diffuser attend ...` (docs/DISTRIBUTED.md): heads = head sharding (P <= H, bitwise the same Z and gradients), tokens = token partitioning with halo exchange (any P <= N; Z within 1e-6, gradients within 5e-6). Rank 0 reads and writes the files; CPU, float32; not with --weights-out, --edges-out, --backend, --dtype"},
          }},
     },
     .notes = "It prints the inputs, the memory budget (graph + weights + node buffers, checked against the\n"
