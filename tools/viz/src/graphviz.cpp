@@ -1,11 +1,12 @@
 #include <diffuser/viz/graphviz.hpp>
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,8 +21,6 @@
 
 #include <diffuser/viz/canvas.hpp>
 #include <diffuser/viz/charts.hpp>
-
-extern char** environ;
 
 namespace diffuser::viz {
 
@@ -41,7 +40,9 @@ std::string node_link_dot(const Csr& g, const std::string& title, Layout layout)
   std::string s = "digraph tokens {\n";
   s += "  graph [bgcolor=\"white\", fontname=\"DejaVu Sans\", fontsize=16, labelloc=t, "
        "outputorder=edgesfirst, pad=0.3";
-  if (layout == Layout::neato) s += ", overlap=false, splines=true";
+  // No splines=true: with overlap=false it crashes Debian's Graphviz 2.43 (free(): invalid next
+  // size) on graphs as small as the docs' example; straight edges are drawn instead.
+  if (layout == Layout::neato) s += ", overlap=false";
   if (layout == Layout::dot) s += ", rankdir=LR";
   s += "];\n";
   s +=
@@ -109,23 +110,50 @@ bool render_graphviz(const std::string& dot_text, Layout layout, const fs::path&
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc == ENOENT) return false;
-  if (rc != 0) throw Error(cat("cannot run GraphViz '", program, "': ", std::strerror(rc)));
+  // GraphViz's messages go to a temporary file, quoted when it fails.
+  const TempFile err_file = create_temp_file_for(out);
+  struct CloseRemove {
+    TempFile f;
+    ~CloseRemove() {
+      ::close(f.fd);
+      std::error_code ec;
+      fs::remove(f.path, ec);
+      release_temp_path(f.path);
+    }
+  } err_cleanup{err_file};
+  // fork + exec rather than posix_spawn: the child asks to be killed when diffuser dies, so a
+  // killed `viz` leaves no dot/neato behind. Only async-signal-safe calls in the child.
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(cat("cannot run GraphViz '", program, "': ", std::strerror(errno)));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, STDIN_FILENO);
+      ::dup2(null, STDOUT_FILENO);
+    }
+    ::dup2(err_file.fd, STDERR_FILENO);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  // posix_spawnp may report a missing program through the child's exit status 127.
+  // exec failing (127): GraphViz is not installed.
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return false;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(tmp_out))
-    throw Error(cat("GraphViz '", program, "' failed to draw ", out.string(), " (exit status ",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(tmp_out)) {
+    std::ifstream in(err_file.path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    const auto last = text.rfind('\n');
+    const std::string said = last == std::string::npos ? text : text.substr(last + 1);
+    const std::string how = WIFSIGNALED(status) ? cat("killed by signal ", WTERMSIG(status))
+                                                : cat("exit status ", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    throw Error(cat("GraphViz '", program, "' failed to draw ", out.string(), " (", how, ")",
+                    said.empty() ? std::string() : cat(": ", excerpt(said, 200))));
+  }
   std::error_code ec;
   fs::rename(tmp_out, out, ec);
   if (ec) throw Error(cat(out.string(), ": cannot move the finished file into place: ", ec.message()));
