@@ -39,7 +39,9 @@ echo "== configuring $build ($CXX, libFuzzer + ASan + UBSan)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIFFUSER_CUDA=OFF -DDIFFUSER_TESTS=OFF \
       -DDIFFUSER_FUZZ=ON -DDIFFUSER_ASSERTS=ON >/dev/null
 echo "== building ${#targets[@]} target(s) with $jobs jobs"
+built=$(date +%s)
 cmake --build "$build" -j "$jobs" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+echo "== built in $(($(date +%s) - built)) s"
 
 limit=(-max_total_time="$seconds")
 [ -n "$runs" ] && limit=(-runs="$runs")
@@ -62,4 +64,5 @@ for t in "${targets[@]}"; do
   awk -v t="$t" -v n="${execs:-0}" -v a="$start" -v b="$end" -v c="$(ls "$corpus" | wc -l)" \
       'BEGIN { s = b - a; printf "%-15s %14d %9.0f %9.0f %8d\n", t, n, s, n / (s > 0 ? s : 1), c }'
 done
+echo "== fuzzing done, exit status $status"
 exit $status
