@@ -34,5 +34,5 @@ echo "== building the tests with $jobs jobs"
 cmake --build "$build" -j "$jobs" --target diffuser_tests
 file "$build/tests/diffuser_tests" | sed 's/^/== /'
 echo "== [engine], [diffusion] and [graphs] under qemu-aarch64"
-qemu-aarch64 -L /usr/aarch64-linux-gnu "$build/tests/diffuser_tests" \
+qemu-aarch64 -E OPENBLAS_NUM_THREADS=1 -L /usr/aarch64-linux-gnu "$build/tests/diffuser_tests" \
   "[engine]~[cuda]~[cli],[diffusion]~[cuda]~[cli],[graphs]~[cuda]~[cli]"

@@ -6,5 +6,6 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu)
+# OPENBLAS_NUM_THREADS=1: OpenBLAS's thread server spins at start-up under qemu-user.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-E;OPENBLAS_NUM_THREADS=1;-L;/usr/aarch64-linux-gnu)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
