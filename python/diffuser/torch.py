@@ -49,10 +49,8 @@ def _tensor(name, x):
 def _on_cpu(name, x):
     """The engine reads host memory only, for now: other devices are refused before any work."""
     if x.device.type != "cpu":
-        where = "but this build of diffuser has no CUDA backend"
-        if _core.cuda_build:
-            where = "and the Python package runs on the CPU for now (CUDA tensors come with the GPU step)"
-        raise Error(f"{name} is on {x.device} {where}; move it with {name}.cpu()")
+        raise Error(f"{name} is on {x.device}; the Python package takes CPU arrays and tensors for now: "
+                    f"move it with {name}.cpu()")
     return x
 
 

@@ -144,15 +144,9 @@ ArrayRef from_dlpack(py::handle obj, const char* name, bool writable) {
   }
   if (type != dlpack::kCPU && type != dlpack::kCUDAHost) {
     const std::string where = device_text(type, id);
-#ifdef DIFFUSER_PYTHON_CUDA
-    throw Error(cat(name, " is on ", where,
-                    " and the Python package runs on the CPU for now (CUDA tensors come with the GPU step); "
-                    "move it with ",
+    // One message for every build: the package takes CPU tensors only, for now (docs/PYTHON.md).
+    throw Error(cat(name, " is on ", where, "; the Python package takes CPU arrays and tensors for now: move it with ",
                     name, ".cpu()"));
-#else
-    throw Error(cat(name, " is on ", where, " but this build of diffuser has no CUDA backend; move it with ",
-                    name, ".cpu()"));
-#endif
   }
   py::object capsule;
   try {

@@ -39,11 +39,6 @@ PYBIND11_MODULE(_core, m) {
 
   python::init_base_context();
   m.attr("__version__") = DIFFUSER_VERSION;
-#ifdef DIFFUSER_PYTHON_CUDA
-  m.attr("cuda_build") = true;
-#else
-  m.attr("cuda_build") = false;
-#endif
   m.def("build_info", [] {
     py::dict d;
     d["version"] = DIFFUSER_VERSION;
