@@ -1,6 +1,6 @@
 // diffuser._core.reach / spectral / mass: the analysis of docs/ANALYSIS.md, returned as dicts with
 // the fields of the CLI's --json output (lists become NumPy arrays where they are numbers).
-#include <complex>
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -12,6 +12,7 @@
 #include <diffuser/diffusion/spectral.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "analysis_json.hpp"
 #include "arrays.hpp"
 #include "coefficients.hpp"
 #include "graph.hpp"
@@ -32,8 +33,30 @@ py::list to_list(const std::vector<T>& v) {
   return l;
 }
 
-py::object or_none(bool present, py::object v) {
-  return present ? std::move(v) : py::none();
+// A JSON document as Python objects; numbers that are not finite become None, as in the CLI's
+// --json output.
+py::object to_python(const cli::Json& j) {
+  switch (j.type()) {
+    case cli::Json::value_t::object: {
+      py::dict d;
+      for (const auto& [key, value] : j.items()) d[py::str(key)] = to_python(value);
+      return d;
+    }
+    case cli::Json::value_t::array: {
+      py::list l;
+      for (const auto& value : j) l.append(to_python(value));
+      return l;
+    }
+    case cli::Json::value_t::string: return py::str(j.get<std::string>());
+    case cli::Json::value_t::boolean: return py::bool_(j.get<bool>());
+    case cli::Json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
+    case cli::Json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
+    case cli::Json::value_t::number_float: {
+      const double x = j.get<double>();
+      return std::isfinite(x) ? py::object(py::float_(x)) : py::none();
+    }
+    default: return py::none();
+  }
 }
 
 void require_tokens(const Graph& g, std::int64_t at_least, const char* why) {
@@ -67,41 +90,8 @@ py::dict reach(const Graph& g, int max_hops, std::optional<std::int64_t> sample,
     r = diffusion::reach(g.csr(), opt);
     used = current_context().cpu_threads();
   });
-  py::dict d;
-  d["source"] = g.source();
-  d["nodes"] = r.nodes;
-  d["edges"] = r.edges;
-  d["max_hops"] = r.max_hops;
-  d["exact"] = r.exact;
-  d["sample_sources"] = or_none(!r.exact, py::int_(r.sample_sources));
-  d["confidence"] = or_none(!r.exact, py::float_(r.confidence));
-  d["coverage_half_width"] = or_none(!r.exact, py::float_(r.coverage_half_width));
-  d["receptive_field_mean_half_width"] = or_none(!r.exact, py::float_(r.field_mean_half_width));
-  d["coverage"] = to_list(r.coverage);
-  py::list fields;
-  for (int k = 1; k <= r.max_hops; ++k) {
-    const auto& f = r.receptive_field[static_cast<std::size_t>(k - 1)];
-    py::dict e;
-    e["hops"] = k;
-    e["min"] = f.min;
-    e["mean"] = f.mean;
-    e["max"] = f.max;
-    fields.append(e);
-  }
-  d["receptive_field"] = fields;
-  std::vector<std::int64_t> pairs;
-  if (r.pairs_at_distance.size() > 1)
-    pairs.assign(r.pairs_at_distance.begin() + 1, r.pairs_at_distance.end());
-  d["pairs_at_distance"] = to_list(pairs);
-  d["full_coverage_hops"] = r.full_coverage_hops ? py::object(py::int_(*r.full_coverage_hops)) : py::none();
-  d["diameter"] = r.diameter;
-  d["diameter_is_lower_bound"] = !r.exact;
-  d["unreachable_pairs"] = r.unreachable_pairs;
-  d["unreachable_fraction"] = r.unreachable_fraction;
+  py::dict d(to_python(cli::reach_json(g.source(), r, Device::cpu, used)));
   if (!r.exact) d["sampled"] = to_list(r.sampled);
-  d["backend"] = "cpu";
-  d["threads"] = used;
-  d["seconds"] = r.seconds;
   return d;
 }
 
@@ -131,89 +121,7 @@ py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_
     r = diffusion::spectral(g.csr(), opt);
     used = current_context().cpu_threads();
   });
-  py::dict d;
-  d["source"] = g.source();
-  d["nodes"] = r.nodes;
-  d["edges"] = r.edges;
-  d["empty_rows"] = r.empty_rows;
-  // As the CLI: lambda2 and the gap only when the eigenvalue problem is well-conditioned; the
-  // computed value, its condition and the reason are there either way.
-  const auto complex_dict = [](std::complex<double> z) {
-    py::dict c;
-    c["re"] = z.real();
-    c["im"] = z.imag();
-    return c;
-  };
-  const bool ok = r.lambda2_reliable;
-  d["lambda2"] = or_none(ok, complex_dict(r.lambda2));
-  d["lambda2_modulus"] = or_none(ok, py::float_(r.lambda2_modulus));
-  d["spectral_gap"] = or_none(ok, py::float_(r.spectral_gap));
-  d["lambda2_computed"] = complex_dict(r.lambda2);
-  d["lambda2_reliable"] = ok;
-  d["lambda2_method"] = r.lambda2_method;
-  d["lambda2_condition"] = r.lambda2_condition ? py::object(py::float_(*r.lambda2_condition)) : py::none();
-  d["lambda2_error_bound"] = r.lambda2_error_bound;
-  d["lambda2_note"] = r.lambda2_note;
-  d["strong_components"] = r.strong_components;
-  d["closed_classes"] = r.closed_classes;
-  d["largest_component"] = r.largest_component;
-  d["symmetric"] = r.symmetric;
-  d["iterations"] = r.transition.iterations;
-  d["restarts"] = r.transition.restarts;
-  d["residual"] = r.transition.residual;
-  d["converged"] = r.transition.converged;
-  if (!r.has_laplacian) {
-    d["laplacian"] = py::none();
-  } else {
-    py::dict l;
-    l["undirected_edges"] = r.undirected_edges;
-    l["components"] = r.components;
-    py::dict deg;
-    deg["min"] = r.degree_min;
-    deg["mean"] = r.degree_mean;
-    deg["max"] = r.degree_max;
-    deg["cv"] = r.degree_cv;
-    l["degree"] = deg;
-    l["near_regular"] = r.near_regular;
-    const auto& a = r.laplacian_lambda2;
-    l["lambda2"] = a.value;
-    l["lambda2_residual"] = a.residual;
-    l["lambda2_iterations"] = a.iterations;
-    l["lambda2_converged"] = a.converged;
-    const auto& b = r.laplacian_lambda_max;
-    const bool m = r.has_lambda_max;
-    l["lambda_max"] = or_none(m, py::float_(b.value));
-    l["lambda_max_residual"] = or_none(m, py::float_(b.residual));
-    l["lambda_max_iterations"] = or_none(m, py::int_(b.iterations));
-    l["lambda_max_converged"] = or_none(m, py::bool_(b.converged));
-    l["adjacency_nontrivial"] = or_none(m, py::float_(r.adjacency_nontrivial));
-    l["ramanujan_bound"] = r.ramanujan_bound ? py::object(py::float_(*r.ramanujan_bound)) : py::none();
-    d["laplacian"] = l;
-  }
-  if (!r.mixing) {
-    d["mixing"] = py::none();
-  } else {
-    const auto& m = *r.mixing;
-    py::dict x;
-    x["exact"] = m.exact;
-    x["sample_sources"] = or_none(!m.exact, py::int_(m.sample_sources));
-    x["half_width"] = or_none(!m.exact, py::float_(m.half_width));
-    py::list hops;
-    for (const auto& h : m.hops) {
-      py::dict e;
-      e["k"] = h.k;
-      e["mean"] = h.mean;
-      e["max"] = h.max;
-      hops.append(e);
-    }
-    x["hops"] = hops;
-    x["mixing_hops"] = m.mixing_hops ? py::object(py::int_(*m.mixing_hops)) : py::none();
-    x["seconds"] = m.seconds;
-    d["mixing"] = x;
-  }
-  d["threads"] = used;
-  d["seconds"] = r.seconds;
-  return d;
+  return py::dict(to_python(cli::spectral_json(g.source(), r, used)));
 }
 
 // Softmax attention weights (E, H) from q and k for the analysis; empty when neither is given.
@@ -257,38 +165,7 @@ py::dict mass(const Graph& g, int hops, double alpha, std::optional<std::vector<
     r = diffusion::diffusion_mass(g.csr(), c, w.view(), opt);
     used = current_context().cpu_threads();
   });
-  py::dict d;
-  d["source"] = g.source();
-  d["nodes"] = r.nodes;
-  d["edges"] = r.edges;
-  d["attention"] = r.uniform ? "uniform" : "softmax";
-  d["heads"] = r.heads;
-  d["coefficients"] = c.describe();
-  d["hops"] = c.hops();
-  d["exact"] = r.exact;
-  d["sample_sources"] = or_none(!r.exact, py::int_(r.sample_sources));
-  d["confidence"] = or_none(!r.exact, py::float_(r.confidence));
-  d["half_width"] = or_none(!r.exact, py::float_(r.half_width));
-  py::list per_hop;
-  for (const auto& h : r.hops) {
-    py::dict e;
-    e["k"] = h.k;
-    e["theta"] = h.theta;
-    e["mean"] = h.mean;
-    e["min"] = h.min;
-    e["max"] = h.max;
-    e["contribution"] = h.contribution;
-    per_hop.append(e);
-  }
-  d["per_hop"] = per_hop;
-  d["outside_mass"] = r.outside_mass;
-  d["outside_mass_min"] = r.outside_min;
-  d["outside_mass_max"] = r.outside_max;
-  d["outside_mass_per_head"] = to_list(r.outside_mass_per_head);
-  d["beyond_one_hop_theta"] = r.beyond_one_hop_theta;
-  d["threads"] = used;
-  d["seconds"] = r.seconds;
-  return d;
+  return py::dict(to_python(cli::mass_json(g.source(), r, c, used)));
 }
 
 }  // namespace

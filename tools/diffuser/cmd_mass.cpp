@@ -7,6 +7,7 @@
 #include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "analysis_json.hpp"
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
@@ -49,38 +50,6 @@ void print_table(const std::string& source, const MassResult& r, const std::stri
   std::printf("time:          %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
 }
 
-Json to_json(const std::string& source, const MassResult& r, const diffusion::Coefficients& c, int threads) {
-  Json j;
-  j["source"] = source;
-  j["nodes"] = r.nodes;
-  j["edges"] = r.edges;
-  j["attention"] = r.uniform ? "uniform" : "softmax";
-  j["heads"] = r.heads;
-  j["coefficients"] = c.describe();
-  j["hops"] = c.hops();
-  j["exact"] = r.exact;
-  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
-  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
-  j["half_width"] = r.exact ? Json(nullptr) : Json(r.half_width);
-  Json hops = Json::array();
-  for (const auto& h : r.hops)
-    hops.push_back(Json{{"k", h.k},
-                        {"theta", h.theta},
-                        {"mean", h.mean},
-                        {"min", h.min},
-                        {"max", h.max},
-                        {"contribution", h.contribution}});
-  j["per_hop"] = hops;
-  j["outside_mass"] = r.outside_mass;
-  j["outside_mass_min"] = r.outside_min;
-  j["outside_mass_max"] = r.outside_max;
-  j["outside_mass_per_head"] = r.outside_mass_per_head;
-  j["beyond_one_hop_theta"] = r.beyond_one_hop_theta;
-  j["threads"] = threads;
-  j["seconds"] = r.seconds;
-  return j;
-}
-
 int run_mass_body(Args& args) {
   const QkPaths qk = qk_option(args);
   const diffusion::Coefficients coeffs = coefficients_option(args, 5);
@@ -114,7 +83,7 @@ int run_mass_body(Args& args) {
   progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", dump_json(to_json(src.description, r, coeffs, used)).c_str());
+    std::printf("%s\n", dump_json(mass_json(src.description, r, coeffs, used)).c_str());
   else
     print_table(src.description, r, coeffs.describe(), used);
   return 0;

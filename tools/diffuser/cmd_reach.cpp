@@ -8,6 +8,7 @@
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "analysis_json.hpp"
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
@@ -55,38 +56,6 @@ void print_table(const std::string& source, const ReachResult& r, Device dev, in
     std::printf("time:              %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
   else
     std::printf("time:              %.3f s (%s)\n", r.seconds, describe_device(dev).c_str());
-}
-
-Json to_json(const std::string& source, const ReachResult& r, Device dev, int threads) {
-  Json j;
-  j["source"] = source;
-  j["nodes"] = r.nodes;
-  j["edges"] = r.edges;
-  j["max_hops"] = r.max_hops;
-  j["exact"] = r.exact;
-  j["sample_sources"] = r.exact ? Json(nullptr) : Json(r.sample_sources);
-  j["confidence"] = r.exact ? Json(nullptr) : Json(r.confidence);
-  j["coverage_half_width"] = r.exact ? Json(nullptr) : Json(r.coverage_half_width);
-  j["receptive_field_mean_half_width"] = r.exact ? Json(nullptr) : Json(r.field_mean_half_width);
-  j["coverage"] = r.coverage;
-  Json fields = Json::array();
-  for (int k = 1; k <= r.max_hops; ++k) {
-    const auto& f = r.receptive_field[static_cast<std::size_t>(k - 1)];
-    fields.push_back(Json{{"hops", k}, {"min", f.min}, {"mean", f.mean}, {"max", f.max}});
-  }
-  j["receptive_field"] = fields;
-  Json pairs = Json::array();
-  for (std::size_t d = 1; d < r.pairs_at_distance.size(); ++d) pairs.push_back(r.pairs_at_distance[d]);
-  j["pairs_at_distance"] = pairs;
-  j["full_coverage_hops"] = json_or_null(r.full_coverage_hops);
-  j["diameter"] = r.diameter;
-  j["diameter_is_lower_bound"] = !r.exact;
-  j["unreachable_pairs"] = r.unreachable_pairs;
-  j["unreachable_fraction"] = r.unreachable_fraction;
-  j["backend"] = device_name(dev);
-  j["threads"] = threads;
-  j["seconds"] = r.seconds;
-  return j;
 }
 
 int run_reach_body(Args& args) {
@@ -138,7 +107,7 @@ int run_reach_body(Args& args) {
   progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", dump_json(to_json(src.description, r, dev, used)).c_str());
+    std::printf("%s\n", dump_json(reach_json(src.description, r, dev, used)).c_str());
   else
     print_table(src.description, r, dev, used);
   return 0;

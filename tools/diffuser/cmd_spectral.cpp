@@ -9,6 +9,7 @@
 #include <diffuser/engine/context.hpp>
 #include <diffuser/engine/error.hpp>
 
+#include "analysis_json.hpp"
 #include "analysis_util.hpp"
 #include "cli.hpp"
 #include "command_context.hpp"
@@ -103,77 +104,6 @@ void print_text(const std::string& source, const SpectralResult& r, int threads)
   std::printf("\ntime:     %.3f s (%d thread%s)\n", r.seconds, threads, threads == 1 ? "" : "s");
 }
 
-Json complex_json(std::complex<double> z) {
-  return Json{{"re", z.real()}, {"im", z.imag()}};
-}
-
-Json to_json(const std::string& source, const SpectralResult& r, int threads) {
-  Json j;
-  j["source"] = source;
-  j["nodes"] = r.nodes;
-  j["edges"] = r.edges;
-  j["empty_rows"] = r.empty_rows;
-  const bool ok = r.lambda2_reliable;
-  j["lambda2"] = ok ? complex_json(r.lambda2) : Json(nullptr);
-  j["lambda2_modulus"] = ok ? Json(r.lambda2_modulus) : Json(nullptr);
-  j["spectral_gap"] = ok ? Json(r.spectral_gap) : Json(nullptr);
-  j["lambda2_computed"] = complex_json(r.lambda2);
-  j["lambda2_reliable"] = ok;
-  j["lambda2_method"] = r.lambda2_method;
-  j["lambda2_condition"] = json_or_null(r.lambda2_condition);
-  j["lambda2_error_bound"] = r.lambda2_error_bound;
-  j["lambda2_note"] = r.lambda2_note;
-  j["strong_components"] = r.strong_components;
-  j["closed_classes"] = r.closed_classes;
-  j["largest_component"] = r.largest_component;
-  j["symmetric"] = r.symmetric;
-  j["iterations"] = r.transition.iterations;
-  j["restarts"] = r.transition.restarts;
-  j["residual"] = r.transition.residual;
-  j["converged"] = r.transition.converged;
-  if (!r.has_laplacian) {
-    j["laplacian"] = nullptr;
-  } else {
-    Json l;
-    l["undirected_edges"] = r.undirected_edges;
-    l["components"] = r.components;
-    l["degree"] =
-        Json{{"min", r.degree_min}, {"mean", r.degree_mean}, {"max", r.degree_max}, {"cv", r.degree_cv}};
-    l["near_regular"] = r.near_regular;
-    const auto& a = r.laplacian_lambda2;
-    l["lambda2"] = a.value;
-    l["lambda2_residual"] = a.residual;
-    l["lambda2_iterations"] = a.iterations;
-    l["lambda2_converged"] = a.converged;
-    const auto& b = r.laplacian_lambda_max;
-    l["lambda_max"] = r.has_lambda_max ? Json(b.value) : Json(nullptr);
-    l["lambda_max_residual"] = r.has_lambda_max ? Json(b.residual) : Json(nullptr);
-    l["lambda_max_iterations"] = r.has_lambda_max ? Json(b.iterations) : Json(nullptr);
-    l["lambda_max_converged"] = r.has_lambda_max ? Json(b.converged) : Json(nullptr);
-    l["adjacency_nontrivial"] = r.has_lambda_max ? Json(r.adjacency_nontrivial) : Json(nullptr);
-    l["ramanujan_bound"] = json_or_null(r.ramanujan_bound);
-    j["laplacian"] = l;
-  }
-  if (!r.mixing) {
-    j["mixing"] = nullptr;
-  } else {
-    const auto& m = *r.mixing;
-    Json x;
-    x["exact"] = m.exact;
-    x["sample_sources"] = m.exact ? Json(nullptr) : Json(m.sample_sources);
-    x["half_width"] = m.exact ? Json(nullptr) : Json(m.half_width);
-    Json hops = Json::array();
-    for (const auto& h : m.hops) hops.push_back(Json{{"k", h.k}, {"mean", h.mean}, {"max", h.max}});
-    x["hops"] = hops;
-    x["mixing_hops"] = json_or_null(m.mixing_hops);
-    x["seconds"] = m.seconds;
-    j["mixing"] = x;
-  }
-  j["threads"] = threads;
-  j["seconds"] = r.seconds;
-  return j;
-}
-
 int run_spectral_body(Args& args) {
   diffusion::SpectralOptions opt;
   opt.tol = args.get_double("tol", 1e-10);
@@ -211,7 +141,7 @@ int run_spectral_body(Args& args) {
   progress.finish();
   const int used = current_context().cpu_threads();
   if (json)
-    std::printf("%s\n", dump_json(to_json(src.description, r, used)).c_str());
+    std::printf("%s\n", dump_json(spectral_json(src.description, r, used)).c_str());
   else
     print_text(src.description, r, used);
   return 0;
