@@ -51,7 +51,9 @@ class CountingAllocator : public DeviceAllocator {
   explicit CountingAllocator(std::int64_t bytes) : arena_(bytes, Device::cuda) {}
   void* allocate(std::size_t bytes, void*) override {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::size_t at = (used_ + 255) / 256 * 256;
+    // Never hand out the arena's own first byte: the engine keys its accounting by address, and
+    // the arena is itself an engine allocation until this allocator is destroyed.
+    const std::size_t at = (used_ + 256) / 256 * 256;
     if (at + bytes > static_cast<std::size_t>(arena_.size())) throw std::bad_alloc();
     used_ = at + bytes;
     ++allocations;

@@ -35,7 +35,7 @@ TEST_CASE("every CUDA schedule reproduces the CPU forward on the authors' recipe
   for (const char* s :
        {"default", "hop=w32", "hop=w16", "hop=w8", "hop=h2", "hop=row,layout=em", "hop=w16,layout=em",
         "score=s16", "score=s32", "hub=-1", "step=8,sstep=8", "hop=w32,step=32,score=s32,sstep=32",
-        "hop=h2,step=16,score=s16,sstep=16", "panel=0", "panel=2", "panel=2,hub=-1"}) {
+        "hop=h2,step=16,score=s16,sstep=16", "panel=0", "panel=1", "panel=1,hub=-1"}) {
     CAPTURE(s);
     guard.set(s);
     const Tensor3<float> z = diffusion::diffuse(gd, qd.view(), kd.view(), vd.view(), c);
