@@ -193,12 +193,22 @@ void* alloc(std::size_t bytes) {
                       " bytes free; ", cudaGetErrorName(e), ")"));
     }
   }
-  Accounting& a = accounting();
-  std::lock_guard<std::mutex> lock(a.mu);
-  a.blocks[p] = std::move(block);
-  a.in_use += static_cast<std::int64_t>(bytes);
-  a.peak = std::max(a.peak, a.in_use);
-  return p;
+  if (!p) return nullptr;  // zero bytes: nothing to account, free(nullptr) does nothing
+  {
+    Accounting& a = accounting();
+    std::lock_guard<std::mutex> lock(a.mu);
+    if (a.blocks.try_emplace(p, block).second) {
+      a.in_use += static_cast<std::int64_t>(bytes);
+      a.peak = std::max(a.peak, a.in_use);
+      return p;
+    }
+  }
+  // Only a caller's allocator can get here (the pool never returns live memory): it handed out an
+  // address the engine still holds, e.g. the start of a block it got from the engine. Accounting
+  // it would lose the other block's entry and leak it.
+  block.allocator->deallocate(p, bytes, block.stream);
+  throw Error(cat("the caller's device allocator returned ", p, " for ", bytes,
+                  " bytes, an address the engine already holds as a live allocation"));
 }
 
 void free(void* p) noexcept {

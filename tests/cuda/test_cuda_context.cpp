@@ -1,6 +1,7 @@
 // The execution context on the GPU: 8 host threads on their own streams give exactly the serial
 // results; every device allocation goes through a caller's allocator; a forward is captured into a
-// CUDA graph and replayed with the same result; plans live with their graph.
+// CUDA graph and replayed with the same result; plans live with their graph; an allocator that
+// returns memory the engine holds is refused.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -166,4 +167,26 @@ TEST_CASE("CUDA: plans live with their graph and a bare view plans for the call"
   CsrView bare = in.g.view();
   bare.plans = nullptr;
   REQUIRE(hop(bare) == hop(in.g.view()));
+}
+
+TEST_CASE("CUDA: a caller's allocator that hands out memory the engine holds is a clear error",
+          "[cuda][engine]") {
+  if (!test::cuda_or_skip()) return;
+  // Returns the start of its arena, which is itself a live engine allocation.
+  class Aliasing : public DeviceAllocator {
+   public:
+    void* allocate(std::size_t, void*) override { return arena_.data(); }
+    void deallocate(void*, std::size_t, void*) noexcept override { ++returned; }
+    std::atomic<int> returned{0};
+
+   private:
+    Buffer<char> arena_{1 << 20, Device::cuda};
+  };
+  auto alloc = std::make_shared<Aliasing>();
+  ContextOptions o = current_context().options();
+  o.cuda.allocator = alloc;
+  const Context ctx(o);
+  ContextScope scope(ctx);
+  REQUIRE_THROWS_WITH(Buffer<float>(256, Device::cuda), Catch::Contains("already holds as a live allocation"));
+  REQUIRE(alloc->returned == 1);  // the memory went back to the allocator
 }
