@@ -1,6 +1,5 @@
 // diffuser._core.reach / spectral / mass: the analysis of docs/ANALYSIS.md, returned as dicts with
 // the fields of the CLI's --json output (lists become NumPy arrays where they are numbers).
-#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include <diffuser/engine/error.hpp>
 
 #include "analysis_json.hpp"
+#include "json_python.hpp"
 #include "arrays.hpp"
 #include "coefficients.hpp"
 #include "graph.hpp"
@@ -31,32 +31,6 @@ py::list to_list(const std::vector<T>& v) {
   py::list l;
   for (const T& x : v) l.append(x);
   return l;
-}
-
-// A JSON document as Python objects; numbers that are not finite become None, as in the CLI's
-// --json output.
-py::object to_python(const cli::Json& j) {
-  switch (j.type()) {
-    case cli::Json::value_t::object: {
-      py::dict d;
-      for (const auto& [key, value] : j.items()) d[py::str(key)] = to_python(value);
-      return d;
-    }
-    case cli::Json::value_t::array: {
-      py::list l;
-      for (const auto& value : j) l.append(to_python(value));
-      return l;
-    }
-    case cli::Json::value_t::string: return py::str(j.get<std::string>());
-    case cli::Json::value_t::boolean: return py::bool_(j.get<bool>());
-    case cli::Json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
-    case cli::Json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
-    case cli::Json::value_t::number_float: {
-      const double x = j.get<double>();
-      return std::isfinite(x) ? py::object(py::float_(x)) : py::none();
-    }
-    default: return py::none();
-  }
 }
 
 void require_tokens(const Graph& g, std::int64_t at_least, const char* why) {

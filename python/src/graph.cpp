@@ -18,6 +18,7 @@
 #include <diffuser/graphs/stats.hpp>
 
 #include "arrays.hpp"
+#include "json_python.hpp"
 #include "runtime.hpp"
 
 namespace diffuser::python {
@@ -156,22 +157,7 @@ void csr_into(const Graph& g, py::handle row_ptr, py::handle col) {
 py::dict stats(const Graph& g) {
   graphs::GraphStats s;
   run_engine(std::nullopt, [&] { s = graphs::graph_stats(g.csr()); });
-  py::dict in_degree;
-  in_degree["min"] = s.in_degree_min;
-  in_degree["mean"] = s.in_degree_mean;
-  in_degree["max"] = s.in_degree_max;
-  py::dict d;
-  d["source"] = g.source();
-  d["nodes"] = s.nodes;
-  d["edges"] = s.edges;
-  d["in_degree"] = in_degree;
-  d["out_degree_max"] = s.out_degree_max;
-  d["empty_rows"] = s.empty_rows;
-  d["self_loops"] = s.self_loops;
-  d["symmetric"] = s.symmetric;
-  d["density"] = s.density;
-  d["build_ms"] = g.build_ms();
-  return d;
+  return py::dict(to_python(cli::graph_stats_json(g.source(), s, g.build_ms())));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The --json documents of reach, spectral and mass (docs/ANALYSIS.md lists their fields), shared by
-// the CLI and the Python package so that both give the same fields under the same names.
+// The --json documents of graph statistics, reach, spectral and mass (docs/CLI.md and
+// docs/ANALYSIS.md list their fields), shared by the CLI and the Python package so that both give
+// the same fields under the same names.
 #include <complex>
 
 #include "analysis_json.hpp"
@@ -13,6 +14,21 @@ Json complex_json(std::complex<double> z) {
 }
 
 }  // namespace
+
+Json graph_stats_json(const std::string& source, const graphs::GraphStats& s, double build_ms) {
+  Json j;
+  j["source"] = source;
+  j["nodes"] = s.nodes;
+  j["edges"] = s.edges;
+  j["in_degree"] = Json{{"min", s.in_degree_min}, {"mean", s.in_degree_mean}, {"max", s.in_degree_max}};
+  j["out_degree_max"] = s.out_degree_max;
+  j["empty_rows"] = s.empty_rows;
+  j["self_loops"] = s.self_loops;
+  j["symmetric"] = s.symmetric;
+  j["density"] = s.density;
+  j["build_ms"] = build_ms;
+  return j;
+}
 
 Json reach_json(const std::string& source, const diffusion::ReachResult& r, Device dev, int threads) {
   Json j;

@@ -9,6 +9,7 @@
 #include <diffuser/graphs/pattern.hpp>
 #include <diffuser/graphs/stats.hpp>
 
+#include "analysis_json.hpp"
 #include "cli.hpp"
 #include "graph_source.hpp"
 #include "json_out.hpp"
@@ -39,17 +40,7 @@ void print_text(const GraphSource& src, const graphs::GraphStats& s) {
 
 void print_json(const GraphSource& src, const graphs::GraphStats& s, const std::string& out,
                 double write_ms) {
-  Json j;
-  j["source"] = src.description;
-  j["nodes"] = s.nodes;
-  j["edges"] = s.edges;
-  j["in_degree"] = Json{{"min", s.in_degree_min}, {"mean", s.in_degree_mean}, {"max", s.in_degree_max}};
-  j["out_degree_max"] = s.out_degree_max;
-  j["empty_rows"] = s.empty_rows;
-  j["self_loops"] = s.self_loops;
-  j["symmetric"] = s.symmetric;
-  j["density"] = s.density;
-  j["build_ms"] = src.build_ms;
+  Json j = graph_stats_json(src.description, s, src.build_ms);
   if (!out.empty()) {
     j["out"] = out;
     j["write_ms"] = write_ms;
