@@ -12,10 +12,10 @@
 #include <diffuser/engine/error.hpp>
 
 #include "analysis_json.hpp"
-#include "json_python.hpp"
 #include "arrays.hpp"
 #include "coefficients.hpp"
 #include "graph.hpp"
+#include "json_python.hpp"
 #include "runtime.hpp"
 
 namespace diffuser::python {
@@ -74,7 +74,8 @@ py::dict spectral(const Graph& g, double tol, std::int64_t max_iter, int krylov_
                   std::optional<int> threads) {
   if (mixing_hops < 0 || mixing_hops > 4096)
     throw Error(cat("mixing_hops must be in [0, 4096], got ", mixing_hops));
-  if (mixing_sample && *mixing_sample < 1) throw Error(cat("mixing_sample must be >= 1, got ", *mixing_sample));
+  if (mixing_sample && *mixing_sample < 1)
+    throw Error(cat("mixing_sample must be >= 1, got ", *mixing_sample));
   if (!(tol > 0.0 && tol < 1.0)) throw Error(cat("tol must be in (0, 1), got ", tol));
   if (max_iter < 1) throw Error(cat("max_iter must be >= 1, got ", max_iter));
   if (krylov_dim < 4 || krylov_dim > 1000)

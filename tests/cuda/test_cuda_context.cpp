@@ -187,6 +187,7 @@ TEST_CASE("CUDA: a caller's allocator that hands out memory the engine holds is 
   o.cuda.allocator = alloc;
   const Context ctx(o);
   ContextScope scope(ctx);
-  REQUIRE_THROWS_WITH(Buffer<float>(256, Device::cuda), Catch::Contains("already holds as a live allocation"));
+  REQUIRE_THROWS_WITH(Buffer<float>(256, Device::cuda),
+                      Catch::Contains("already holds as a live allocation"));
   REQUIRE(alloc->returned == 1);  // the memory went back to the allocator
 }

@@ -129,7 +129,8 @@ Json spectral_json(const std::string& source, const diffusion::SpectralResult& r
   return j;
 }
 
-Json mass_json(const std::string& source, const diffusion::MassResult& r, const diffusion::Coefficients& c, int threads) {
+Json mass_json(const std::string& source, const diffusion::MassResult& r, const diffusion::Coefficients& c,
+               int threads) {
   Json j;
   j["source"] = source;
   j["nodes"] = r.nodes;
