@@ -47,7 +47,8 @@ class Split {
 // What one rank spent and moved in one distributed call.
 struct Stats {
   double total_ms = 0;     // the whole call on this rank
-  double comm_ms = 0;      // inside the communicator's data operations (compute = total - comm)
+  double comm_ms = 0;      // inside the communicator's data operations (compute = total - comm);
+                           // overlapped: starting and finishing exchanges, not their travel
   std::int64_t bytes_sent = 0, bytes_received = 0;  // to and from other ranks
   // tokens mode: the halo exchange of one hop (every hop moves the same rows).
   std::int64_t hop_bytes_sent = 0, hop_bytes_received = 0;
