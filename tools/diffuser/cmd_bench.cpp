@@ -682,77 +682,61 @@ const Registrar reg({
               "[--no-naive] [--json FILE] [--quiet] [--distributed heads|tokens [--no-overlap]]",
               "GPU only: [--dtype fp32,bf16] [--baselines cusparse,dense] [--variants S1;S2;..]",
               "          [--schedule SPEC] [--device-graph]"},
-    .about =
-        "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
-        "median of R runs of every stage: ms, edges/s, GFLOP/s and GB/s, with the peak RSS. In the same\n"
-        "run it measures this machine's ceilings, a STREAM-like triad (GB/s) and an FMA loop (GFLOP/s),\n"
-        "and prints each stage as a share of them; at the smallest N it also times a straightforward\n"
-        "per-edge loop, single-threaded and parallelised over the same threads (compiled for the same\n"
-        "CPU level), and prints the speedup over each (and checks the outputs agree).\n"
-        "\n"
-        "With --backend cuda it measures the device-to-device copy bandwidth first, then per N and dtype\n"
-        "the forward end to end (no synchronisation inside) and per stage, achieved GB/s of the bytes\n"
-        "model against the copy bandwidth, peak device memory, and in-process baselines on the same\n"
-        "inputs: cuSPARSE (SDDMM + segmented softmax + SpMM per hop, heads block-diagonal) and dense\n"
-        "cuBLAS masked attention (N <= 16384), with the ratios and the agreement of the outputs.\n"
-        "\n"
-        "Bytes model (s = 4 bytes fp32, 2 bf16): weights = Q + K read, W and col read/written\n"
-        "(2*N*H*D*s + E*H*4 + E*4); hop = W + col + X + Y read and Z written (E*H*4 + E*4 + 3*N*H*D*s).\n"
-        "'gathered' counts every neighbour row a pass touches (E*H*D*s), most of which the caches serve.\n"
-        "FLOPs: 2*E*H*D per pass.\n",
-    .options =
-        {
-            {"options",
-             {
-                 {.label = "--sizes LIST", .help = "token counts (default 1024,4096,16384,65536)"},
-                 {.label = "--pattern SPEC",
-                  .help = "graph pattern (default: the authors' recipe, diffuser)"},
-                 {.label = "--heads H", .help = "heads (default 12)", .type = Option::Type::integer},
-                 {.label = "--dim D", .help = "head size (default 64)", .type = Option::Type::integer},
-                 {.label = "--hops K", .help = "hops (default 5)", .type = Option::Type::integer},
-                 {.label = "--alpha A",
-                  .help = "teleport weight (default 0.1)",
-                  .type = Option::Type::number},
-                 {.label = "--reps R",
-                  .help = "timed repetitions per N (default 5)",
-                  .type = Option::Type::integer,
-                  .min = 1},
-                 {.label = "--threads T",
-                  .help = "CPU threads (default: all)",
-                  .type = Option::Type::integer,
-                  .min = 1,
-                  .max = 4096},
-                 {.label = "--backend cpu|cuda", .help = "where to time (default cpu)"},
-                 {.label = "--seed S",
-                  .help = "seed of the graph and the data (default 0)",
-                  .type = Option::Type::integer},
-                 {.label = "--no-naive", .help = "skip the naive loops"},
-                 {.label = "--json FILE",
-                  .help = "also write every number as JSON, with the build (commit, build type, compiler, "
-                          "flags, CPU level in use, CUDA device); values not measured are null"},
-                 {.label = "--quiet",
-                  .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"},
-                 {.label = "--dtype LIST",
-                  .help = "(cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)"},
-                 {.label = "--baselines LIST", .help = "(cuda) cusparse, dense, both (default) or none"},
-                 {.label = "--variants LIST",
-                  .help = "(cuda) kernel schedules to time side by side, separated by ';' (e.g. "
-                          "'hop=w32;hop=w16;hop=h2;hop=row,layout=em'; see baselines.hpp)"},
-                 {.label = "--schedule SPEC",
-                  .help = "(cuda) the kernel schedule of the main runs (default: the built-in one)"},
-                 {.label = "--device-graph",
-                  .help = "(cuda) also build each graph on the GPU from its edge list and check it"},
-                 {.label = "--distributed heads|tokens",
-                  .help = "time the sequence-parallel forward over the ranks of `mpirun -np P diffuser bench "
-                          "...` (--sizes, --pattern, --heads, --dim, --hops, --alpha, --reps, --seed, "
-                          "--threads): per rank the time, compute vs communication and the bytes sent and "
-                          "received (docs/DISTRIBUTED.md)"},
-                 {.label = "--no-overlap",
-                  .help = "(--distributed tokens) exchange each halo before the step that reads it instead "
-                          "of overlapping it with the rows that read none, to measure the overlap (the same "
-                          "result bit for bit)"},
-             }},
-        },
+    .about = "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
+             "median of R runs of every stage: ms, edges/s, GFLOP/s and GB/s, with the peak RSS. In the same\n"
+             "run it measures this machine's ceilings, a STREAM-like triad (GB/s) and an FMA loop (GFLOP/s),\n"
+             "and prints each stage as a share of them; at the smallest N it also times a straightforward\n"
+             "per-edge loop, single-threaded and parallelised over the same threads (compiled for the same\n"
+             "CPU level), and prints the speedup over each (and checks the outputs agree).\n"
+             "\n"
+             "With --backend cuda it measures the device-to-device copy bandwidth first, then per N and dtype\n"
+             "the forward end to end (no synchronisation inside) and per stage, achieved GB/s of the bytes\n"
+             "model against the copy bandwidth, peak device memory, and in-process baselines on the same\n"
+             "inputs: cuSPARSE (SDDMM + segmented softmax + SpMM per hop, heads block-diagonal) and dense\n"
+             "cuBLAS masked attention (N <= 16384), with the ratios and the agreement of the outputs.\n"
+             "\n"
+             "Bytes model (s = 4 bytes fp32, 2 bf16): weights = Q + K read, W and col read/written\n"
+             "(2*N*H*D*s + E*H*4 + E*4); hop = W + col + X + Y read and Z written (E*H*4 + E*4 + 3*N*H*D*s).\n"
+             "'gathered' counts every neighbour row a pass touches (E*H*D*s), most of which the caches serve.\n"
+             "FLOPs: 2*E*H*D per pass.\n",
+    .options = {
+        {"options",
+         {
+          {.label = "--sizes LIST",
+           .help = "token counts (default 1024,4096,16384,65536)"},
+          {.label = "--pattern SPEC",
+           .help = "graph pattern (default: the authors' recipe, diffuser)"},
+          {.label = "--heads H", .help = "heads (default 12)", .type = Option::Type::integer},
+          {.label = "--dim D", .help = "head size (default 64)", .type = Option::Type::integer},
+          {.label = "--hops K", .help = "hops (default 5)", .type = Option::Type::integer},
+          {.label = "--alpha A", .help = "teleport weight (default 0.1)", .type = Option::Type::number},
+          {.label = "--reps R",
+           .help = "timed repetitions per N (default 5)", .type = Option::Type::integer, .min = 1},
+          {.label = "--threads T", .help = "CPU threads (default: all)", .type = Option::Type::integer, .min = 1, .max = 4096},
+          {.label = "--backend cpu|cuda", .help = "where to time (default cpu)"},
+          {.label = "--seed S",
+           .help = "seed of the graph and the data (default 0)", .type = Option::Type::integer},
+          {.label = "--no-naive",
+           .help = "skip the naive loops"},
+          {.label = "--json FILE",
+           .help = "also write every number as JSON, with the build (commit, build type, compiler, flags, CPU level in use, CUDA device); values not measured are null"},
+          {.label = "--quiet",
+           .help = "no progress on stderr (after 2 s: a bar on a terminal, else a line now and then)"},
+          {.label = "--dtype LIST",
+           .help = "(cuda) element types of Q, K, V, Z to time: fp32, bf16 or both (default fp32)"},
+          {.label = "--baselines LIST", .help = "(cuda) cusparse, dense, both (default) or none"},
+          {.label = "--variants LIST",
+           .help = "(cuda) kernel schedules to time side by side, separated by ';' (e.g. 'hop=w32;hop=w16;hop=h2;hop=row,layout=em'; see baselines.hpp)"},
+          {.label = "--schedule SPEC",
+           .help = "(cuda) the kernel schedule of the main runs (default: the built-in one)"},
+          {.label = "--device-graph",
+           .help = "(cuda) also build each graph on the GPU from its edge list and check it"},
+          {.label = "--distributed heads|tokens",
+           .help = "time the sequence-parallel forward over the ranks of `mpirun -np P diffuser bench ...` (--sizes, --pattern, --heads, --dim, --hops, --alpha, --reps, --seed, --threads): per rank the time, compute vs communication and the bytes sent and received (docs/DISTRIBUTED.md)"},
+          {.label = "--no-overlap",
+           .help = "(--distributed tokens) exchange each halo before the step that reads it instead of overlapping it with the rows that read none, to measure the overlap (the same result bit for bit)"},
+         }},
+    },
     .notes = "examples:\n"
              "  diffuser bench --sizes 1024,4096 --threads 2\n"
              "  diffuser bench --backend cuda --sizes 4096,65536 --dtype fp32,bf16\n"
