@@ -98,13 +98,16 @@ void hop_row_any(const float* w, const std::int64_t* perm, std::int64_t H, std::
 
 void Kernels::hop_backward(const ReverseView& rg, MatrixView<const float> w, float a,
                            Tensor3View<const float> p, Tensor3View<const float> x, float c,
-                           Tensor3View<const float> y, MatrixView<float> dw, Tensor3View<float> out) {
+                           Tensor3View<const float> y, MatrixView<float> dw, Tensor3View<float> out,
+                           const ops::RowPass& pass) {
   const CsrView& t = rg.t;
   const std::int64_t H = p.h, Dim = p.d;
+  const PassRows in_pass(pass);
   dispatch_head_dim(Dim, [&]<int D>() {
     for_each_row_chunk(t, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(H * Dim);
       for (std::int64_t j = r0; j < r1; ++j) {
+        if (!in_pass.row(j)) continue;
         const auto rb = t.row_ptr[j], re = t.row_ptr[j + 1];
         if constexpr (D > 0)
           (rg.perm ? hop_row<D, true> : hop_row<D, false>)(w.data, rg.perm, H, p.data, p.stride_n, p.stride_h,

@@ -47,7 +47,7 @@ void Kernels::edge_attention(const CsrView& g, const Tuning& tuning, Tensor3View
                              Tensor3View<const bf16> k, float scale, Span<const std::uint8_t> mask,
                              MatrixView<float> weights) {
   const Tensor3<float> qf = widen(q), kf = widen(k);
-  edge_attention(g, tuning, qf.view(), kf.view(), scale, mask, weights);
+  edge_attention(g, tuning, qf.view(), kf.view(), scale, mask, weights, {});
 }
 
 void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<const float> w, float a,
@@ -57,7 +57,7 @@ void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<co
   Tensor3<float> yf;
   if (b != 0.0f) yf = widen(y);
   Tensor3<float> of(out.n, out.h, out.d);
-  gather_axpby(g, tuning, w, a, xf.view(), b, yf.view(), of.view());
+  gather_axpby(g, tuning, w, a, xf.view(), b, yf.view(), of.view(), {});
   convert(of.view(), out);
 }
 

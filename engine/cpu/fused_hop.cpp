@@ -10,21 +10,22 @@ namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
 void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<const float> w, float a,
                            Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                           Tensor3View<float> out) {
+                           Tensor3View<float> out, const ops::RowPass& pass) {
+  const PassRows in_pass(pass);
   dispatch_head_dim(x.d, [&]<int D>() {
     const HubRows hubs = D > 0 ? find_hub_rows(g, tuning) : HubRows{};
     if constexpr (D > 0) {
       if (const auto plan = panel_plan(g, hubs, tuning)) {  // rows sharing sources: dense panels
-        panel_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out);
-        if (!panel_hub_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out))
-          gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
+        panel_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out, in_pass);
+        if (!panel_hub_gather_axpby<D>(g, *plan, w.data, a, x, b, y, out, in_pass))
+          gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out, in_pass);
         return;
       }
     }
     for_each_row_chunk(g, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(x.h * x.d);  // the row accumulator, kept in L1
       for (std::int64_t i = r0; i < r1; ++i) {
-        if (hubs.is_hub(g, i)) continue;
+        if (hubs.is_hub(g, i) || !in_pass.row(i)) continue;
         const float* y_row = b != 0.0f ? y.row(i) : nullptr;
         const auto rb = g.row_ptr[i], re = g.row_ptr[i + 1];
         if constexpr (D > 0)
@@ -35,7 +36,7 @@ void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<co
                          out.stride_h, b, y_row, y.stride_h);
       }
     });
-    if constexpr (D > 0) gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out);
+    if constexpr (D > 0) gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out, in_pass);
   });
 }
 

@@ -41,4 +41,5 @@
 #include "levels.hpp"
 #include "panel_plan.hpp"
 #include "partition.hpp"
+#include "row_pass.hpp"
 #include "tuning.hpp"

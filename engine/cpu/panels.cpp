@@ -11,7 +11,7 @@ using namespace panel_detail;
 template <int D>
 void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
                         Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                        Tensor3View<float> out) {
+                        Tensor3View<float> out, const PassRows& in_pass) {
   const std::int64_t H = x.h, HD = x.h * D;
   for_each_chunk(plan, [&](const PanelPlan::Chunk& ch) {
     const std::int64_t* rows = plan.rows.data() + ch.rows_off;
@@ -20,11 +20,13 @@ void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w,
       float* acc = thread_scratch(0, static_cast<std::size_t>(HD));
       for (std::int64_t r = 0; r < m; ++r) {
         const std::int64_t i = rows[r];
+        if (!in_pass.row(i)) continue;
         gather_row<D>(w, H, x.data, x.stride_n, x.stride_h, g.col, g.row_ptr[i], g.row_ptr[i + 1], a,
                       out.row(i), out.stride_h, b, b != 0.0f ? y.row(i) : nullptr, y.stride_h, acc);
       }
       return;
     }
+    if (!in_pass.unit(rows, m)) return;
     const std::int64_t S = ch.S, RP = padded_rows(m);
     const std::int32_t* src = plan.src.data() + ch.src_off;
     float* acc = thread_scratch(0, static_cast<std::size_t>(m * HD));
@@ -53,11 +55,13 @@ void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w,
 
 template <int D>
 void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w) {
+                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w,
+                          const PassRows& in_pass) {
   const std::int64_t H = q.h;
   for_each_chunk(plan, [&](const PanelPlan::Chunk& ch) {
     const std::int64_t* rows = plan.rows.data() + ch.rows_off;
     const std::int64_t m = ch.m;
+    if (ch.S > 0 && !in_pass.unit(rows, m)) return;
     float* sm = thread_scratch(0, static_cast<std::size_t>(softmax_scratch_floats(H)));
     if (ch.S > 0) {
       const std::int64_t S = ch.S, RP = padded_rows(m);
@@ -74,6 +78,7 @@ void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<c
     }
     for (std::int64_t r = 0; r < m; ++r) {
       const std::int64_t i = rows[r], t = ch.rows_off + r, b = g.row_ptr[i], e = g.row_ptr[i + 1];
+      if (ch.S == 0 && !in_pass.row(i)) continue;
       if (ch.S > 0)
         score_list<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b,
                       plan.rest.data() + plan.rest_ptr[t], plan.rest_ptr[t + 1] - plan.rest_ptr[t], H, scale,
@@ -85,12 +90,13 @@ void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<c
   });
 }
 
-#define DIFFUSER_PANEL_INSTANTIATE(D)                                                               \
-  template void panel_gather_axpby<D>(const CsrView&, const PanelPlan&, const float*, float,        \
-                                      Tensor3View<const float>, float, Tensor3View<const float>,    \
-                                      Tensor3View<float>);                                          \
-  template void panel_edge_attention<D>(const CsrView&, const PanelPlan&, Tensor3View<const float>, \
-                                        Tensor3View<const float>, float, const std::uint8_t*, float*);
+#define DIFFUSER_PANEL_INSTANTIATE(D)                                                                 \
+  template void panel_gather_axpby<D>(const CsrView&, const PanelPlan&, const float*, float,          \
+                                      Tensor3View<const float>, float, Tensor3View<const float>,      \
+                                      Tensor3View<float>, const PassRows&);                           \
+  template void panel_edge_attention<D>(const CsrView&, const PanelPlan&, Tensor3View<const float>,   \
+                                        Tensor3View<const float>, float, const std::uint8_t*, float*, \
+                                        const PassRows&);
 DIFFUSER_PANEL_INSTANTIATE(16)
 DIFFUSER_PANEL_INSTANTIATE(32)
 DIFFUSER_PANEL_INSTANTIATE(64)

@@ -19,27 +19,34 @@ inline std::pair<std::int64_t, std::int64_t> segment(const PanelPlan::Chunk& ch,
   return {ch.S * s / kHubSegments, ch.S * (s + 1) / kHubSegments};
 }
 
-// Calls body(chunk, segment) for every (hub chunk, source segment), in parallel.
+// Whether hub chunk ch is a unit of this pass.
+inline bool chunk_in_pass(const PanelPlan& plan, const PanelPlan::Chunk& ch, const PassRows& in_pass) {
+  return in_pass.unit(plan.rows.data() + ch.rows_off, ch.m);
+}
+
+// Calls body(chunk, segment) for every (hub chunk of the pass, source segment), in parallel.
 template <class Body>
-void for_each_hub_task(const PanelPlan& plan, Body&& body) {
+void for_each_hub_task(const PanelPlan& plan, const PassRows& in_pass, Body&& body) {
   const auto tasks = static_cast<std::int64_t>(plan.hub_chunks.size()) * kHubSegments;
   tbb::parallel_for(
       tbb::blocked_range<std::int64_t>(0, tasks, 1),
       [&](const tbb::blocked_range<std::int64_t>& r) {
-        for (std::int64_t t = r.begin(); t < r.end(); ++t)
-          body(plan.hub_chunks[static_cast<std::size_t>(t / kHubSegments)], t % kHubSegments);
+        for (std::int64_t t = r.begin(); t < r.end(); ++t) {
+          const PanelPlan::Chunk& ch = plan.hub_chunks[static_cast<std::size_t>(t / kHubSegments)];
+          if (chunk_in_pass(plan, ch, in_pass)) body(ch, t % kHubSegments);
+        }
       },
       tbb::simple_partitioner());
 }
 
-// Calls body(chunk, r) for every row of every hub chunk, in parallel.
+// Calls body(chunk, r) for every row of every hub chunk of the pass, in parallel.
 template <class Body>
-void for_each_hub_row(const PanelPlan& plan, Body&& body) {
+void for_each_hub_row(const PanelPlan& plan, const PassRows& in_pass, Body&& body) {
   const auto n = static_cast<std::int64_t>(plan.hub_chunks.size()) * 64;
   tbb::parallel_for(std::int64_t{0}, n, [&](std::int64_t t) {
     const PanelPlan::Chunk& ch = plan.hub_chunks[static_cast<std::size_t>(t / 64)];
     const std::int64_t r = t % 64;
-    if (r < ch.m) body(ch, r);
+    if (r < ch.m && chunk_in_pass(plan, ch, in_pass)) body(ch, r);
   });
 }
 
@@ -48,7 +55,7 @@ void for_each_hub_row(const PanelPlan& plan, Body&& body) {
 template <int D>
 bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
                             Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                            Tensor3View<float> out) {
+                            Tensor3View<float> out, const PassRows& in_pass) {
   if (plan.hub_chunks.empty()) return false;
   const std::int64_t H = x.h, HD = x.h * D;
   const std::int64_t first = plan.hub_chunks.front().rows_off;
@@ -58,7 +65,7 @@ bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float
   auto part = [&](const PanelPlan::Chunk& ch, std::int64_t s) {
     return partial.get() + ((ch.rows_off - first) * kHubSegments + s * ch.m) * HD;
   };
-  for_each_hub_task(plan, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
+  for_each_hub_task(plan, in_pass, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
     const std::int64_t m = ch.m, RP = padded_rows(m);
     const auto [lo, hi] = segment(ch, s);
     float* acc = part(ch, s);
@@ -82,7 +89,7 @@ bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float
                           HD, s0 > 0);
     }
   });
-  for_each_hub_row(plan, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
+  for_each_hub_row(plan, in_pass, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
     float* acc = part(ch, 0) + r * HD;  // segment 0's partial collects the others, in order
     for (std::int64_t s = 1; s < kHubSegments; ++s) {
       const float* ps = part(ch, s) + r * HD;
@@ -98,10 +105,11 @@ bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float
 
 template <int D>
 bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w) {
+                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w,
+                              const PassRows& in_pass) {
   if (plan.hub_chunks.empty()) return false;
   const std::int64_t H = q.h;
-  for_each_hub_task(plan, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
+  for_each_hub_task(plan, in_pass, [&](const PanelPlan::Chunk& ch, std::int64_t s) {
     const std::int64_t m = ch.m, RP = padded_rows(m);
     const auto [lo, hi] = segment(ch, s);
     if (hi == lo) return;
@@ -116,7 +124,7 @@ bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3Vi
     transpose_queries<D>(q, rows, m, RP, qt);
     panel_scores<D>(qt, RP, k, plan.src.data() + ch.src_off + lo, hi - lo, tile, HS, wb, slot_h, scale);
   });
-  for_each_hub_row(plan, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
+  for_each_hub_row(plan, in_pass, [&](const PanelPlan::Chunk& ch, std::int64_t r) {
     const std::int64_t t = ch.rows_off + r, i = plan.rows[static_cast<std::size_t>(t)];
     const std::int64_t b = g.row_ptr[i], e = g.row_ptr[i + 1];
     score_list<D>(q.row(i), q.stride_h, k.data, k.stride_n, k.stride_h, g.col, b,
@@ -127,12 +135,13 @@ bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3Vi
   return true;
 }
 
-#define DIFFUSER_HUB_PANEL_INSTANTIATE(D)                                                               \
-  template bool panel_hub_gather_axpby<D>(const CsrView&, const PanelPlan&, const float*, float,        \
-                                          Tensor3View<const float>, float, Tensor3View<const float>,    \
-                                          Tensor3View<float>);                                          \
-  template bool panel_hub_edge_attention<D>(const CsrView&, const PanelPlan&, Tensor3View<const float>, \
-                                            Tensor3View<const float>, float, const std::uint8_t*, float*);
+#define DIFFUSER_HUB_PANEL_INSTANTIATE(D)                                                                 \
+  template bool panel_hub_gather_axpby<D>(const CsrView&, const PanelPlan&, const float*, float,          \
+                                          Tensor3View<const float>, float, Tensor3View<const float>,      \
+                                          Tensor3View<float>, const PassRows&);                           \
+  template bool panel_hub_edge_attention<D>(const CsrView&, const PanelPlan&, Tensor3View<const float>,   \
+                                            Tensor3View<const float>, float, const std::uint8_t*, float*, \
+                                            const PassRows&);
 DIFFUSER_HUB_PANEL_INSTANTIATE(16)
 DIFFUSER_HUB_PANEL_INSTANTIATE(32)
 DIFFUSER_HUB_PANEL_INSTANTIATE(64)

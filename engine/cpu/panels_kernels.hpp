@@ -6,28 +6,32 @@
 
 namespace diffuser::cpu::DIFFUSER_ISA_NS {
 
-// out_i = a * sum_e w_e x_src + b * y_i for every non-hub row i (hub rows: gather_hub_rows).
+// out_i = a * sum_e w_e x_src + b * y_i for every non-hub row i of the pass (hub rows:
+// gather_hub_rows). A chunk with a panel is one unit of the pass, a chunk without one a row each.
 // D in {16, 32, 64, 128}.
 template <int D>
 void panel_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
                         Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                        Tensor3View<float> out);
+                        Tensor3View<float> out, const PassRows& in_pass);
 
-// Scores and row softmax of every non-hub row (hub rows: attention_hub_rows).
+// Scores and row softmax of every non-hub row of the pass (hub rows: attention_hub_rows).
 template <int D>
 void panel_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+                          Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w,
+                          const PassRows& in_pass);
 
-// The same for the hub rows when the plan has hub chunks (false: it has none, nothing done). A hub
-// chunk's panel is split over threads by 16 fixed source segments; the hop sums the segments'
-// partials in a fixed order, so results do not depend on the thread count.
+// The same for the hub rows when the plan has hub chunks (false: it has none, nothing done); each
+// hub chunk is one unit of the pass. A hub chunk's panel is split over threads by 16 fixed source
+// segments; the hop sums the segments' partials in a fixed order, so results do not depend on the
+// thread count.
 template <int D>
 bool panel_hub_gather_axpby(const CsrView& g, const PanelPlan& plan, const float* w, float a,
                             Tensor3View<const float> x, float b, Tensor3View<const float> y,
-                            Tensor3View<float> out);
+                            Tensor3View<float> out, const PassRows& in_pass);
 template <int D>
 bool panel_hub_edge_attention(const CsrView& g, const PanelPlan& plan, Tensor3View<const float> q,
-                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w);
+                              Tensor3View<const float> k, float scale, const std::uint8_t* mask, float* w,
+                              const PassRows& in_pass);
 
 namespace panel_detail {
 

@@ -1,6 +1,9 @@
 // The NCCL transport: data operations on CUDA buffers (grouped ncclSend / ncclRecv on the current
 // context's stream), control operations through the MPI bootstrap communicator, which also carries
 // NCCL's unique id from rank 0 to the others. Compiled only with CUDA, NCCL and MPI.
+// start_exchange is the base class's: the whole exchange at start (exchange_impl waits for the
+// stream), finish a no-op. Overlap on the GPU would leave the grouped calls on a stream of their
+// own and make finish wait for an event there; the token mode that would use it is CPU-only.
 #include <cuda_runtime.h>
 #include <nccl.h>
 

@@ -1,5 +1,7 @@
 // The transport-independent part of the communicators: traffic counters, the single-rank
 // communicator, and agreement between ranks after steps that may fail on some of them only.
+#include <utility>
+
 #include <diffuser/engine/buffer.hpp>
 #include <diffuser/engine/communicator.hpp>
 #include <diffuser/engine/error.hpp>
@@ -7,10 +9,7 @@
 
 namespace diffuser {
 
-void Communicator::exchange(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs) {
-  Stopwatch sw;
-  exchange_impl(sends, recvs);
-  traffic_.ms += sw.ms();
+void Communicator::count(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs) {
   for (const SendMessage& m : sends) {
     DIFFUSER_CHECK(m.peer >= 0 && m.peer < size() && m.bytes >= 0, "exchange: bad send to rank ", m.peer);
     if (m.peer != rank()) {
@@ -20,6 +19,53 @@ void Communicator::exchange(std::span<const SendMessage> sends, std::span<const 
   }
   for (const RecvMessage& m : recvs)
     if (m.peer != rank()) traffic_.bytes_received += m.bytes;
+}
+
+void Communicator::exchange(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs) {
+  Stopwatch sw;
+  exchange_impl(sends, recvs);
+  traffic_.ms += sw.ms();
+  count(sends, recvs);
+}
+
+PendingExchange Communicator::start_exchange(std::span<const SendMessage> sends,
+                                             std::span<const RecvMessage> recvs) {
+  Stopwatch sw;
+  std::unique_ptr<PendingExchange::InFlight> in_flight = start_impl(sends, recvs);
+  traffic_.ms += sw.ms();
+  count(sends, recvs);
+  return PendingExchange(this, std::move(in_flight));
+}
+
+PendingExchange::PendingExchange(PendingExchange&& other) noexcept
+    : comm_(std::exchange(other.comm_, nullptr)), in_flight_(std::move(other.in_flight_)) {}
+
+PendingExchange& PendingExchange::operator=(PendingExchange&& other) noexcept {
+  if (this != &other) {
+    try {
+      finish();
+    } catch (...) {  // see the destructor
+    }
+    comm_ = std::exchange(other.comm_, nullptr);
+    in_flight_ = std::move(other.in_flight_);
+  }
+  return *this;
+}
+
+PendingExchange::~PendingExchange() {
+  try {
+    finish();
+  } catch (...) {  // already unwinding from an error, or the transport failed: nothing to add
+  }
+}
+
+void PendingExchange::finish() {
+  Communicator* comm = std::exchange(comm_, nullptr);
+  std::unique_ptr<InFlight> in_flight = std::move(in_flight_);
+  if (!comm || !in_flight) return;
+  Stopwatch sw;
+  in_flight->wait();
+  comm->traffic_.ms += sw.ms();
 }
 
 namespace {

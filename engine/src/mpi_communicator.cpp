@@ -1,10 +1,12 @@
-// The MPI transport: CPU buffers, non-blocking point-to-point messages for the data operations,
-// MPI collectives for the control operations. Compiled only with DIFFUSER_MPI.
+// The MPI transport: CPU buffers, non-blocking point-to-point messages for the data operations
+// (exchange waits for them at once, start_exchange leaves them in flight until finish), MPI
+// collectives for the control operations. Compiled only with DIFFUSER_MPI.
 #include <mpi.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <diffuser/engine/communicator.hpp>
@@ -61,6 +63,31 @@ class MpiCommunicator final : public Communicator {
 
  protected:
   void exchange_impl(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs) override {
+    Requests(post(sends, recvs)).wait();
+  }
+  std::unique_ptr<PendingExchange::InFlight> start_impl(std::span<const SendMessage> sends,
+                                                        std::span<const RecvMessage> recvs) override {
+    return std::make_unique<Requests>(post(sends, recvs));
+  }
+
+ private:
+  // The requests of one exchange; wait() is MPI_Waitall.
+  class Requests final : public PendingExchange::InFlight {
+   public:
+    explicit Requests(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+    void wait() override {
+      check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE),
+            "MPI_Waitall");
+      requests_.clear();
+    }
+
+   private:
+    std::vector<MPI_Request> requests_;
+  };
+
+  // Posts the receives, then the sends (non-blocking); copies to itself at once.
+  std::vector<MPI_Request> post(std::span<const SendMessage> sends,
+                                std::span<const RecvMessage> recvs) const {
     std::vector<MPI_Request> requests;
     // Receives first, so that sends find them posted.
     for (const RecvMessage& m : recvs) {
@@ -86,10 +113,9 @@ class MpiCommunicator final : public Communicator {
               "MPI_Isend");
       }
     }
-    check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    return requests;
   }
 
- private:
   void copy_to_self(const SendMessage& m, std::span<const RecvMessage> recvs) const {
     for (const RecvMessage& r : recvs)
       if (r.peer == rank_) {

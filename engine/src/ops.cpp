@@ -71,6 +71,13 @@ bool overlaps(const Tensor3View<A>& a, const Tensor3View<B>& b) {
   return lo_a < hi_b && lo_b < hi_a;
 }
 
+void check_pass(const char* op, const CsrView& g, const RowPass& pass) {
+  if (pass.first.empty()) return;
+  same_device(op, g.device, pass.first.device, "the row pass");
+  DIFFUSER_CHECK(pass.first.size == g.n, op, ": the row pass marks ", pass.first.size,
+                 " rows but the graph has ", g.n);
+}
+
 cuda::EdgeStrides strides_of(EdgeLayout layout, std::int64_t edges, std::int64_t heads) {
   return layout == EdgeLayout::edge_major ? cuda::EdgeStrides{heads, 1} : cuda::EdgeStrides{1, edges};
 }
@@ -89,20 +96,32 @@ void edge_dot_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T
 
 template <class T>
 void edge_attention_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<const T> k, float scale,
-                         NodeMask mask, MatrixView<float> weights, EdgeLayout layout) {
+                         NodeMask mask, MatrixView<float> weights, EdgeLayout layout, RowPass pass = {}) {
   constexpr const char* op = "edge_attention";
   check_nodes(op, g, q, "q");
   check_nodes(op, g, k, "k");
   check_same_shape(op, q, k, "q", "k");
   check_edges(op, g, weights, q.h, "weights", layout);
   check_mask(op, g, mask);
-  if (g.device == Device::cuda)
+  check_pass(op, g, pass);
+  if (g.device == Device::cuda) {
+    if (!pass.first.empty() && !pass.second) return;  // the whole graph is one unit: the second pass
     return cuda::edge_attention(g, q, k, scale, mask, weights.data, strides_of(layout, g.nnz, q.h));
+  }
   cpu::run([&]<class K>(const cpu::Tuning& t) {
-    if (layout == EdgeLayout::edge_major) return K::edge_attention(g, t, q, k, scale, mask, weights);
+    auto kernel = [&](MatrixView<float> into, const RowPass& p) {
+      if constexpr (std::is_same_v<T, float>) {
+        K::edge_attention(g, t, q, k, scale, mask, into, p);
+      } else {  // bf16 widens to float32 inside, in one pass
+        DIFFUSER_CHECK(p.first.empty(), op, ": row passes are float32 only");
+        K::edge_attention(g, t, q, k, scale, mask, into);
+      }
+    };
+    if (layout == EdgeLayout::edge_major) return kernel(weights, pass);
     // The CPU computes edge-major and transposes (head-major is the GPU's layout).
+    DIFFUSER_CHECK(pass.first.empty(), op, ": row passes need edge-major weights on the CPU");
     Matrix<float> tmp(g.nnz, q.h);
-    K::edge_attention(g, t, q, k, scale, mask, tmp.view());
+    kernel(tmp.view(), {});
     K::transpose(tmp.view(), weights);
   });
 }
@@ -110,8 +129,9 @@ void edge_attention_impl(const CsrView& g, Tensor3View<const T> q, Tensor3View<c
 template <class T>
 void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Tensor3View<const T> x, float b,
                        Tensor3View<const T> y, Tensor3View<T> out, EdgeLayout layout,
-                       const void* packed = nullptr) {
+                       const void* packed = nullptr, RowPass pass = {}) {
   constexpr const char* op = "gather_axpby";
+  check_pass(op, g, pass);
   check_nodes(op, g, x, "x");
   check_nodes(op, g, out, "out");
   check_same_shape(op, x, out, "x", "out");
@@ -122,6 +142,7 @@ void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Ten
   }
   DIFFUSER_CHECK(!overlaps(x, out), op, ": out must not overlap x (rows of x are read while out is written)");
   if (g.device == Device::cuda) {
+    if (!pass.first.empty() && !pass.second) return;  // the whole graph is one unit: the second pass
     if constexpr (std::is_same_v<T, bf16>) {
       if (packed != nullptr)
         return cuda::gather_axpby(g, w.data, strides_of(layout, g.nnz, x.h), packed, a, x, b, y, out);
@@ -129,10 +150,18 @@ void gather_axpby_impl(const CsrView& g, MatrixView<const float> w, float a, Ten
     return cuda::gather_axpby(g, w.data, strides_of(layout, g.nnz, x.h), a, x, b, y, out);
   }
   cpu::run([&]<class K>(const cpu::Tuning& t) {
-    if (layout == EdgeLayout::edge_major) return K::gather_axpby(g, t, w, a, x, b, y, out);
-    Matrix<float> tmp(g.nnz, x.h);
+    auto kernel = [&](MatrixView<const float> weights, const RowPass& p) {
+      if constexpr (std::is_same_v<T, float>) {
+        K::gather_axpby(g, t, weights, a, x, b, y, out, p);
+      } else {  // bf16 widens to float32 inside, in one pass
+        DIFFUSER_CHECK(p.first.empty(), op, ": row passes are float32 only");
+        K::gather_axpby(g, t, weights, a, x, b, y, out);
+      }
+    };
+    if (layout == EdgeLayout::edge_major) return kernel(w, pass);
+    Matrix<float> tmp(g.nnz, x.h);  // the CPU reads edge-major weights
     K::transpose(w, tmp.view());
-    K::gather_axpby(g, t, tmp.view(), a, x, b, y, out);
+    kernel(tmp.view(), pass);
   });
 }
 
@@ -146,7 +175,12 @@ void gather_sum_impl(const CsrView& g, MatrixView<const float> w, Tensor3View<co
   check_edges(op, g, w, x.h, "weights");
   DIFFUSER_CHECK(!overlaps(x, out), op, ": out must not overlap x");
   if (g.device == Device::cuda) return cuda::gather_axpby(g, w.data, {x.h, 1}, 1.0f, x, 0.0f, {}, out);
-  cpu::run([&]<class K>(const cpu::Tuning& t) { K::gather_axpby(g, t, w, 1.0f, x, 0.0f, {}, out); });
+  cpu::run([&]<class K>(const cpu::Tuning& t) {
+    if constexpr (std::is_same_v<T, float>)
+      K::gather_axpby(g, t, w, 1.0f, x, 0.0f, {}, out, {});
+    else
+      K::gather_axpby(g, t, w, 1.0f, x, 0.0f, {}, out);
+  });
 }
 
 template <class T>
@@ -228,8 +262,8 @@ void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const b
 }
 
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
-                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout) {
-  edge_attention_impl(g, q, k, scale, mask, weights, layout);
+                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout, RowPass pass) {
+  edge_attention_impl(g, q, k, scale, mask, weights, layout, pass);
 }
 void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
                     NodeMask mask, MatrixView<float> weights, EdgeLayout layout) {
@@ -246,8 +280,8 @@ void gather_axpby(const CsrView& g, MatrixView<const float> w, float a, Tensor3V
 }
 
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
-                    NodeMask mask, EdgeWeights& weights) {
-  edge_attention_impl(g, q, k, scale, mask, weights.matrix(), weights.layout());
+                    NodeMask mask, EdgeWeights& weights, RowPass pass) {
+  edge_attention_impl(g, q, k, scale, mask, weights.matrix(), weights.layout(), pass);
 }
 void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
                     NodeMask mask, EdgeWeights& weights) {
@@ -291,8 +325,8 @@ HopWeights prepare_hops(const CsrView& g, MatrixView<const float> w, EdgeLayout 
 }
 
 void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const float> x, float b,
-                  Tensor3View<const float> y, Tensor3View<float> out) {
-  gather_axpby_impl(g, w.w, a, x, b, y, out, w.layout);
+                  Tensor3View<const float> y, Tensor3View<float> out, RowPass pass) {
+  gather_axpby_impl(g, w.w, a, x, b, y, out, w.layout, nullptr, pass);
 }
 
 void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const bf16> x, float b,

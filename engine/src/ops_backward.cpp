@@ -161,7 +161,7 @@ void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixVi
 
 void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> p,
                   Tensor3View<const float> x, float c, Tensor3View<const float> y, MatrixView<float> dw,
-                  Tensor3View<float> out) {
+                  Tensor3View<float> out, RowPass pass) {
   constexpr const char* op = "hop_backward";
   check_reverse(op, rg);
   check_nodes(op, rg.t, p, "p");
@@ -177,8 +177,16 @@ void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Ten
     DIFFUSER_CHECK(same_view(y, out) || !overlaps(y, out), op, ": y must be out itself or not overlap it");
   }
   DIFFUSER_CHECK(!overlaps(p, out) && !overlaps(x, out), op, ": out must not overlap p or x");
-  if (rg.t.device == Device::cuda) return cuda::grad::hop_backward(rg, w, a, p, x, c, y, dw, out);
-  cpu::run([&]<class K>(const cpu::Tuning&) { K::hop_backward(rg, w, a, p, x, c, y, dw, out); });
+  if (!pass.first.empty()) {
+    same_device(op, rg.t.device, pass.first.device, "the row pass");
+    DIFFUSER_CHECK(pass.first.size == rg.t.n, op, ": the row pass marks ", pass.first.size,
+                   " rows but the reverse graph has ", rg.t.n);
+  }
+  if (rg.t.device == Device::cuda) {
+    if (!pass.first.empty() && !pass.second) return;  // the whole graph is one unit: the second pass
+    return cuda::grad::hop_backward(rg, w, a, p, x, c, y, dw, out);
+  }
+  cpu::run([&]<class K>(const cpu::Tuning&) { K::hop_backward(rg, w, a, p, x, c, y, dw, out, pass); });
 }
 
 void attention_backward(const CsrView& g, const ReverseView& rg, Tensor3View<const float> q,

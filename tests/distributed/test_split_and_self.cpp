@@ -42,6 +42,13 @@ TEST_CASE("distributed: one rank agrees, reports its error and copies to itself"
   comm->exchange({&s, 1}, {&r, 1});
   CHECK(dst[2] == 3.0f);
   CHECK(comm->traffic().bytes_sent == 0);  // a copy to oneself is not traffic
+  // Started: one rank has nothing in flight, the copy is done at start and finish does nothing.
+  float later[3] = {};
+  const RecvMessage r2{0, later, sizeof(later)};
+  PendingExchange x = comm->start_exchange({&s, 1}, {&r2, 1});
+  CHECK(later[1] == 2.0f);
+  x.finish();
+  CHECK_FALSE(x.pending());
 }
 
 TEST_CASE("distributed: heads and tokens on one rank equal diffuse()", "[cpu]") {
@@ -65,6 +72,10 @@ TEST_CASE("distributed: heads and tokens on one rank equal diffuse()", "[cpu]") 
   const dist::HaloPlan plan(*comm, tokens, g);
   CHECK(plan.halo_rows() == 0);
   CHECK(plan.cut_edges() == 0);
+  CHECK(plan.interior_rows() == n);
   const Tensor3<float> zt = dist::diffuse_tokens(*comm, plan, q.view(), k.view(), v.view(), {}, c);
   CHECK(std::memcmp(zt.buffer().data(), ref.buffer().data(), ref.buffer().bytes()) == 0);
+  const Tensor3<float> zb =
+      dist::diffuse_tokens(*comm, plan, q.view(), k.view(), v.view(), {}, c, nullptr, dist::Overlap::off);
+  CHECK(std::memcmp(zb.buffer().data(), ref.buffer().data(), ref.buffer().bytes()) == 0);
 }

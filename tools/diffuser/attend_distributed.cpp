@@ -15,6 +15,7 @@
 #include "attend_io.hpp"
 #include "command_context.hpp"
 #include "distributed_run.hpp"
+#include "grad_attend.hpp"
 #include "graph_source.hpp"
 #include "tool_util.hpp"
 
@@ -32,7 +33,10 @@ struct Options {
   int threads = 0;
 };
 
-Options parse(Args& args, bool root) {
+// Rank 0 writes the files: it takes --grad-out and --grads-dir as the single-process attend does
+// (AttendGrads creates DIR when missing and removes it again, empty, when the run fails or a signal
+// ends it); the other ranks only read the names.
+Options parse(Args& args, bool root, std::optional<AttendGrads>& grads) {
   for (const char* unsupported : {"weights-out", "edges-out", "backend", "dtype"})
     if (args.get(unsupported))
       throw UsageError(cat("--", unsupported, " is not supported with --distributed (CPU, float32, Z and gradients only)"));
@@ -42,8 +46,14 @@ Options parse(Args& args, bool root) {
   o.v = args.require("v");
   o.out = args.require("out");
   if (auto m = args.get("mask")) o.mask = *m;
-  if (auto g = args.get("grad-out")) o.grad_out = *g;
-  if (auto d = args.get("grads-dir")) o.grads_dir = *d;
+  if (root) {
+    grads.emplace(attend_grad_options(args));
+    o.grad_out = grads->grad_out;
+    o.grads_dir = grads->grads_dir;
+  } else {
+    if (auto g = args.get("grad-out")) o.grad_out = *g;
+    if (auto d = args.get("grads-dir")) o.grads_dir = *d;
+  }
   const auto hops = args.get_int("hops");
   const auto alpha = args.get_double("alpha");
   const auto theta = args.get_doubles("theta");
@@ -58,30 +68,31 @@ Options parse(Args& args, bool root) {
       for (const char* name : {"dQ.npy", "dK.npy", "dV.npy"}) outputs.emplace_back("grads-dir", *o.grads_dir / name);
     check_distinct_outputs(outputs);
     check_output_path(o.out, "out");
-    if (o.grads_dir) {
-      fs::create_directories(*o.grads_dir);
-      for (const char* name : {"dQ.npy", "dK.npy", "dV.npy"}) check_output_path(*o.grads_dir / name, "grads-dir");
-    }
   }
   return o;
 }
 
-// One line per rank of the token partition: rows, halo rows, cut edges.
+// One line per rank of the token partition: rows, interior rows, halo rows, cut edges.
 void print_partition(Communicator& comm, const dist::HaloPlan& plan) {
+  constexpr int kFields = 5;
   const int P = comm.size();
-  std::vector<double> all(static_cast<std::size_t>(P * 4), 0.0);
-  double* r = all.data() + comm.rank() * 4;
+  std::vector<double> all(static_cast<std::size_t>(P * kFields), 0.0);
+  double* r = all.data() + comm.rank() * kFields;
   r[0] = static_cast<double>(plan.own_rows());
   r[1] = static_cast<double>(plan.halo_rows());
   r[2] = static_cast<double>(plan.cut_edges());
   r[3] = static_cast<double>(plan.local_graph().num_edges());
+  r[4] = static_cast<double>(plan.interior_rows());
   comm.all_reduce_sum(all);
   if (comm.rank() != 0) return;
+  auto digits = [](double v) { return group_digits(static_cast<std::int64_t>(v)); };
   for (int p = 0; p < P; ++p) {
-    const double* x = all.data() + p * 4;
-    std::printf("  rank %d: %s rows, %s edges, %s of them cut (source on another rank), %s halo rows per hop\n", p,
-                group_digits(static_cast<std::int64_t>(x[0])).c_str(), group_digits(static_cast<std::int64_t>(x[3])).c_str(),
-                group_digits(static_cast<std::int64_t>(x[2])).c_str(), group_digits(static_cast<std::int64_t>(x[1])).c_str());
+    const double* x = all.data() + p * kFields;
+    std::printf(
+        "  rank %d: %s rows (%s interior), %s edges, %s of them cut (source on another rank), %s halo rows "
+        "per hop\n",
+        p, digits(x[0]).c_str(), digits(x[4]).c_str(), digits(x[3]).c_str(), digits(x[2]).c_str(),
+        digits(x[1]).c_str());
   }
 }
 
@@ -89,7 +100,8 @@ int attend_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
   const int me = comm.rank(), P = comm.size();
   const bool root = me == 0;
   Options o;
-  agreed(comm, [&] { o = parse(args, root); });
+  std::optional<AttendGrads> grads_dir;  // rank 0: owns a --grads-dir it created (outlives the outputs)
+  agreed(comm, [&] { o = parse(args, root, grads_dir); });
   CommandContext command_context(o.threads);
   std::optional<GraphSource> src;
   agreed(comm, [&] {

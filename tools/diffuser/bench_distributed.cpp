@@ -1,7 +1,8 @@
 // `diffuser bench --distributed heads|tokens` under mpirun: every rank builds the graph and draws
 // its own rows of Q, K, V (the same values one process would draw: rng::normal by global index),
 // then times the distributed forward. Rank 0 prints one line per rank: the median repetition's
-// time split into compute and communication, and the bytes it sent and received.
+// time split into compute and communication, and the bytes it sent and received. Tokens mode
+// overlaps the halo exchanges with the interior rows unless --no-overlap.
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -34,9 +35,10 @@ struct Options {
   int hops = 5, reps = 3, threads = 0;
   double alpha = 0.1;
   std::uint64_t seed = 0;
+  dist::Overlap overlap = dist::Overlap::on;
 };
 
-Options parse(Args& args) {
+Options parse(Args& args, DistributedMode mode) {
   Options o;
   const std::string sizes = args.get("sizes").value_or("16384");
   for (std::size_t at = 0; at <= sizes.size();) {
@@ -52,6 +54,11 @@ Options parse(Args& args) {
   o.reps = static_cast<int>(args.get_int("reps", 3));
   o.seed = static_cast<std::uint64_t>(args.get_int("seed", 0));
   o.threads = threads_option(args);
+  if (args.flag("no-overlap")) {
+    if (mode != DistributedMode::tokens)
+      throw UsageError("--no-overlap goes with --distributed tokens (heads has no halo)");
+    o.overlap = dist::Overlap::off;
+  }
   args.finish();
   if (o.H <= 0 || o.D <= 0) throw UsageError("--heads and --dim must be positive");
   if (o.reps < 1) throw UsageError("--reps must be at least 1");
@@ -72,7 +79,7 @@ Buffer<float> own_rows(std::int64_t first, std::int64_t rows, std::int64_t row, 
 
 int bench_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
   Options o;
-  agreed(comm, [&] { o = parse(args); });
+  agreed(comm, [&] { o = parse(args, mode); });
   CommandContext command_context(o.threads);
   const int P = comm.size(), me = comm.rank();
   const bool root = me == 0;
@@ -90,6 +97,10 @@ int bench_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
                 static_cast<long long>(o.D), coeffs.describe().c_str(), o.reps);
     std::printf("each rank: %d threads, CPU level %s; %s\n", current_context().cpu_threads(),
                 cpu_isa_name(current_context().cpu_isa()), describe_device(Device::cpu).c_str());
+    if (mode == DistributedMode::tokens)
+      std::printf("halo exchange: %s\n", o.overlap == dist::Overlap::on
+                                             ? "overlapped with the rows that need no halo (interior rows)"
+                                             : "blocking, before each step (--no-overlap)");
   }
   for (const std::int64_t n : o.sizes) {
     std::optional<Csr> g;
@@ -113,7 +124,7 @@ int bench_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
       if (mode == DistributedMode::heads)
         dist::diffuse_heads(comm, *g, tokens, view(q), view(k), view(v), {}, coeffs, &s);
       else
-        dist::diffuse_tokens(comm, *plan, view(q), view(k), view(v), {}, coeffs, &s);
+        dist::diffuse_tokens(comm, *plan, view(q), view(k), view(v), {}, coeffs, &s, o.overlap);
       if (r > 0) runs.push_back(s);
     }
     std::sort(runs.begin(), runs.end(), [](const dist::Stats& a, const dist::Stats& b) { return a.total_ms < b.total_ms; });
@@ -121,17 +132,22 @@ int bench_on_ranks(Args& args, DistributedMode mode, Communicator& comm) {
     // The job's time is its slowest rank's.
     std::vector<std::int64_t> slow{static_cast<std::int64_t>(median.total_ms * 1000.0)};
     comm.all_reduce_max(slow);
-    std::int64_t cut[2] = {plan ? plan->cut_edges() : 0, plan ? plan->halo_rows() : 0};
-    std::vector<double> sums{static_cast<double>(cut[0]), static_cast<double>(cut[1])};
+    std::vector<double> sums{static_cast<double>(plan ? plan->cut_edges() : 0),
+                             static_cast<double>(plan ? plan->halo_rows() : 0),
+                             static_cast<double>(plan ? plan->interior_rows() : 0)};
     comm.all_reduce_sum(sums);
     if (root) {
       std::printf("N = %s, E = %s: slowest rank %.2f ms per forward", group_digits(n).c_str(),
                   group_digits(g->num_edges()).c_str(), static_cast<double>(slow[0]) / 1000.0);
       if (plan)
-        std::printf("; graph cut %s edges, %s halo rows per hop (%s per hop over all ranks), halo plan %.1f ms",
-                    group_digits(static_cast<std::int64_t>(sums[0])).c_str(),
-                    group_digits(static_cast<std::int64_t>(sums[1])).c_str(),
-                    format_bytes(static_cast<std::int64_t>(sums[1]) * row * 4).c_str(), plan_ms);
+        std::printf(
+            "; graph cut %s edges, %s halo rows per hop (%s per hop over all ranks), %s interior rows "
+            "(%.1f%%), halo plan %.1f ms",
+            group_digits(static_cast<std::int64_t>(sums[0])).c_str(),
+            group_digits(static_cast<std::int64_t>(sums[1])).c_str(),
+            format_bytes(static_cast<std::int64_t>(sums[1]) * row * 4).c_str(),
+            group_digits(static_cast<std::int64_t>(sums[2])).c_str(),
+            100.0 * sums[2] / static_cast<double>(n), plan_ms);
       std::printf("\n");
     }
     print_rank_stats(comm, median, "forward");

@@ -439,6 +439,7 @@ int run_cuda(const CudaOptions& o) {
 
 int run(Args& args) {
   if (const auto mode = args.get("distributed")) return run_bench_distributed(args, *mode);
+  if (args.flag("no-overlap")) throw UsageError("--no-overlap goes with --distributed tokens");
   const auto sizes = parse_sizes(args.get("sizes").value_or("1024,4096,16384,65536"));
   const std::string pattern = args.get("pattern").value_or("diffuser");
   const auto H = args.get_int("heads", 12), D = args.get_int("dim", 64);
@@ -678,7 +679,7 @@ const Registrar reg({
     .summary = "time each stage of the forward over a sweep of N, with in-process baselines",
     .usage = {"[--sizes N1,N2,..] [--pattern SPEC] [--heads H] [--dim D] [--hops K]",
               "[--alpha A] [--reps R] [--threads T] [--backend cpu|cuda] [--seed S]",
-              "[--no-naive] [--json FILE] [--quiet] [--distributed heads|tokens]",
+              "[--no-naive] [--json FILE] [--quiet] [--distributed heads|tokens [--no-overlap]]",
               "GPU only: [--dtype fp32,bf16] [--baselines cusparse,dense] [--variants S1;S2;..]",
               "          [--schedule SPEC] [--device-graph]"},
     .about = "Times the Diffuser forward (fused scores+softmax, then K fused hops) for each N and prints the\n"
@@ -732,6 +733,8 @@ const Registrar reg({
            .help = "(cuda) also build each graph on the GPU from its edge list and check it"},
           {.label = "--distributed heads|tokens",
            .help = "time the sequence-parallel forward over the ranks of `mpirun -np P diffuser bench ...` (--sizes, --pattern, --heads, --dim, --hops, --alpha, --reps, --seed, --threads): per rank the time, compute vs communication and the bytes sent and received (docs/DISTRIBUTED.md)"},
+          {.label = "--no-overlap",
+           .help = "(--distributed tokens) exchange each halo before the step that reads it instead of overlapping it with the rows that read none, to measure the overlap (the same result bit for bit)"},
          }},
     },
     .notes = "examples:\n"

@@ -122,51 +122,21 @@ void HaloPlan::build(Communicator& comm, const Split& tokens, std::span<const st
     cl[static_cast<std::size_t>(t)] = static_cast<std::int32_t>(local);
   }
   local_ = Csr::from_arrays(n_local, std::move(rp), std::move(cl));
-}
 
-void HaloPlan::exchange(Communicator& comm, void* local, std::int64_t row_bytes) const {
-  const int P = comm.size();
-  const Device dev = comm.device();
-  auto* base = static_cast<char*>(local);
-  Buffer<char> packed(rows_sent() * row_bytes, dev);
-  std::vector<SendMessage> sends;
-  std::vector<RecvMessage> recvs;
-  std::int64_t offset = 0;
-  for (int p = 0; p < P; ++p) {
-    const auto& list = send_rows_[static_cast<std::size_t>(p)];
-    if (!list.empty()) {
-      char* block = packed.data() + offset;
-      gather_rows(block, base + lo_ * row_bytes, list, row_bytes, dev);
-      sends.push_back({p, block, static_cast<std::int64_t>(list.size()) * row_bytes});
-      offset += static_cast<std::int64_t>(list.size()) * row_bytes;
+  // Interior rows (all sources own: computable before any halo arrives) and halo rows.
+  interior_.assign(static_cast<std::size_t>(n_local), 0);
+  halo_.assign(static_cast<std::size_t>(n_local), 1);
+  interior_rows_ = 0;
+  for (std::int64_t r = 0; r < own_; ++r) {
+    bool inside = true;
+    for (std::int64_t t = row_ptr[static_cast<std::size_t>(r)];
+         t < row_ptr[static_cast<std::size_t>(r + 1)] && inside; ++t) {
+      const std::int32_t j = col[static_cast<std::size_t>(t)];
+      inside = j >= first && j < last;
     }
-    const std::int64_t rows = recv_rows_[static_cast<std::size_t>(p)];
-    if (rows > 0) recvs.push_back({p, base + recv_begin_[static_cast<std::size_t>(p)] * row_bytes, rows * row_bytes});
-  }
-  comm.exchange(sends, recvs);
-}
-
-void HaloPlan::reduce(Communicator& comm, float* local, std::int64_t row_floats) const {
-  DIFFUSER_CHECK(comm.device() == Device::cpu, "HaloPlan::reduce: CPU buffers only");
-  const int P = comm.size();
-  Buffer<float> incoming(rows_sent() * row_floats);
-  std::vector<SendMessage> sends;
-  std::vector<RecvMessage> recvs;
-  std::int64_t offset = 0;
-  for (int p = 0; p < P; ++p) {
-    const auto pi = static_cast<std::size_t>(p);
-    if (recv_rows_[pi] > 0)
-      sends.push_back({p, local + recv_begin_[pi] * row_floats, recv_rows_[pi] * row_floats * std::int64_t{sizeof(float)}});
-    const auto rows = static_cast<std::int64_t>(send_rows_[pi].size());
-    if (rows > 0) recvs.push_back({p, incoming.data() + offset, rows * row_floats * std::int64_t{sizeof(float)}});
-    offset += rows * row_floats;
-  }
-  comm.exchange(sends, recvs);
-  offset = 0;
-  for (int p = 0; p < P; ++p) {  // in rank order: the same sums whatever the timing
-    const auto& list = send_rows_[static_cast<std::size_t>(p)];
-    add_rows(local + lo_ * row_floats, incoming.data() + offset, list, row_floats);
-    offset += static_cast<std::int64_t>(list.size()) * row_floats;
+    interior_[static_cast<std::size_t>(lo_ + r)] = inside ? 1 : 0;
+    halo_[static_cast<std::size_t>(lo_ + r)] = 0;
+    interior_rows_ += inside ? 1 : 0;
   }
 }
 

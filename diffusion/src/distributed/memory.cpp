@@ -23,7 +23,9 @@ std::int64_t heads_rank_bytes(std::int64_t n, std::int64_t edges, std::int64_t h
 std::int64_t tokens_rank_bytes(const HaloPlan& plan, std::int64_t heads, std::int64_t dim, int hops, bool backward) {
   const std::int64_t nl = plan.local_nodes(), el = plan.local_graph().num_edges();
   const std::int64_t node = nl * heads * dim * 4, edge = el * heads * 4;
-  const std::int64_t packing = plan.rows_sent() * heads * dim * 4, out = plan.own_rows() * heads * dim * 4;
+  // The packed halo rows sent: K's and V's are in flight together (Overlap::on).
+  const std::int64_t packing = 2 * plan.rows_sent() * heads * dim * 4,
+                     out = plan.own_rows() * heads * dim * 4;
   // forward: weights; local Q, K, V and the hop ping-pong; the packed halo rows; Z rows
   if (!backward) return edge + 5 * node + packing + out;
   // backward: the reverse graph, weights and their gradient; local Q, K, V, the hop inputs, the

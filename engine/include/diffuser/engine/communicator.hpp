@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
@@ -31,7 +32,42 @@ struct TrafficCounters {
   std::int64_t bytes_sent = 0;      // to other ranks (messages to oneself are copies, not counted)
   std::int64_t bytes_received = 0;
   std::int64_t messages = 0;
-  double ms = 0;                    // wall time inside data operations
+  double ms = 0;  // wall time inside data operations (starting and finishing
+                  // an exchange: not the time it travels while the caller computes)
+};
+
+class Communicator;
+
+// An exchange in flight (Communicator::start_exchange). Until finish() returns, its buffers belong
+// to the transport: the send buffers must not change and the receive buffers must not be read.
+// Move-only; it must be finished or destroyed before its communicator. Destroying one that was not
+// finished waits for it (errors ignored), so that an exception never leaves a transport writing into
+// memory that is being freed.
+class PendingExchange {
+ public:
+  // What a transport's start_impl returns for messages still in flight.
+  class InFlight {
+   public:
+    virtual ~InFlight() = default;
+    virtual void wait() = 0;
+  };
+
+  PendingExchange() = default;
+  PendingExchange(PendingExchange&& other) noexcept;
+  PendingExchange& operator=(PendingExchange&& other) noexcept;
+  ~PendingExchange();
+
+  // Waits until every message has completed (the receive buffers hold their data). Once done, or
+  // on an empty handle, does nothing.
+  void finish();
+  bool pending() const { return comm_ != nullptr; }
+
+ private:
+  friend class Communicator;
+  PendingExchange(Communicator* comm, std::unique_ptr<InFlight> in_flight)
+      : comm_(comm), in_flight_(std::move(in_flight)) {}
+  Communicator* comm_ = nullptr;
+  std::unique_ptr<InFlight> in_flight_;
 };
 
 class Communicator {
@@ -49,6 +85,12 @@ class Communicator {
   // point-to-point messages: all-to-all, halo exchange). A message to oneself is a copy. Every
   // receive must be matched by the peer's send of the same size.
   void exchange(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs);
+  // The same in two steps, so that the caller can compute while the messages travel: posts every
+  // message and returns; finish() on the result waits for them. Collective like exchange(): every
+  // rank starts its exchanges in the same order. Transports without non-blocking messages complete
+  // the exchange here and finish() does nothing: "self", and NCCL (its grouped sends and receives
+  // are queued on the context's stream, and the exchange waits for the stream).
+  PendingExchange start_exchange(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs);
 
   // Control, on host values, collective (every rank calls them in the same order).
   virtual void all_reduce_max(std::span<std::int64_t> values) = 0;
@@ -61,8 +103,17 @@ class Communicator {
 
  protected:
   virtual void exchange_impl(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs) = 0;
+  // Posts the messages and returns what finish() must wait for, or null when they have completed.
+  // The default completes the exchange at once (exchange_impl).
+  virtual std::unique_ptr<PendingExchange::InFlight> start_impl(std::span<const SendMessage> sends,
+                                                                std::span<const RecvMessage> recvs) {
+    exchange_impl(sends, recvs);
+    return nullptr;
+  }
 
  private:
+  friend class PendingExchange;  // adds the time spent waiting to the counters
+  void count(std::span<const SendMessage> sends, std::span<const RecvMessage> recvs);
   TrafficCounters traffic_;
 };
 

@@ -55,6 +55,21 @@ class EdgeWeights {
   std::int64_t edges_ = 0, heads_ = 0;
 };
 
+// A primitive's rows in two passes, so that the caller can overlap communication with the first
+// (the halo exchange of distributed token partitioning). `first` has one byte per row of the graph
+// the primitive walks (g; for hop_backward the reverse graph's rows, i.e. the sources): nonzero
+// marks the rows wanted in the first pass. The first pass (second == false) computes the backend's
+// units of work (a row, or rows computed together: a CPU panel chunk, a hub-row chunk) whose rows
+// are all marked, and reads its inputs only at those rows and at their edges' sources; the second
+// pass computes every other unit. Together the two passes write each row once, with the arithmetic
+// of a single call: the same result bit for bit. Empty `first` (the default): one call, every row.
+// On the GPU the whole graph is one unit: the first pass does nothing, the second computes it all.
+// Float32 only (edge_attention on the CPU: with edge-major weights, its own layout).
+struct RowPass {
+  Span<const std::uint8_t> first;
+  bool second = false;
+};
+
 // [u_dot_v, SDDMM] scores[e, h] = scale * <q[dst(e), h, :], k[src(e), h, :]> for every edge e.
 // q, k: (N, H, D); scores: (E, H) in CSR order.
 void edge_dot(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
@@ -82,13 +97,14 @@ void node_axpby(float a, Tensor3View<const bf16> x, float b, Tensor3View<const b
 // Fused edge_dot + edge_softmax: one pass over the edges, scores never stored. `weights` is
 // (E, H) for edge_major, (H, E) for head_major.
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
-                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major);
+                    NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major,
+                    RowPass pass = {});
 void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
                     NodeMask mask, MatrixView<float> weights, EdgeLayout layout = EdgeLayout::edge_major);
 
 // The same into EdgeWeights (their own layout; their heads must be q's, their edges the graph's).
 void edge_attention(const CsrView& g, Tensor3View<const float> q, Tensor3View<const float> k, float scale,
-                    NodeMask mask, EdgeWeights& weights);
+                    NodeMask mask, EdgeWeights& weights, RowPass pass = {});
 void edge_attention(const CsrView& g, Tensor3View<const bf16> q, Tensor3View<const bf16> k, float scale,
                     NodeMask mask, EdgeWeights& weights);
 
@@ -132,7 +148,7 @@ HopWeights prepare_hops(const CsrView& g, const EdgeWeights& w, Tensor3View<cons
 // gather_axpby over prepared weights: the same result as over w (up to the bf16 rounding of the
 // packed block weights).
 void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const float> x, float b,
-                  Tensor3View<const float> y, Tensor3View<float> out);
+                  Tensor3View<const float> y, Tensor3View<float> out, RowPass pass = {});
 void gather_axpby(const CsrView& g, const HopWeights& w, float a, Tensor3View<const bf16> x, float b,
                   Tensor3View<const bf16> y, Tensor3View<bf16> out);
 

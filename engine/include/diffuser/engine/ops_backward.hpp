@@ -64,10 +64,10 @@ void edge_softmax_backward(const CsrView& g, MatrixView<const float> w, MatrixVi
 //   out[j] = a * sum_{e = j -> i} w[e] p[i] + c * y[j]        (dx = a A^T p, plus c y; y may alias out)
 //   dw[e, h] += a * <p[i, h, :], x[j, h, :]>                   for every edge e = j -> i
 // p is the gradient of the hop's output, x its input. Deterministic: row j and its edges belong to
-// one task. out must not overlap p or x.
+// one task. out must not overlap p or x. `pass` (ops.hpp) selects rows j of the reverse graph.
 void hop_backward(const ReverseView& rg, MatrixView<const float> w, float a, Tensor3View<const float> p,
                   Tensor3View<const float> x, float c, Tensor3View<const float> y, MatrixView<float> dw,
-                  Tensor3View<float> out);
+                  Tensor3View<float> out, RowPass pass = {});
 
 // Per-edge values (E, H) between forward order and reverse-graph order: permute_edges gives
 // out[t] = in[perm[t]], unpermute_edges gives out[perm[t]] = in[t]. out must not overlap in.
