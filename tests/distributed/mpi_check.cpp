@@ -20,9 +20,16 @@
 #include <diffuser/engine/random.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
+#include "rank_tensors.hpp"
+
 namespace {
 
 using namespace diffuser;
+using test::rows_of;
+
+// The seed of every input tensor (test::same_on_every_rank).
+constexpr std::uint64_t kSeed = 42;
+
 using diffusion::Coefficients;
 namespace dist = diffusion::distributed;
 
@@ -34,18 +41,6 @@ void fail(const Communicator& comm, const std::string& what) {
   ++g_failures;
   std::printf("[rank %d] FAIL %s\n", comm.rank(), what.c_str());
   std::fflush(stdout);
-}
-
-Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t stream) {
-  Tensor3<float> t(n, h, d);
-  for (std::int64_t i = 0; i < t.buffer().size(); ++i)
-    t.buffer()[i] = static_cast<float>(rng::normal(42, stream, static_cast<std::uint64_t>(i)));
-  return t;
-}
-
-// Rows [begin, end) of a whole (N, H, D) tensor as a view.
-Tensor3View<const float> rows_of(const Tensor3<float>& t, std::int64_t begin, std::int64_t end) {
-  return tensor3_view<const float>(t.buffer().data() + begin * t.h() * t.d(), end - begin, t.h(), t.d());
 }
 
 // Token partitioning sums the gradients that flow between ranks in another order than one process
@@ -85,8 +80,8 @@ struct Case {
 
 void run_case(Communicator& comm, const Case& k) {
   const Csr g = graphs::build_pattern(k.pattern, k.n, 7);
-  const Tensor3<float> q = random_tensor(k.n, k.h, k.d, 1), kk = random_tensor(k.n, k.h, k.d, 2),
-                       v = random_tensor(k.n, k.h, k.d, 3), dz = random_tensor(k.n, k.h, k.d, 4);
+  const auto input = [&](std::uint64_t stream) { return test::same_on_every_rank(k.n, k.h, k.d, kSeed, stream); };
+  const Tensor3<float> q = input(1), kk = input(2), v = input(3), dz = input(4);
   std::vector<std::uint8_t> mask;
   if (k.mask) {
     mask.assign(static_cast<std::size_t>(k.n), 1);

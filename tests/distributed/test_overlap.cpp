@@ -20,25 +20,20 @@
 #include <diffuser/engine/random.hpp>
 #include <diffuser/graphs/pattern.hpp>
 
+#include "rank_tensors.hpp"
+
 using namespace diffuser;
 using diffusion::Coefficients;
 namespace dist = diffusion::distributed;
 
 namespace {
 
+using test::rows_of;
+
+// The seed of every input tensor (test::same_on_every_rank).
+constexpr std::uint64_t kSeed = 7;
+
 constexpr double kForwardTolerance = 1e-6, kGradientTolerance = 5e-6;
-
-// The same values on every rank (drawn by index).
-Tensor3<float> random_tensor(std::int64_t n, std::int64_t h, std::int64_t d, std::uint64_t stream) {
-  Tensor3<float> t(n, h, d);
-  for (std::int64_t i = 0; i < t.buffer().size(); ++i)
-    t.buffer()[i] = static_cast<float>(rng::normal(7, stream, static_cast<std::uint64_t>(i)));
-  return t;
-}
-
-Tensor3View<const float> rows_of(const Tensor3<float>& t, std::int64_t begin, std::int64_t end) {
-  return tensor3_view<const float>(t.buffer().data() + begin * t.h() * t.d(), end - begin, t.h(), t.d());
-}
 
 bool same_bits(const Tensor3<float>& a, const Tensor3<float>& b) {
   return a.buffer().size() == b.buffer().size() &&
@@ -111,8 +106,8 @@ struct Outcome {
 
 Outcome run(Communicator& comm, const Problem& k) {
   const std::int64_t n = k.g.num_nodes();
-  const Tensor3<float> q = random_tensor(n, k.h, k.d, 1), kk = random_tensor(n, k.h, k.d, 2),
-                       v = random_tensor(n, k.h, k.d, 3), dz = random_tensor(n, k.h, k.d, 4);
+  const auto input = [&](std::uint64_t stream) { return test::same_on_every_rank(n, k.h, k.d, kSeed, stream); };
+  const Tensor3<float> q = input(1), kk = input(2), v = input(3), dz = input(4);
   std::vector<std::uint8_t> mask;
   if (k.mask) {
     mask.assign(static_cast<std::size_t>(n), 1);
