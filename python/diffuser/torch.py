@@ -12,12 +12,11 @@ Two implementations of the same operator, picked at import:
   * otherwise (Debian's torch 1.13): torch.autograd.Function.
 OP_PATH says which one is in use.
 
-CUDA tensors raise diffuser.Error for now. The plan for the GPU step (docs/PYTHON.md): the engine's
-execution context takes the device, PyTorch's current stream (CudaOptions::stream =
-torch.cuda.current_stream().cuda_stream) and an allocator that forwards to PyTorch's caching
-allocator (CudaOptions::allocator, a DeviceAllocator calling c10's CUDACachingAllocator), the
-outputs are allocated here with torch.empty on the input's device as today, and tensors are passed
-by DLPack with that stream.
+CUDA tensors (a build with the CUDA backend) run on the GPU: on the tensors' device, on PyTorch's
+current stream (nothing synchronises it but the engine's check of its inputs for NaN and Inf), with
+the engine's scratch memory from PyTorch's caching allocator (DIFFUSER_TORCH_ALLOCATOR=0: the
+engine's own stream-ordered pool); the outputs are allocated here with torch.empty. A graph is
+carried to a device at its first use there and kept (docs/PYTHON.md).
 """
 
 import collections
@@ -46,12 +45,39 @@ def _tensor(name, x):
         raise Error(f"{name} must be a torch tensor or a NumPy array, got {type(x).__name__} ({e})") from None
 
 
-def _on_cpu(name, x):
-    """The engine reads host memory only, for now: other devices are refused before any work."""
-    if x.device.type != "cpu":
-        raise Error(f"{name} is on {x.device}; the Python package takes CPU arrays and tensors for now: "
+def _placed(name, x):
+    """CPU and CUDA tensors; a CUDA tensor in a layout the engine cannot read in place (D strided,
+    rows or heads overlapping) is made contiguous here (on the CPU the extension copies it)."""
+    if x.device.type not in ("cpu", "cuda"):
+        raise Error(f"{name} is on {x.device}; the Python package takes CPU and CUDA tensors: "
                     f"move it with {name}.cpu()")
+    if x.device.type == "cuda" and x.dim() == 3 and not _engine_layout(x):
+        x = x.contiguous()
     return x
+
+
+def _engine_layout(x):
+    n, h, d = x.shape
+    sn, sh, sd = x.stride()
+    sd = 1 if d == 1 else sd
+    sh = d * sd if h == 1 else sh
+    sn = h * sh if n == 1 else sn
+    return sd == 1 and sh >= d and sn >= sh * h
+
+
+def _torch_alloc(size, device, stream):
+    return torch.cuda.caching_allocator_alloc(size, device, stream)
+
+
+def _cuda_args(x):
+    """The engine's CUDA placement for a call on x: PyTorch's current stream of x's device and, unless
+    DIFFUSER_TORCH_ALLOCATOR=0, PyTorch's caching allocator for the engine's scratch."""
+    if x.device.type != "cuda":
+        return {}
+    args = {"stream": torch.cuda.current_stream(x.device).cuda_stream}
+    if os.environ.get("DIFFUSER_TORCH_ALLOCATOR", "1") != "0":
+        args.update(alloc=_torch_alloc, free=torch.cuda.caching_allocator_delete)
+    return args
 
 
 def _mask_tensor(mask):
@@ -98,13 +124,13 @@ def _forward(q, k, v, mask, a, return_weights):
     if return_weights and q.dim() == 3:
         w = torch.empty((g.num_edges, q.shape[1]), dtype=torch.float32, device=q.device)
     z, w = _core.attend(g, q.detach(), k.detach(), v.detach(), mask, *a.engine(), return_weights, a.dropout,
-                        a.seed, z, w)
+                        a.seed, z, w, **_cuda_args(q))
     return z, w
 
 
 def _backward(grad, q, k, v, mask, a, dq, dk, dv):
-    _core.attend_backward(a.graph, q.detach(), k.detach(), v.detach(), grad.detach(), dq, dk, dv, mask,
-                          *a.engine(), a.dropout, a.seed)
+    _core.attend_backward(a.graph, q.detach(), k.detach(), v.detach(), _placed("grad", grad.detach()), dq, dk,
+                          dv, mask, *a.engine(), a.dropout, a.seed, **_cuda_args(q))
 
 
 def _forward_qkv(qkv, mask, a):
@@ -282,7 +308,7 @@ OP_PATH = "custom_op" if _OPS else "autograd.Function"
 def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None,
            return_weights=False, dropout=0.0):
     """diffuser.attend for torch tensors, differentiable in q, k and v (float32, (N, H, D), on the
-    CPU; NumPy arrays are taken as tensors). Returns z (N, H, D), or (z, weights) with
+    CPU or one CUDA device; NumPy arrays are taken as tensors). Returns z (N, H, D), or (z, weights) with
     return_weights (the weights carry no gradient).
 
     dropout (an extension of the contract, for training): the authors' attention dropout, on the
@@ -290,7 +316,7 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     (torch.manual_seed reproduces them) and are regenerated, not stored, for the backward.
     """
     g = core_of(graph)
-    q, k, v = (_on_cpu(name, _tensor(name, x)) for name, x in (("q", q), ("k", k), ("v", v)))
+    q, k, v = (_placed(name, _tensor(name, x)) for name, x in (("q", q), ("k", k), ("v", v)))
     return_weights = flag("return_weights", return_weights)
     dropout = real("dropout", dropout)
     if not 0.0 <= dropout < 1.0:
@@ -316,7 +342,7 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     place; its gradient is one packed (N, 3, H, D) tensor, written by the engine directly (no
     per-view gradient buffers to add up). What DiffuserAttention uses."""
     g = core_of(graph)
-    qkv = _on_cpu("qkv", _tensor("qkv", qkv))
+    qkv = _placed("qkv", _tensor("qkv", qkv))
     _check_qkv(qkv)
     dropout = real("dropout", dropout)
     if not 0.0 <= dropout < 1.0:

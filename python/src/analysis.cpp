@@ -105,11 +105,11 @@ Matrix<float> weights_from(const Graph& g, py::handle q, py::handle k) {
     throw Error("q and k go together (softmax attention), or neither (uniform)");
   if (q.is_none()) return {};
   const ArrayRef qa = array_ref(q, "q"), ka = array_ref(k, "k");
-  const Features qf = features(qa);
+  const Features qf = host_features(qa);
   if (ka.shape != qa.shape)
     throw Error(cat("k has shape ", ka.shape_text(), " but q has ", qa.shape_text(),
                     "; q and k must have one shape (N, H, D)"));
-  const Features kf = features(ka);
+  const Features kf = host_features(ka);
   if (qa.shape[0] != g.csr().num_nodes())
     throw Error(cat("q has ", qa.shape[0], " tokens but the graph has ", g.csr().num_nodes()));
   Matrix<float> w;

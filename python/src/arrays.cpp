@@ -142,15 +142,23 @@ ArrayRef from_dlpack(py::handle obj, const char* name, bool writable) {
       throw Error(cat(name, ": cannot read the tensor's device (", error_text(e), ")"));
     }
   }
-  if (type != dlpack::kCPU && type != dlpack::kCUDAHost) {
-    const std::string where = device_text(type, id);
-    // One message for every build: the package takes CPU tensors only, for now (docs/PYTHON.md).
-    throw Error(cat(name, " is on ", where, "; the Python package takes CPU arrays and tensors for now: move it with ",
-                    name, ".cpu()"));
-  }
+  const bool cuda = type == dlpack::kCUDA;
+  if (type != dlpack::kCPU && type != dlpack::kCUDAHost && !cuda)
+    throw Error(cat(name, " is on ", device_text(type, id),
+                    "; the Python package takes CPU and CUDA arrays and tensors: move it with ", name, ".cpu()"));
   py::object capsule;
   try {
-    capsule = obj.attr("__dlpack__")();
+    // CUDA: stream -1, no synchronisation by the producer (the engine runs on the caller's stream);
+    // a producer that does not know -1 exports for its default stream.
+    if (cuda) {
+      try {
+        capsule = obj.attr("__dlpack__")(py::arg("stream") = -1);
+      } catch (const py::error_already_set&) {
+        capsule = obj.attr("__dlpack__")();
+      }
+    } else {
+      capsule = obj.attr("__dlpack__")();
+    }
   } catch (const py::error_already_set& e) {
     throw Error(cat(name, ": cannot export the tensor through DLPack (", error_text(e), ")"));
   }
@@ -192,6 +200,8 @@ ArrayRef from_dlpack(py::handle obj, const char* name, bool writable) {
     s *= a.shape[u];
   }
   a.device_text = device_text(type, id);
+  a.on_cpu = !cuda;
+  a.cuda_device = cuda ? id : -1;
   (void)writable;  // DLPack memory is the tensor's own: writable whenever the tensor is
   // The capsule's destructor (the producer's) frees the export once we drop it, under the GIL.
   a.keep = std::shared_ptr<void>(new py::object(std::move(capsule)),
@@ -248,9 +258,12 @@ Features features(const ArrayRef& a) {
   const bool aligned = reinterpret_cast<std::uintptr_t>(a.data) % alignof(float) == 0;
   Features f;
   if (aligned && sd == 4 && sh % 4 == 0 && sn % 4 == 0 && sh / 4 >= d && sn / 4 >= (sh / 4) * h) {
-    f.view = {static_cast<const float*>(a.data), n, h, d, sn / 4, sh / 4, Device::cpu};
+    f.view = {static_cast<const float*>(a.data), n, h, d, sn / 4, sh / 4, a.device()};
     return f;
   }
+  if (!a.on_cpu)
+    throw Error(cat(a.name, " (on ", a.device_text, ") must have D contiguous and rows and heads that do not overlap: pass ",
+                    a.name, ".contiguous()"));
   // Any other layout (D not contiguous, heads interleaved with rows, negative or zero strides,
   // misaligned memory): one contiguous copy.
   f.copy = Tensor3<float>(n, h, d);
@@ -266,6 +279,11 @@ Features features(const ArrayRef& a) {
   return f;
 }
 
+Features host_features(const ArrayRef& a) {
+  require_host(a);
+  return features(a);
+}
+
 Tensor3View<float> output_features(const ArrayRef& a, std::int64_t n, std::int64_t h, std::int64_t d) {
   require_float32_3d(a);
   if (a.shape != std::vector<std::int64_t>{n, h, d})
@@ -273,7 +291,7 @@ Tensor3View<float> output_features(const ArrayRef& a, std::int64_t n, std::int64
   const std::int64_t sd = d == 1 ? 4 : a.byte_strides[2], sh = h == 1 ? 4 * d : a.byte_strides[1];
   const std::int64_t sn = n == 1 ? 4 * h * d : a.byte_strides[0];
   if (sd != 4 || sh != 4 * d || sn != 4 * h * d) throw Error(cat(a.name, " must be C-contiguous"));
-  return tensor3_view(static_cast<float*>(a.data), n, h, d);
+  return tensor3_view(static_cast<float*>(a.data), n, h, d, a.device());
 }
 
 MatrixView<float> output_matrix(const ArrayRef& a, std::int64_t rows, std::int64_t cols) {
@@ -283,10 +301,15 @@ MatrixView<float> output_matrix(const ArrayRef& a, std::int64_t rows, std::int64
     throw Error(cat(a.name, " must have shape ", shape_text({rows, cols}), ", got ", a.shape_text()));
   if ((cols > 1 && a.byte_strides[1] != 4) || (rows > 1 && a.byte_strides[0] != 4 * cols))
     throw Error(cat(a.name, " must be C-contiguous"));
-  return {static_cast<float*>(a.data), rows, cols, Device::cpu};
+  return {static_cast<float*>(a.data), rows, cols, a.device()};
+}
+
+void require_host(const ArrayRef& a) {
+  if (!a.on_cpu) throw Error(cat(a.name, " must be in host memory, got a tensor on ", a.device_text));
 }
 
 Buffer<std::uint8_t> mask_bytes(const ArrayRef& a, std::int64_t n) {
+  require_host(a);
   if (a.kind != Kind::signed_int && a.kind != Kind::unsigned_int && a.kind != Kind::boolean)
     throw Error(cat(a.name, " must be an integer or bool array, got ", a.dtype));
   if (a.ndim() != 1 || a.shape[0] != n)
@@ -303,6 +326,7 @@ Buffer<std::uint8_t> mask_bytes(const ArrayRef& a, std::int64_t n) {
 }
 
 std::vector<std::int64_t> index_values(const ArrayRef& a) {
+  require_host(a);
   if (a.kind != Kind::signed_int && a.kind != Kind::unsigned_int)
     throw Error(cat(a.name, " must be an integer array, got ", a.dtype));
   if (a.ndim() != 1) throw Error(cat(a.name, " must be 1-dimensional, got shape ", a.shape_text()));

@@ -1,6 +1,7 @@
 // diffuser._core.attend / attend_backward: the diffusion forward and backward on caller-owned
 // arrays. The Python side allocates the outputs (NumPy or torch, so a torch caller's allocator
-// owns them); inputs are read in place (arrays.hpp); the engine runs without the GIL.
+// owns them); inputs are read in place (arrays.hpp); the engine runs without the GIL. CUDA tensors
+// run on the CUDA backend, on the caller's stream, with the caller's allocator for the scratch.
 #include <optional>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include <diffuser/diffusion/coefficients.hpp>
 #include <diffuser/diffusion/diffusion.hpp>
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/sys.hpp>
@@ -42,6 +44,10 @@ Inputs read_inputs(const Graph& g, py::handle q, py::handle k, py::handle v, py:
     if (a->shape != in.qa.shape)
       throw Error(cat(a->name, " has shape ", a->shape_text(), " but q has ", in.qa.shape_text(),
                       "; q, k and v must have the same shape (N, H, D)"));
+  for (const ArrayRef* a : {&in.ka, &in.va})
+    if (a->device_text != in.qa.device_text)
+      throw Error(cat(a->name, " is on ", a->device_text, " but q is on ", in.qa.device_text,
+                      "; q, k and v must be on one device"));
   in.k = features(in.ka);
   in.v = features(in.va);
   in.n = in.qa.shape[0];
@@ -60,6 +66,27 @@ Inputs read_inputs(const Graph& g, py::handle q, py::handle k, py::handle v, py:
   return in;
 }
 
+// Where the call runs: the CPU, or q's CUDA device on the caller's stream.
+std::optional<CudaCall> placement(const Inputs& in, std::uintptr_t stream, py::object alloc, py::object free) {
+  if (in.qa.on_cpu) return std::nullopt;
+  std::string why;
+  if (!cuda_available(&why))
+    throw Error(cat("q is on ", in.qa.device_text, " but this build of diffuser cannot use CUDA (", why, ")"));
+  return CudaCall{in.qa.cuda_device, stream, std::move(alloc), std::move(free)};
+}
+
+void same_device(const ArrayRef& out, const ArrayRef& q) {
+  if (out.device_text != q.device_text)
+    throw Error(cat(out.name, " is on ", out.device_text, " but q is on ", q.device_text));
+}
+
+// The mask where the call runs (the host bytes carried to the device inside the engine call).
+ops::NodeMask device_mask(const Inputs& in, Buffer<std::uint8_t>& keep) {
+  if (!in.mask.data || in.qa.on_cpu) return in.mask;
+  keep = in.mask_buf.to(Device::cuda);
+  return ops::NodeMask{keep.data(), keep.size(), Device::cuda};
+}
+
 diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
   if (!(p >= 0.0 && p < 1.0)) throw Error(cat("dropout must be in [0, 1), got ", p));
   diffusion::DiffusionDropout dr;
@@ -75,7 +102,7 @@ diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
 py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle mask, int hops,
                  double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
                  std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
-                 py::object out, py::object weights_out) {
+                 py::object out, py::object weights_out, std::uintptr_t stream, py::object alloc, py::object free) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   const diffusion::DiffusionDropout dr = dropout_of(dropout, seed);
   if (return_weights && dr.active()) throw Error("return_weights is not available with dropout");
@@ -85,31 +112,38 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
   if (out.is_none() || (return_weights && weights_out.is_none()))
     throw Error("attend: no output arrays given");
   const ArrayRef za = array_ref(out, "out", true);
+  same_device(za, in.qa);
   const Tensor3View<float> z = output_features(za, in.n, in.h, in.d);
   std::optional<ArrayRef> wa;
   MatrixView<float> w;
   if (return_weights) {
     wa = array_ref(weights_out, "weights", true);
+    same_device(*wa, in.qa);
     w = output_matrix(*wa, E, in.h);
   }
+  const std::optional<CudaCall> cuda = placement(in, stream, std::move(alloc), std::move(free));
   const std::int64_t node = in.n * in.h * in.d * 4;
-  require_memory((w.data ? 0 : E * in.h * 4) + (c.hops() >= 2 ? node : 0),
-                 cat("attend N=", in.n, " E=", E, " H=", in.h, " D=", in.d, " (weights and a hop buffer)"));
-  run_engine(threads, [&] {
+  if (!cuda)
+    require_memory((w.data ? 0 : E * in.h * 4) + (c.hops() >= 2 ? node : 0),
+                   cat("attend N=", in.n, " E=", E, " H=", in.h, " D=", in.d, " (weights and a hop buffer)"));
+  run_engine(threads, cuda, [&] {
+    const Device dev = in.qa.device();
+    const Csr& csr = cuda ? g.csr_on(cuda->device, cuda->stream) : g.csr();
     diffusion::check_finite(in.q.view, "q");
     diffusion::check_finite(in.k.view, "k");
     diffusion::check_finite(in.v.view, "v");
+    Buffer<std::uint8_t> mask_keep;
+    const ops::NodeMask dmask = device_mask(in, mask_keep);
     Tensor3<float> scratch;
-    if (c.hops() >= 2) scratch = Tensor3<float>(in.n, in.h, in.d);
-    const Csr& csr = g.csr();
+    if (c.hops() >= 2) scratch = Tensor3<float>(in.n, in.h, in.d, dev);
     if (dr.active()) {
-      diffusion::diffuse_forward(csr, in.q.view, in.k.view, in.v.view, in.mask, c, dr, z, scratch.view());
+      diffusion::diffuse_forward(csr, in.q.view, in.k.view, in.v.view, dmask, c, dr, z, scratch.view());
     } else if (w.data) {
-      diffusion::attention_weights(csr, in.q.view, in.k.view, in.mask, 0.0f, w);
+      diffusion::attention_weights(csr, in.q.view, in.k.view, dmask, 0.0f, w);
       diffusion::diffuse_values(csr, MatrixView<const float>(w), in.v.view, c, z, scratch.view());
     } else {
       ops::EdgeWeights ew(csr.view(), in.h);
-      diffusion::attention_weights(csr, in.q.view, in.k.view, in.mask, 0.0f, ew);
+      diffusion::attention_weights(csr, in.q.view, in.k.view, dmask, 0.0f, ew);
       diffusion::diffuse_values(csr, ew, in.v.view, c, z, scratch.view());
     }
   });
@@ -117,7 +151,8 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
 }
 
 // Gradient outputs may be strided views (dq, dk, dv of one packed (N, 3, H, D) buffer).
-Tensor3View<float> grad_output(const ArrayRef& a, std::int64_t n, std::int64_t h, std::int64_t d) {
+Tensor3View<float> grad_output(const ArrayRef& a, const ArrayRef& q, std::int64_t n, std::int64_t h, std::int64_t d) {
+  same_device(a, q);
   if (a.kind != Kind::floating || a.itemsize != 4)
     throw Error(cat(a.name, " must be float32, got ", a.dtype));
   if (a.shape != std::vector<std::int64_t>{n, h, d})
@@ -126,13 +161,14 @@ Tensor3View<float> grad_output(const ArrayRef& a, std::int64_t n, std::int64_t h
   const std::int64_t sn = n == 1 ? h * sh : a.byte_strides[0];
   if (sd != 4 || sh % 4 || sn % 4 || sh / 4 < d || sn / 4 < (sh / 4) * h)
     throw Error(cat(a.name, ": D must be contiguous and rows and heads must not overlap"));
-  return {static_cast<float*>(a.data), n, h, d, sn / 4, sh / 4, Device::cpu};
+  return {static_cast<float*>(a.data), n, h, d, sn / 4, sh / 4, a.device()};
 }
 
 void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle dz, py::handle dq,
                      py::handle dk, py::handle dv, py::handle mask, int hops, double alpha,
                      std::optional<std::vector<double>> theta, std::optional<double> heat,
-                     std::optional<int> threads, double dropout, std::uint64_t seed, int head_groups) {
+                     std::optional<int> threads, double dropout, std::uint64_t seed, int head_groups,
+                     std::uintptr_t stream, py::object alloc, py::object free) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   diffusion::BackwardOptions opt;
   opt.dropout = dropout_of(dropout, seed);
@@ -141,11 +177,12 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
   const ArrayRef dza = array_ref(dz, "grad");
   if (dza.shape != in.qa.shape)
     throw Error(cat("grad has shape ", dza.shape_text(), " but the output has ", in.qa.shape_text()));
+  same_device(dza, in.qa);
   const Features dzf = features(dza);
   const ArrayRef dqa = array_ref(dq, "dq", true), dka = array_ref(dk, "dk", true),
                  dva = array_ref(dv, "dv", true);
-  const auto dqv = grad_output(dqa, in.n, in.h, in.d), dkv = grad_output(dka, in.n, in.h, in.d),
-             dvv = grad_output(dva, in.n, in.h, in.d);
+  const auto dqv = grad_output(dqa, in.qa, in.n, in.h, in.d), dkv = grad_output(dka, in.qa, in.n, in.h, in.d),
+             dvv = grad_output(dva, in.qa, in.n, in.h, in.d);
   const std::int64_t E = g.csr().num_edges();
   const int plan_hops = diffusion::hop_plan(c).hops();
   // Head groups as the layer picks them: the graph-sized buffers no larger than dQ, dK, dV.
@@ -154,12 +191,16 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
   opt.head_groups = head_groups > 0 ? head_groups
                                     : diffusion::auto_head_groups(in.n, E, in.h, in.d, plan_hops, opt.memory,
                                                                   3 * in.n * in.h * in.d * 4);
-  require_memory(diffusion::backward_bytes(in.n, E, in.h, in.d, plan_hops, opt.memory, opt.head_groups),
-                 cat("attend backward N=", in.n, " E=", E, " H=", in.h, " D=", in.d));
-  run_engine(threads, [&] {
-    const ReverseGraph& rg = g.reverse();
-    diffusion::diffuse_backward(g.csr(), rg, in.q.view, in.k.view, in.v.view, in.mask, c, dzf.view, dqv, dkv,
-                                dvv, opt);
+  const std::optional<CudaCall> cuda = placement(in, stream, std::move(alloc), std::move(free));
+  if (!cuda)
+    require_memory(diffusion::backward_bytes(in.n, E, in.h, in.d, plan_hops, opt.memory, opt.head_groups),
+                   cat("attend backward N=", in.n, " E=", E, " H=", in.h, " D=", in.d));
+  run_engine(threads, cuda, [&] {
+    const Csr& csr = cuda ? g.csr_on(cuda->device, cuda->stream) : g.csr();
+    const ReverseGraph& rg = cuda ? g.reverse_on(cuda->device, cuda->stream) : g.reverse();
+    Buffer<std::uint8_t> mask_keep;
+    const ops::NodeMask dmask = device_mask(in, mask_keep);
+    diffusion::diffuse_backward(csr, rg, in.q.view, in.k.view, in.v.view, dmask, c, dzf.view, dqv, dkv, dvv, opt);
   });
 }
 
@@ -176,11 +217,13 @@ void bind_attend(py::module_& m) {
   m.def("attend", &attend, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"),
         py::arg("hops"), py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"),
         py::arg("return_weights"), py::arg("dropout") = 0.0, py::arg("seed") = 0, py::arg("out") = py::none(),
-        py::arg("weights_out") = py::none());
+        py::arg("weights_out") = py::none(), py::arg("stream") = 0, py::arg("alloc") = py::none(),
+        py::arg("free") = py::none());
   m.def("attend_backward", &attend_backward, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("grad"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("mask"), py::arg("hops"),
         py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"), py::arg("dropout") = 0.0,
-        py::arg("seed") = 0, py::arg("head_groups") = 0);
+        py::arg("seed") = 0, py::arg("head_groups") = 0, py::arg("stream") = 0, py::arg("alloc") = py::none(),
+        py::arg("free") = py::none());
   m.def("engine_view", &engine_view, py::arg("x"));
 }
 

@@ -31,6 +31,41 @@ const ReverseGraph& Graph::reverse() const {
   return *reverse_;
 }
 
+Graph::OnDevice& Graph::on_device(int device) const {
+  const std::lock_guard lock(devices_mutex_);
+  auto& slot = devices_[device];
+  if (!slot) slot = std::make_unique<OnDevice>();
+  return *slot;
+}
+
+namespace {
+
+// The engine context of a copy to `device` on `stream` (no caller allocator: the copy outlives the call).
+template <class F>
+void on_stream(int device, std::uintptr_t stream, F&& f) {
+  ContextOptions o = base_context().options();
+  o.cuda.device = device;
+  o.cuda.stream = reinterpret_cast<void*>(stream);
+  const Context ctx(o);
+  ctx.run(std::forward<F>(f));
+}
+
+}  // namespace
+
+const Csr& Graph::csr_on(int device, std::uintptr_t stream) const {
+  OnDevice& d = on_device(device);
+  std::call_once(d.csr_once, [&] { on_stream(device, stream, [&] { d.csr = csr_.to(Device::cuda); }); });
+  return d.csr;
+}
+
+const ReverseGraph& Graph::reverse_on(int device, std::uintptr_t stream) const {
+  OnDevice& d = on_device(device);
+  std::call_once(d.reverse_once, [&] {
+    on_stream(device, stream, [&] { d.reverse = std::make_unique<ReverseGraph>(csr_on(device, stream)); });
+  });
+  return *d.reverse;
+}
+
 namespace {
 
 // n in range, and its row offsets (8 bytes a token, the least a graph of n tokens holds) in memory.
@@ -125,6 +160,7 @@ GraphPtr block_diagonal(const std::vector<GraphPtr>& parts) {
 template <class T>
 T* out_array(py::handle obj, const char* name, std::int64_t size, ArrayRef& keep) {
   keep = array_ref(obj, name, true);
+  require_host(keep);
   const bool int_kind = keep.kind == Kind::signed_int;
   if (!int_kind || keep.itemsize != static_cast<std::int64_t>(sizeof(T)) || keep.ndim() != 1 ||
       keep.shape[0] != size || (size > 1 && keep.byte_strides[0] != static_cast<std::int64_t>(sizeof(T))))

@@ -1,18 +1,54 @@
 #include "runtime.hpp"
 
 #include <memory>
-
-#include <pybind11/pybind11.h>
+#include <utility>
 
 #include <diffuser/engine/environment.hpp>
 #include <diffuser/engine/error.hpp>
 
 namespace diffuser::python {
 
+namespace py = pybind11;
+
 namespace {
 
 // Set once at import, never changed (like the engine's own Context::process_default()).
 const Context* g_base = nullptr;
+
+// The caller's allocator (PyTorch's caching allocator) behind the engine's DeviceAllocator: each
+// call takes the GIL, which the engine call released; the engine allocates from the calling thread.
+class PythonAllocator final : public DeviceAllocator {
+ public:
+  PythonAllocator(int device, py::object alloc, py::object free)
+      : device_(device), alloc_(std::move(alloc)), free_(std::move(free)) {}
+  ~PythonAllocator() override {
+    py::gil_scoped_acquire gil;
+    alloc_ = py::object();
+    free_ = py::object();
+  }
+  void* allocate(std::size_t bytes, void* stream) override {
+    py::gil_scoped_acquire gil;
+    try {
+      const auto p = alloc_(bytes, device_, reinterpret_cast<std::uintptr_t>(stream)).cast<std::uintptr_t>();
+      if (p == 0) throw Error(cat("the caller's CUDA allocator returned null for ", bytes, " bytes"));
+      return reinterpret_cast<void*>(p);
+    } catch (const py::error_already_set& e) {
+      throw Error(cat("the caller's CUDA allocator failed for ", bytes, " bytes: ", one_line(e.what())));
+    }
+  }
+  void deallocate(void* p, std::size_t, void*) noexcept override {
+    py::gil_scoped_acquire gil;
+    try {
+      free_(reinterpret_cast<std::uintptr_t>(p));
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("diffuser: the caller's CUDA allocator could not free memory");
+    }
+  }
+
+ private:
+  int device_;
+  py::object alloc_, free_;
+};
 
 }  // namespace
 
@@ -30,15 +66,27 @@ void check_threads(std::optional<int> threads) {
 }
 
 void run_engine(std::optional<int> threads, const std::function<void()>& f) {
+  run_engine(threads, std::nullopt, f);
+}
+
+void run_engine(std::optional<int> threads, const std::optional<CudaCall>& cuda, const std::function<void()>& f) {
   check_threads(threads);
-  pybind11::gil_scoped_release release;
-  if (!threads) {
+  if (!threads && !cuda) {
+    py::gil_scoped_release release;
     base_context().run(f);
     return;
   }
   ContextOptions o = base_context().options();
-  o.cpu.threads = *threads;
+  if (threads) o.cpu.threads = *threads;
+  if (cuda) {
+    if (cuda->alloc.is_none() != cuda->free.is_none())
+      throw Error("a CUDA allocator needs both alloc and free (or neither)");
+    o.cuda.device = cuda->device;
+    o.cuda.stream = reinterpret_cast<void*>(cuda->stream);
+    if (!cuda->alloc.is_none()) o.cuda.allocator = std::make_shared<PythonAllocator>(cuda->device, cuda->alloc, cuda->free);
+  }
   const Context ctx(o);
+  py::gil_scoped_release release;
   ctx.run(f);
 }
 

@@ -67,17 +67,17 @@ py::tuple viz(const Graph& g, const std::string& kind, const std::string& format
   if (!q.is_none()) {
     qa = array_ref(q, "q");
     ka = array_ref(k, "k");
-    qf = features(*qa);
+    qf = host_features(*qa);
     if (ka->shape != qa->shape)
       throw Error(cat("k has shape ", ka->shape_text(), " but q has ", qa->shape_text(),
                       "; q and k must have one shape (N, H, D)"));
-    kf = features(*ka);
+    kf = host_features(*ka);
     if (qa->shape[0] != g.csr().num_nodes())
       throw Error(cat("q has ", qa->shape[0], " tokens but the graph has ", g.csr().num_nodes()));
   }
   if (!v.is_none()) {
     va = array_ref(v, "v");
-    vf = features(*va);
+    vf = host_features(*va);
     if (va->shape[0] != g.csr().num_nodes())
       throw Error(cat("v has ", va->shape[0], " tokens but the graph has ", g.csr().num_nodes()));
   }

@@ -158,8 +158,8 @@ def test_torch_errors():
         expect(lambda: dt.attend(q.cuda(), q, q, G), "q is on cuda:0")
 
 
-def test_meta_and_cuda_tensors_are_refused():
-    """Memory that is not on the CPU never reaches the engine."""
+def test_meta_tensors_are_refused():
+    """Memory neither on the CPU nor on a CUDA device never reaches the engine."""
     torch = pytest.importorskip("torch")
 
     meta = torch.empty(6, 2, 4, device="meta")

@@ -4,7 +4,9 @@
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
 #   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
-#   cli layer cpu blocks big
+#   cli layer cpu blocks big python context
+#   (python: the Python package on CUDA tensors, python/tests/test_cuda.py, with torch.compile;
+#   context: the execution-context tests under compute-sanitizer racecheck)
 #   (blocks: the block-random recipe diffuser-blocks at BLOCK_SIZES; big: the bf16 recipe forward at
 #   BIG_SIZES, default 4,194,304 tokens)
 #   (cpu: the CPU benchmark of the portable binary on two cores of the GPU machine's host, at the
@@ -41,6 +43,12 @@ SWEEP_N=${SWEEP_N:-65536}
 VARIANTS=${VARIANTS:-"hop=w32;hop=w16;hop=w8;hop=h2;hop=row,layout=em;hop=w16,layout=em;score=s16;score=s32;chunk=64;chunk=512;hub=-1"}
 for s in "$@"; do
   case $s in
+    python) step python ${T_PYTHON:-420} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 bash -c \
+              'python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" &&
+               python3 -c "import diffuser, diffuser.torch as dt; print(diffuser._core.build_info(), dt.OP_PATH)" &&
+               python3 "$0"' "$here/python/tests/test_cuda.py" ;;
+    context) step context ${T_CONTEXT:-240} compute-sanitizer --tool racecheck --error-exitcode 9 \
+               ./bin/diffuser_tests "CUDA: *" ;;
     info) step info 60 bash -c 'nvidia-smi; nvidia-smi -q | grep -iE "clocks|MHz" | head -20' ;;
     tests) step tests ${T_TESTS:-200} ./bin/diffuser_tests "[cuda]" --durations yes ;;
     memcheck) step memcheck ${T_MEMCHECK:-300} compute-sanitizer --tool memcheck --error-exitcode 9 ./bin/diffuser_tests "[cuda]~[large]~[concurrency]" ;;

@@ -4,7 +4,10 @@
 # ../shared/gpu/bundle.sh into .gpu-bundle (git-ignored), then prints the exact commands to run
 # there. The steps themselves live in tools/gpu/gpu_session.sh (in the bundle).
 #   usage: tools/gpu/run_gpu.sh [--no-build]
-#   environment: BUILD_DIR (default build-gpu), SHARED (default ../shared), JOBS (default nproc)
+#   environment: BUILD_DIR (default build-gpu), SHARED (default ../shared), JOBS (default nproc),
+#   NO_CLI=1 (leave the CLI out: the bundle must stay under 64 MiB), PYTHON (default: the package
+#   when BUILD_DIR has it, built for the GPU machine's Python 3.12: configure with
+#   -DPython_EXECUTABLE=<a 3.12 interpreter with its headers>; PYTHON=0 leaves it out)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build-gpu}
@@ -13,8 +16,20 @@ if [[ ${1:-} != --no-build ]]; then
   cmake -S "$root" -B "$build" -DDIFFUSER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_BUILD_TYPE=Release
   cmake --build "$build" -j"${JOBS:-$(nproc)}" --target diffuser diffuser_tests
 fi
-"$shared/gpu/bundle.sh" "$root/.gpu-bundle" "$build/tests/diffuser_tests" "$build/tools/diffuser"
+exes=("$build/tests/diffuser_tests")
+[[ ${NO_CLI:-} == 1 ]] || exes+=("$build/tools/diffuser")
+module=$(ls "$build"/python/diffuser/_core*.so 2>/dev/null | head -n 1 || true)
+[[ ${PYTHON:-1} == 0 ]] && module=""
+[[ -n $module ]] && exes+=("$module")  # for the libraries it needs
+"$shared/gpu/bundle.sh" "$root/.gpu-bundle" "${exes[@]}"
 cp "$root/tools/gpu/gpu_session.sh" "$root/tools/gpu/cli_check.sh" "$root/scripts/layer/compare_gpu.py" "$root/.gpu-bundle/"
+if [[ -n $module ]]; then  # the package (the module moved out of bin/) and its tests
+  mkdir -p "$root/.gpu-bundle/python"
+  cp -r "$build/python/diffuser" "$root/.gpu-bundle/python/"
+  rm -f "$root/.gpu-bundle/bin/$(basename "$module")"
+  cp -r "$root/python/tests" "$root/.gpu-bundle/python/tests"
+  strip --strip-unneeded "$root/.gpu-bundle/python/diffuser/"_core*.so
+fi
 # The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
 # data, OpenBLAS); gpu_session.sh unpacks them.
 strip "$root/.gpu-bundle/bin/"*
