@@ -110,6 +110,9 @@ TEST_CASE("the memory budget refuses absurd sizes and honours RLIMIT_AS", "[cpu]
       if (line.rfind("VmSize:", 0) == 0) mapped = std::stoll(line.substr(7)) * 1024;
     r.rlim_cur = r.rlim_max = static_cast<rlim_t>(mapped + (std::int64_t{1} << 30));
     if (::setrlimit(RLIMIT_AS, &r) != 0) ::_exit(2);
+    rlimit now{};
+    // qemu-user accepts the call but keeps RLIMIT_AS to itself (it would bound the emulator)
+    if (::getrlimit(RLIMIT_AS, &now) != 0 || now.rlim_cur != r.rlim_cur) ::_exit(5);
     if (available_memory_bytes() > (std::int64_t{1} << 30)) ::_exit(3);
     try {
       require_memory(std::int64_t{4} << 30, "four GiB");
@@ -120,7 +123,11 @@ TEST_CASE("the memory budget refuses absurd sizes and honours RLIMIT_AS", "[cpu]
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 5) {
+    WARN("RLIMIT_AS is not applied here (an emulator such as qemu-user): the limit part is not tested");
+    return;
+  }
   CHECK(WEXITSTATUS(status) == 0);
 #endif
 }

@@ -1,5 +1,10 @@
 // Pattern plugins end to end: the example plugin against its definition, and each broken plugin
 // against the error it must produce.
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <catch2/catch.hpp>
 
 #include <diffuser/graphs/pattern.hpp>
@@ -25,6 +30,14 @@ Dense causal_window(std::int64_t n, std::int64_t w) {
     for (std::int64_t j = 0; j < n; ++j)
       if (j <= i && i - j <= w) d.edge(j, i);
   return d;
+}
+
+// Whether this system lets a process read its own memory through process_vm_readv (qemu-user and
+// some sandboxes do not): without it an over-long emit batch is a contained crash, not a refusal.
+bool checked_reads() {
+  int x = 1, y = 0;
+  iovec local{&y, sizeof y}, remote{&x, sizeof x};
+  return ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof x) || (errno != ENOSYS && errno != EPERM);
 }
 
 }  // namespace
@@ -103,7 +116,8 @@ TEST_CASE("a misbehaving plugin ends with one error naming it, never a crash of 
   fails_with(DIFFUSER_TEST_PLUGIN_CTOR_CRASH, "crashed while loading (in a constructor?): SIGSEGV");
   fails_with(DIFFUSER_TEST_PLUGIN_EXITS,
              "ended its process with exit status 0 in diffuser_plugin_build without returning");
-  fails_with(DIFFUSER_TEST_PLUGIN_OVERREAD, "emit was given 1099511627776 pairs");
+  fails_with(DIFFUSER_TEST_PLUGIN_OVERREAD,
+             checked_reads() ? "emit was given 1099511627776 pairs" : "crashed in diffuser_plugin_build: SIGSEGV");
 
   PluginOptions quick;
   quick.idle_timeout_s = 0.5;
