@@ -8,7 +8,9 @@
 2. train: one training step (forward + backward of out.square().mean(), no optimizer) of
    diffuser.torch.DiffuserAttention against the same module with PyTorch dense masked attention +
    diffusion and with torch.sparse (COO: edge scores gathered in checkpointed chunks,
-   torch.sparse.softmax, torch.sparse.mm per hop), d_model = 768, 12 heads, B = 1, N = 4,096. Each variant runs in its own process: step
+   torch.sparse.softmax, torch.sparse.mm per hop), d_model = 768, 12 heads, B = 1, N = 4,096, and
+   with no attention at all (projections: Z = V, the part every variant shares, which bounds the
+   ratios any graph-pass speed can reach). Each variant runs in its own process: step
    time (median of --steps after one warm-up step) and the step's peak memory (peak RSS of the
    process during the steps minus its RSS before them).
 
@@ -144,7 +146,14 @@ def peer_modules():
                 z = (1 - self.alpha) * torch.sparse.mm(a, z) + self.alpha * vb
             return z.reshape(h, n, d).permute(1, 0, 2)
 
-    return Dense, Sparse
+    class Projections(Peer):
+        """No attention at all (Z = V): the projections, reshapes and their gradients alone, the part
+        of a step every variant shares; the step of any variant is at least this."""
+
+        def attend(self, q, k, v):
+            return v
+
+    return Dense, Sparse, Projections
 
 
 def train_one(a):
@@ -162,8 +171,9 @@ def train_one(a):
         m = DiffuserAttention(d_model, heads, g, hops=5, alpha=0.1, threads=a.threads)
     else:
         src, dst = g.edges()
-        Dense, Sparse = peer_modules()
-        m = {"dense": Dense, "sparse": Sparse}[a.train_one](d_model, heads, src, dst, a.n, 5, 0.1)
+        Dense, Sparse, Projections = peer_modules()
+        m = {"dense": Dense, "sparse": Sparse, "projections": Projections}[a.train_one](d_model, heads, src, dst,
+                                                                                     a.n, 5, 0.1)
     x = torch.randn(1, a.n, d_model, requires_grad=True)
 
     def step():
@@ -201,9 +211,18 @@ def bench_train(a):
     if "diffuser" in rows:
         ours = rows["diffuser"]
         for variant, r in rows.items():
-            if variant != "diffuser":
+            if variant not in ("diffuser", "projections"):
                 print(f"  {variant}: {r['median_ms'] / ours['median_ms']:.1f}x the time, "
                       f"{r['step_peak_bytes'] / max(ours['step_peak_bytes'], 1):.1f}x the step peak memory")
+    if "projections" in rows:
+        proj = rows["projections"]["median_ms"]
+        if "diffuser" in rows:
+            print(f"  projections alone: {proj:.1f} ms, {proj / rows['diffuser']['median_ms']:.0%} of our step; "
+                  f"the graph passes take {rows['diffuser']['median_ms'] - proj:.1f} ms")
+        for variant, r in rows.items():
+            if variant not in ("diffuser", "projections"):
+                print(f"  ceiling of the ratio against {variant} (a step of zero-cost graph passes): "
+                      f"{r['median_ms'] / proj:.1f}x")
     return rows
 
 
@@ -214,7 +233,8 @@ def main():
     ap.add_argument("--reps", type=int, default=7, help="forward: alternating CLI / Python runs")
     ap.add_argument("--steps", type=int, default=5, help="train: DiffuserAttention steps after a warm-up")
     ap.add_argument("--peer-steps", type=int, default=2, help="train: steps of each PyTorch peer after a warm-up")
-    ap.add_argument("--variants", default="diffuser,dense,sparse")
+    ap.add_argument("--variants", default="diffuser,projections,dense,sparse",
+                    help="diffuser, projections (Z = V: the shared part of every step), dense, sparse")
     ap.add_argument("--cli", default=os.environ.get("DIFFUSER_CLI", "build/tools/diffuser"))
     ap.add_argument("--only", choices=["forward", "train"])
     ap.add_argument("--json", help="write every number here")
