@@ -15,6 +15,16 @@ namespace {
 // Set once at import, never changed (like the engine's own Context::process_default()).
 const Context* g_base = nullptr;
 
+// Whether Python can still be called: at interpreter exit memory that outlives the interpreter
+// (plans kept with a graph) is left to the process's end rather than handed to a torn-down torch.
+bool python_alive() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() && !Py_IsFinalizing();
+#else
+  return Py_IsInitialized() && !_Py_IsFinalizing();
+#endif
+}
+
 // The caller's allocator (PyTorch's caching allocator) behind the engine's DeviceAllocator: each
 // call takes the GIL, which the engine call released; the engine allocates from the calling thread.
 class PythonAllocator final : public DeviceAllocator {
@@ -22,6 +32,11 @@ class PythonAllocator final : public DeviceAllocator {
   PythonAllocator(int device, py::object alloc, py::object free)
       : device_(device), alloc_(std::move(alloc)), free_(std::move(free)) {}
   ~PythonAllocator() override {
+    if (!python_alive()) {  // no reference counting after the interpreter: leak the two references
+      alloc_.release();
+      free_.release();
+      return;
+    }
     py::gil_scoped_acquire gil;
     alloc_ = py::object();
     free_ = py::object();
@@ -37,6 +52,7 @@ class PythonAllocator final : public DeviceAllocator {
     }
   }
   void deallocate(void* p, std::size_t, void*) noexcept override {
+    if (!python_alive()) return;
     py::gil_scoped_acquire gil;
     try {
       free_(reinterpret_cast<std::uintptr_t>(p));
