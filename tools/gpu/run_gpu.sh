@@ -44,6 +44,10 @@ On the GPU machine (the run tool: carry .gpu-bundle; logs and JSON land in \$OUT
   # [cuda] tests, compute-sanitizer memcheck + racecheck, and the kernel-variant sweep at N = 65536:
   .gpu-bundle/gpu_session.sh \$OUT info tests memcheck racecheck sweep
 
+  # the Python package on CUDA tensors (python/tests/test_cuda.py, torch.compile included) and the
+  # execution-context tests under racecheck:
+  .gpu-bundle/gpu_session.sh \$OUT python context
+
   # the CLI on the GPU (demo, attend --backend cuda against the CPU, bench with the default schedule)
   # and the Transformer layer against PyTorch (scripts/layer/compare_gpu.py):
   .gpu-bundle/gpu_session.sh \$OUT cli layer
