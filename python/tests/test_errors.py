@@ -165,3 +165,35 @@ def test_meta_tensors_are_refused():
     meta = torch.empty(6, 2, 4, device="meta")
     with pytest.raises(diffuser.Error, match="q is on"):
         diffuser.attend(meta, meta, meta, G)
+
+
+class FakeCuda:
+    """Host memory that calls itself cuda:0 (DLPack device (2, 0)), like numpy it exports only
+    without a stream: every refusal of device memory must come before any read of it."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, stream=None):
+        if stream is not None:
+            raise BufferError("exports for the CPU only")
+        return self.a.__dlpack__()
+
+
+@pytest.mark.skipif(diffuser._core.build_info()["cuda_available"], reason="a usable GPU would read the host memory")
+def test_device_memory_is_refused_where_it_cannot_go():
+    from diffuser._graph import core_of
+
+    fq = FakeCuda(Q)
+    out = FakeCuda(np.empty_like(Q))
+    expect(lambda: diffuser._core.attend(core_of(G), fq, fq, fq, None, 5, 0.1, None, None, None, False, 0.0, 0, out,
+                                         None), "q is on cuda:0 but this build of diffuser cannot use CUDA")
+    expect(lambda: diffuser.attend(fq, Q, Q, G), "k is on cpu but q is on cuda:0")
+    expect(lambda: diffuser._core.attend(core_of(G), fq, fq, fq, None, 5, 0.1, None, None, None, False, 0.0, 0,
+                                         np.empty_like(Q), None), "out is on cpu but q is on cuda:0")
+    expect(lambda: diffuser.attend(Q, Q, Q, G, mask=FakeCuda(np.ones(6, np.int32))),
+           "mask must be in host memory, got a tensor on cuda:0")
+    expect(lambda: diffuser.mass(G, q=fq, k=fq), "q must be in host memory, got a tensor on cuda:0")
