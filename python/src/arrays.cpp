@@ -145,7 +145,8 @@ ArrayRef from_dlpack(py::handle obj, const char* name, bool writable) {
   const bool cuda = type == dlpack::kCUDA;
   if (type != dlpack::kCPU && type != dlpack::kCUDAHost && !cuda)
     throw Error(cat(name, " is on ", device_text(type, id),
-                    "; the Python package takes CPU and CUDA arrays and tensors: move it with ", name, ".cpu()"));
+                    "; the Python package takes CPU and CUDA arrays and tensors: move it with ", name,
+                    ".cpu()"));
   py::object capsule;
   try {
     // CUDA: stream -1, no synchronisation by the producer (the engine runs on the caller's stream);
@@ -262,8 +263,9 @@ Features features(const ArrayRef& a) {
     return f;
   }
   if (!a.on_cpu)
-    throw Error(cat(a.name, " (on ", a.device_text, ") must have D contiguous and rows and heads that do not overlap: pass ",
-                    a.name, ".contiguous()"));
+    throw Error(cat(a.name, " (on ", a.device_text,
+                    ") must have D contiguous and rows and heads that do not overlap: pass ", a.name,
+                    ".contiguous()"));
   // Any other layout (D not contiguous, heads interleaved with rows, negative or zero strides,
   // misaligned memory): one contiguous copy.
   f.copy = Tensor3<float>(n, h, d);

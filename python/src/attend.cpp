@@ -67,11 +67,13 @@ Inputs read_inputs(const Graph& g, py::handle q, py::handle k, py::handle v, py:
 }
 
 // Where the call runs: the CPU, or q's CUDA device on the caller's stream.
-std::optional<CudaCall> placement(const Inputs& in, std::uintptr_t stream, py::object alloc, py::object free) {
+std::optional<CudaCall> placement(const Inputs& in, std::uintptr_t stream, py::object alloc,
+                                  py::object free) {
   if (in.qa.on_cpu) return std::nullopt;
   std::string why;
   if (!cuda_available(&why))
-    throw Error(cat("q is on ", in.qa.device_text, " but this build of diffuser cannot use CUDA (", why, ")"));
+    throw Error(
+        cat("q is on ", in.qa.device_text, " but this build of diffuser cannot use CUDA (", why, ")"));
   return CudaCall{in.qa.cuda_device, stream, std::move(alloc), std::move(free)};
 }
 
@@ -102,7 +104,8 @@ diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
 py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::handle mask, int hops,
                  double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
                  std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
-                 py::object out, py::object weights_out, std::uintptr_t stream, py::object alloc, py::object free) {
+                 py::object out, py::object weights_out, std::uintptr_t stream, py::object alloc,
+                 py::object free) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   const diffusion::DiffusionDropout dr = dropout_of(dropout, seed);
   if (return_weights && dr.active()) throw Error("return_weights is not available with dropout");
@@ -151,7 +154,8 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
 }
 
 // Gradient outputs may be strided views (dq, dk, dv of one packed (N, 3, H, D) buffer).
-Tensor3View<float> grad_output(const ArrayRef& a, const ArrayRef& q, std::int64_t n, std::int64_t h, std::int64_t d) {
+Tensor3View<float> grad_output(const ArrayRef& a, const ArrayRef& q, std::int64_t n, std::int64_t h,
+                               std::int64_t d) {
   same_device(a, q);
   if (a.kind != Kind::floating || a.itemsize != 4)
     throw Error(cat(a.name, " must be float32, got ", a.dtype));
@@ -200,7 +204,8 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
     const ReverseGraph& rg = cuda ? g.reverse_on(cuda->device, cuda->stream) : g.reverse();
     Buffer<std::uint8_t> mask_keep;
     const ops::NodeMask dmask = device_mask(in, mask_keep);
-    diffusion::diffuse_backward(csr, rg, in.q.view, in.k.view, in.v.view, dmask, c, dzf.view, dqv, dkv, dvv, opt);
+    diffusion::diffuse_backward(csr, rg, in.q.view, in.k.view, in.v.view, dmask, c, dzf.view, dqv, dkv, dvv,
+                                opt);
   });
 }
 

@@ -40,13 +40,11 @@ Graph::OnDevice& Graph::on_device(int device) const {
 
 namespace {
 
-// The engine context of a copy to `device` on `stream` (no caller allocator: the copy outlives the call).
+// Runs a copy to `device` on `stream`, from the engine's pool (no caller allocator: the copy
+// outlives the call). Called inside an engine call, without the GIL.
 template <class F>
 void on_stream(int device, std::uintptr_t stream, F&& f) {
-  ContextOptions o = base_context().options();
-  o.cuda.device = device;
-  o.cuda.stream = reinterpret_cast<void*>(stream);
-  const Context ctx(o);
+  const Context ctx(engine_options(std::nullopt, CudaCall{device, stream, {}, {}}));
   ctx.run(std::forward<F>(f));
 }
 

@@ -85,23 +85,30 @@ void run_engine(std::optional<int> threads, const std::function<void()>& f) {
   run_engine(threads, std::nullopt, f);
 }
 
-void run_engine(std::optional<int> threads, const std::optional<CudaCall>& cuda, const std::function<void()>& f) {
+ContextOptions engine_options(std::optional<int> threads, const std::optional<CudaCall>& cuda) {
+  ContextOptions o = base_context().options();
+  if (threads) o.cpu.threads = *threads;
+  if (cuda) {
+    const auto given = [](const py::object& x) { return x && !x.is_none(); };
+    if (given(cuda->alloc) != given(cuda->free))
+      throw Error("a CUDA allocator needs both alloc and free (or neither)");
+    o.cuda.device = cuda->device;
+    o.cuda.stream = reinterpret_cast<void*>(cuda->stream);
+    if (given(cuda->alloc))
+      o.cuda.allocator = std::make_shared<PythonAllocator>(cuda->device, cuda->alloc, cuda->free);
+  }
+  return o;
+}
+
+void run_engine(std::optional<int> threads, const std::optional<CudaCall>& cuda,
+                const std::function<void()>& f) {
   check_threads(threads);
   if (!threads && !cuda) {
     py::gil_scoped_release release;
     base_context().run(f);
     return;
   }
-  ContextOptions o = base_context().options();
-  if (threads) o.cpu.threads = *threads;
-  if (cuda) {
-    if (cuda->alloc.is_none() != cuda->free.is_none())
-      throw Error("a CUDA allocator needs both alloc and free (or neither)");
-    o.cuda.device = cuda->device;
-    o.cuda.stream = reinterpret_cast<void*>(cuda->stream);
-    if (!cuda->alloc.is_none()) o.cuda.allocator = std::make_shared<PythonAllocator>(cuda->device, cuda->alloc, cuda->free);
-  }
-  const Context ctx(o);
+  const Context ctx(engine_options(threads, cuda));
   py::gil_scoped_release release;
   ctx.run(f);
 }

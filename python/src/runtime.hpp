@@ -26,13 +26,17 @@ const Context& base_context();
 struct CudaCall {
   int device = 0;
   std::uintptr_t stream = 0;
-  pybind11::object alloc, free;  // both None: the engine's stream-ordered pool
+  pybind11::object alloc, free;  // both unset or None: the engine's stream-ordered pool
 };
+
+// The base context's options with `threads` and `cuda` (its device, stream and allocator) on top.
+ContextOptions engine_options(std::optional<int> threads, const std::optional<CudaCall>& cuda);
 
 // Runs f in the base context, or with `threads` CPU threads (1..4096) when given, and on `cuda`
 // when given, without the GIL. f must not touch Python objects.
 void run_engine(std::optional<int> threads, const std::function<void()>& f);
-void run_engine(std::optional<int> threads, const std::optional<CudaCall>& cuda, const std::function<void()>& f);
+void run_engine(std::optional<int> threads, const std::optional<CudaCall>& cuda,
+                const std::function<void()>& f);
 
 // Checks a `threads` argument: None or 1..4096 (the CLI's --threads range).
 void check_threads(std::optional<int> threads);

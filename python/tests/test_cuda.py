@@ -5,7 +5,6 @@ device or without the CUDA backend in this build.
 Runs under pytest, or directly (`python3 test_cuda.py`: every test once, exit 1 on a failure,
 77 when skipped) on machines without pytest."""
 
-import math
 import os
 import sys
 import threading
@@ -22,7 +21,7 @@ else:
 
 import diffuser
 import diffuser.torch as dt
-from reference import adjacency, heat_theta, ppr_theta, torch_attend
+from reference import check_against_float64, heat_theta, ppr_theta
 
 SKIP_WHY = None
 if not torch.cuda.is_available():
@@ -61,22 +60,7 @@ def test_forward_and_gradients_against_float64():
             graph = diffuser.Graph.from_pattern(spec, n, seed=case)
             q, k, v = inputs(n, seed=case)
             mask = (torch.rand(n, generator=torch.Generator().manual_seed(9)) > 0.25).to(torch.uint8) if masked else None
-            dz = torch.randn(n, 2, 8, generator=torch.Generator().manual_seed(1))
-            leaves = [x.clone().requires_grad_() for x in (q, k, v)]
-            z = dt.attend(*leaves, graph, mask=mask, **kw)
-            assert z.device == q.device and z.dtype == torch.float32
-            z.backward(dz.to(DEV))
-            ref = [x.detach().cpu().double().requires_grad_() for x in (q, k, v)]
-            zr = torch_attend(*ref, adjacency(graph), theta, mask)
-            zr.backward(dz.double())
-            where = f"{spec} masked={masked}"
-            assert rel(z, zr) <= 1e-5, where
-            for name, a, b in zip("qkv", leaves, ref):
-                if b.grad is None:
-                    assert a.grad is None or not a.grad.any(), (where, name)
-                else:
-                    assert a.grad.device == q.device
-                    assert rel(a.grad, b.grad) <= 1e-4, (where, name)
+            check_against_float64(dt.attend, graph, q, k, v, theta, mask, kw)
 
 
 def test_cuda_matches_the_cpu_engine():
