@@ -243,11 +243,8 @@ void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const floa
     if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, heads, w.view());
   });
   t.scores_ms += timed(dev, want, [&] {
-    if (!reverse_order) {
-      ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, dk);
-      return;
-    }
-    // dS in forward order (with dq), then in reverse order for dk's transposed gather.
+    // dS in forward order (with dq), then in reverse order for dk's transposed gather (in every
+    // hop memory mode, so that they give the same bits; the weights' buffer is free by then).
     ops::attention_backward(g.view(), rg.view(), q, k, scale, w.view(), dw.view(), dq, {});
     ops::permute_edges(rg.view(), dw.view(), w.view());
     ops::scatter_axpby(rg.reverse_order(), w.view(), scale, q, 0.0f, {}, dk);
