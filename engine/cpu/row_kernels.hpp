@@ -11,14 +11,13 @@ inline bool edge_unmasked(const std::uint8_t* mask, std::int64_t i, std::int32_t
   return mask == nullptr || (mask[i] != 0 && mask[j] != 0);
 }
 
-// w[e*H + h] = scale * <q_i,h , k_j,h> for the edges e = edge(t), t < count, of one row. Four edges
+// put(e, h, scale * <q_i,h , k_j,h>) for the edges e = edge(t), t < count, of one row. Four edges
 // at a time: each q vector load serves four dot products, the neighbours' k rows are read front to
 // back (all heads, contiguous, which the hardware prefetcher streams), and the four sums are reduced
 // together. `edge` maps a position to an edge index (a range, or a list of offsets).
-template <int D, class EdgeAt>
-void score_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
-                 const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale,
-                 float* w) {
+template <int D, class EdgeAt, class Put>
+void dot_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
+               const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale, Put put) {
   using namespace simd;
   constexpr int C = D / kLanes;
   std::int64_t t = 0;
@@ -44,10 +43,10 @@ void score_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int
         a3 += qv * load(k3 + o);
       }
       const Vec4 sc = hsum4(a0, a1, a2, a3) * scale;
-      w[e0 * H + h] = sc[0];
-      w[e1 * H + h] = sc[1];
-      w[e2 * H + h] = sc[2];
-      w[e3 * H + h] = sc[3];
+      put(e0, h, sc[0]);
+      put(e1, h, sc[1]);
+      put(e2, h, sc[2]);
+      put(e3, h, sc[3]);
     }
   }
   for (; t < count; ++t) {
@@ -58,9 +57,18 @@ void score_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int
       const float* kh = kr + h * k_sh;
       Vec acc = zero();
       for (int c = 0; c < C; ++c) acc += load(qh + c * kLanes) * load(kh + c * kLanes);
-      w[e * H + h] = hsum(acc) * scale;
+      put(e, h, hsum(acc) * scale);
     }
   }
+}
+
+// w[e*H + h] = scale * <q_i,h , k_j,h> (dot_edges into the edge-major scores).
+template <int D, class EdgeAt>
+void score_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
+                 const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale,
+                 float* w) {
+  dot_edges<D>(q_row, q_sh, k, k_sn, k_sh, col, edge, count, H, scale,
+               [w, H](std::int64_t e, std::int64_t h, float s) { w[e * H + h] = s; });
 }
 
 // score_edges over the row's edge range [begin, end).
@@ -199,10 +207,15 @@ inline void softmax_row(float* w, std::int64_t begin, std::int64_t end, std::int
 // acc[h*D + :] += sum over the edges e = edge(t), t < count, of w[e*H + h] * x_j,h. Edge-major:
 // each neighbour's row (all heads) is streamed once, four edges at a time, into an (H, D)
 // accumulator that stays in L1. The rows two groups ahead are prefetched so the stream prefetcher
-// follows them.
-template <int D, class EdgeAt>
+// follows them. `weight_row` maps an edge to its row of w (the reverse graph's edges read
+// forward-order weights through its permutation).
+struct SameRow {
+  std::int64_t operator()(std::int64_t e) const { return e; }
+};
+template <int D, class EdgeAt, class WeightRow = SameRow>
 void accumulate_at(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
-                   const std::int32_t* col, EdgeAt edge, std::int64_t count, float* acc) {
+                   const std::int32_t* col, EdgeAt edge, std::int64_t count, float* acc,
+                   WeightRow weight_row = {}) {
   using namespace simd;
   constexpr int C = D / kLanes8;
   std::int64_t t = 0;
@@ -215,9 +228,10 @@ void accumulate_at(const float* w, std::int64_t H, const float* x, std::int64_t 
     const float* x1 = x + col[e1] * x_sn;
     const float* x2 = x + col[e2] * x_sn;
     const float* x3 = x + col[e3] * x_sn;
+    const std::int64_t r0 = weight_row(e0), r1 = weight_row(e1), r2 = weight_row(e2), r3 = weight_row(e3);
     for (std::int64_t h = 0; h < H; ++h) {
-      const Vec8 w0 = splat8(w[e0 * H + h]), w1 = splat8(w[e1 * H + h]), w2 = splat8(w[e2 * H + h]),
-                 w3 = splat8(w[e3 * H + h]);
+      const Vec8 w0 = splat8(w[r0 * H + h]), w1 = splat8(w[r1 * H + h]), w2 = splat8(w[r2 * H + h]),
+                 w3 = splat8(w[r3 * H + h]);
       const std::int64_t off = h * x_sh;
       float* ah = acc + h * D;
       for (int c = 0; c < C; ++c) {
@@ -230,8 +244,9 @@ void accumulate_at(const float* w, std::int64_t H, const float* x, std::int64_t 
   for (; t < count; ++t) {
     const std::int64_t e = edge(t);
     const float* xr = x + col[e] * x_sn;
+    const std::int64_t re = weight_row(e);
     for (std::int64_t h = 0; h < H; ++h) {
-      const Vec8 we = splat8(w[e * H + h]);
+      const Vec8 we = splat8(w[re * H + h]);
       float* ah = acc + h * D;
       for (int c = 0; c < C; ++c)
         store8(ah + c * kLanes8, load8(ah + c * kLanes8) + we * load8(xr + h * x_sh + c * kLanes8));
