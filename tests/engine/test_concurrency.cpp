@@ -47,7 +47,7 @@ ContextOptions options(CpuIsa isa, int threads) {
   o.cpu.isa = isa;
   o.cpu.threads = threads;
   o.cpu.hub_threshold = 600;  // the recipe's global tokens take the hub panels at this size
-  o.cpu.panels = true;        // at every level (by default only avx512 runs them): the plans below
+  o.cpu.panels = true;        // at every level (by default generic does not run them): the plans below
   return o;
 }
 
