@@ -12,7 +12,10 @@
    with no attention at all (projections: Z = V, the part every variant shares, which bounds the
    ratios any graph-pass speed can reach). Each variant runs in its own process: step
    time (median of --steps after one warm-up step) and the step's peak memory (peak RSS of the
-   process during the steps minus its RSS before them).
+   process during the steps minus its RSS before them). With --device cuda (a CUDA build of the
+   package) the modules and x live on the GPU, each step is timed between two synchronisations,
+   and the step's peak memory is torch.cuda.max_memory_allocated() during the steps minus the
+   memory allocated before them (the engine's scratch comes from PyTorch's allocator, so it counts).
 
     PYTHONPATH=build/python /usr/bin/python3 python/benchmarks/bench_python.py --cli build/tools/diffuser
 """
@@ -87,8 +90,9 @@ def peer_modules():
             self.h, self.d, self.n, self.hops, self.alpha = heads, d_model // heads, n, hops, alpha
             self.qkv_proj = nn.Linear(d_model, 3 * d_model)
             self.out_proj = nn.Linear(d_model, d_model)
-            self.src = torch.as_tensor(src, dtype=torch.long)
-            self.dst = torch.as_tensor(dst, dtype=torch.long)
+            # buffers, so that .to(device) moves them with the parameters
+            self.register_buffer("src", torch.as_tensor(src, dtype=torch.long), persistent=False)
+            self.register_buffer("dst", torch.as_tensor(dst, dtype=torch.long), persistent=False)
 
         def forward(self, x):
             b, n, dm = x.shape
@@ -103,7 +107,7 @@ def peer_modules():
             super().__init__(*args)
             adj = torch.zeros(self.n, self.n, dtype=torch.bool)
             adj[self.dst, self.src] = True
-            self.adj = adj
+            self.register_buffer("adj", adj, persistent=False)
 
         def attend(self, q, k, v):
             q, k, v = (t.permute(1, 0, 2) for t in (q, k, v))  # (H, N, D)
@@ -125,7 +129,8 @@ def peer_modules():
         def __init__(self, *args):
             super().__init__(*args)
             off = torch.arange(self.h)[:, None] * self.n
-            self.index = torch.stack([(self.dst[None] + off).reshape(-1), (self.src[None] + off).reshape(-1)])
+            index = torch.stack([(self.dst[None] + off).reshape(-1), (self.src[None] + off).reshape(-1)])
+            self.register_buffer("index", index, persistent=False)
 
         def scores(self, q, k):
             from torch.utils.checkpoint import checkpoint
@@ -174,7 +179,14 @@ def train_one(a):
         Dense, Sparse, Projections = peer_modules()
         m = {"dense": Dense, "sparse": Sparse, "projections": Projections}[a.train_one](d_model, heads, src, dst,
                                                                                      a.n, 5, 0.1)
-    x = torch.randn(1, a.n, d_model, requires_grad=True)
+    device = torch.device(a.device)
+    cuda = device.type == "cuda"
+    m = m.to(device)
+    x = torch.randn(1, a.n, d_model, device=device, requires_grad=True)
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
 
     def step():
         m.zero_grad(set_to_none=True)
@@ -182,18 +194,23 @@ def train_one(a):
         m(x).square().mean().backward()
 
     times = []
-    rss0 = rss_bytes()
-    peak0 = peak_rss_bytes()
+    rss0, peak0 = rss_bytes(), peak_rss_bytes()
+    held = 0
     for i in range(a.steps + 1):
         t = time.perf_counter()
         step()
+        sync()
         if i:  # the first step is the warm-up (graph plans, allocator)
             times.append((time.perf_counter() - t) * 1e3)
+        elif cuda:  # GPU: the peak of the timed steps above what the warm-up left allocated
+            torch.cuda.reset_peak_memory_stats(device)
+            held = torch.cuda.memory_allocated(device)
     peak = peak_rss_bytes()
-    print(json.dumps({"variant": a.train_one, "step_ms": times, "median_ms": statistics.median(times),
-                      "rss_before": rss0, "peak_rss": peak, "peak_before": peak0,
-                      "step_peak_bytes": max(0, peak - rss0), "torch": torch.__version__,
-                      "edges": g.num_edges}))
+    step_peak = torch.cuda.max_memory_allocated(device) - held if cuda else max(0, peak - rss0)
+    print(json.dumps({"variant": a.train_one, "device": str(device), "step_ms": times,
+                      "median_ms": statistics.median(times), "rss_before": rss0, "peak_rss": peak,
+                      "peak_before": peak0, "step_peak_bytes": step_peak, "torch": torch.__version__,
+                      "gpu": torch.cuda.get_device_name(device) if cuda else None, "edges": g.num_edges}))
 
 
 def bench_train(a):
@@ -201,11 +218,14 @@ def bench_train(a):
     for variant in a.variants.split(","):
         steps = a.steps if variant == "diffuser" else a.peer_steps
         cmd = [sys.executable, __file__, "--train-one", variant, "--n", str(a.n), "--threads", str(a.threads),
-               "--steps", str(steps)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+               "--steps", str(steps), "--device", a.device]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            tail = run.stderr.strip().splitlines()[-1:] or ["(no message)"]
+            sys.exit(f"bench_python: the {variant} step on {a.device} failed: {tail[0]}")
+        r = json.loads(run.stdout.strip().splitlines()[-1])
         rows[variant] = r
-        print(f"train step N={a.n} {variant:9s}: median {r['median_ms']:9.1f} ms "
+        print(f"train step N={a.n} {a.device} {variant:9s}: median {r['median_ms']:9.1f} ms "
               f"(steps {', '.join(f'{t:.0f}' for t in r['step_ms'])}), step peak "
               f"{r['step_peak_bytes'] / 2**20:8.1f} MiB")
     if "diffuser" in rows:
@@ -238,6 +258,7 @@ def main():
     ap.add_argument("--cli", default=os.environ.get("DIFFUSER_CLI", "build/tools/diffuser"))
     ap.add_argument("--only", choices=["forward", "train"])
     ap.add_argument("--json", help="write every number here")
+    ap.add_argument("--device", default="cpu", help="train: cpu, or cuda (a CUDA build of the package)")
     ap.add_argument("--train-one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.train_one:
@@ -245,8 +266,9 @@ def main():
         return
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    print(f"load average {' '.join(load)}; {os.cpu_count()} CPUs; {a.threads} threads")
-    result = {"load_before": load, "threads": a.threads, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    print(f"load average {' '.join(load)}; {os.cpu_count()} CPUs; {a.threads} threads; device {a.device}")
+    result = {"load_before": load, "threads": a.threads, "device": a.device,
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if a.only in (None, "forward"):
         result["forward"] = bench_forward(a)
     if a.only in (None, "train"):

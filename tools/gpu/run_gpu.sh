@@ -28,6 +28,7 @@ if [[ -n $module ]]; then  # the package (the module moved out of bin/) and its 
   cp -r "$build/python/diffuser" "$root/.gpu-bundle/python/"
   rm -f "$root/.gpu-bundle/bin/$(basename "$module")"
   cp -r "$root/python/tests" "$root/.gpu-bundle/python/tests"
+  cp -r "$root/python/benchmarks" "$root/.gpu-bundle/python/benchmarks"
   strip --strip-unneeded "$root/.gpu-bundle/python/diffuser/"_core*.so
 fi
 # The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
@@ -47,6 +48,9 @@ On the GPU machine (the run tool: carry .gpu-bundle; logs and JSON land in \$OUT
   # the Python package on CUDA tensors (python/tests/test_cuda.py, torch.compile included) and the
   # execution-context tests under racecheck:
   .gpu-bundle/gpu_session.sh \$OUT python context
+
+  # the training step of DiffuserAttention on CUDA tensors against PyTorch dense on the same GPU:
+  .gpu-bundle/gpu_session.sh \$OUT pytrain
 
   # the CLI on the GPU (demo, attend --backend cuda against the CPU, bench with the default schedule)
   # and the Transformer layer against PyTorch (scripts/layer/compare_gpu.py):
