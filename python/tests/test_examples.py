@@ -1,4 +1,5 @@
-"""The examples of examples/python run, and the training loop's loss goes down."""
+"""The examples of examples/python run, the training loop's loss goes down, and the benchmark script
+runs end to end at a small size."""
 
 import os
 import pathlib
@@ -37,3 +38,24 @@ def test_training_loss_goes_down(tmp_path):
     pytest.importorskip("torch")
     losses = [float(x) for x in re.findall(r"loss ([\d.]+)", run("train.py", cwd=tmp_path))]
     assert len(losses) >= 5 and losses[-1] < 0.5 * losses[0], losses
+
+
+def test_benchmark_script_small(tmp_path):
+    """python/benchmarks/bench_python.py end to end at a small size: every variant's step runs, the
+    JSON has the numbers the docs quote, and a device this torch lacks is a one-line error."""
+    torch = pytest.importorskip("torch")
+    script = EXAMPLES.parents[1] / "python" / "benchmarks" / "bench_python.py"
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(script), "--only", "train", "--n", "256", "--steps", "1", "--peer-steps", "1",
+           "--variants", "diffuser,projections,dense,sparse", "--json", str(out)]
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
+    import json
+
+    train = json.loads(out.read_text())["train"]
+    assert set(train) == {"diffuser", "projections", "dense", "sparse"}, text
+    for r in train.values():
+        assert r["device"] == "cpu" and len(r["step_ms"]) == 1 and r["median_ms"] > 0 and r["edges"] > 0
+    assert "ceiling of the ratio against dense" in text
+    if not torch.cuda.is_available():
+        bad = subprocess.run(cmd[:-2] + ["--device", "cuda"], capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 1 and "the diffuser step on cuda failed" in bad.stderr, bad.stderr
