@@ -35,7 +35,7 @@ void Kernels::attention_backward(const CsrView& g, const ReverseView& rg, Tensor
                         dq.stride_h, 0.0f, nullptr, 0, acc.data());
         else
           gather_row_any(grad.data, H, q.d, k.data, k.stride_n, k.stride_h, g.col, b, e, scale, dq.row(i),
-                         dq.stride_h, 0.0f, nullptr, 0);
+                         dq.stride_h, 0.0f, nullptr, 0, acc.data());
       }
     });
   });

@@ -33,7 +33,7 @@ void Kernels::gather_axpby(const CsrView& g, const Tuning& tuning, MatrixView<co
                         out.stride_h, b, y_row, y.stride_h, acc.data());
         else
           gather_row_any(w.data, x.h, x.d, x.data, x.stride_n, x.stride_h, g.col, rb, re, a, out.row(i),
-                         out.stride_h, b, y_row, y.stride_h);
+                         out.stride_h, b, y_row, y.stride_h, acc.data());
       }
     });
     if constexpr (D > 0) gather_hub_rows<D>(g, hubs, w.data, x, a, b, y, out, in_pass);

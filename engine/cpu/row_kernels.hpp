@@ -292,19 +292,20 @@ void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_s
   finish_row<D>(acc, H, a, out_row, o_sh, b, y_row, y_sh);
 }
 
+// Any D: plain loops (correct, slower); `acc` is D floats of scratch, so y_row may be out_row.
 inline void gather_row_any(const float* w, std::int64_t H, std::int64_t D, const float* x, std::int64_t x_sn,
                            std::int64_t x_sh, const std::int32_t* col, std::int64_t begin, std::int64_t end,
                            float a, float* out_row, std::int64_t o_sh, float b, const float* y_row,
-                           std::int64_t y_sh) {
+                           std::int64_t y_sh, float* acc) {
   for (std::int64_t h = 0; h < H; ++h) {
-    float* o = out_row + h * o_sh;
-    std::fill(o, o + D, 0.0f);
+    std::fill(acc, acc + D, 0.0f);
     for (std::int64_t e = begin; e < end; ++e) {
       const float we = w[e * H + h];
       const float* xr = x + col[e] * x_sn + h * x_sh;
-      for (std::int64_t t = 0; t < D; ++t) o[t] += we * xr[t];
+      for (std::int64_t t = 0; t < D; ++t) acc[t] += we * xr[t];
     }
-    for (std::int64_t t = 0; t < D; ++t) o[t] = a * o[t] + (b != 0.0f ? b * y_row[h * y_sh + t] : 0.0f);
+    float* o = out_row + h * o_sh;
+    for (std::int64_t t = 0; t < D; ++t) o[t] = a * acc[t] + (b != 0.0f ? b * y_row[h * y_sh + t] : 0.0f);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/ops.hpp>
 #include <diffuser/engine/ops_backward.hpp>
+#include <diffuser/graphs/pattern.hpp>
 #include "support/context.hpp"
 
 #include "attention/attention_test_util.hpp"
@@ -274,4 +275,54 @@ TEST_CASE("edge values in reverse-graph order: permute, unpermute, and the unind
   // forward-order weights, store and keep reverse-order ones) rely on it.
   CHECK(ta::to_vec(b) == ta::to_vec(a));
   CHECK(ta::to_vec(dwb) == ta::to_vec(dw));
+}
+
+TEST_CASE("the transposed gather over reverse-ordered weights (the reverse graph's panels and hub rows)",
+          "[cpu][attention][backward][levels]") {
+  // On the CPU it runs the hop's gather over the reverse graph: panel chunks, hub rows (the recipe's
+  // global tokens have in-degree N there) and per-row rows; z may be out itself.
+  const auto D = GENERATE(64, 24);
+  CAPTURE(D);
+  const Csr csr = graphs::build_pattern("diffuser", 1100, 3);
+  const ReverseGraph rg(csr);
+  const std::int64_t n = csr.num_nodes(), E = csr.num_edges(), H = 3;
+  const auto wv = ta::random_values(static_cast<std::size_t>(E * H), 5);
+  const auto yv = ta::random_values(static_cast<std::size_t>(n * H * D), 6);
+  const auto zv = ta::random_values(static_cast<std::size_t>(n * H * D), 7);
+  const float a = 0.7f, b = -0.4f;
+  // float64: out[j] = a sum_{e = j -> i} w[e] y[i] + b z[j], from the float32 inputs
+  std::vector<double> ref(static_cast<std::size_t>(n * H * D));
+  const auto f32 = [](double x) { return static_cast<double>(static_cast<float>(x)); };
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t t = rg.graph().row_ptr()[j]; t < rg.graph().row_ptr()[j + 1]; ++t) {
+      const std::int64_t i = rg.graph().col()[t], e = rg.perm()[t];
+      for (std::int64_t h = 0; h < H; ++h)
+        for (std::int64_t d = 0; d < D; ++d)
+          ref[(j * H + h) * D + d] += f32(wv[e * H + h]) * f32(yv[(i * H + h) * D + d]);
+    }
+  for (std::size_t u = 0; u < ref.size(); ++u) ref[u] = a * ref[u] + b * f32(zv[u]);
+
+  const Matrix<float> w = ta::matrix_from(wv, E, H);
+  Matrix<float> wr(E, H);
+  ops::permute_edges(rg.view(), w.view(), wr.view());
+  const Tensor3<float> y = ta::tensor_from(yv, n, H, D);
+  for (const CpuIsa level : test::cpu_levels()) {
+    CAPTURE(cpu_isa_name(level));
+    std::vector<std::vector<double>> runs;
+    for (const int threads : {1, 2, 3}) {
+      Tensor3<float> out = ta::tensor_from(zv, n, H, D);  // z == out
+      test::with_options(
+          [&](ContextOptions& o) {
+            o.cpu.isa = level;
+            o.cpu.threads = threads;
+            o.cpu.panels = true;
+            o.cpu.hub_threshold = 600;
+          },
+          [&] { ops::scatter_axpby(rg.reverse_order(), wr.view(), a, y.view(), b, out.view(), out.view()); });
+      runs.push_back(ta::to_vec(out));
+      CHECK(g::rel(runs.back(), ref) <= 1e-6);
+    }
+    CHECK(runs[1] == runs[0]);  // bitwise across thread counts
+    CHECK(runs[2] == runs[0]);
+  }
 }
