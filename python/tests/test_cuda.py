@@ -274,13 +274,14 @@ def _explain(fn, *args):
         print(f"  (explain failed: {type(ex).__name__}: {ex})")
 
 
-def _main():
+def _main(only):
+    """Runs the tests (those whose names contain one of `only`, when given)."""
     if SKIP_WHY:
         print(f"skipped: {SKIP_WHY}")
         return 77
     failed = 0
     for name, fn in sorted(globals().items()):
-        if name.startswith("test_") and callable(fn):
+        if name.startswith("test_") and callable(fn) and (not only or any(o in name for o in only)):
             try:
                 fn()
                 print(f"PASSED {name}")
@@ -296,4 +297,4 @@ def _main():
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    sys.exit(_main())
+    sys.exit(_main(sys.argv[1:]))

@@ -4,11 +4,14 @@
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
 #   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
-#   cli layer cpu blocks big python context pytrain
+#   cli layer cpu blocks big python context pytrain pymemcheck
 #   (python: the Python package on CUDA tensors, python/tests/test_cuda.py, with torch.compile;
 #   context: the execution-context tests under compute-sanitizer racecheck;
 #   pytrain: python/benchmarks/bench_python.py's training step on CUDA tensors at PYTRAIN_SIZES,
-#   DiffuserAttention against projections alone and PyTorch dense masked attention + diffusion)
+#   DiffuserAttention against projections alone and PyTorch dense masked attention + diffusion;
+#   pymemcheck: test_cuda.py's eager tests under compute-sanitizer memcheck, with PyTorch's caching
+#   allocator off so that every allocation is exact; not the allocation-count test, whose counters
+#   that mode does not keep, nor torch.compile)
 #   (blocks: the block-random recipe diffuser-blocks at BLOCK_SIZES; big: the bf16 recipe forward at
 #   BIG_SIZES, default 4,194,304 tokens)
 #   (cpu: the CPU benchmark of the portable binary on two cores of the GPU machine's host, at the
@@ -53,6 +56,9 @@ for s in "$@"; do
                'for n in ${PYTRAIN_SIZES:-4096 16384}; do python3 "$0" --only train --device cuda --n $n --steps 10 \
                   --peer-steps 5 --variants diffuser,projections,dense --json "$1/pytrain-$n.json" || true; done' \
                "$here/python/benchmarks/bench_python.py" "$out" ;;
+    pymemcheck) step pymemcheck ${T_PYMEMCHECK:-400} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 \
+                  PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --error-exitcode 9 \
+                  python3 "$here/python/tests/test_cuda.py" forward matches_the_cpu packed in_place errors stream module training ;;
     context) step context ${T_CONTEXT:-240} compute-sanitizer --tool racecheck --error-exitcode 9 \
                ./bin/diffuser_tests "CUDA: *" ;;
     info) step info 60 bash -c 'nvidia-smi; nvidia-smi -q | grep -iE "clocks|MHz" | head -20' ;;
