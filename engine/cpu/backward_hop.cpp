@@ -28,8 +28,9 @@ void hop_row(const float* w, const std::int64_t* perm, std::int64_t H, const flo
   std::fill(acc, acc + H * D, 0.0f);
   accumulate_at<D>(w, H, p, p_sn, p_sh, col, at, end - begin, acc, weight_row);
   finish_row<D>(acc, H, a, out_row, o_sh, c, y_row, y_sh);
-  dot_edges<D>(x_row, x_sh, p, p_sn, p_sh, col, at, end - begin, H, a,
-               [dw, H, weight_row](std::int64_t e, std::int64_t h, float s) { dw[weight_row(e) * H + h] += s; });
+  dot_edges<D>(
+      x_row, x_sh, p, p_sn, p_sh, col, at, end - begin, H, a,
+      [dw, H, weight_row](std::int64_t e, std::int64_t h, float s) { dw[weight_row(e) * H + h] += s; });
 }
 
 void hop_row_any(const float* w, const std::int64_t* perm, std::int64_t H, std::int64_t D, const float* p,
@@ -69,13 +70,14 @@ void Kernels::hop_backward(const ReverseView& rg, MatrixView<const float> w, flo
         if (!in_pass.row(j)) continue;
         const auto rb = t.row_ptr[j], re = t.row_ptr[j + 1];
         if constexpr (D > 0) {
-          (rg.perm ? hop_row<D, true> : hop_row<D, false>)(
-              w.data, rg.perm, H, p.data, p.stride_n, p.stride_h, x.row(j), x.stride_h, t.col, rb, re, a, dw.data,
-              acc.data(), out.row(j), out.stride_h, c, c != 0.0f ? y.row(j) : nullptr, y.stride_h);
+          (rg.perm ? hop_row<D, true> : hop_row<D, false>)(w.data, rg.perm, H, p.data, p.stride_n, p.stride_h,
+                                                           x.row(j), x.stride_h, t.col, rb, re, a, dw.data,
+                                                           acc.data(), out.row(j), out.stride_h, c,
+                                                           c != 0.0f ? y.row(j) : nullptr, y.stride_h);
           continue;
         }
-        hop_row_any(w.data, rg.perm, H, Dim, p.data, p.stride_n, p.stride_h, x.row(j), x.stride_h, t.col, rb, re,
-                    a, dw.data, acc.data());
+        hop_row_any(w.data, rg.perm, H, Dim, p.data, p.stride_n, p.stride_h, x.row(j), x.stride_h, t.col, rb,
+                    re, a, dw.data, acc.data());
         for (std::int64_t h = 0; h < H; ++h) {
           float* o = out.at(j, h);
           const float* ah = acc.data() + h * Dim;

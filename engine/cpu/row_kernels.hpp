@@ -17,7 +17,8 @@ inline bool edge_unmasked(const std::uint8_t* mask, std::int64_t i, std::int32_t
 // together. `edge` maps a position to an edge index (a range, or a list of offsets).
 template <int D, class EdgeAt, class Put>
 void dot_edges(const float* q_row, std::int64_t q_sh, const float* k, std::int64_t k_sn, std::int64_t k_sh,
-               const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale, Put put) {
+               const std::int32_t* col, EdgeAt edge, std::int64_t count, std::int64_t H, float scale,
+               Put put) {
   using namespace simd;
   constexpr int C = D / kLanes;
   std::int64_t t = 0;
