@@ -25,9 +25,7 @@ void hop_row(const float* w, const std::int64_t* perm, std::int64_t H, const flo
     if constexpr (kPerm) return perm[e];
     return e;
   };
-  std::fill(acc, acc + H * D, 0.0f);
-  accumulate_at<D>(w, H, p, p_sn, p_sh, col, at, end - begin, acc, weight_row);
-  finish_row<D>(acc, H, a, out_row, o_sh, c, y_row, y_sh);
+  gather_row<D>(w, H, p, p_sn, p_sh, col, begin, end, a, out_row, o_sh, c, y_row, y_sh, acc, weight_row);
   dot_edges<D>(
       x_row, x_sh, p, p_sn, p_sh, col, at, end - begin, H, a,
       [dw, H, weight_row](std::int64_t e, std::int64_t h, float s) { dw[weight_row(e) * H + h] += s; });

@@ -1,5 +1,7 @@
-// The transposed gather on the CPU: one task per balanced chunk of reverse-graph rows, so each
-// output row (and each edge it reads) has exactly one writer and the result is deterministic.
+// The transposed gather on the CPU over forward-order weights (ops::scatter_axpby sends
+// reverse-order ones to the hop's gather): one task per balanced chunk of reverse-graph rows, so
+// each output row (and each edge it reads) has exactly one writer and the result is deterministic;
+// each row is the hop's row gather reading its weights through the permutation.
 #include "isa_begin.hpp"  // first: the shared headers, then the level's target
 
 #include "backward_kernels.hpp"
@@ -19,10 +21,9 @@ void Kernels::scatter_axpby(const ReverseView& rg, MatrixView<const float> w, fl
         const float* z_row = b != 0.0f ? z.row(j) : nullptr;
         const auto rb = t.row_ptr[j], re = t.row_ptr[j + 1];
         if constexpr (D > 0)
-          (rg.perm ? scatter_row<D, true> : scatter_row<D, false>)(w.data, rg.perm, y.h, y.data, y.stride_n,
-                                                                   y.stride_h, t.col, rb, re, a, out.row(j),
-                                                                   out.stride_h, b, z_row, z.stride_h,
-                                                                   acc.data());
+          gather_row<D>(w.data, y.h, y.data, y.stride_n, y.stride_h, t.col, rb, re, a, out.row(j),
+                        out.stride_h, b, z_row, z.stride_h, acc.data(),
+                        [perm = rg.perm](std::int64_t e) { return perm[e]; });
         else
           scatter_row_any(w.data, rg.perm, y.h, y.d, y.data, y.stride_n, y.stride_h, t.col, rb, re, a,
                           out.row(j), out.stride_h, b, z_row, z.stride_h, acc.data());

@@ -256,11 +256,12 @@ void accumulate_at(const float* w, std::int64_t H, const float* x, std::int64_t 
 }
 
 // accumulate_at over the row's edge range [begin, end).
-template <int D>
+template <int D, class WeightRow = SameRow>
 void accumulate_edges(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
-                      const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc) {
+                      const std::int32_t* col, std::int64_t begin, std::int64_t end, float* acc,
+                      WeightRow weight_row = {}) {
   accumulate_at<D>(
-      w, H, x, x_sn, x_sh, col, [begin](std::int64_t t) { return begin + t; }, end - begin, acc);
+      w, H, x, x_sn, x_sh, col, [begin](std::int64_t t) { return begin + t; }, end - begin, acc, weight_row);
 }
 
 // out_i,h = a * acc_h + b * y_i,h (y ignored when b == 0).
@@ -283,13 +284,15 @@ void finish_row(const float* acc, std::int64_t H, float a, float* out_row, std::
   }
 }
 
-// out_i,h = a * sum_e w[e*H + h] * x_j,h + b * y_i,h for one row; `acc` is H*D floats of scratch.
-template <int D>
+// out_i,h = a * sum_e w[weight_row(e)*H + h] * x_j,h + b * y_i,h for one row; `acc` is H*D floats
+// of scratch (so y_row may be out_row).
+template <int D, class WeightRow = SameRow>
 void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_sn, std::int64_t x_sh,
                 const std::int32_t* col, std::int64_t begin, std::int64_t end, float a, float* out_row,
-                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh, float* acc) {
+                std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh, float* acc,
+                WeightRow weight_row = {}) {
   std::fill(acc, acc + H * D, 0.0f);
-  accumulate_edges<D>(w, H, x, x_sn, x_sh, col, begin, end, acc);
+  accumulate_edges<D>(w, H, x, x_sn, x_sh, col, begin, end, acc, weight_row);
   finish_row<D>(acc, H, a, out_row, o_sh, b, y_row, y_sh);
 }
 

@@ -144,9 +144,9 @@ void scatter_axpby(const ReverseView& rg, MatrixView<const float> w, float a, Te
   if (rg.t.device == Device::cuda) return cuda::grad::scatter_axpby(rg, w, a, y, b, z, out);
   cpu::run([&]<class K>(const cpu::Tuning& t) {
     // Weights in reverse-graph order make this a plain gather over the reverse graph, which the
-    // hop's kernels (panels, hub rows) run 2.4x faster than the row-by-row transposed gather
-    // (N = 4,096, the recipe: 18 ms against 44 ms, docs/ARCHITECTURE.md). z may be out: the CPU
-    // gather reads a row of y only to write that row of out (tested).
+    // hop's kernels (panels, hub rows) run 2.4x faster than a per-row pass (N = 4,096, the recipe:
+    // 18 ms against 44 ms, docs/ARCHITECTURE.md). z may be out: each row of out is written only
+    // after that row of z is read (tested).
     if (rg.perm == nullptr) return K::gather_axpby(rg.t, t, w, a, y, b, z, out, {});
     K::scatter_axpby(rg, w, a, y, b, z, out);
   });
