@@ -135,7 +135,7 @@ void attention_backward(const LayerOptions& o, const LayerParams& p, const Graph
     bo.dropout = diffusion_dropout(o, mode);
     bo.memory = o.hop_memory;
     bo.head_groups = attention_head_groups(o, T, batch.graph.num_edges());
-    if (o.hop_memory == diffusion::HopMemory::keep) bo.hop_inputs = &cache.hops;
+    if (o.hop_memory == diffusion::HopMemory::keep) bo.hop_inputs = diffusion::views_of(cache.hops);
     const MatrixView<const float> qv = cache.qkv.view();
     const MatrixView<float> dv = dqkv.view();
     diffusion::diffuse_backward(batch.graph, batch.reverse, part(qv, 0, H), part(qv, 1, H), part(qv, 2, H),

@@ -10,7 +10,8 @@
    diffusion and with torch.sparse (COO: edge scores gathered in checkpointed chunks,
    torch.sparse.softmax, torch.sparse.mm per hop), d_model = 768, 12 heads, B = 1, N = 4,096, and
    with no attention at all (projections: Z = V, the part every variant shares, which bounds the
-   ratios any graph-pass speed can reach). Each variant runs in its own process: step
+   ratios any graph-pass speed can reach). diffuser-keep is DiffuserAttention(recompute=False):
+   the forward keeps its weights and hop states for the backward (faster, more memory). Each variant runs in its own process: step
    time (median of --steps after one warm-up step) and the step's peak memory (peak RSS of the
    process during the steps minus its RSS before them). With --device cuda (a CUDA build of the
    package) the modules and x live on the GPU, each step is timed between two synchronisations,
@@ -172,8 +173,9 @@ def train_one(a):
     torch.manual_seed(0)
     g = diffuser.Graph.from_pattern("diffuser", a.n)
     d_model, heads = 768, 12
-    if a.train_one == "diffuser":
-        m = DiffuserAttention(d_model, heads, g, hops=5, alpha=0.1, threads=a.threads)
+    if a.train_one in ("diffuser", "diffuser-keep"):
+        m = DiffuserAttention(d_model, heads, g, hops=5, alpha=0.1, threads=a.threads,
+                              recompute=a.train_one == "diffuser")
     else:
         src, dst = g.edges()
         Dense, Sparse, Projections = peer_modules()
@@ -216,7 +218,7 @@ def train_one(a):
 def bench_train(a):
     rows = {}
     for variant in a.variants.split(","):
-        steps = a.steps if variant == "diffuser" else a.peer_steps
+        steps = a.steps if variant.startswith("diffuser") else a.peer_steps
         cmd = [sys.executable, __file__, "--train-one", variant, "--n", str(a.n), "--threads", str(a.threads),
                "--steps", str(steps), "--device", a.device]
         run = subprocess.run(cmd, capture_output=True, text=True)
@@ -225,24 +227,25 @@ def bench_train(a):
             sys.exit(f"bench_python: the {variant} step on {a.device} failed: {tail[0]}")
         r = json.loads(run.stdout.strip().splitlines()[-1])
         rows[variant] = r
-        print(f"train step N={a.n} {a.device} {variant:9s}: median {r['median_ms']:9.1f} ms "
+        print(f"train step N={a.n} {a.device} {variant:13s}: median {r['median_ms']:9.1f} ms "
               f"(steps {', '.join(f'{t:.0f}' for t in r['step_ms'])}), step peak "
               f"{r['step_peak_bytes'] / 2**20:8.1f} MiB")
-    if "diffuser" in rows:
-        ours = rows["diffuser"]
-        for variant, r in rows.items():
-            if variant not in ("diffuser", "projections"):
-                print(f"  {variant}: {r['median_ms'] / ours['median_ms']:.1f}x the time, "
+    peers = [v for v in rows if not v.startswith("diffuser") and v != "projections"]
+    for mine in ("diffuser", "diffuser-keep"):
+        if mine in rows:
+            ours = rows[mine]
+            for variant in peers:
+                r = rows[variant]
+                print(f"  {variant} against {mine}: {r['median_ms'] / ours['median_ms']:.1f}x the time, "
                       f"{r['step_peak_bytes'] / max(ours['step_peak_bytes'], 1):.1f}x the step peak memory")
     if "projections" in rows:
         proj = rows["projections"]["median_ms"]
         if "diffuser" in rows:
             print(f"  projections alone: {proj:.1f} ms, {proj / rows['diffuser']['median_ms']:.0%} of our step; "
                   f"the graph passes take {rows['diffuser']['median_ms'] - proj:.1f} ms")
-        for variant, r in rows.items():
-            if variant not in ("diffuser", "projections"):
-                print(f"  ceiling of the ratio against {variant} (a step of zero-cost graph passes): "
-                      f"{r['median_ms'] / proj:.1f}x")
+        for variant in peers:
+            print(f"  ceiling of the ratio against {variant} (a step of zero-cost graph passes): "
+                  f"{rows[variant]['median_ms'] / proj:.1f}x")
     return rows
 
 
@@ -254,7 +257,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="train: DiffuserAttention steps after a warm-up")
     ap.add_argument("--peer-steps", type=int, default=2, help="train: steps of each PyTorch peer after a warm-up")
     ap.add_argument("--variants", default="diffuser,projections,dense,sparse",
-                    help="diffuser, projections (Z = V: the shared part of every step), dense, sparse")
+                    help="diffuser, diffuser-keep (recompute=False), projections (Z = V: the shared part of "
+                         "every step), dense, sparse")
     ap.add_argument("--cli", default=os.environ.get("DIFFUSER_CLI", "build/tools/diffuser"))
     ap.add_argument("--only", choices=["forward", "train"])
     ap.add_argument("--json", help="write every number here")

@@ -1,8 +1,10 @@
 """diffuser.torch: differentiable Diffuser attention for PyTorch.
 
 attend(q, k, v, graph, ...) is diffuser.attend with gradients: the forward and the backward (dq, dk,
-dv: diffusion::diffuse_backward, weights and hop states recomputed, nothing graph-sized kept
-between them) run in the engine. DiffuserAttention is an nn.Module: Q/K/V and output projections in
+dv: diffusion::diffuse_backward) run in the engine. By default the backward recomputes the weights
+and hop states, so nothing graph-sized lives between forward and backward; recompute=False keeps
+them from the forward instead (faster, E*H + (K-1)*N*H*D more floats held; the same gradients, bit
+for bit). DiffuserAttention is an nn.Module: Q/K/V and output projections in
 torch, the graph passes in the engine, batches as one block-diagonal graph (the C++ GraphBatch).
 
 Two implementations of the same operator, picked at import:
@@ -116,34 +118,60 @@ class _Args:
 # ---- the engine calls (no autograd) --------------------------------------------------------------
 
 
-def _forward(q, k, v, mask, a, return_weights):
-    """z (and the weights) as new torch tensors on q's device."""
+def _kept_shapes(q, a):
+    """Shapes of what a forward with recompute=False keeps: the weights (E, H) and the K - 1 hop
+    states (K - 1, N, H, D), or None where there is nothing (K = 0; K < 2 for the states)."""
+    if q.dim() != 3:
+        return None, None  # the engine names the bad shape
+    n, h, d = q.shape
+    hops = _core.plan_hops(a.hops, a.alpha, a.theta, a.heat)
+    return ((a.graph.num_edges, h) if hops >= 1 else None), ((hops - 1, n, h, d) if hops >= 2 else None)
+
+
+def _empty(shape, like):
+    return torch.empty(shape, dtype=torch.float32, device=like.device)
+
+
+def _forward(q, k, v, mask, a, return_weights, keep=False):
+    """(z, weights or None, hop states or None) as new torch tensors on q's device; keep: the
+    forward's weights and hop states for the backward (the weights double as the returned ones)."""
     g = a.graph
     z = _empty_like_features(q)
-    w = None
-    if return_weights and q.dim() == 3:
-        w = torch.empty((g.num_edges, q.shape[1]), dtype=torch.float32, device=q.device)
-    z, w = _core.attend(g, q.detach(), k.detach(), v.detach(), mask, *a.engine(), return_weights, a.dropout,
-                        a.seed, z, w, **_cuda_args(q))
-    return z, w
+    w = states = None
+    if keep:
+        w_shape, s_shape = _kept_shapes(q, a)
+        keep = w_shape is not None  # K = 0: no weights, nothing to keep
+    if keep:
+        w = _empty(w_shape, q)
+        states = _empty(s_shape, q) if s_shape else None
+    elif return_weights and q.dim() == 3:
+        w = _empty((g.num_edges, q.shape[1]), q)
+    out = _core.attend(g, q.detach(), k.detach(), v.detach(), mask, *a.engine(), return_weights and not keep,
+                       a.dropout, a.seed, z, None if keep else w, keep_weights=w if keep else None,
+                       keep_states=states, **_cuda_args(q))
+    return out[0], (w if keep else out[1]), states
 
 
-def _backward(grad, q, k, v, mask, a, dq, dk, dv):
+def _backward(grad, q, k, v, mask, a, dq, dk, dv, weights=None, states=None):
+    def bare(x):  # saved op outputs come back as autograd tensors
+        return None if x is None else x.detach()
+
     _core.attend_backward(a.graph, q.detach(), k.detach(), v.detach(), _placed("grad", grad.detach()), dq, dk,
-                          dv, mask, *a.engine(), a.dropout, a.seed, **_cuda_args(q))
+                          dv, mask, *a.engine(), a.dropout, a.seed, weights=bare(weights), states=bare(states),
+                          **_cuda_args(q))
 
 
-def _forward_qkv(qkv, mask, a):
+def _forward_qkv(qkv, mask, a, keep=False):
     q, k, v = qkv.detach().unbind(1)
-    z, _ = _forward(q, k, v, mask, a, False)
-    return z
+    z, w, states = _forward(q, k, v, mask, a, False, keep)
+    return z, w, states
 
 
-def _backward_qkv(grad, qkv, mask, a):
+def _backward_qkv(grad, qkv, mask, a, weights=None, states=None):
     dqkv = torch.empty(tuple(qkv.shape), dtype=torch.float32, device=qkv.device)
     q, k, v = qkv.detach().unbind(1)
     dq, dk, dv = dqkv.unbind(1)
-    _backward(grad, q, k, v, mask, a, dq, dk, dv)
+    _backward(grad, q, k, v, mask, a, dq, dk, dv, weights, states)
     return dqkv
 
 
@@ -155,12 +183,23 @@ def _check_qkv(qkv):
 # ---- torch 1.x - 2.3: autograd.Function ----------------------------------------------------------
 
 
+def _save_kept(ctx, w, states):
+    # What the forward kept (recompute=False), None where it kept nothing.
+    ctx.kept = (w is not None, states is not None)
+    return tuple(x for x in (w, states) if x is not None)
+
+
+def _saved_kept(ctx, saved):
+    it = iter(saved)
+    return tuple(next(it) if has else None for has in ctx.kept)
+
+
 class _AttendFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, mask, a, return_weights):
-        z, w = _forward(q, k, v, mask, a, return_weights)
-        ctx.save_for_backward(q, k, v)
-        ctx.mask, ctx.a = mask, a
+    def forward(ctx, q, k, v, mask, a, return_weights, keep):
+        z, w, states = _forward(q, k, v, mask, a, return_weights, keep)
+        ctx.save_for_backward(q, k, v, *(_save_kept(ctx, w, states) if keep else ()))
+        ctx.mask, ctx.a, ctx.keep = mask, a, keep
         if return_weights:
             ctx.mark_non_differentiable(w)
             return z, w
@@ -168,37 +207,39 @@ class _AttendFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad, *unused):
-        q, k, v = ctx.saved_tensors
+        q, k, v, *kept = ctx.saved_tensors
+        w, states = _saved_kept(ctx, kept) if ctx.keep else (None, None)
         dq, dk, dv = (_empty_like_features(q) for _ in range(3))
         with torch.no_grad():
-            _backward(grad, q, k, v, ctx.mask, ctx.a, dq, dk, dv)
+            _backward(grad, q, k, v, ctx.mask, ctx.a, dq, dk, dv, w, states)
         need = ctx.needs_input_grad
-        return (dq if need[0] else None, dk if need[1] else None, dv if need[2] else None, None, None, None)
+        return (dq if need[0] else None, dk if need[1] else None, dv if need[2] else None, None, None, None, None)
 
 
 class _AttendQkvFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, qkv, mask, a):
-        z = _forward_qkv(qkv, mask, a)
-        ctx.save_for_backward(qkv)
-        ctx.mask, ctx.a = mask, a
+    def forward(ctx, qkv, mask, a, keep):
+        z, w, states = _forward_qkv(qkv, mask, a, keep)
+        ctx.save_for_backward(qkv, *(_save_kept(ctx, w, states) if keep else ()))
+        ctx.mask, ctx.a, ctx.keep = mask, a, keep
         return z
 
     @staticmethod
     def backward(ctx, grad):
-        (qkv,) = ctx.saved_tensors
+        qkv, *kept = ctx.saved_tensors
+        w, states = _saved_kept(ctx, kept) if ctx.keep else (None, None)
         with torch.no_grad():
-            dqkv = _backward_qkv(grad, qkv, ctx.mask, ctx.a)
-        return dqkv, None, None
+            dqkv = _backward_qkv(grad, qkv, ctx.mask, ctx.a, w, states)
+        return dqkv, None, None, None
 
 
-def _attend_function(q, k, v, mask, a, return_weights):
-    out = _AttendFunction.apply(q, k, v, mask, a, return_weights)
+def _attend_function(q, k, v, mask, a, return_weights, keep):
+    out = _AttendFunction.apply(q, k, v, mask, a, return_weights, keep)
     return out if return_weights else (out, None)
 
 
-def _attend_qkv_function(qkv, mask, a):
-    return _AttendQkvFunction.apply(qkv, mask, a)
+def _attend_qkv_function(qkv, mask, a, keep):
+    return _AttendQkvFunction.apply(qkv, mask, a, keep)
 
 
 # ---- torch >= 2.4: custom ops that torch.compile traces ------------------------------------------
@@ -217,77 +258,107 @@ def _register_custom_ops():
     def args_of(graph, hops, alpha, theta, heat, threads, dropout, seed):
         return _Args(core_of(graph_by_key(graph)), hops, alpha, theta, heat, threads, dropout, seed)
 
+    def kept_or_empty(q, w, states):
+        # Ops return tensors: an empty one stands for "nothing kept" (recompute, K < 2, K = 0).
+        return (w if w is not None else q.new_empty((0, 0), dtype=torch.float32),
+                states if states is not None else q.new_empty((0,), dtype=torch.float32))
+
+    def fake_kept(q, graph, hops, alpha, theta, heat, return_weights, recompute):
+        # The shapes _forward gives (with q of shape (N, H, D)).
+        if q.dim() != 3:
+            return q.new_empty((0, 0), dtype=torch.float32), q.new_empty((0,), dtype=torch.float32)
+        n, h, d = q.shape
+        k_hops = _core.plan_hops(hops, alpha, theta, heat)
+        keep = not recompute and k_hops >= 1
+        w = (graph_by_key(graph).num_edges, h) if keep or return_weights else (0, 0)
+        states = (k_hops - 1, n, h, d) if keep and k_hops >= 2 else (0,)
+        return q.new_empty(w, dtype=torch.float32), q.new_empty(states, dtype=torch.float32)
+
+    def nonempty(x):
+        return x if x.numel() > 0 else None
+
     @lib.custom_op("diffuser::attend", mutates_args=())
     def attend_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
                   hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
-                  threads: Optional[int], return_weights: bool, dropout: float,
-                  seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                  threads: Optional[int], return_weights: bool, dropout: float, seed: int,
+                  recompute: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
-        z, w = _forward(q, k, v, mask, a, return_weights)
-        if w is None:
-            w = q.new_empty((0, q.shape[1] if q.dim() == 3 else 0), dtype=torch.float32)
-        return z, w
+        z, w, states = _forward(q, k, v, mask, a, return_weights, not recompute)
+        return (z,) + kept_or_empty(q, w, states)
 
     @attend_op.register_fake
-    def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed):
-        edges = graph_by_key(graph).num_edges if return_weights else 0
-        return q.new_empty(q.shape, dtype=torch.float32), q.new_empty((edges, q.shape[1]), dtype=torch.float32)
+    def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed, recompute):
+        return (q.new_empty(q.shape, dtype=torch.float32),) + fake_kept(q, graph, hops, alpha, theta, heat,
+                                                                        return_weights, recompute)
 
     @lib.custom_op("diffuser::attend_backward", mutates_args=())
     def attend_backward_op(grad: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
                            theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
-                           dropout: float, seed: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                           dropout: float, seed: int, weights: Optional[torch.Tensor],
+                           states: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
         dq, dk, dv = (_empty_like_features(q) for _ in range(3))
-        _backward(grad, q, k, v, mask, a, dq, dk, dv)
+        _backward(grad, q, k, v, mask, a, dq, dk, dv, weights, states)
         return dq, dk, dv
 
     @attend_backward_op.register_fake
-    def _(grad, q, k, v, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+    def _(grad, q, k, v, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, weights, states):
         return tuple(q.new_empty(q.shape, dtype=torch.float32) for _ in range(3))
 
     def attend_setup(ctx, inputs, output):
         q, k, v, mask = inputs[:4]
-        ctx.save_for_backward(q, k, v, mask)
-        ctx.rest = inputs[4:10] + inputs[11:]  # graph .. threads, dropout, seed (not return_weights)
+        recompute = inputs[13]
+        _, w, states = output
+        ctx.mark_non_differentiable(w, states)
+        ctx.save_for_backward(q, k, v, mask, *((None, None) if recompute else (w, states)))
+        ctx.rest = inputs[4:10] + inputs[11:13]  # graph .. threads, dropout, seed (not return_weights)
 
-    def attend_grad(ctx, grad, grad_weights):
-        q, k, v, mask = ctx.saved_tensors
-        dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest)
-        return dq, dk, dv, None, None, None, None, None, None, None, None, None, None
+    def attend_grad(ctx, grad, grad_weights, grad_states):
+        q, k, v, mask, w, states = ctx.saved_tensors
+        kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
+        dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest, *kept)
+        return (dq, dk, dv) + (None,) * 11
 
     attend_op.register_autograd(attend_grad, setup_context=attend_setup)
 
     @lib.custom_op("diffuser::attend_qkv", mutates_args=())
     def attend_qkv_op(qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
                       theta: Optional[List[float]], heat: Optional[float], threads: Optional[int], dropout: float,
-                      seed: int) -> torch.Tensor:
-        return _forward_qkv(qkv, mask, args_of(graph, hops, alpha, theta, heat, threads, dropout, seed))
+                      seed: int, recompute: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        z, w, states = _forward_qkv(qkv, mask, a, not recompute)
+        return (z,) + kept_or_empty(qkv, w, states)
 
     @attend_qkv_op.register_fake
-    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, recompute):
         n, _, h, d = qkv.shape
-        return qkv.new_empty((n, h, d), dtype=torch.float32)
+        q = qkv.new_empty((n, h, d), dtype=torch.float32)
+        return (q,) + fake_kept(q, graph, hops, alpha, theta, heat, False, recompute)
 
     @lib.custom_op("diffuser::attend_qkv_backward", mutates_args=())
     def attend_qkv_backward_op(grad: torch.Tensor, qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
                                hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
-                               threads: Optional[int], dropout: float, seed: int) -> torch.Tensor:
+                               threads: Optional[int], dropout: float, seed: int, weights: Optional[torch.Tensor],
+                               states: Optional[torch.Tensor]) -> torch.Tensor:
         a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
-        return _backward_qkv(grad, qkv, mask, a)
+        return _backward_qkv(grad, qkv, mask, a, weights, states)
 
     @attend_qkv_backward_op.register_fake
-    def _(grad, qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed):
+    def _(grad, qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, weights, states):
         return qkv.new_empty(qkv.shape, dtype=torch.float32)
 
     def qkv_setup(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], inputs[1])
-        ctx.rest = inputs[2:]
+        recompute = inputs[10]
+        _, w, states = output
+        ctx.mark_non_differentiable(w, states)
+        ctx.save_for_backward(inputs[0], inputs[1], *((None, None) if recompute else (w, states)))
+        ctx.rest = inputs[2:10]
 
-    def qkv_grad(ctx, grad):
-        qkv, mask = ctx.saved_tensors
-        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest),) + (None,) * 9
+    def qkv_grad(ctx, grad, grad_weights, grad_states):
+        qkv, mask, w, states = ctx.saved_tensors
+        kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
+        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest, *kept),) + (None,) * 10
 
     attend_qkv_op.register_autograd(qkv_grad, setup_context=qkv_setup)
     return attend_op, attend_qkv_op
@@ -306,7 +377,7 @@ OP_PATH = "custom_op" if _OPS else "autograd.Function"
 
 
 def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None,
-           return_weights=False, dropout=0.0):
+           return_weights=False, dropout=0.0, recompute=True):
     """diffuser.attend for torch tensors, differentiable in q, k and v (float32, (N, H, D), on the
     CPU or one CUDA device; NumPy arrays are taken as tensors). Returns z (N, H, D), or (z, weights) with
     return_weights (the weights carry no gradient).
@@ -314,6 +385,11 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     dropout (an extension of the contract, for training): the authors' attention dropout, on the
     weights after the softmax and on every hop's output; the masks come from torch's generator
     (torch.manual_seed reproduces them) and are regenerated, not stored, for the backward.
+
+    recompute (for training): True (the default) keeps nothing graph-sized for the backward, which
+    recomputes the weights and the K - 1 hop states; False keeps them from the forward (E x H + (K - 1)
+    x N x H x D floats until the backward) and the backward skips those passes. Same gradients, bit
+    for bit; only memory and time differ (docs/PYTHON.md, "Memory and speed in training").
     """
     g = core_of(graph)
     q, k, v = (_placed(name, _tensor(name, x)) for name, x in (("q", q), ("k", k), ("v", v)))
@@ -326,21 +402,25 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     mask = _mask_tensor(mask)
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    recompute = flag("recompute", recompute)
+    training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     if _OPS:  # plain values only on this path: torch.compile traces it
-        z, w = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout, seed)
+        z, w, _ = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout,
+                          seed, recompute or not training)
         return (z, w) if return_weights else z
     a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
-    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
-        z, w = _attend_function(q, k, v, mask, a, return_weights)
+    if training:
+        z, w = _attend_function(q, k, v, mask, a, return_weights, not recompute)
     else:
-        z, w = _forward(q, k, v, mask, a, return_weights)
+        z, w, _ = _forward(q, k, v, mask, a, return_weights)
     return (z, w) if return_weights else z
 
 
-def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None, dropout=0.0):
+def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None, dropout=0.0,
+               recompute=True):
     """attend on one packed (N, 3, H, D) tensor (q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]), read in
     place; its gradient is one packed (N, 3, H, D) tensor, written by the engine directly (no
-    per-view gradient buffers to add up). What DiffuserAttention uses."""
+    per-view gradient buffers to add up). What DiffuserAttention uses. recompute: as attend."""
     g = core_of(graph)
     qkv = _placed("qkv", _tensor("qkv", qkv))
     _check_qkv(qkv)
@@ -350,12 +430,15 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     mask = _mask_tensor(mask)
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    recompute = flag("recompute", recompute)
+    training = torch.is_grad_enabled() and qkv.requires_grad
     if _OPS:  # plain values only on this path: torch.compile traces it
-        return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed)
+        return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed,
+                       recompute or not training)[0]
     a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
-    if torch.is_grad_enabled() and qkv.requires_grad:
-        return _attend_qkv_function(qkv, mask, a)
-    return _forward_qkv(qkv, mask, a)
+    if training:
+        return _attend_qkv_function(qkv, mask, a, not recompute)
+    return _forward_qkv(qkv, mask, a)[0]
 
 
 class DiffuserAttention(nn.Module):
@@ -366,7 +449,8 @@ class DiffuserAttention(nn.Module):
     d_model, num_heads: d_model = num_heads * D. graph: a diffuser.Graph over the N tokens of one
     sequence, or a pattern expression (str), built for each sequence length met (with `seed`).
     hops, alpha (PPR), or theta / heat: the diffusion (as diffuser.attend). dropout: the authors'
-    attention dropout (weights and hops), in training mode only.
+    attention dropout (weights and hops), in training mode only. recompute: as diffuser.torch.attend
+    (False: the forward keeps the weights and hop states for the backward; faster, more memory).
 
     forward(x, mask=None): x (B, N, d_model); mask (B, N), nonzero = real token (Hugging Face's
     attention_mask convention, not nn.MultiheadAttention's key_padding_mask). The B sequences run
@@ -375,7 +459,7 @@ class DiffuserAttention(nn.Module):
     """
 
     def __init__(self, d_model, num_heads, graph, hops=5, alpha=0.1, dropout=0.0, *, theta=None, heat=None,
-                 bias=True, seed=0, threads=None):
+                 bias=True, seed=0, threads=None, recompute=True):
         super().__init__()
         d_model = integer("d_model", d_model, 1)
         num_heads = integer("num_heads", num_heads, 1)
@@ -390,6 +474,7 @@ class DiffuserAttention(nn.Module):
             raise Error(f"dropout must be in [0, 1), got {self.dropout}")
         self.threads = threads_arg(threads)
         self.seed = integer("seed", seed, 0)
+        self.recompute = flag("recompute", recompute)
         self.graph = graph
         self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -398,7 +483,7 @@ class DiffuserAttention(nn.Module):
     def extra_repr(self):
         g = self.graph if isinstance(self.graph, str) else f"Graph(n={self.graph.n})"
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, graph={g!r}, hops={self.hops}, "
-                f"alpha={self.alpha}, dropout={self.dropout}")
+                f"alpha={self.alpha}, dropout={self.dropout}, recompute={self.recompute}")
 
     def batch_graph(self, batch, n):
         """The block-diagonal graph of `batch` sequences of n tokens (kept for the last few shapes)."""
@@ -430,5 +515,5 @@ class DiffuserAttention(nn.Module):
         qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
         z = attend_qkv(qkv, self.batch_graph(b, n), hops=self.hops, alpha=self.alpha, theta=self.theta,
                        heat=self.heat, mask=mask, threads=self.threads,
-                       dropout=self.dropout if self.training else 0.0)
+                       dropout=self.dropout if self.training else 0.0, recompute=self.recompute)
         return self.out_proj(z.reshape(b, n, self.d_model))

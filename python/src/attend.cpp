@@ -98,6 +98,27 @@ diffusion::DiffusionDropout dropout_of(double p, std::uint64_t seed) {
   return dr;
 }
 
+// The K - 1 hop states of a forward that keeps them: one C-contiguous float32 (K - 1, N, H, D) array,
+// as a view per hop.
+std::vector<Tensor3View<float>> hop_state_views(const ArrayRef& a, int hops, std::int64_t n, std::int64_t h,
+                                                std::int64_t d) {
+  const std::vector<std::int64_t> shape{hops - 1, n, h, d};
+  if (a.kind != Kind::floating || a.itemsize != 4)
+    throw Error(cat(a.name, " must be float32, got ", a.dtype));
+  if (a.shape != shape)
+    throw Error(cat(a.name, " must have shape ", shape_text(shape), ", got ", a.shape_text()));
+  std::int64_t stride = 4;
+  for (int t = 3; t >= 0; --t) {
+    if (shape[static_cast<std::size_t>(t)] > 1 && a.byte_strides[static_cast<std::size_t>(t)] != stride)
+      throw Error(cat(a.name, " must be C-contiguous"));
+    stride *= shape[static_cast<std::size_t>(t)];
+  }
+  std::vector<Tensor3View<float>> views;
+  for (std::int64_t s = 0; s < hops - 1; ++s)
+    views.push_back(tensor3_view(static_cast<float*>(a.data) + s * n * h * d, n, h, d, a.device()));
+  return views;
+}
+
 // Returns (out, weights_out or None): the caller's outputs (NumPy arrays or torch tensors it
 // allocated from q's shape), written in place. q, k, v are checked first, so a bad q is named as
 // such even when no output could be allocated for it.
@@ -105,7 +126,7 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
                  double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
                  std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
                  py::object out, py::object weights_out, std::uintptr_t stream, py::object alloc,
-                 py::object free) {
+                 py::object free, py::object keep_weights, py::object keep_states) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   const diffusion::DiffusionDropout dr = dropout_of(dropout, seed);
   if (return_weights && dr.active()) throw Error("return_weights is not available with dropout");
@@ -124,10 +145,28 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
     same_device(*wa, in.qa);
     w = output_matrix(*wa, E, in.h);
   }
+  // What the forward keeps for the backward (diffuser.torch with recompute=False).
+  diffusion::ForwardKeep keep;
+  std::optional<ArrayRef> kwa, ksa;
+  const int plan_hops = diffusion::hop_plan(c).hops();
+  if (!keep_weights.is_none()) {
+    if (return_weights) throw Error("attend: return_weights and keep_weights take one weights array");
+    kwa = array_ref(keep_weights, "keep_weights", true);
+    same_device(*kwa, in.qa);
+    keep.weights = output_matrix(*kwa, E, in.h);
+  }
+  if (!keep_states.is_none() && plan_hops >= 2) {
+    ksa = array_ref(keep_states, "keep_states", true);
+    same_device(*ksa, in.qa);
+    keep.hops = hop_state_views(*ksa, plan_hops, in.n, in.h, in.d);
+  }
+  const bool keeping = keep.weights.data || !keep.hops.empty();
   const std::optional<CudaCall> cuda = placement(in, stream, std::move(alloc), std::move(free));
   const std::int64_t node = in.n * in.h * in.d * 4;
+  const bool need_scratch = c.hops() >= 2 && keep.hops.empty();
+  const bool own_weights = !w.data && !(keep.weights.data && !dr.active());
   if (!cuda)
-    require_memory((w.data ? 0 : E * in.h * 4) + (c.hops() >= 2 ? node : 0),
+    require_memory((own_weights ? E * in.h * 4 : 0) + (need_scratch ? node : 0),
                    cat("attend N=", in.n, " E=", E, " H=", in.h, " D=", in.d, " (weights and a hop buffer)"));
   run_engine(threads, cuda, [&] {
     const Device dev = in.qa.device();
@@ -138,8 +177,10 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
     Buffer<std::uint8_t> mask_keep;
     const ops::NodeMask dmask = device_mask(in, mask_keep);
     Tensor3<float> scratch;
-    if (c.hops() >= 2) scratch = Tensor3<float>(in.n, in.h, in.d, dev);
-    if (dr.active()) {
+    if (need_scratch) scratch = Tensor3<float>(in.n, in.h, in.d, dev);
+    if (keeping) {
+      diffusion::diffuse_forward(csr, in.q.view, in.k.view, in.v.view, dmask, c, dr, z, scratch.view(), keep);
+    } else if (dr.active()) {
       diffusion::diffuse_forward(csr, in.q.view, in.k.view, in.v.view, dmask, c, dr, z, scratch.view());
     } else if (w.data) {
       diffusion::attention_weights(csr, in.q.view, in.k.view, dmask, 0.0f, w);
@@ -172,7 +213,8 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
                      py::handle dk, py::handle dv, py::handle mask, int hops, double alpha,
                      std::optional<std::vector<double>> theta, std::optional<double> heat,
                      std::optional<int> threads, double dropout, std::uint64_t seed, int head_groups,
-                     std::uintptr_t stream, py::object alloc, py::object free) {
+                     std::uintptr_t stream, py::object alloc, py::object free, py::object weights,
+                     py::object states) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   diffusion::BackwardOptions opt;
   opt.dropout = dropout_of(dropout, seed);
@@ -189,6 +231,19 @@ void attend_backward(const Graph& g, py::handle q, py::handle k, py::handle v, p
              dvv = grad_output(dva, in.qa, in.n, in.h, in.d);
   const std::int64_t E = g.csr().num_edges();
   const int plan_hops = diffusion::hop_plan(c).hops();
+  // What the forward kept (recompute=False): its weights and hop states, read in place.
+  std::optional<ArrayRef> kwa, ksa;
+  if (!weights.is_none()) {
+    kwa = array_ref(weights, "weights");
+    same_device(*kwa, in.qa);
+    opt.weights = output_matrix(*kwa, E, in.h);
+  }
+  if (!states.is_none() && plan_hops >= 2) {
+    ksa = array_ref(states, "states");
+    same_device(*ksa, in.qa);
+    for (const auto& x : hop_state_views(*ksa, plan_hops, in.n, in.h, in.d)) opt.hop_inputs.push_back(x);
+    opt.memory = diffusion::HopMemory::keep;
+  }
   // Head groups as the layer picks them: the graph-sized buffers no larger than dQ, dK, dV.
   if (head_groups < 0 || (head_groups > 0 && in.h % head_groups != 0))
     throw Error(cat("head_groups must divide the ", in.h, " heads, got ", head_groups));
@@ -223,12 +278,19 @@ void bind_attend(py::module_& m) {
         py::arg("hops"), py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"),
         py::arg("return_weights"), py::arg("dropout") = 0.0, py::arg("seed") = 0, py::arg("out") = py::none(),
         py::arg("weights_out") = py::none(), py::arg("stream") = 0, py::arg("alloc") = py::none(),
-        py::arg("free") = py::none());
+        py::arg("free") = py::none(), py::arg("keep_weights") = py::none(),
+        py::arg("keep_states") = py::none());
   m.def("attend_backward", &attend_backward, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("grad"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("mask"), py::arg("hops"),
         py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"), py::arg("dropout") = 0.0,
         py::arg("seed") = 0, py::arg("head_groups") = 0, py::arg("stream") = 0, py::arg("alloc") = py::none(),
-        py::arg("free") = py::none());
+        py::arg("free") = py::none(), py::arg("weights") = py::none(), py::arg("states") = py::none());
+  m.def(
+      "plan_hops",
+      [](int hops, double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat) {
+        return diffusion::hop_plan(coefficients(hops, alpha, theta, heat)).hops();
+      },
+      py::arg("hops"), py::arg("alpha"), py::arg("theta"), py::arg("heat"));
   m.def("engine_view", &engine_view, py::arg("x"));
 }
 

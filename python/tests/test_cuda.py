@@ -196,6 +196,29 @@ def test_training_loop_on_cuda():
     assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
 
 
+def test_recompute_false_on_cuda():
+    """recompute=False on the GPU: the forward's kept weights and hop states serve the backward.
+    Within 1e-6 of recomputing (not bit for bit: the GPU's weights for a head group may differ in
+    the last bit from the all-heads forward's, as the grouped backward does)."""
+    graph = diffuser.Graph.from_pattern("diffuser:64:32:8", 700, seed=4)
+    q, k, v = inputs(700, h=4, d=32, seed=5)
+    mask = (torch.rand(700, generator=torch.Generator().manual_seed(1)) > 0.1).to(torch.uint8)
+    dz = torch.randn(700, 4, 32, generator=torch.Generator().manual_seed(2)).to(DEV)
+    for dropout in (0.0, 0.2):
+        results = []
+        for recompute in (True, False):
+            torch.manual_seed(3)
+            leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+            z = dt.attend(*leaves, graph, mask=mask, dropout=dropout, recompute=recompute)
+            z.backward(dz)
+            torch.manual_seed(3)
+            packed = torch.stack((q, k, v), 1).requires_grad_()
+            dt.attend_qkv(packed, graph, mask=mask, dropout=dropout, recompute=recompute).backward(dz)
+            results.append([z.detach()] + [x.grad for x in leaves] + [packed.grad])
+        for a, b in zip(*results):
+            assert rel(b, a) <= 1e-6, (dropout, rel(b, a))
+
+
 def test_errors_on_cuda():
     graph = diffuser.Graph.from_pattern("window:2", 6)
     q = torch.zeros(6, 2, 4, device=DEV)
@@ -223,7 +246,7 @@ def test_custom_ops_and_torch_compile():
     graph = diffuser.Graph.from_pattern("diffuser:64:32:8", 512, seed=1)
     q, k, v = (x.requires_grad_() for x in inputs(512, h=4, d=32, seed=7))
     if hasattr(torch.library, "opcheck"):
-        args = (q, k, v, None, graph._key, 5, 0.1, None, None, None, False, 0.0, 0)
+        args = (q, k, v, None, graph._key, 5, 0.1, None, None, None, False, 0.0, 0, True)
         torch.library.opcheck(torch.ops.diffuser.attend.default, args)
 
     def f(q, k, v):

@@ -131,3 +131,22 @@ def test_training_loss_goes_down():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_recompute_false_module_same_bits():
+    """DiffuserAttention(recompute=False) trains with the same bits as the default, with dropout."""
+    graph = diffuser.Graph.from_pattern("window:2+random:2+global:1", 24, seed=3)
+    x = torch.randn(2, 24, 32)
+    mask = torch.ones(2, 24, dtype=torch.long)
+    mask[1, 18:] = 0
+    grads = []
+    for recompute in (True, False):
+        torch.manual_seed(0)
+        m = DiffuserAttention(32, 4, graph, hops=3, dropout=0.2, recompute=recompute)
+        assert f"recompute={recompute}" in repr(m)
+        xa = x.clone().requires_grad_()
+        torch.manual_seed(1)
+        m(xa, mask).square().sum().backward()
+        grads.append([xa.grad] + [p.grad for p in m.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

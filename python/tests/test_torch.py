@@ -123,6 +123,54 @@ def test_dropout_reproducible_and_linear_in_v():
     assert float((dz * ju).sum()) == pytest.approx(float((vv.grad * u).sum()), rel=1e-4)
 
 
+def grads_of(fn, tensors, dz_seed=11):
+    """fn's output and the gradients of <dz, fn(...)> in each of `tensors` (fresh leaves)."""
+    leaves = [x.clone().requires_grad_() for x in tensors]
+    out = fn(*leaves)
+    z = out[0] if isinstance(out, tuple) else out
+    z.backward(torch.randn(z.shape, generator=torch.Generator().manual_seed(dz_seed)))
+    return [z.detach()] + [x.grad for x in leaves]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_recompute_false_gives_the_same_bits(case, dropout):
+    """recompute=False keeps the forward's weights and hop states for the backward: same output and
+    gradients bit for bit (attend and attend_qkv, with a mask, with dropout's regenerated masks)."""
+    spec, n, kw, _ = CASES[case]
+    graph = diffuser.Graph.from_pattern(spec, n, seed=case)
+    q, k, v = inputs(n, h=3, seed=case)
+    mask = (torch.rand(n, generator=torch.Generator().manual_seed(2)) > 0.2).to(torch.uint8)
+    results = []
+    for recompute in (True, False):
+        torch.manual_seed(4)
+        got = grads_of(lambda a, b, c: dt.attend(a, b, c, graph, mask=mask, dropout=dropout, recompute=recompute,
+                                                 **kw), (q, k, v))
+        torch.manual_seed(4)
+        got += grads_of(lambda x: dt.attend_qkv(x, graph, mask=mask, dropout=dropout, recompute=recompute, **kw),
+                        (torch.stack((q, k, v), 1),))
+        results.append(got)
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_recompute_false_returned_weights_are_the_kept_ones():
+    g = diffuser.Graph.from_pattern("window:2+random:2", 30, seed=3)
+    q, k, v = (x.requires_grad_() for x in inputs(30))
+    z, w = dt.attend(q, k, v, g, return_weights=True, recompute=False)
+    z_ref, w_ref = dt.attend(q.detach(), k.detach(), v.detach(), g, return_weights=True)
+    torch.testing.assert_close(w, w_ref, rtol=0, atol=0)
+    torch.testing.assert_close(z.detach(), z_ref, rtol=0, atol=0)
+    assert not w.requires_grad
+    # The backward reads them: changing them in place is caught, as for any saved tensor.
+    with torch.no_grad():
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    with pytest.raises(diffuser.Error, match="recompute must be True or False"):
+        dt.attend(q, k, v, g, recompute="no")
+
+
 def test_op_path():
     assert dt.OP_PATH in ("custom_op", "autograd.Function")
     if not hasattr(torch.library, "custom_op"):
@@ -145,7 +193,7 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
         return dt.attend_qkv(qkv, g, theta=[0.2, 0.3, 0.5], mask=mask).square().sum()
 
     torch.library.opcheck(torch.ops.diffuser.attend.default,
-                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0))
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0, True))
     compiled, compiled_qkv = torch.compile(f, fullgraph=True), torch.compile(f_qkv, fullgraph=True)
     for fn, cfn, args in ((f, compiled, inputs(40)), (f_qkv, compiled_qkv, [torch.randn(40, 3, 2, 8)])):
         eager = [x.clone().requires_grad_() for x in args]
@@ -158,3 +206,26 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
     m = dt.DiffuserAttention(16, 2, g)
     x = torch.randn(2, 40, 16)
     torch.testing.assert_close(torch.compile(m)(x), m(x), rtol=1e-5, atol=1e-6)
+
+    # recompute=False: the kept weights and hop states are op outputs that the backward op reads.
+    torch.library.opcheck(torch.ops.diffuser.attend.default,
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, False, 0.0, 0, False))
+    torch.library.opcheck(torch.ops.diffuser.attend_qkv.default,
+                          (torch.randn(40, 3, 2, 8), mask, g._key, 3, 0.2, None, None, None, 0.0, 0, False))
+
+    def f_keep(q, k, v):
+        return dt.attend(q, k, v, g, hops=3, alpha=0.2, mask=mask, recompute=False).square().sum()
+
+    def f_qkv_keep(qkv):
+        return dt.attend_qkv(qkv, g, hops=3, alpha=0.2, mask=mask, recompute=False).square().sum()
+
+    compiled_keep, compiled_qkv_keep = torch.compile(f_keep, fullgraph=True), torch.compile(f_qkv_keep,
+                                                                                          fullgraph=True)
+    qkv = torch.randn(40, 3, 2, 8)
+    for fn, args in ((compiled_keep, list(qkv.unbind(1))), (compiled_qkv_keep, [qkv])):
+        traced = [x.clone().requires_grad_() for x in args]
+        fn(*traced).backward()
+        eager = qkv.clone().requires_grad_()
+        dt.attend_qkv(eager, g, hops=3, alpha=0.2, mask=mask).square().sum().backward()
+        got = traced[0].grad if len(traced) == 1 else torch.stack([t.grad for t in traced], 1)
+        torch.testing.assert_close(got, eager.grad, rtol=0, atol=0)

@@ -159,7 +159,7 @@ TEST_CASE("store, recompute and keep hop memory give the same gradients, and byt
     o.memory = m == 0   ? diffusion::HopMemory::store
                : m == 1 ? diffusion::HopMemory::recompute
                         : diffusion::HopMemory::keep;
-    o.hop_inputs = &kept;
+    o.hop_inputs = diffusion::views_of(kept);
     diffusion::diffuse_backward(c.csr, c.rg, q.view(), k.view(), v.view(), {}, Coefficients::ppr(5, 0.1),
                                 dz.view(), dq.view(), dk.view(), dv.view(), o);
     for (const auto* t : {&dq, &dk, &dv}) {
@@ -182,6 +182,75 @@ TEST_CASE("store, recompute and keep hop memory give the same gradients, and byt
   CHECK(diffusion::backward_bytes(100, 5000, 12, 64, 5, diffusion::HopMemory::recompute) ==
         2 * edge + 4 * node);
   CHECK(diffusion::backward_bytes(100, 5000, 12, 64, 1, diffusion::HopMemory::store) == 2 * edge + node);
+}
+
+TEST_CASE("the forward's kept weights and hop states give the backward the same bits as recomputing",
+          "[cpu][attention][diffusion]") {
+  Case c(90, 4, 16, 23, true);
+  const auto q = ta::tensor_from(c.q, c.n, c.H, c.D), k = ta::tensor_from(c.k, c.n, c.H, c.D),
+             v = ta::tensor_from(c.v, c.n, c.H, c.D), dz = ta::tensor_from(c.dz, c.n, c.H, c.D);
+  const Coefficients ppr = Coefficients::ppr(4, 0.15);
+  for (const float p : {0.0f, 0.2f}) {
+    diffusion::DiffusionDropout drop;
+    drop.p_hops = drop.p_weights = p;
+    drop.seed = 9;
+    // Forward into caller buffers, against the forward that keeps nothing.
+    Matrix<float> weights(c.csr.num_edges(), c.H);
+    std::vector<Tensor3<float>> states;
+    diffusion::ForwardKeep keep;
+    keep.weights = weights.view();
+    for (int s = 0; s < 3; ++s) keep.hops.push_back(states.emplace_back(c.n, c.H, c.D).view());
+    Tensor3<float> z(c.n, c.H, c.D), z_ref(c.n, c.H, c.D), scratch(c.n, c.H, c.D);
+    diffusion::diffuse_forward(c.csr, q.view(), k.view(), v.view(), c.node_mask(), ppr, drop, z.view(), {},
+                               keep);
+    diffusion::diffuse_forward(c.csr, q.view(), k.view(), v.view(), c.node_mask(), ppr, drop, z_ref.view(),
+                               scratch.view());
+    REQUIRE(z.buffer().to_vector() == z_ref.buffer().to_vector());
+    Matrix<float> w_ref(c.csr.num_edges(), c.H);
+    diffusion::attention_weights(c.csr, q.view(), k.view(), c.node_mask(), 0.0f, w_ref.view());
+    REQUIRE(weights.buffer().to_vector() == w_ref.buffer().to_vector());  // before dropout
+
+    for (const auto memory :
+         {diffusion::HopMemory::store, diffusion::HopMemory::recompute, diffusion::HopMemory::keep})
+      for (const int groups : {1, 2, 4}) {
+        std::vector<float> got[2];
+        for (int kept_w = 0; kept_w < 2; ++kept_w) {
+          Tensor3<float> dq(c.n, c.H, c.D), dk(c.n, c.H, c.D), dv(c.n, c.H, c.D);
+          diffusion::BackwardOptions o;
+          o.dropout = drop;
+          o.memory = memory;
+          o.head_groups = groups;
+          o.hop_inputs = diffusion::views_of(states);
+          if (kept_w) o.weights = weights.view();
+          diffusion::diffuse_backward(c.csr, c.rg, q.view(), k.view(), v.view(), c.node_mask(), ppr,
+                                      dz.view(), dq.view(), dk.view(), dv.view(), o);
+          for (const auto* t : {&dq, &dk, &dv}) {
+            auto x = t->buffer().to_vector();
+            got[kept_w].insert(got[kept_w].end(), x.begin(), x.end());
+          }
+        }
+        INFO("p " << p << ", memory " << static_cast<int>(memory) << ", groups " << groups);
+        REQUIRE(got[0] == got[1]);
+      }
+  }
+  // Wrong shapes are named.
+  Tensor3<float> dq(c.n, c.H, c.D), dk(c.n, c.H, c.D), dv(c.n, c.H, c.D), z(c.n, c.H, c.D);
+  Matrix<float> narrow(c.csr.num_edges(), c.H - 1);
+  diffusion::BackwardOptions o;
+  o.weights = narrow.view();
+  REQUIRE_THROWS_WITH(diffusion::diffuse_backward(c.csr, c.rg, q.view(), k.view(), v.view(), {}, ppr,
+                                                  dz.view(), dq.view(), dk.view(), dv.view(), o),
+                      Catch::Contains("kept weights"));
+  diffusion::ForwardKeep two;
+  two.hops = {dq.view(), dk.view()};
+  REQUIRE_THROWS_WITH(
+      diffusion::diffuse_forward(c.csr, q.view(), k.view(), v.view(), {}, ppr, {}, z.view(), {}, two),
+      Catch::Contains("3 hop states"));
+  diffusion::ForwardKeep wide;
+  wide.weights = narrow.view();
+  REQUIRE_THROWS_WITH(
+      diffusion::diffuse_forward(c.csr, q.view(), k.view(), v.view(), {}, ppr, {}, z.view(), dv.view(), wide),
+      Catch::Contains("weights to keep"));
 }
 
 TEST_CASE("diffusion backward rejects mismatched shapes and aliasing", "[cpu][attention][diffusion]") {

@@ -117,7 +117,7 @@ struct Problem {
       Tensor3<float> z(n, H, D, dev);
       diffusion::diffuse_forward(csr, part(0), part(1), part(2), node_mask(), c, drop, z.view(), {}, 0.0f,
                                  &hops);
-      o.hop_inputs = &hops;
+      o.hop_inputs = diffusion::views_of(hops);
     }
     diffusion::diffuse_backward(csr, rg, part(0), part(1), part(2), node_mask(), c,
                                 tensor3_view<const float>(dz.data(), n, H, D, dev), grad(0), grad(1), grad(2),

@@ -49,7 +49,9 @@ std::vector<Problem> problems() {
 }
 
 // Everything the forward and backward of a problem produce, in one vector.
-std::vector<float> forward_backward(const Problem& p, diffusion::HopMemory memory, int groups) {
+// keep_weights: the forward keeps its weights and the backward takes them.
+std::vector<float> forward_backward(const Problem& p, diffusion::HopMemory memory, int groups,
+                                    bool keep_weights = false) {
   const std::int64_t n = p.g.num_nodes();
   const auto q = test::random_tensor(n, p.H, p.D, 1), k = test::random_tensor(n, p.H, p.D, 2);
   const auto v = test::random_tensor(n, p.H, p.D, 3), dz = test::random_tensor(n, p.H, p.D, 4);
@@ -60,14 +62,24 @@ std::vector<float> forward_backward(const Problem& p, diffusion::HopMemory memor
   drop.seed = 9;
   Tensor3<float> z(n, p.H, p.D), scratch(n, p.H, p.D), dq(n, p.H, p.D), dk(n, p.H, p.D), dv(n, p.H, p.D);
   std::vector<Tensor3<float>> states;
-  diffusion::diffuse_forward(p.g, q.view(), k.view(), v.view(), {}, c, drop, z.view(), scratch.view(), 0.0f,
-                             memory == diffusion::HopMemory::keep ? &states : nullptr);
+  Matrix<float> weights;
+  if (keep_weights) {
+    weights = Matrix<float>(p.g.num_edges(), p.H);
+    diffusion::ForwardKeep keep;
+    keep.weights = weights.view();
+    diffusion::diffuse_forward(p.g, q.view(), k.view(), v.view(), {}, c, drop, z.view(), scratch.view(),
+                               keep);
+  } else {
+    diffusion::diffuse_forward(p.g, q.view(), k.view(), v.view(), {}, c, drop, z.view(), scratch.view(), 0.0f,
+                               memory == diffusion::HopMemory::keep ? &states : nullptr);
+  }
   const ReverseGraph rg(p.g);
   diffusion::BackwardOptions bo;
   bo.dropout = drop;
   bo.memory = memory;
   bo.head_groups = groups;
-  if (memory == diffusion::HopMemory::keep) bo.hop_inputs = &states;
+  if (memory == diffusion::HopMemory::keep) bo.hop_inputs = diffusion::views_of(states);
+  if (keep_weights) bo.weights = weights.view();
   diffusion::diffuse_backward(p.g, rg, q.view(), k.view(), v.view(), {}, c, dz.view(), dq.view(), dk.view(),
                               dv.view(), bo, nullptr);
   std::vector<float> out = z.buffer().to_vector();
@@ -250,6 +262,9 @@ TEST_CASE(
       REQUIRE(at(isa, p, 3, [&] { return forward_backward(p, diffusion::HopMemory::recompute, 2); }) == base);
       REQUIRE(at(isa, p, 2, [&] { return forward_backward(p, diffusion::HopMemory::keep, p.H / 2); }) ==
               base);
+      REQUIRE(at(isa, p, 2, [&] {
+                return forward_backward(p, diffusion::HopMemory::store, p.H % 3 == 0 ? 3 : 1, true);
+              }) == base);
     }
   }
 }

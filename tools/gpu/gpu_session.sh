@@ -4,9 +4,12 @@
 # Every step writes its log (and JSON) to OUTDIR and is bounded by a timeout; a failed step does
 # not stop the later ones. The last lines printed are a summary.
 #   usage: gpu_session.sh OUTDIR STEP...   steps: info tests hub memcheck racecheck sweep ncu bench peers
-#   cli layer cpu blocks big python context pytrain pymemcheck
+#   cli layer cpu blocks big python context pycpu pytrain pymemcheck
 #   (python: the Python package on CUDA tensors, python/tests/test_cuda.py, with torch.compile;
 #   context: the execution-context tests under compute-sanitizer racecheck;
+#   pycpu: the package's CPU tests (test_torch.py, test_module.py, test_attend.py) under the machine's
+#   torch, so on the custom-op path torch.compile and opcheck test (Debian's pytest from the bundle
+#   when the machine has none);
 #   pytrain: python/benchmarks/bench_python.py's training step on CUDA tensors at PYTRAIN_SIZES,
 #   DiffuserAttention against projections alone and PyTorch dense masked attention + diffusion;
 #   pymemcheck: test_cuda.py's eager tests under compute-sanitizer memcheck, with PyTorch's caching
@@ -52,9 +55,13 @@ for s in "$@"; do
               'python3 -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.version.cuda)" &&
                python3 -c "import diffuser, diffuser.torch as dt; print(diffuser._core.build_info(), dt.OP_PATH)" &&
                python3 "$0"' "$here/python/tests/test_cuda.py" ;;
+    pycpu) step pycpu ${T_PYCPU:-300} env PYTHONUNBUFFERED=1 bash -c \
+             'pp="$0/python:$0/python/tests"; python3 -c "import pytest" 2>/dev/null || pp="$pp:$0/pylib"
+              PYTHONPATH="$pp" python3 -m pytest -q -p no:cacheprovider "$0/python/tests/test_torch.py" \
+                "$0/python/tests/test_module.py" "$0/python/tests/test_attend.py"' "$here" ;;
     pytrain) step pytrain ${T_PYTRAIN:-300} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 bash -c \
                'for n in ${PYTRAIN_SIZES:-4096 16384}; do python3 "$0" --only train --device cuda --n $n --steps 10 \
-                  --peer-steps 5 --variants diffuser,projections,dense --json "$1/pytrain-$n.json" || true; done' \
+                  --peer-steps 5 --variants ${PYTRAIN_VARIANTS:-diffuser,diffuser-keep,projections,dense} --json "$1/pytrain-$n.json" || true; done' \
                "$here/python/benchmarks/bench_python.py" "$out" ;;
     pymemcheck) step pymemcheck ${T_PYMEMCHECK:-400} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 \
                   PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --error-exitcode 9 \

@@ -30,6 +30,12 @@ if [[ -n $module ]]; then  # the package (the module moved out of bin/) and its 
   cp -r "$root/python/tests" "$root/.gpu-bundle/python/tests"
   cp -r "$root/python/benchmarks" "$root/.gpu-bundle/python/benchmarks"
   strip --strip-unneeded "$root/.gpu-bundle/python/diffuser/"_core*.so
+  # pytest for the pycpu step (pure Python; the GPU machine may have none)
+  mkdir -p "$root/.gpu-bundle/pylib"
+  for m in pytest _pytest pluggy iniconfig packaging py py.py; do
+    src=$(/usr/bin/python3 -c "import os, sys; print(os.path.join('/usr/lib/python3/dist-packages', sys.argv[1]))" "$m")
+    [[ -e $src ]] && cp -r "$src" "$root/.gpu-bundle/pylib/"
+  done
 fi
 # The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
 # data, OpenBLAS); gpu_session.sh unpacks them.

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <diffuser/diffusion/diffusion_backward.hpp>
+#include <diffuser/engine/device.hpp>
 #include <diffuser/engine/error.hpp>
 #include <diffuser/engine/sys.hpp>
 
@@ -49,12 +50,25 @@ ops::HeadSlice sub_slice(const DiffusionDropout& drop, std::int64_t view_heads, 
   return {drop.heads.offset + h0, total};
 }
 
+void check_like(const char* what, const Tensor3View<const float>& t, const Tensor3View<const float>& v) {
+  DIFFUSER_CHECK(t.n == v.n && t.h == v.h && t.d == v.d, "diffusion backward: ", what, " has shape (", t.n,
+                 ", ", t.h, ", ", t.d, ") but v has (", v.n, ", ", v.h, ", ", v.d, ")");
+}
+
 // Per-edge weights with the weight dropout applied (training) or not.
 void weights_into(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k, ops::NodeMask mask,
                   float scale, const DiffusionDropout* drop, ops::HeadSlice heads, MatrixView<float> w) {
   attention_weights(g, q, k, mask, scale, w);
   if (drop && drop->p_weights > 0.0f)
     ops::dropout_edges(w, drop->p_weights, drop->seed, drop->weights_stream(), heads);
+}
+
+// Columns [h0, h0 + dst.cols) of the (E, H) weights src into dst (E, g): one elementwise pass
+// over (E, 1, g) views; 1 x + 0 x is x exactly for the weights (finite, never negative).
+void copy_heads(MatrixView<const float> src, std::int64_t h0, MatrixView<float> dst) {
+  const Tensor3View<const float> from{src.data + h0, src.rows, 1, dst.cols, src.cols, dst.cols, src.device};
+  const Tensor3View<float> to{dst.data, dst.rows, 1, dst.cols, dst.cols, dst.cols, dst.device};
+  ops::node_axpby(1.0f, from, 0.0f, from, to);
 }
 
 // Runs hops 1..count from V, ping-ponging between `a` and `b`; returns the view holding x_count
@@ -93,17 +107,12 @@ bool disjoint(const Tensor3View<float>& a, const Tensor3View<float>& b) {
   return r >= ea && r + eb <= s;
 }
 
-void check_like(const char* what, const Tensor3View<const float>& t, const Tensor3View<const float>& v) {
-  DIFFUSER_CHECK(t.n == v.n && t.h == v.h && t.d == v.d, "diffusion backward: ", what, " has shape (", t.n,
-                 ", ", t.h, ", ", t.d, ") but v has (", v.n, ", ", v.h, ", ", v.d, ")");
-}
-
 }  // namespace
 
 void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
                      Tensor3View<const float> v, ops::NodeMask mask, const Coefficients& c,
                      const DiffusionDropout& dropout, Tensor3View<float> out, Tensor3View<float> scratch,
-                     float scale, std::vector<Tensor3<float>>* hop_states) {
+                     const ForwardKeep& keep, float scale) {
   const HopPlan plan = hop_plan(c);
   const int K = plan.hops();
   // Plain attention keeps the standard Transformer's dropout only (on the weights).
@@ -113,27 +122,65 @@ void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
     ops::node_axpby(plan.v_scale, v, 0.0f, v, out);
     return;
   }
-  DIFFUSER_CHECK(K == 1 || hop_states || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
+  const bool keep_hops = !keep.hops.empty();
+  DIFFUSER_CHECK(!keep_hops || static_cast<int>(keep.hops.size()) == K - 1, "diffuse_forward: ", K,
+                 " hops keep ", K - 1, " hop states, got buffers for ", keep.hops.size());
+  for (const auto& x : keep.hops) check_like("a hop state buffer", Tensor3View<const float>(x), v);
+  DIFFUSER_CHECK(K == 1 || keep_hops || (scratch.n == v.n && scratch.h == v.h && scratch.d == v.d),
                  "diffuse_forward: ", K, " hops need a scratch buffer shaped like v");
+  const std::int64_t E = g.num_edges();
+  DIFFUSER_CHECK(!keep.weights.data || (keep.weights.rows == E && keep.weights.cols == q.h),
+                 "diffuse_forward: the weights to keep must be (", E, ", ", q.h, "), got (",
+                 keep.weights.rows, ", ", keep.weights.cols, ")");
   const ops::HeadSlice heads = sub_slice(drop, v.h, 0);
-  Matrix<float> w(g.num_edges(), q.h, g.device());
-  weights_into(g, q, k, mask, resolve_scale(scale, q.d), &drop, heads, w.view());
-  if (!hop_states) {
-    run_hops(g, w.view(), plan, v, K, drop, heads, out, scratch);
+  const float s = resolve_scale(scale, q.d);
+  Matrix<float> own, dropped;
+  MatrixView<float> w = keep.weights;
+  if (!w.data) {
+    own = Matrix<float>(E, q.h, g.device());
+    w = own.view();
+  }
+  // Kept weights stay as they were before dropout; the hops read a dropped copy.
+  weights_into(g, q, k, mask, s, keep.weights.data ? nullptr : &drop, heads, w);
+  MatrixView<const float> used = w;
+  if (keep.weights.data && drop.p_weights > 0.0f) {
+    dropped = Matrix<float>(E, q.h, g.device());
+    copy_heads(w, 0, dropped.view());
+    ops::dropout_edges(dropped.view(), drop.p_weights, drop.seed, drop.weights_stream(), heads);
+    used = dropped.view();
+  }
+  if (!keep_hops) {
+    run_hops(g, used, plan, v, K, drop, heads, out, scratch);
     return;
   }
-  hop_states->clear();
   Tensor3View<const float> x = v;
   for (int kk = 1; kk <= K; ++kk) {
-    Tensor3View<float> dst = out;
-    if (kk < K) {
-      hop_states->emplace_back(v.n, v.h, v.d, g.device());
-      dst = hop_states->back().view();
-    }
-    ops::gather_axpby(g.view(), w.view(), plan.a[kk - 1], x, plan.b[kk - 1], v, dst);
+    const Tensor3View<float> dst = kk < K ? keep.hops[static_cast<std::size_t>(kk - 1)] : out;
+    ops::gather_axpby(g.view(), used, plan.a[kk - 1], x, plan.b[kk - 1], v, dst);
     if (drop.p_hops > 0.0f) ops::dropout(dst, drop.p_hops, drop.seed, drop.hop_stream(kk), heads);
     x = dst;
   }
+}
+
+void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                     Tensor3View<const float> v, ops::NodeMask mask, const Coefficients& c,
+                     const DiffusionDropout& dropout, Tensor3View<float> out, Tensor3View<float> scratch,
+                     float scale, std::vector<Tensor3<float>>* hop_states) {
+  ForwardKeep keep;
+  if (hop_states) {
+    hop_states->clear();
+    for (int kk = 1; kk < hop_plan(c).hops(); ++kk) {
+      hop_states->emplace_back(v.n, v.h, v.d, g.device());
+      keep.hops.push_back(hop_states->back().view());
+    }
+  }
+  diffuse_forward(g, q, k, v, mask, c, dropout, out, scratch, keep, scale);
+}
+
+std::vector<Tensor3View<const float>> views_of(const std::vector<Tensor3<float>>& states) {
+  std::vector<Tensor3View<const float>> views;
+  for (const auto& x : states) views.push_back(x.view());
+  return views;
 }
 
 namespace {
@@ -163,14 +210,23 @@ struct Workspace {
 void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const float> q,
                     Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
                     const HopPlan& plan, const DiffusionDropout& drop, ops::HeadSlice heads, HopMemory memory,
-                    const std::vector<Tensor3<float>>* kept, std::int64_t kept_h0, float scale,
-                    Tensor3View<const float> dz, Tensor3View<float> dq, Tensor3View<float> dk,
-                    Tensor3View<float> dv, Workspace& ws, BackwardTimes& t, bool want) {
+                    const std::vector<Tensor3View<const float>>* kept, MatrixView<const float> kept_w,
+                    std::int64_t h0, float scale, Tensor3View<const float> dz, Tensor3View<float> dq,
+                    Tensor3View<float> dk, Tensor3View<float> dv, Workspace& ws, BackwardTimes& t,
+                    bool want) {
   const Device dev = g.device();
   const int K = plan.hops();
   Matrix<float>& w = ws.w;
   Matrix<float>& dw = ws.dw;
-  t.weights_ms += timed(dev, want, [&] { weights_into(g, q, k, mask, scale, &drop, heads, w.view()); });
+  // The group's weights (with the weight dropout, or without: `dropped`), copied from the forward's
+  // when it kept them, else recomputed.
+  const auto group_weights = [&](bool dropped, MatrixView<float> out) {
+    if (!kept_w.data) return weights_into(g, q, k, mask, scale, dropped ? &drop : nullptr, heads, out);
+    copy_heads(kept_w, h0, out);
+    if (dropped && drop.p_weights > 0.0f)
+      ops::dropout_edges(out, drop.p_weights, drop.seed, drop.weights_stream(), heads);
+  };
+  t.weights_ms += timed(dev, want, [&] { group_weights(true, w.view()); });
 
   // Hop inputs x_1 .. x_{K-1} (store: recomputed here; keep: the forward's).
   if (memory == HopMemory::store) {
@@ -203,8 +259,7 @@ void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const floa
     Tensor3View<const float> x_in = v;
     if (kk > 1) {
       if (kept) {
-        x_in = head_range(Tensor3View<const float>((*kept)[static_cast<std::size_t>(kk - 2)].view()), kept_h0,
-                          v.h);
+        x_in = head_range((*kept)[static_cast<std::size_t>(kk - 2)], h0, v.h);
       } else if (memory == HopMemory::store) {
         x_in = ws.xs[kk - 2].view();
       } else {
@@ -240,7 +295,7 @@ void backward_heads(const Csr& g, const ReverseGraph& rg, Tensor3View<const floa
       ops::dropout_edges(dw.view(), drop.p_weights, drop.seed, drop.weights_stream(), heads);
     // The softmax backward needs the weights before dropout in forward order: recomputed (one score
     // pass) rather than kept in a third E x g buffer.
-    if (reverse_order || drop.p_weights > 0.0f) weights_into(g, q, k, mask, scale, nullptr, heads, w.view());
+    if (reverse_order || drop.p_weights > 0.0f) group_weights(false, w.view());
   });
   t.scores_ms += timed(dev, want, [&] {
     // dS in forward order (with dq), then in reverse order for dk's transposed gather (in every
@@ -296,22 +351,28 @@ void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const fl
     return;
   }
 
-  const std::vector<Tensor3<float>>* kept = nullptr;
+  const std::vector<Tensor3View<const float>>* kept = nullptr;
   if (options.memory == HopMemory::keep) {
-    DIFFUSER_CHECK(options.hop_inputs && static_cast<int>(options.hop_inputs->size()) == K - 1,
+    DIFFUSER_CHECK(static_cast<int>(options.hop_inputs.size()) == K - 1,
                    "diffusion backward: hop memory 'keep' needs the forward's ", K - 1, " hop states, got ",
-                   options.hop_inputs ? static_cast<int>(options.hop_inputs->size()) : 0);
-    for (const auto& x : *options.hop_inputs) check_like("a kept hop state", x.view(), v);
-    kept = options.hop_inputs;
+                   options.hop_inputs.size());
+    for (const auto& x : options.hop_inputs) check_like("a kept hop state", x, v);
+    kept = &options.hop_inputs;
   }
+  const MatrixView<const float> kept_w = options.weights;
+  DIFFUSER_CHECK(!kept_w.data || (kept_w.rows == g.num_edges() && kept_w.cols == H && kept_w.device == dev),
+                 "diffusion backward: the kept weights must be (", g.num_edges(), ", ", H, ") on ",
+                 device_name(dev), ", got (", kept_w.rows, ", ", kept_w.cols, ") on ",
+                 device_name(kept_w.device));
 
   const std::int64_t gh = H / groups;
   Workspace ws(N, g.num_edges(), gh, D, K, options.memory, dev);
   for (int grp = 0; grp < groups; ++grp) {
     const std::int64_t h0 = grp * gh;
     backward_heads(g, rg, head_range(q, h0, gh), head_range(k, h0, gh), head_range(v, h0, gh), mask, plan,
-                   drop, sub_slice(drop, H, h0), options.memory, kept, h0, scale, head_range(dz, h0, gh),
-                   head_range(dq, h0, gh), head_range(dk, h0, gh), head_range(dv, h0, gh), ws, t, want);
+                   drop, sub_slice(drop, H, h0), options.memory, kept, kept_w, h0, scale,
+                   head_range(dz, h0, gh), head_range(dq, h0, gh), head_range(dk, h0, gh),
+                   head_range(dv, h0, gh), ws, t, want);
   }
 }
 

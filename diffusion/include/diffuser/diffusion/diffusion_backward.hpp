@@ -57,8 +57,13 @@ struct BackwardOptions {
   DiffusionDropout dropout;
   HopMemory memory = HopMemory::store;
   float scale = 0.0f;  // <= 0: 1 / sqrt(D)
-  // keep: x_1 .. x_{K-1} as diffuse_forward kept them (same inputs, same dropout).
-  const std::vector<Tensor3<float>>* hop_inputs = nullptr;
+  // keep: x_1 .. x_{K-1} as diffuse_forward kept them (same inputs, same dropout), shaped like v.
+  std::vector<Tensor3View<const float>> hop_inputs;
+  // The forward's weights (E, H) in CSR order before dropout (ForwardKeep::weights), or none: given,
+  // the backward copies its heads' columns instead of recomputing them (two score passes per head
+  // group fewer). The same bits either way: a head's weights do not depend on the heads computed
+  // with it.
+  MatrixView<const float> weights;
   // Head groups: the whole backward (weights recomputed, hop inputs recomputed, the K hop passes,
   // softmax and score backward) runs for heads [h0, h0 + H / G) at a time on strided sub-views, so
   // its graph-sized buffers (weights, weight gradient, node buffers) hold H / G heads instead of H.
@@ -74,6 +79,16 @@ struct BackwardTimes {
   double total_ms() const { return weights_ms + hop_forward_ms + hop_backward_ms + scores_ms; }
 };
 
+// Caller-owned buffers for what diffuse_forward can keep for a backward that recomputes nothing
+// (BackwardOptions::weights, and hop_inputs with HopMemory::keep).
+struct ForwardKeep {
+  MatrixView<float> weights;             // (E, H): the weights before dropout; none: not kept
+  std::vector<Tensor3View<float>> hops;  // x_1 .. x_{K-1}, each shaped like v; empty: not kept
+};
+
+// Views of kept hop states (BackwardOptions::hop_inputs).
+std::vector<Tensor3View<const float>> views_of(const std::vector<Tensor3<float>>& states);
+
 // Forward with dropout (training). Same result as diffuse() when dropout is inactive. The weights
 // are computed here (and freed); `scratch` is a second node buffer shaped like v (needed when
 // K >= 2 and hop_states is null; may be empty otherwise). out and scratch must not overlap q, k, v
@@ -84,10 +99,18 @@ void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const
                      const DiffusionDropout& dropout, Tensor3View<float> out, Tensor3View<float> scratch,
                      float scale = 0.0f, std::vector<Tensor3<float>>* hop_states = nullptr);
 
+// The same forward, writing what it keeps into the caller's buffers: the weights (before dropout)
+// and/or the hop outputs x_1 .. x_{K-1} (the hops then need no scratch: with keep.hops empty and
+// K >= 2, `scratch` as above). With K = 0 there are no weights and nothing is written to keep.
+void diffuse_forward(const Csr& g, Tensor3View<const float> q, Tensor3View<const float> k,
+                     Tensor3View<const float> v, ops::NodeMask mask, const Coefficients& c,
+                     const DiffusionDropout& dropout, Tensor3View<float> out, Tensor3View<float> scratch,
+                     const ForwardKeep& keep, float scale = 0.0f);
+
 // The backward: given dZ = dL/dZ, writes dq, dk, dv (overwritten; they may be strided views into one
 // packed (N, 3, H, D) buffer, and must not overlap q, k, v or dz). The per-edge weights are
-// recomputed from q and k rather than kept from the forward (one fused score pass, E*H*4 bytes that
-// need not live between forward and backward). Peak extra memory: backward_bytes().
+// recomputed from q and k (one fused score pass, E*H*4 bytes that need not live between forward and
+// backward) unless options.weights hands over the forward's. Peak extra memory: backward_bytes().
 void diffuse_backward(const Csr& g, const ReverseGraph& rg, Tensor3View<const float> q,
                       Tensor3View<const float> k, Tensor3View<const float> v, ops::NodeMask mask,
                       const Coefficients& c, Tensor3View<const float> dz, Tensor3View<float> dq,
