@@ -58,11 +58,12 @@ std::int64_t LayerCache::bytes() const {
                                                   rstd1.bytes() + rstd2.bytes() + pre_gelu.buffer().bytes());
 }
 
-std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens) {
-  std::int64_t kept_hops = 0;
-  if (o.hop_memory == diffusion::HopMemory::keep)
-    kept_hops = std::max(0, diffusion::hop_plan(o.coefficients).hops() - 1);
-  return tokens * (6 * o.d_model + o.intermediate + 2 + kept_hops * o.d_model) * 4;
+std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
+  const int K = diffusion::hop_plan(o.coefficients).hops();
+  const bool keep = o.hop_memory == diffusion::HopMemory::keep && K >= 1;
+  const std::int64_t kept_hops = keep ? K - 1 : 0;
+  return tokens * (6 * o.d_model + o.intermediate + 2 + kept_hops * o.d_model) * 4 +
+         (keep ? edges * o.heads * 4 : 0);
 }
 
 std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
@@ -80,23 +81,25 @@ std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t token
 
 std::int64_t layer_forward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
   // The layer's (T, d) buffers (post-LN: xhat1, h, attn; pre-LN: u too) and rstd1; during the
-  // attention: qkv, z, the scratch node buffer or the kept hop states, the (E, H) weights; after it:
-  // qkv and z (kept), xhat2, pre and rstd2 (kept) and the FFN's GELU output (T, I).
+  // attention: qkv, z, the scratch node buffer or the kept hop states, the (E, H) weights (keep with
+  // weight dropout: a second, dropped copy); after it: qkv and z (kept), the hop states and weights
+  // (keep), xhat2, pre and rstd2 (kept) and the FFN's GELU output (T, I).
   const std::int64_t T = tokens, d = o.d_model, I = o.intermediate, row = 4;
   const int K = diffusion::hop_plan(o.coefficients).hops();
-  const bool keep = o.hop_memory == diffusion::HopMemory::keep;
-  const std::int64_t kept_hops = keep ? std::max(0, K - 1) : 0;
+  const bool keep = o.hop_memory == diffusion::HopMemory::keep && K >= 1;
+  const std::int64_t kept_hops = keep ? K - 1 : 0;
   const std::int64_t scratch = !keep && K >= 2 ? 1 : 0;
   const std::int64_t base = T * ((o.pre_layer_norm ? 4 : 3) * d + 1) * row;
-  const std::int64_t attention =
-      base + T * (4 * d + (scratch + kept_hops) * d) * row + (K >= 1 ? edges * o.heads * row : 0);
-  const std::int64_t ffn = base + T * (4 * d + kept_hops * d + d + 2 * I + 1) * row;
+  const std::int64_t weights = K >= 1 ? edges * o.heads * row : 0;
+  const std::int64_t dropped = keep && o.p_attn_weights > 0.0f ? weights : 0;
+  const std::int64_t attention = base + T * (4 * d + (scratch + kept_hops) * d) * row + weights + dropped;
+  const std::int64_t ffn = base + T * (4 * d + kept_hops * d + d + 2 * I + 1) * row + (keep ? weights : 0);
   return std::max(attention, ffn);
 }
 
 std::int64_t layer_step_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges) {
   return std::max(layer_forward_peak_bytes(o, tokens, edges),
-                  layer_cache_bytes(o, tokens) + layer_backward_peak_bytes(o, tokens, edges));
+                  layer_cache_bytes(o, tokens, edges) + layer_backward_peak_bytes(o, tokens, edges));
 }
 
 std::int64_t head_group_budget_bytes(const LayerOptions& o, std::int64_t tokens) {

@@ -79,7 +79,7 @@ LayerOptions LayerOptions::from_config(const ModelConfig& c) {
 std::int64_t AttentionCache::bytes() const {
   std::int64_t b = static_cast<std::int64_t>(qkv.buffer().bytes() + z.buffer().bytes());
   for (const auto& h : hops) b += static_cast<std::int64_t>(h.buffer().bytes());
-  return b;
+  return b + static_cast<std::int64_t>(weights.buffer().bytes());
 }
 
 void attention_forward(const LayerOptions& o, const LayerParams& p, const GraphBatch& batch,
@@ -95,13 +95,22 @@ void attention_forward(const LayerOptions& o, const LayerParams& p, const GraphB
         [&] { dense::linear_forward(x, p.qkv.w.view(), p.qkv.b.span(), qkv.view()); });
   Matrix<float> z(T, d, dev);
   timed(dev, times ? &times->graph_forward_ms : nullptr, [&] {
-    const bool keep = cache && o.hop_memory == diffusion::HopMemory::keep;
+    const int K = diffusion::hop_plan(o.coefficients).hops();
+    const bool keep = cache && o.hop_memory == diffusion::HopMemory::keep && K >= 1;
     Tensor3<float> scratch;
-    if (!keep && o.coefficients.hops() >= 2) scratch = Tensor3<float>(T, H, D, dev);
+    diffusion::ForwardKeep kept;
+    if (keep) {  // the backward then recomputes nothing: the weights and hop states live in the cache
+      cache->weights = Matrix<float>(batch.graph.num_edges(), H, dev);
+      kept.weights = cache->weights.view();
+      cache->hops.clear();
+      for (int kk = 1; kk < K; ++kk) kept.hops.push_back(cache->hops.emplace_back(T, H, D, dev).view());
+    } else if (K >= 2) {
+      scratch = Tensor3<float>(T, H, D, dev);
+    }
     const MatrixView<const float> qv = qkv.view();
     diffusion::diffuse_forward(batch.graph, part(qv, 0, H), part(qv, 1, H), part(qv, 2, H), batch.node_mask(),
                                o.coefficients, diffusion_dropout(o, mode), dense::as_heads(z.view(), H),
-                               scratch.view(), 0.0f, keep ? &cache->hops : nullptr);
+                               scratch.view(), kept);
   });
   timed(dev, times ? &times->gemm_ms : nullptr,
         [&] { dense::linear_forward(z.view(), p.attn_out.w.view(), p.attn_out.b.span(), out); });
@@ -135,7 +144,10 @@ void attention_backward(const LayerOptions& o, const LayerParams& p, const Graph
     bo.dropout = diffusion_dropout(o, mode);
     bo.memory = o.hop_memory;
     bo.head_groups = attention_head_groups(o, T, batch.graph.num_edges());
-    if (o.hop_memory == diffusion::HopMemory::keep) bo.hop_inputs = diffusion::views_of(cache.hops);
+    if (o.hop_memory == diffusion::HopMemory::keep) {
+      bo.hop_inputs = diffusion::views_of(cache.hops);
+      bo.weights = cache.weights.view();
+    }
     const MatrixView<const float> qv = cache.qkv.view();
     const MatrixView<float> dv = dqkv.view();
     diffusion::diffuse_backward(batch.graph, batch.reverse, part(qv, 0, H), part(qv, 1, H), part(qv, 2, H),

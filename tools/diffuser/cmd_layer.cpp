@@ -312,7 +312,7 @@ const Registrar reg({
           {.label = "--seed S",
            .help = "dropout seed, and the seed of --init-weights (default 0)", .type = Option::Type::integer},
           {.label = "--hop-memory M",
-           .help = "how the backward gets the K-1 hop states: store (default) recomputes them once and holds them; recompute holds 2 buffers (K(K-1)/2 hops); keep takes them from the forward (no recompute, held from forward to backward)"},
+           .help = "how the backward gets the K-1 hop states: store (default) recomputes them once and holds them; recompute holds 2 buffers (K(K-1)/2 hops); keep takes them and the weights from the forward (no recompute, held from forward to backward)"},
           {.label = "--head-groups G",
            .help = "the attention backward runs G groups of heads one after another, so its graph-sized buffers (per-edge weights and their gradient, hop buffers) hold H/G heads; same results. G divides the head count; 1 = all at once; 0 (default) = automatic: the fewest groups whose transient fits the packed QKV gradient (T x 3 d_model floats)", .type = Option::Type::integer},
           {.label = "--threads T",

@@ -317,7 +317,7 @@ int run_layer_bench(Args& args, const ModelConfig& c, const std::filesystem::pat
     std::printf("  elementwise (LN, GELU, ...)  %9.1f ms  %5.1f%%\n", st_ew, 100 * st_ew / split_total);
   }
   const std::int64_t E = batch.graph.num_edges();
-  const std::int64_t cache_bytes = layer_cache_bytes(o, n);
+  const std::int64_t cache_bytes = layer_cache_bytes(o, n, E);
   const std::int64_t peak_bytes = layer_backward_peak_bytes(o, n, E);
   const int groups = attention_head_groups(o, n, E);
   const int hops = diffusion::hop_plan(o.coefficients).hops();

@@ -62,11 +62,13 @@ struct LayerTimes {
 };
 
 // What the backward of the self-attention needs from its forward: the packed projection (T, 3, H, D)
-// and the diffusion output (T, d). The per-edge weights and hop states are recomputed instead.
+// and the diffusion output (T, d). The per-edge weights and hop states are recomputed instead,
+// unless HopMemory::keep keeps them.
 struct AttentionCache {
   Matrix<float> qkv;                 // (T, 3 d)
   Matrix<float> z;                   // (T, d)
   std::vector<Tensor3<float>> hops;  // HopMemory::keep only: the hop states x_1 .. x_{K-1}
+  Matrix<float> weights;             // HopMemory::keep only (K >= 1): the weights (E, H) before dropout
   std::int64_t bytes() const;
 };
 
@@ -104,10 +106,11 @@ void layer_backward(const LayerOptions& o, const LayerParams& p, const GraphBatc
                     MatrixView<const float> x, const LayerCache& cache, MatrixView<const float> dy,
                     MatrixView<float> dx, LayerParams& g, const RunMode& mode, LayerTimes* times = nullptr);
 
-// Bytes of node data a training step keeps per layer between forward and backward, and the peak
-// extra bytes a layer's backward allocates (graph-dependent parts included, with the head groups
-// attention_head_groups gives).
-std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens);
+// Bytes a training step keeps per layer between forward and backward (node data; with
+// HopMemory::keep the hop states and the E x H weights too), and the peak extra bytes a layer's
+// backward allocates (graph-dependent parts included, with the head groups attention_head_groups
+// gives).
+std::int64_t layer_cache_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
 std::int64_t layer_backward_peak_bytes(const LayerOptions& o, std::int64_t tokens, std::int64_t edges);
 // The peak bytes a training forward allocates (its cache included), and the peak of a training step
 // of one layer: the larger of the forward's and the cache + the backward's. Not counted: the
