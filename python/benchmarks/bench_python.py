@@ -11,7 +11,9 @@
    torch.sparse.softmax, torch.sparse.mm per hop), d_model = 768, 12 heads, B = 1, N = 4,096, and
    with no attention at all (projections: Z = V, the part every variant shares, which bounds the
    ratios any graph-pass speed can reach). diffuser-keep is DiffuserAttention(recompute=False):
-   the forward keeps its weights and hop states for the backward (faster, more memory). Each variant runs in its own process: step
+   the forward keeps its weights and hop states for the backward (faster, more memory);
+   diffuser-nocheck and diffuser-keep-nocheck add check_finite=False (no NaN/Inf scan of q, k, v:
+   on a GPU, no synchronisation in the step). Each variant runs in its own process: step
    time (median of --steps after one warm-up step) and the step's peak memory (peak RSS of the
    process during the steps minus its RSS before them). With --device cuda (a CUDA build of the
    package) the modules and x live on the GPU, each step is timed between two synchronisations,
@@ -173,9 +175,12 @@ def train_one(a):
     torch.manual_seed(0)
     g = diffuser.Graph.from_pattern("diffuser", a.n)
     d_model, heads = 768, 12
-    if a.train_one in ("diffuser", "diffuser-keep"):
+    if a.train_one.startswith("diffuser"):
+        parts = a.train_one.split("-")[1:]
+        if not set(parts) <= {"keep", "nocheck"}:
+            sys.exit(f"bench_python: unknown variant {a.train_one}")
         m = DiffuserAttention(d_model, heads, g, hops=5, alpha=0.1, threads=a.threads,
-                              recompute=a.train_one == "diffuser")
+                              recompute="keep" not in parts, check_finite="nocheck" not in parts)
     else:
         src, dst = g.edges()
         Dense, Sparse, Projections = peer_modules()
@@ -227,11 +232,11 @@ def bench_train(a):
             sys.exit(f"bench_python: the {variant} step on {a.device} failed: {tail[0]}")
         r = json.loads(run.stdout.strip().splitlines()[-1])
         rows[variant] = r
-        print(f"train step N={a.n} {a.device} {variant:13s}: median {r['median_ms']:9.1f} ms "
+        print(f"train step N={a.n} {a.device} {variant:21s}: median {r['median_ms']:9.1f} ms "
               f"(steps {', '.join(f'{t:.0f}' for t in r['step_ms'])}), step peak "
               f"{r['step_peak_bytes'] / 2**20:8.1f} MiB")
     peers = [v for v in rows if not v.startswith("diffuser") and v != "projections"]
-    for mine in ("diffuser", "diffuser-keep"):
+    for mine in [v for v in rows if v.startswith("diffuser")]:
         if mine in rows:
             ours = rows[mine]
             for variant in peers:
@@ -257,8 +262,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="train: DiffuserAttention steps after a warm-up")
     ap.add_argument("--peer-steps", type=int, default=2, help="train: steps of each PyTorch peer after a warm-up")
     ap.add_argument("--variants", default="diffuser,projections,dense,sparse",
-                    help="diffuser, diffuser-keep (recompute=False), projections (Z = V: the shared part of "
-                         "every step), dense, sparse")
+                    help="diffuser, diffuser-keep (recompute=False), diffuser-nocheck, diffuser-keep-nocheck "
+                         "(check_finite=False), projections (Z = V: the shared part of every step), dense, sparse")
     ap.add_argument("--cli", default=os.environ.get("DIFFUSER_CLI", "build/tools/diffuser"))
     ap.add_argument("--only", choices=["forward", "train"])
     ap.add_argument("--json", help="write every number here")

@@ -8,7 +8,7 @@ from ._graph import core_of
 
 
 def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None,
-           return_weights=False):
+           return_weights=False, check_finite=True):
     """Diffuser attention: Z = sum_k theta_k A^k V with A = softmax over each token's incoming
     edges of q_i . k_j / sqrt(D).
 
@@ -21,16 +21,19 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     mask: (N,) integer or bool, nonzero = real token; edges from or to padding get weight 0.
     threads: CPU threads (None: the default, DIFFUSER_THREADS or every hardware thread).
     return_weights: also return A as (E, H) float32 in CSR order (the order of graph.edges()).
+    check_finite: scan q, k, v for NaN and Inf first and raise diffuser.Error naming the first (on a
+    GPU a synchronisation; False skips it, and non-finite inputs give non-finite outputs).
     Returns Z (N, H, D) float32, or (Z, weights).
     """
     if is_torch(q) or is_torch(k) or is_torch(v):
         from . import torch as dtorch
 
         return dtorch.attend(q, k, v, graph, hops=hops, alpha=alpha, theta=theta, heat=heat, mask=mask,
-                             threads=threads, return_weights=return_weights)
+                             threads=threads, return_weights=return_weights, check_finite=check_finite)
     g = core_of(graph)
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     return_weights = flag("return_weights", return_weights)
+    check_finite = flag("check_finite", check_finite)
     # The outputs, from q's shape when it has one of (N, H, D); the extension checks q, k, v first.
     try:
         shape = tuple(int(x) for x in getattr(q, "shape", ()))
@@ -42,7 +45,7 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
         if return_weights:
             weights = np.empty((g.num_edges, shape[1]), np.float32)
     z, w = _core.attend(g, q, k, v, _mask_arg(mask), hops, alpha, theta, heat, threads_arg(threads),
-                        return_weights, 0.0, 0, out, weights)
+                        return_weights, 0.0, 0, out, weights, check_finite=check_finite)
     return (z, w) if return_weights else z
 
 

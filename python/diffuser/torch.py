@@ -100,9 +100,9 @@ def _dropout_seed(dropout):
 class _Args:
     """The non-tensor arguments of one call, checked once."""
 
-    __slots__ = ("graph", "hops", "alpha", "theta", "heat", "threads", "dropout", "seed")
+    __slots__ = ("graph", "hops", "alpha", "theta", "heat", "threads", "dropout", "seed", "check_finite")
 
-    def __init__(self, graph, hops, alpha, theta, heat, threads, dropout, seed):
+    def __init__(self, graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
         self.graph = graph
         self.hops, self.alpha, self.theta, self.heat = coefficients(hops, alpha, theta, heat)
         self.threads = threads_arg(threads)
@@ -110,6 +110,7 @@ class _Args:
         if not 0.0 <= self.dropout < 1.0:
             raise Error(f"dropout must be in [0, 1), got {self.dropout}")
         self.seed = seed
+        self.check_finite = check_finite
 
     def engine(self):
         return (self.hops, self.alpha, self.theta, self.heat, self.threads)
@@ -148,7 +149,7 @@ def _forward(q, k, v, mask, a, return_weights, keep=False):
         w = _empty((g.num_edges, q.shape[1]), q)
     out = _core.attend(g, q.detach(), k.detach(), v.detach(), mask, *a.engine(), return_weights and not keep,
                        a.dropout, a.seed, z, None if keep else w, keep_weights=w if keep else None,
-                       keep_states=states, **_cuda_args(q))
+                       keep_states=states, check_finite=a.check_finite, **_cuda_args(q))
     return out[0], (w if keep else out[1]), states
 
 
@@ -255,8 +256,8 @@ def _register_custom_ops():
     if lib is None or not hasattr(lib, "custom_op") or not hasattr(lib, "register_fake"):
         return None
 
-    def args_of(graph, hops, alpha, theta, heat, threads, dropout, seed):
-        return _Args(core_of(graph_by_key(graph)), hops, alpha, theta, heat, threads, dropout, seed)
+    def args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
+        return _Args(core_of(graph_by_key(graph)), hops, alpha, theta, heat, threads, dropout, seed, check_finite)
 
     def kept_or_empty(q, w, states):
         # Ops return tensors: an empty one stands for "nothing kept" (recompute, K < 2, K = 0).
@@ -280,14 +281,15 @@ def _register_custom_ops():
     @lib.custom_op("diffuser::attend", mutates_args=())
     def attend_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
                   hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
-                  threads: Optional[int], return_weights: bool, dropout: float, seed: int,
-                  recompute: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+                  threads: Optional[int], return_weights: bool, dropout: float, seed: int, recompute: bool,
+                  check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward(q, k, v, mask, a, return_weights, not recompute)
         return (z,) + kept_or_empty(q, w, states)
 
     @attend_op.register_fake
-    def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed, recompute):
+    def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed, recompute,
+          check_finite):
         return (q.new_empty(q.shape, dtype=torch.float32),) + fake_kept(q, graph, hops, alpha, theta, heat,
                                                                         return_weights, recompute)
 
@@ -318,20 +320,21 @@ def _register_custom_ops():
         q, k, v, mask, w, states = ctx.saved_tensors
         kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
         dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest, *kept)
-        return (dq, dk, dv) + (None,) * 11
+        return (dq, dk, dv) + (None,) * 12
 
     attend_op.register_autograd(attend_grad, setup_context=attend_setup)
 
     @lib.custom_op("diffuser::attend_qkv", mutates_args=())
     def attend_qkv_op(qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
                       theta: Optional[List[float]], heat: Optional[float], threads: Optional[int], dropout: float,
-                      seed: int, recompute: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+                      seed: int, recompute: bool,
+                      check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward_qkv(qkv, mask, a, not recompute)
         return (z,) + kept_or_empty(qkv, w, states)
 
     @attend_qkv_op.register_fake
-    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, recompute):
+    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, recompute, check_finite):
         n, _, h, d = qkv.shape
         q = qkv.new_empty((n, h, d), dtype=torch.float32)
         return (q,) + fake_kept(q, graph, hops, alpha, theta, heat, False, recompute)
@@ -358,7 +361,7 @@ def _register_custom_ops():
     def qkv_grad(ctx, grad, grad_weights, grad_states):
         qkv, mask, w, states = ctx.saved_tensors
         kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
-        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest, *kept),) + (None,) * 10
+        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest, *kept),) + (None,) * 11
 
     attend_qkv_op.register_autograd(qkv_grad, setup_context=qkv_setup)
     return attend_op, attend_qkv_op
@@ -377,7 +380,7 @@ OP_PATH = "custom_op" if _OPS else "autograd.Function"
 
 
 def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None,
-           return_weights=False, dropout=0.0, recompute=True):
+           return_weights=False, dropout=0.0, recompute=True, check_finite=True):
     """diffuser.attend for torch tensors, differentiable in q, k and v (float32, (N, H, D), on the
     CPU or one CUDA device; NumPy arrays are taken as tensors). Returns z (N, H, D), or (z, weights) with
     return_weights (the weights carry no gradient).
@@ -390,6 +393,10 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     recomputes the weights and the K - 1 hop states; False keeps them from the forward (E x H + (K - 1)
     x N x H x D floats until the backward) and the backward skips those passes. Same gradients, bit
     for bit; only memory and time differ (docs/PYTHON.md, "Memory and speed in training").
+
+    check_finite: as diffuser.attend (False: no NaN/Inf scan of q, k, v, so no synchronisation on a
+    GPU: a training step without dropout then never waits for the device, and CUDA graphs can
+    capture it).
     """
     g = core_of(graph)
     q, k, v = (_placed(name, _tensor(name, x)) for name, x in (("q", q), ("k", k), ("v", v)))
@@ -403,12 +410,13 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     threads, seed = threads_arg(threads), _dropout_seed(dropout)
     recompute = flag("recompute", recompute)
+    check_finite = flag("check_finite", check_finite)
     training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     if _OPS:  # plain values only on this path: torch.compile traces it
         z, w, _ = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout,
-                          seed, recompute or not training)
+                          seed, recompute or not training, check_finite)
         return (z, w) if return_weights else z
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
     if training:
         z, w = _attend_function(q, k, v, mask, a, return_weights, not recompute)
     else:
@@ -417,10 +425,11 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
 
 
 def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=None, threads=None, dropout=0.0,
-               recompute=True):
+               recompute=True, check_finite=True):
     """attend on one packed (N, 3, H, D) tensor (q, k, v = qkv[:, 0], qkv[:, 1], qkv[:, 2]), read in
     place; its gradient is one packed (N, 3, H, D) tensor, written by the engine directly (no
-    per-view gradient buffers to add up). What DiffuserAttention uses. recompute: as attend."""
+    per-view gradient buffers to add up). What DiffuserAttention uses. recompute, check_finite: as
+    attend."""
     g = core_of(graph)
     qkv = _placed("qkv", _tensor("qkv", qkv))
     _check_qkv(qkv)
@@ -431,11 +440,12 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
     threads, seed = threads_arg(threads), _dropout_seed(dropout)
     recompute = flag("recompute", recompute)
+    check_finite = flag("check_finite", check_finite)
     training = torch.is_grad_enabled() and qkv.requires_grad
     if _OPS:  # plain values only on this path: torch.compile traces it
         return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed,
-                       recompute or not training)[0]
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed)
+                       recompute or not training, check_finite)[0]
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
     if training:
         return _attend_qkv_function(qkv, mask, a, not recompute)
     return _forward_qkv(qkv, mask, a)[0]
@@ -451,6 +461,7 @@ class DiffuserAttention(nn.Module):
     hops, alpha (PPR), or theta / heat: the diffusion (as diffuser.attend). dropout: the authors'
     attention dropout (weights and hops), in training mode only. recompute: as diffuser.torch.attend
     (False: the forward keeps the weights and hop states for the backward; faster, more memory).
+    check_finite: as diffuser.torch.attend (False: no NaN/Inf scan, no synchronisation on a GPU).
 
     forward(x, mask=None): x (B, N, d_model); mask (B, N), nonzero = real token (Hugging Face's
     attention_mask convention, not nn.MultiheadAttention's key_padding_mask). The B sequences run
@@ -459,7 +470,7 @@ class DiffuserAttention(nn.Module):
     """
 
     def __init__(self, d_model, num_heads, graph, hops=5, alpha=0.1, dropout=0.0, *, theta=None, heat=None,
-                 bias=True, seed=0, threads=None, recompute=True):
+                 bias=True, seed=0, threads=None, recompute=True, check_finite=True):
         super().__init__()
         d_model = integer("d_model", d_model, 1)
         num_heads = integer("num_heads", num_heads, 1)
@@ -475,6 +486,7 @@ class DiffuserAttention(nn.Module):
         self.threads = threads_arg(threads)
         self.seed = integer("seed", seed, 0)
         self.recompute = flag("recompute", recompute)
+        self.check_finite = flag("check_finite", check_finite)
         self.graph = graph
         self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
@@ -515,5 +527,6 @@ class DiffuserAttention(nn.Module):
         qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
         z = attend_qkv(qkv, self.batch_graph(b, n), hops=self.hops, alpha=self.alpha, theta=self.theta,
                        heat=self.heat, mask=mask, threads=self.threads,
-                       dropout=self.dropout if self.training else 0.0, recompute=self.recompute)
+                       dropout=self.dropout if self.training else 0.0, recompute=self.recompute,
+                       check_finite=self.check_finite)
         return self.out_proj(z.reshape(b, n, self.d_model))

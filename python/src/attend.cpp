@@ -126,7 +126,7 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
                  double alpha, std::optional<std::vector<double>> theta, std::optional<double> heat,
                  std::optional<int> threads, bool return_weights, double dropout, std::uint64_t seed,
                  py::object out, py::object weights_out, std::uintptr_t stream, py::object alloc,
-                 py::object free, py::object keep_weights, py::object keep_states) {
+                 py::object free, py::object keep_weights, py::object keep_states, bool check_finite) {
   const diffusion::Coefficients c = coefficients(hops, alpha, theta, heat);
   const diffusion::DiffusionDropout dr = dropout_of(dropout, seed);
   if (return_weights && dr.active()) throw Error("return_weights is not available with dropout");
@@ -171,9 +171,11 @@ py::tuple attend(const Graph& g, py::handle q, py::handle k, py::handle v, py::h
   run_engine(threads, cuda, [&] {
     const Device dev = in.qa.device();
     const Csr& csr = cuda ? g.csr_on(cuda->device, cuda->stream) : g.csr();
-    diffusion::check_finite(in.q.view, "q");
-    diffusion::check_finite(in.k.view, "k");
-    diffusion::check_finite(in.v.view, "v");
+    if (check_finite) {  // on a GPU each check returns a host value: a synchronisation
+      diffusion::check_finite(in.q.view, "q");
+      diffusion::check_finite(in.k.view, "k");
+      diffusion::check_finite(in.v.view, "v");
+    }
     Buffer<std::uint8_t> mask_keep;
     const ops::NodeMask dmask = device_mask(in, mask_keep);
     Tensor3<float> scratch;
@@ -279,7 +281,7 @@ void bind_attend(py::module_& m) {
         py::arg("return_weights"), py::arg("dropout") = 0.0, py::arg("seed") = 0, py::arg("out") = py::none(),
         py::arg("weights_out") = py::none(), py::arg("stream") = 0, py::arg("alloc") = py::none(),
         py::arg("free") = py::none(), py::arg("keep_weights") = py::none(),
-        py::arg("keep_states") = py::none());
+        py::arg("keep_states") = py::none(), py::arg("check_finite") = true);
   m.def("attend_backward", &attend_backward, py::arg("graph"), py::arg("q"), py::arg("k"), py::arg("v"),
         py::arg("grad"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("mask"), py::arg("hops"),
         py::arg("alpha"), py::arg("theta"), py::arg("heat"), py::arg("threads"), py::arg("dropout") = 0.0,

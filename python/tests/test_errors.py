@@ -93,6 +93,16 @@ GRAPH_CASES = {
 }
 
 
+def test_check_finite_false_skips_the_scan():
+    """check_finite=False: no NaN/Inf scan (no synchronisation on a GPU); NaN flows to the output."""
+    v = Q.copy()
+    v[2, 1, 3] = np.nan
+    expect(lambda: diffuser.attend(Q, Q, v, G), r"v holds a non-finite value at \[2, 1, 3\]")
+    z = diffuser.attend(Q, Q, v, G, check_finite=False)
+    assert np.isnan(z[2, 1, 3]) and np.isfinite(z[:, 0]).all()
+    expect(lambda: diffuser.attend(Q, Q, Q, G, check_finite="no"), "check_finite must be True or False")
+
+
 @pytest.mark.parametrize("case", sorted(GRAPH_CASES))
 def test_graph_errors(case):
     fn, pattern = GRAPH_CASES[case]

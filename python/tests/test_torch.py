@@ -171,6 +171,23 @@ def test_recompute_false_returned_weights_are_the_kept_ones():
         dt.attend(q, k, v, g, recompute="no")
 
 
+def test_check_finite_false():
+    g = diffuser.Graph.from_pattern("window:2", 12)
+    q, k, v = inputs(12)
+    v[3, 1, 2] = float("inf")
+    with pytest.raises(diffuser.Error, match=r"v holds a non-finite value at \[3, 1, 2\]"):
+        dt.attend(q, k, v, g)
+    vv = v.clone().requires_grad_()
+    z = dt.attend(q, k, vv, g, check_finite=False)
+    assert not torch.isfinite(z).all()
+    z.sum().backward()
+    assert vv.grad is not None
+    m, ref = dt.DiffuserAttention(16, 2, g, check_finite=False), dt.DiffuserAttention(16, 2, g)
+    ref.load_state_dict(m.state_dict())
+    x = torch.randn(1, 12, 16)
+    torch.testing.assert_close(m(x), ref(x), rtol=0, atol=0)
+
+
 def test_op_path():
     assert dt.OP_PATH in ("custom_op", "autograd.Function")
     if not hasattr(torch.library, "custom_op"):
@@ -193,7 +210,7 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
         return dt.attend_qkv(qkv, g, theta=[0.2, 0.3, 0.5], mask=mask).square().sum()
 
     torch.library.opcheck(torch.ops.diffuser.attend.default,
-                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0, True))
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0, True, True))
     compiled, compiled_qkv = torch.compile(f, fullgraph=True), torch.compile(f_qkv, fullgraph=True)
     for fn, cfn, args in ((f, compiled, inputs(40)), (f_qkv, compiled_qkv, [torch.randn(40, 3, 2, 8)])):
         eager = [x.clone().requires_grad_() for x in args]
@@ -209,9 +226,9 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
 
     # recompute=False: the kept weights and hop states are op outputs that the backward op reads.
     torch.library.opcheck(torch.ops.diffuser.attend.default,
-                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, False, 0.0, 0, False))
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, False, 0.0, 0, False, True))
     torch.library.opcheck(torch.ops.diffuser.attend_qkv.default,
-                          (torch.randn(40, 3, 2, 8), mask, g._key, 3, 0.2, None, None, None, 0.0, 0, False))
+                          (torch.randn(40, 3, 2, 8), mask, g._key, 3, 0.2, None, None, None, 0.0, 0, False, False))
 
     def f_keep(q, k, v):
         return dt.attend(q, k, v, g, hops=3, alpha=0.2, mask=mask, recompute=False).square().sum()

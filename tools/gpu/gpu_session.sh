@@ -61,7 +61,7 @@ for s in "$@"; do
                 "$0/python/tests/test_module.py" "$0/python/tests/test_attend.py"' "$here" ;;
     pytrain) step pytrain ${T_PYTRAIN:-300} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 bash -c \
                'for n in ${PYTRAIN_SIZES:-4096 16384}; do python3 "$0" --only train --device cuda --n $n --steps 10 \
-                  --peer-steps 5 --variants ${PYTRAIN_VARIANTS:-diffuser,diffuser-keep,projections,dense} --json "$1/pytrain-$n.json" || true; done' \
+                  --peer-steps 5 --variants ${PYTRAIN_VARIANTS:-diffuser,diffuser-keep,diffuser-nocheck,diffuser-keep-nocheck,projections,dense} --json "$1/pytrain-$n.json" || true; done' \
                "$here/python/benchmarks/bench_python.py" "$out" ;;
     pymemcheck) step pymemcheck ${T_PYMEMCHECK:-400} env PYTHONPATH="$here/python" PYTHONUNBUFFERED=1 \
                   PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --error-exitcode 9 \
