@@ -168,6 +168,27 @@ def test_torch_errors():
         expect(lambda: dt.attend(q.cuda(), q, q, G), "q is on cuda:0")
 
 
+def test_kept_state_buffers_are_checked():
+    """The extension's checks of the buffers that recompute=False hands over (private arguments)."""
+    core = diffuser._core
+    g = diffuser.Graph.from_pattern("window:1", 6)
+    e, z = g.num_edges, np.empty_like(Q)
+    args = (g._g, Q, Q, Q, None, 3, 0.1, None, None, None, False, 0.0, 0, z, None)
+    expect(lambda: core.attend(*args, keep_states=np.empty((3, 6, 2, 4), np.float32)),
+           r"keep_states must have shape \(2, 6, 2, 4\), got \(3, 6, 2, 4\)")
+    expect(lambda: core.attend(*args, keep_states=np.empty((2, 6, 2, 4), np.float64)),
+           "keep_states must be float32, got float64")
+    expect(lambda: core.attend(*args, keep_states=np.empty((2, 6, 4, 2), np.float32).transpose(0, 1, 3, 2)),
+           "keep_states must be C-contiguous")
+    expect(lambda: core.attend(*args, keep_weights=np.empty((e + 1, 2), np.float32)),
+           rf"keep_weights must have shape \({e}, 2\)")
+    d = [np.empty_like(Q) for _ in range(3)]
+    expect(lambda: core.attend_backward(g._g, Q, Q, Q, Q, *d, None, 3, 0.1, None, None, None,
+                                        weights=np.empty((e, 3), np.float32)), rf"weights must have shape \({e}, 2\)")
+    expect(lambda: core.attend_backward(g._g, Q, Q, Q, Q, *d, None, 3, 0.1, None, None, None,
+                                        states=np.empty((2, 6, 2, 5), np.float32)), "states must have shape")
+
+
 def test_meta_tensors_are_refused():
     """Memory neither on the CPU nor on a CUDA device never reaches the engine."""
     torch = pytest.importorskip("torch")
