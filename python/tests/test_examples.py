@@ -47,15 +47,19 @@ def test_benchmark_script_small(tmp_path):
     script = EXAMPLES.parents[1] / "python" / "benchmarks" / "bench_python.py"
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(script), "--only", "train", "--n", "256", "--steps", "1", "--peer-steps", "1",
-           "--variants", "diffuser,projections,dense,sparse", "--json", str(out)]
+           "--variants", "diffuser,diffuser-keep,diffuser-keep-nocheck,projections,dense,sparse", "--json", str(out)]
     text = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=300).stdout
     import json
 
     train = json.loads(out.read_text())["train"]
-    assert set(train) == {"diffuser", "projections", "dense", "sparse"}, text
+    assert set(train) == {"diffuser", "diffuser-keep", "diffuser-keep-nocheck", "projections", "dense",
+                          "sparse"}, text
+    assert "dense against diffuser-keep:" in text
     for r in train.values():
         assert r["device"] == "cpu" and len(r["step_ms"]) == 1 and r["median_ms"] > 0 and r["edges"] > 0
     assert "ceiling of the ratio against dense" in text
     if not torch.cuda.is_available():
         bad = subprocess.run(cmd[:-2] + ["--device", "cuda"], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 1 and "the diffuser step on cuda failed" in bad.stderr, bad.stderr
+    unknown = subprocess.run(cmd[:10] + ["--variants", "diffuser-fast"], capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 1 and "unknown variant diffuser-fast" in unknown.stderr, unknown.stderr
