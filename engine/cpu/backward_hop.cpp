@@ -31,22 +31,16 @@ void hop_row(const float* w, const std::int64_t* perm, std::int64_t H, const flo
       [dw, H, weight_row](std::int64_t e, std::int64_t h, float s) { dw[weight_row(e) * H + h] += s; });
 }
 
-void hop_row_any(const float* w, const std::int64_t* perm, std::int64_t H, std::int64_t D, const float* p,
-                 std::int64_t p_sn, std::int64_t p_sh, const float* x_row, std::int64_t x_sh,
-                 const std::int32_t* col, std::int64_t begin, std::int64_t end, float a, float* dw,
-                 float* acc) {
-  for (std::int64_t t = 0; t < H * D; ++t) acc[t] = 0.0f;
+// Any D: the weight gradients of source row j's edges (its gather is gather_row_any), plain loops.
+void dots_any(const std::int64_t* perm, std::int64_t H, std::int64_t D, const float* p, std::int64_t p_sn,
+              std::int64_t p_sh, const float* x_row, std::int64_t x_sh, const std::int32_t* col,
+              std::int64_t begin, std::int64_t end, float a, float* dw) {
   for (std::int64_t t = begin; t < end; ++t) {
     const float* pr = p + col[t] * p_sn;
-    const std::int64_t e = perm ? perm[t] : t;
-    const float* we = w + e * H;
-    float* dwe = dw + e * H;
+    float* dwe = dw + (perm ? perm[t] : t) * H;
     for (std::int64_t h = 0; h < H; ++h) {
       float dot = 0.0f;
-      for (std::int64_t u = 0; u < D; ++u) {
-        dot += pr[h * p_sh + u] * x_row[h * x_sh + u];
-        acc[h * D + u] += we[h] * pr[h * p_sh + u];
-      }
+      for (std::int64_t u = 0; u < D; ++u) dot += pr[h * p_sh + u] * x_row[h * x_sh + u];
       dwe[h] += a * dot;
     }
   }
@@ -61,6 +55,7 @@ void Kernels::hop_backward(const ReverseView& rg, MatrixView<const float> w, flo
   const CsrView& t = rg.t;
   const std::int64_t H = p.h, Dim = p.d;
   const PassRows in_pass(pass);
+  const auto weight_row = [perm = rg.perm](std::int64_t e) { return perm ? perm[e] : e; };
   dispatch_head_dim(Dim, [&]<int D>() {
     for_each_row_chunk(t, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(H * Dim);
@@ -74,18 +69,10 @@ void Kernels::hop_backward(const ReverseView& rg, MatrixView<const float> w, flo
                                                            c != 0.0f ? y.row(j) : nullptr, y.stride_h);
           continue;
         }
-        hop_row_any(w.data, rg.perm, H, Dim, p.data, p.stride_n, p.stride_h, x.row(j), x.stride_h, t.col, rb,
-                    re, a, dw.data, acc.data());
-        for (std::int64_t h = 0; h < H; ++h) {
-          float* o = out.at(j, h);
-          const float* ah = acc.data() + h * Dim;
-          if (c != 0.0f) {
-            const float* yh = y.at(j, h);
-            for (std::int64_t u = 0; u < Dim; ++u) o[u] = a * ah[u] + c * yh[u];
-          } else {
-            for (std::int64_t u = 0; u < Dim; ++u) o[u] = a * ah[u];
-          }
-        }
+        gather_row_any(w.data, H, Dim, p.data, p.stride_n, p.stride_h, t.col, rb, re, a, out.row(j),
+                       out.stride_h, c, c != 0.0f ? y.row(j) : nullptr, y.stride_h, acc.data(), weight_row);
+        dots_any(rg.perm, H, Dim, p.data, p.stride_n, p.stride_h, x.row(j), x.stride_h, t.col, rb, re, a,
+                 dw.data);
       }
     });
   });

@@ -14,6 +14,7 @@ void Kernels::scatter_axpby(const ReverseView& rg, MatrixView<const float> w, fl
                             Tensor3View<const float> y, float b, Tensor3View<const float> z,
                             Tensor3View<float> out) {
   const CsrView& t = rg.t;
+  const auto weight_row = [perm = rg.perm](std::int64_t e) { return perm[e]; };
   dispatch_head_dim(y.d, [&]<int D>() {
     for_each_row_chunk(t, 8, [&](std::int64_t r0, std::int64_t r1) {
       Buffer<float> acc(y.h * y.d);
@@ -22,11 +23,10 @@ void Kernels::scatter_axpby(const ReverseView& rg, MatrixView<const float> w, fl
         const auto rb = t.row_ptr[j], re = t.row_ptr[j + 1];
         if constexpr (D > 0)
           gather_row<D>(w.data, y.h, y.data, y.stride_n, y.stride_h, t.col, rb, re, a, out.row(j),
-                        out.stride_h, b, z_row, z.stride_h, acc.data(),
-                        [perm = rg.perm](std::int64_t e) { return perm[e]; });
+                        out.stride_h, b, z_row, z.stride_h, acc.data(), weight_row);
         else
-          scatter_row_any(w.data, rg.perm, y.h, y.d, y.data, y.stride_n, y.stride_h, t.col, rb, re, a,
-                          out.row(j), out.stride_h, b, z_row, z.stride_h, acc.data());
+          gather_row_any(w.data, y.h, y.d, y.data, y.stride_n, y.stride_h, t.col, rb, re, a, out.row(j),
+                         out.stride_h, b, z_row, z.stride_h, acc.data(), weight_row);
       }
     });
   });

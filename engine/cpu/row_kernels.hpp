@@ -297,14 +297,15 @@ void gather_row(const float* w, std::int64_t H, const float* x, std::int64_t x_s
 }
 
 // Any D: plain loops (correct, slower); `acc` is D floats of scratch, so y_row may be out_row.
-inline void gather_row_any(const float* w, std::int64_t H, std::int64_t D, const float* x, std::int64_t x_sn,
-                           std::int64_t x_sh, const std::int32_t* col, std::int64_t begin, std::int64_t end,
-                           float a, float* out_row, std::int64_t o_sh, float b, const float* y_row,
-                           std::int64_t y_sh, float* acc) {
+template <class WeightRow = SameRow>
+void gather_row_any(const float* w, std::int64_t H, std::int64_t D, const float* x, std::int64_t x_sn,
+                    std::int64_t x_sh, const std::int32_t* col, std::int64_t begin, std::int64_t end, float a,
+                    float* out_row, std::int64_t o_sh, float b, const float* y_row, std::int64_t y_sh,
+                    float* acc, WeightRow weight_row = {}) {
   for (std::int64_t h = 0; h < H; ++h) {
     std::fill(acc, acc + D, 0.0f);
     for (std::int64_t e = begin; e < end; ++e) {
-      const float we = w[e * H + h];
+      const float we = w[weight_row(e) * H + h];
       const float* xr = x + col[e] * x_sn + h * x_sh;
       for (std::int64_t t = 0; t < D; ++t) acc[t] += we * xr[t];
     }

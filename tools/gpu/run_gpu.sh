@@ -33,8 +33,8 @@ if [[ -n $module ]]; then  # the package (the module moved out of bin/) and its 
   # pytest for the pycpu step (pure Python; the GPU machine may have none)
   mkdir -p "$root/.gpu-bundle/pylib"
   for m in pytest _pytest pluggy iniconfig packaging py py.py; do
-    src=$(/usr/bin/python3 -c "import os, sys; print(os.path.join('/usr/lib/python3/dist-packages', sys.argv[1]))" "$m")
-    [[ -e $src ]] && cp -r "$src" "$root/.gpu-bundle/pylib/"
+    src=/usr/lib/python3/dist-packages/$m
+    if [[ -e $src ]]; then cp -r "$src" "$root/.gpu-bundle/pylib/"; fi
   done
 fi
 # The machine takes 64 MiB with the working tree: strip, and compress the large libraries (ICU's
