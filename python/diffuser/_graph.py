@@ -1,6 +1,7 @@
 """diffuser.Graph: the token graph. An edge j -> i means token i attends to token j; the graph is
 stored by destination (CSR), so row i lists the sources of token i, in ascending order."""
 
+import collections
 import itertools
 import weakref
 
@@ -32,7 +33,7 @@ class Graph:
     (attention weights) are in CSR order: by destination i, sources j ascending.
     """
 
-    __slots__ = ("_g", "_key", "node_labels", "__weakref__")
+    __slots__ = ("_g", "_key", "node_labels", "_batches", "__weakref__")
 
     def __init__(self, core):
         if not isinstance(core, _core.Graph):
@@ -40,6 +41,7 @@ class Graph:
         self._g = core
         # from_networkx: the original node of token i is node_labels[i] (None otherwise).
         self.node_labels = None
+        self._batches = None  # batch size -> its block-diagonal graph (_batched)
         self._key = next(_keys)
         _live[self._key] = self
 
@@ -113,6 +115,22 @@ class Graph:
             if not isinstance(g, Graph):
                 raise Error(f"graphs[{i}] must be a diffuser.Graph, got {type(g).__name__}")
         return cls(_core.Graph.block_diagonal([g._g for g in parts]))
+
+    def _batched(self, batch):
+        """The block-diagonal graph of `batch` copies of this one (itself for 1); the last four
+        sizes are kept with this graph, so a batch shape builds its graph once."""
+        if batch == 1:
+            return self
+        if self._batches is None:
+            self._batches = collections.OrderedDict()
+        g = self._batches.get(batch)
+        if g is None:
+            g = Graph.block_diagonal([self] * batch)
+            self._batches[batch] = g
+            while len(self._batches) > 4:
+                self._batches.popitem(last=False)
+        self._batches.move_to_end(batch)
+        return g
 
     # ---- reading ------------------------------------------------------------------------------
 

@@ -97,6 +97,12 @@ def _dropout_seed(dropout):
     return int(torch.randint(0, 2**62, ()).item()) if dropout > 0 else 0
 
 
+def _seed_tensor(dropout):
+    # The custom ops take the seed as a tensor and read it inside: no .item() in traced code, so
+    # dropout is no graph break under torch.compile.
+    return torch.randint(0, 2**62, ()) if dropout > 0 else None
+
+
 class _Args:
     """The non-tensor arguments of one call, checked once."""
 
@@ -256,22 +262,25 @@ def _register_custom_ops():
     if lib is None or not hasattr(lib, "custom_op") or not hasattr(lib, "register_fake"):
         return None
 
-    def args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
-        return _Args(core_of(graph_by_key(graph)), hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+    def args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
+        # batch > 1: the block-diagonal graph of that many copies (built once, kept with the graph).
+        # seed: a scalar tensor, None without dropout.
+        return _Args(core_of(graph_by_key(graph)._batched(batch)), hops, alpha, theta, heat, threads, dropout,
+                     0 if seed is None else int(seed), check_finite)
 
     def kept_or_empty(q, w, states):
         # Ops return tensors: an empty one stands for "nothing kept" (recompute, K < 2, K = 0).
         return (w if w is not None else q.new_empty((0, 0), dtype=torch.float32),
                 states if states is not None else q.new_empty((0,), dtype=torch.float32))
 
-    def fake_kept(q, graph, hops, alpha, theta, heat, return_weights, recompute):
+    def fake_kept(q, graph, batch, hops, alpha, theta, heat, return_weights, recompute):
         # The shapes _forward gives (with q of shape (N, H, D)).
         if q.dim() != 3:
             return q.new_empty((0, 0), dtype=torch.float32), q.new_empty((0,), dtype=torch.float32)
         n, h, d = q.shape
         k_hops = _core.plan_hops(hops, alpha, theta, heat)
         keep = not recompute and k_hops >= 1
-        w = (graph_by_key(graph).num_edges, h) if keep or return_weights else (0, 0)
+        w = (graph_by_key(graph).num_edges * batch, h) if keep or return_weights else (0, 0)
         states = (k_hops - 1, n, h, d) if keep and k_hops >= 2 else (0,)
         return q.new_empty(w, dtype=torch.float32), q.new_empty(states, dtype=torch.float32)
 
@@ -281,25 +290,25 @@ def _register_custom_ops():
     @lib.custom_op("diffuser::attend", mutates_args=())
     def attend_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
                   hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
-                  threads: Optional[int], return_weights: bool, dropout: float, seed: int, recompute: bool,
-                  check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+                  threads: Optional[int], return_weights: bool, dropout: float, seed: Optional[torch.Tensor],
+                  recompute: bool, check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a = args_of(graph, 1, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward(q, k, v, mask, a, return_weights, not recompute)
         return (z,) + kept_or_empty(q, w, states)
 
     @attend_op.register_fake
     def _(q, k, v, mask, graph, hops, alpha, theta, heat, threads, return_weights, dropout, seed, recompute,
           check_finite):
-        return (q.new_empty(q.shape, dtype=torch.float32),) + fake_kept(q, graph, hops, alpha, theta, heat,
+        return (q.new_empty(q.shape, dtype=torch.float32),) + fake_kept(q, graph, 1, hops, alpha, theta, heat,
                                                                         return_weights, recompute)
 
     @lib.custom_op("diffuser::attend_backward", mutates_args=())
     def attend_backward_op(grad: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
                            theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
-                           dropout: float, seed: int, weights: Optional[torch.Tensor],
+                           dropout: float, seed: Optional[torch.Tensor], weights: Optional[torch.Tensor],
                            states: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        a = args_of(graph, 1, hops, alpha, theta, heat, threads, dropout, seed)
         dq, dk, dv = (_empty_like_features(q) for _ in range(3))
         _backward(grad, q, k, v, mask, a, dq, dk, dv, weights, states)
         return dq, dk, dv
@@ -310,58 +319,59 @@ def _register_custom_ops():
 
     def attend_setup(ctx, inputs, output):
         q, k, v, mask = inputs[:4]
-        recompute = inputs[13]
+        seed, recompute = inputs[12], inputs[13]
         _, w, states = output
         ctx.mark_non_differentiable(w, states)
-        ctx.save_for_backward(q, k, v, mask, *((None, None) if recompute else (w, states)))
-        ctx.rest = inputs[4:10] + inputs[11:13]  # graph .. threads, dropout, seed (not return_weights)
+        ctx.save_for_backward(q, k, v, mask, seed, *((None, None) if recompute else (w, states)))
+        ctx.rest = inputs[4:10] + inputs[11:12]  # graph .. threads, dropout (not return_weights)
 
     def attend_grad(ctx, grad, grad_weights, grad_states):
-        q, k, v, mask, w, states = ctx.saved_tensors
+        q, k, v, mask, seed, w, states = ctx.saved_tensors
         kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
-        dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest, *kept)
+        dq, dk, dv = attend_backward_op(grad, q, k, v, mask, *ctx.rest, seed, *kept)
         return (dq, dk, dv) + (None,) * 12
 
     attend_op.register_autograd(attend_grad, setup_context=attend_setup)
 
     @lib.custom_op("diffuser::attend_qkv", mutates_args=())
-    def attend_qkv_op(qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int, hops: int, alpha: float,
-                      theta: Optional[List[float]], heat: Optional[float], threads: Optional[int], dropout: float,
-                      seed: int, recompute: bool,
+    def attend_qkv_op(qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int, batch: int, hops: int,
+                      alpha: float, theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
+                      dropout: float, seed: Optional[torch.Tensor], recompute: bool,
                       check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+        a = args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward_qkv(qkv, mask, a, not recompute)
         return (z,) + kept_or_empty(qkv, w, states)
 
     @attend_qkv_op.register_fake
-    def _(qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, recompute, check_finite):
+    def _(qkv, mask, graph, batch, hops, alpha, theta, heat, threads, dropout, seed, recompute, check_finite):
         n, _, h, d = qkv.shape
         q = qkv.new_empty((n, h, d), dtype=torch.float32)
-        return (q,) + fake_kept(q, graph, hops, alpha, theta, heat, False, recompute)
+        return (q,) + fake_kept(q, graph, batch, hops, alpha, theta, heat, False, recompute)
 
     @lib.custom_op("diffuser::attend_qkv_backward", mutates_args=())
     def attend_qkv_backward_op(grad: torch.Tensor, qkv: torch.Tensor, mask: Optional[torch.Tensor], graph: int,
-                               hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
-                               threads: Optional[int], dropout: float, seed: int, weights: Optional[torch.Tensor],
+                               batch: int, hops: int, alpha: float, theta: Optional[List[float]],
+                               heat: Optional[float], threads: Optional[int], dropout: float,
+                               seed: Optional[torch.Tensor], weights: Optional[torch.Tensor],
                                states: Optional[torch.Tensor]) -> torch.Tensor:
-        a = args_of(graph, hops, alpha, theta, heat, threads, dropout, seed)
+        a = args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed)
         return _backward_qkv(grad, qkv, mask, a, weights, states)
 
     @attend_qkv_backward_op.register_fake
-    def _(grad, qkv, mask, graph, hops, alpha, theta, heat, threads, dropout, seed, weights, states):
+    def _(grad, qkv, mask, graph, batch, hops, alpha, theta, heat, threads, dropout, seed, weights, states):
         return qkv.new_empty(qkv.shape, dtype=torch.float32)
 
     def qkv_setup(ctx, inputs, output):
-        recompute = inputs[10]
+        seed, recompute = inputs[10], inputs[11]
         _, w, states = output
         ctx.mark_non_differentiable(w, states)
-        ctx.save_for_backward(inputs[0], inputs[1], *((None, None) if recompute else (w, states)))
-        ctx.rest = inputs[2:10]
+        ctx.save_for_backward(inputs[0], inputs[1], seed, *((None, None) if recompute else (w, states)))
+        ctx.rest = inputs[2:10]  # graph, batch .. dropout
 
     def qkv_grad(ctx, grad, grad_weights, grad_states):
-        qkv, mask, w, states = ctx.saved_tensors
+        qkv, mask, seed, w, states = ctx.saved_tensors
         kept = (nonempty(w), nonempty(states)) if w is not None else (None, None)
-        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest, *kept),) + (None,) * 11
+        return (attend_qkv_backward_op(grad, qkv, mask, *ctx.rest, seed, *kept),) + (None,) * 12
 
     attend_qkv_op.register_autograd(qkv_grad, setup_context=qkv_setup)
     return attend_op, attend_qkv_op
@@ -408,15 +418,15 @@ def attend(q, k, v, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
         raise Error("return_weights is not available with dropout")
     mask = _mask_tensor(mask)
     hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
-    threads, seed = threads_arg(threads), _dropout_seed(dropout)
+    threads = threads_arg(threads)
     recompute = flag("recompute", recompute)
     check_finite = flag("check_finite", check_finite)
     training = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     if _OPS:  # plain values only on this path: torch.compile traces it
         z, w, _ = _OPS[0](q, k, v, mask, graph._key, hops, alpha, theta, heat, threads, return_weights, dropout,
-                          seed, recompute or not training, check_finite)
+                          _seed_tensor(dropout), recompute or not training, check_finite)
         return (z, w) if return_weights else z
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+    a = _Args(g, hops, alpha, theta, heat, threads, dropout, _dropout_seed(dropout), check_finite)
     if training:
         z, w = _attend_function(q, k, v, mask, a, return_weights, not recompute)
     else:
@@ -430,22 +440,25 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
     place; its gradient is one packed (N, 3, H, D) tensor, written by the engine directly (no
     per-view gradient buffers to add up). What DiffuserAttention uses. recompute, check_finite: as
     attend."""
-    g = core_of(graph)
-    qkv = _placed("qkv", _tensor("qkv", qkv))
-    _check_qkv(qkv)
+    core_of(graph)
     dropout = real("dropout", dropout)
     if not 0.0 <= dropout < 1.0:
         raise Error(f"dropout must be in [0, 1), got {dropout}")
+    return _attend_qkv(qkv, graph, 1, coefficients(hops, alpha, theta, heat), mask, threads_arg(threads), dropout,
+                       flag("recompute", recompute), flag("check_finite", check_finite))
+
+
+def _attend_qkv(qkv, graph, batch, coefs, mask, threads, dropout, recompute, check_finite):
+    """attend_qkv over `batch` block-diagonal copies of graph (arguments checked by the caller). On the
+    custom-op path the batch's graph is built inside the op, so a new batch size is no graph break."""
+    qkv = _placed("qkv", _tensor("qkv", qkv))
+    _check_qkv(qkv)
     mask = _mask_tensor(mask)
-    hops, alpha, theta, heat = coefficients(hops, alpha, theta, heat)
-    threads, seed = threads_arg(threads), _dropout_seed(dropout)
-    recompute = flag("recompute", recompute)
-    check_finite = flag("check_finite", check_finite)
     training = torch.is_grad_enabled() and qkv.requires_grad
     if _OPS:  # plain values only on this path: torch.compile traces it
-        return _OPS[1](qkv, mask, graph._key, hops, alpha, theta, heat, threads, dropout, seed,
+        return _OPS[1](qkv, mask, graph._key, batch, *coefs, threads, dropout, _seed_tensor(dropout),
                        recompute or not training, check_finite)[0]
-    a = _Args(g, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+    a = _Args(core_of(graph._batched(batch)), *coefs, threads, dropout, _dropout_seed(dropout), check_finite)
     if training:
         return _attend_qkv_function(qkv, mask, a, not recompute)
     return _forward_qkv(qkv, mask, a)[0]
@@ -490,29 +503,32 @@ class DiffuserAttention(nn.Module):
         self.graph = graph
         self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self._graphs = collections.OrderedDict()  # (B, N) -> the batch's block-diagonal graph
+        self._graphs = collections.OrderedDict()  # N -> the graph of one sequence (a pattern's)
 
     def extra_repr(self):
         g = self.graph if isinstance(self.graph, str) else f"Graph(n={self.graph.n})"
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, graph={g!r}, hops={self.hops}, "
                 f"alpha={self.alpha}, dropout={self.dropout}, recompute={self.recompute}")
 
-    def batch_graph(self, batch, n):
-        """The block-diagonal graph of `batch` sequences of n tokens (kept for the last few shapes)."""
-        key = (batch, n)
-        g = self._graphs.get(key)
+    def sequence_graph(self, n):
+        """The graph of one sequence of n tokens: the module's Graph, or its pattern built for n
+        (kept for the last four lengths)."""
+        if not isinstance(self.graph, str):
+            if self.graph.n != n:
+                raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
+            return self.graph
+        g = self._graphs.get(n)
         if g is None:
-            if isinstance(self.graph, str):
-                one = Graph.from_pattern(self.graph, n, self.seed)
-            else:
-                if self.graph.n != n:
-                    raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
-                one = self.graph
-            g = one if batch == 1 else Graph.block_diagonal([one] * batch)
-            self._graphs[key] = g
+            g = Graph.from_pattern(self.graph, n, self.seed)
+            self._graphs[n] = g
             while len(self._graphs) > 4:
                 self._graphs.popitem(last=False)
         return g
+
+    def batch_graph(self, batch, n):
+        """The block-diagonal graph of `batch` sequences of n tokens (kept with the sequence graph
+        for the last four batch sizes)."""
+        return self.sequence_graph(n)._batched(integer("batch", batch, 1))
 
     def forward(self, x, mask=None):
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != self.d_model:
@@ -525,8 +541,6 @@ class DiffuserAttention(nn.Module):
                 raise Error(f"mask must have shape ({b}, {n}) like x's (B, N), got {tuple(mask.shape)}")
             mask = mask.reshape(b * n)
         qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
-        z = attend_qkv(qkv, self.batch_graph(b, n), hops=self.hops, alpha=self.alpha, theta=self.theta,
-                       heat=self.heat, mask=mask, threads=self.threads,
-                       dropout=self.dropout if self.training else 0.0, recompute=self.recompute,
-                       check_finite=self.check_finite)
+        z = _attend_qkv(qkv, self.sequence_graph(n), b, (self.hops, self.alpha, self.theta, self.heat), mask,
+                        self.threads, self.dropout if self.training else 0.0, self.recompute, self.check_finite)
         return self.out_proj(z.reshape(b, n, self.d_model))

@@ -210,7 +210,7 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
         return dt.attend_qkv(qkv, g, theta=[0.2, 0.3, 0.5], mask=mask).square().sum()
 
     torch.library.opcheck(torch.ops.diffuser.attend.default,
-                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, 0, True, True))
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, True, 0.0, None, True, True))
     compiled, compiled_qkv = torch.compile(f, fullgraph=True), torch.compile(f_qkv, fullgraph=True)
     for fn, cfn, args in ((f, compiled, inputs(40)), (f_qkv, compiled_qkv, [torch.randn(40, 3, 2, 8)])):
         eager = [x.clone().requires_grad_() for x in args]
@@ -226,9 +226,9 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
 
     # recompute=False: the kept weights and hop states are op outputs that the backward op reads.
     torch.library.opcheck(torch.ops.diffuser.attend.default,
-                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, False, 0.0, 0, False, True))
+                          (*inputs(40), mask, g._key, 3, 0.2, None, None, None, False, 0.0, None, False, True))
     torch.library.opcheck(torch.ops.diffuser.attend_qkv.default,
-                          (torch.randn(40, 3, 2, 8), mask, g._key, 3, 0.2, None, None, None, 0.0, 0, False, False))
+                          (torch.randn(40, 3, 2, 8), mask, g._key, 1, 3, 0.2, None, None, None, 0.0, None, False, False))
 
     def f_keep(q, k, v):
         return dt.attend(q, k, v, g, hops=3, alpha=0.2, mask=mask, recompute=False).square().sum()
@@ -246,3 +246,37 @@ def test_torch_compile_traces_the_ops_without_graph_breaks():
         dt.attend_qkv(eager, g, hops=3, alpha=0.2, mask=mask).square().sum().backward()
         got = traced[0].grad if len(traced) == 1 else torch.stack([t.grad for t in traced], 1)
         torch.testing.assert_close(got, eager.grad, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(dt.OP_PATH != "custom_op", reason="torch.library custom ops need torch >= 2.4")
+def test_module_compiles_in_one_graph_for_any_batch_and_with_dropout():
+    """DiffuserAttention under torch.compile(fullgraph=True) with a fixed Graph: a batch size never
+    seen eagerly (its block-diagonal graph is built inside the op) and dropout (its seed a tensor
+    read inside the op) break no graph; the batched op and its backward pass opcheck."""
+    g = diffuser.Graph.from_pattern("window:2+random:2", 24, seed=3)
+    mask = torch.ones(3 * 24, dtype=torch.uint8)
+    mask[70:] = 0
+    torch.library.opcheck(torch.ops.diffuser.attend_qkv.default,
+                          (torch.randn(72, 3, 2, 8), mask, g._key, 3, 2, 0.2, None, None, None, 0.3,
+                           torch.tensor(12345), False, True))
+    torch.manual_seed(0)
+    m = dt.DiffuserAttention(16, 2, g, hops=2)
+    x = torch.randn(3, 24, 16)
+    torch._dynamo.reset()
+    cm = torch.compile(m, fullgraph=True)  # a graph break would be an error
+    torch.testing.assert_close(cm(x), m(x), rtol=1e-5, atol=1e-6)
+    assert m.batch_graph(3, 24).num_edges == 3 * g.num_edges
+
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    cm(xs[0]).square().sum().backward()
+    m(xs[1]).square().sum().backward()
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-6)
+
+    dropped = dt.DiffuserAttention(16, 2, g, hops=2, dropout=0.3).train()
+    cd = torch.compile(dropped, fullgraph=True)
+    xd = x.clone().requires_grad_()
+    out = cd(xd)
+    out.square().sum().backward()
+    assert torch.isfinite(xd.grad).all() and xd.grad.abs().sum() > 0
+    dropped.eval()
+    torch.testing.assert_close(cd(x), dropped(x), rtol=1e-5, atol=1e-6)
