@@ -94,13 +94,14 @@ def _empty_like_features(x):
 
 def _dropout_seed(dropout):
     # From torch's generator, so torch.manual_seed makes the masks reproducible.
-    return int(torch.randint(0, 2**62, ()).item()) if dropout > 0 else 0
+    return int(torch.randint(0, 2**62, (), device="cpu").item()) if dropout > 0 else 0
 
 
 def _seed_tensor(dropout):
     # The custom ops take the seed as a tensor and read it inside: no .item() in traced code, so
-    # dropout is no graph break under torch.compile.
-    return torch.randint(0, 2**62, ()) if dropout > 0 else None
+    # dropout is no graph break under torch.compile. On the CPU whatever the default device, so
+    # reading it never waits for a GPU.
+    return torch.randint(0, 2**62, (), device="cpu") if dropout > 0 else None
 
 
 class _Args:

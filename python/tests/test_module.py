@@ -84,6 +84,25 @@ def test_batch_is_block_diagonal():
     assert m.batch_graph(3, 16).n == 48
 
 
+def test_modules_on_one_graph_share_its_batch_graphs():
+    """The block-diagonal graph of a batch size is built once per Graph (kept with it for the last
+    four sizes), not once per module."""
+    graph = diffuser.Graph.from_pattern("window:1", 8)
+    a, b = DiffuserAttention(16, 2, graph), DiffuserAttention(16, 4, graph)
+    x = torch.randn(2, 8, 16)
+    with torch.no_grad():
+        a(x)
+        b(x)
+    two = a.batch_graph(2, 8)
+    assert two is b.batch_graph(2, 8) and two.n == 16 and two.num_edges == 2 * graph.num_edges
+    assert a.batch_graph(1, 8) is graph and a.sequence_graph(8) is graph
+    for size in (3, 4, 5, 6):  # four newer sizes push 2 out
+        a.batch_graph(size, 8)
+    assert a.batch_graph(2, 8) is not two and a.batch_graph(2, 8) == two
+    with pytest.raises(diffuser.Error, match="batch"):
+        a.batch_graph(0, 8)
+
+
 def test_pattern_graph_any_length_and_errors():
     m = DiffuserAttention(16, 4, "window:2", hops=2)
     for n in (5, 9):
