@@ -234,9 +234,49 @@ _keys = itertools.count(1)
 
 
 def graph_by_key(key):
+    """The live Graph or PatternGraphs under key."""
     g = _live.get(key)
     if g is None:
         raise Error(f"graph key {key} names no live diffuser.Graph")
+    return g
+
+
+class PatternGraphs:
+    """The graphs of one pattern expression for every sequence length met (the last four kept),
+    under an integer key like a Graph's: a torch custom op given the key and its input's length
+    builds a new length's graph itself, so no Python graph building happens in traced code."""
+
+    __slots__ = ("spec", "seed", "_by_n", "_key", "__weakref__")
+
+    def __init__(self, spec, seed=0):
+        self.spec = text("spec", spec)
+        self.seed = integer("seed", seed, 0)
+        self._by_n = collections.OrderedDict()
+        self._key = next(_keys)
+        _live[self._key] = self
+
+    def graph(self, n):
+        g = self._by_n.get(n)
+        if g is None:
+            g = Graph.from_pattern(self.spec, n, self.seed)
+            self._by_n[n] = g
+            while len(self._by_n) > 4:
+                self._by_n.popitem(last=False)
+        self._by_n.move_to_end(n)
+        return g
+
+    def __reduce__(self):  # a copy registers under a key of its own
+        return (PatternGraphs, (self.spec, self.seed))
+
+
+def sequence_graph_by_key(key, rows, batch):
+    """The graph of one sequence for a call on `rows` = batch x N tokens through key (a Graph, or
+    a PatternGraphs' graph for N)."""
+    g = graph_by_key(key)
+    if isinstance(g, PatternGraphs):
+        if batch < 1 or rows % batch:
+            raise Error(f"{rows} tokens do not split into {batch} sequences of equal length")
+        return g.graph(rows // batch)
     return g
 
 

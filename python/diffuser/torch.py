@@ -21,7 +21,6 @@ engine's own stream-ordered pool); the outputs are allocated here with torch.emp
 carried to a device at its first use there and kept (docs/PYTHON.md).
 """
 
-import collections
 import os
 from typing import List, Optional, Tuple
 
@@ -30,7 +29,7 @@ from torch import nn
 
 from . import _core
 from ._arrays import Error, coefficients, flag, integer, real, threads_arg
-from ._graph import Graph, core_of, graph_by_key
+from ._graph import Graph, PatternGraphs, core_of, sequence_graph_by_key
 
 __all__ = ["attend", "DiffuserAttention", "OP_PATH"]
 
@@ -183,6 +182,10 @@ def _backward_qkv(grad, qkv, mask, a, weights=None, states=None):
     return dqkv
 
 
+def _rows(x):
+    return x.shape[0] if x.dim() else 0
+
+
 def _check_qkv(qkv):
     if qkv.dim() != 4 or qkv.shape[1] != 3:
         raise Error(f"qkv must have shape (N, 3, H, D), got {tuple(qkv.shape)}")
@@ -263,10 +266,12 @@ def _register_custom_ops():
     if lib is None or not hasattr(lib, "custom_op") or not hasattr(lib, "register_fake"):
         return None
 
-    def args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
+    def args_of(rows, graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite=True):
+        # graph: a Graph's key, or a PatternGraphs' (the graph for rows / batch tokens, built here);
         # batch > 1: the block-diagonal graph of that many copies (built once, kept with the graph).
         # seed: a scalar tensor, None without dropout.
-        return _Args(core_of(graph_by_key(graph)._batched(batch)), hops, alpha, theta, heat, threads, dropout,
+        one = sequence_graph_by_key(graph, rows, batch)
+        return _Args(core_of(one._batched(batch)), hops, alpha, theta, heat, threads, dropout,
                      0 if seed is None else int(seed), check_finite)
 
     def kept_or_empty(q, w, states):
@@ -281,7 +286,9 @@ def _register_custom_ops():
         n, h, d = q.shape
         k_hops = _core.plan_hops(hops, alpha, theta, heat)
         keep = not recompute and k_hops >= 1
-        w = (graph_by_key(graph).num_edges * batch, h) if keep or return_weights else (0, 0)
+        # (Under dynamic shapes n and batch are symbolic: the edge count specialises them.)
+        edges = sequence_graph_by_key(graph, int(n), int(batch)).num_edges * int(batch) if keep or return_weights else 0
+        w = (edges, h) if keep or return_weights else (0, 0)
         states = (k_hops - 1, n, h, d) if keep and k_hops >= 2 else (0,)
         return q.new_empty(w, dtype=torch.float32), q.new_empty(states, dtype=torch.float32)
 
@@ -293,7 +300,7 @@ def _register_custom_ops():
                   hops: int, alpha: float, theta: Optional[List[float]], heat: Optional[float],
                   threads: Optional[int], return_weights: bool, dropout: float, seed: Optional[torch.Tensor],
                   recompute: bool, check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, 1, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+        a = args_of(_rows(q), graph, 1, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward(q, k, v, mask, a, return_weights, not recompute)
         return (z,) + kept_or_empty(q, w, states)
 
@@ -309,7 +316,7 @@ def _register_custom_ops():
                            theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
                            dropout: float, seed: Optional[torch.Tensor], weights: Optional[torch.Tensor],
                            states: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, 1, hops, alpha, theta, heat, threads, dropout, seed)
+        a = args_of(_rows(q), graph, 1, hops, alpha, theta, heat, threads, dropout, seed)
         dq, dk, dv = (_empty_like_features(q) for _ in range(3))
         _backward(grad, q, k, v, mask, a, dq, dk, dv, weights, states)
         return dq, dk, dv
@@ -339,7 +346,7 @@ def _register_custom_ops():
                       alpha: float, theta: Optional[List[float]], heat: Optional[float], threads: Optional[int],
                       dropout: float, seed: Optional[torch.Tensor], recompute: bool,
                       check_finite: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a = args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
+        a = args_of(qkv.shape[0], graph, batch, hops, alpha, theta, heat, threads, dropout, seed, check_finite)
         z, w, states = _forward_qkv(qkv, mask, a, not recompute)
         return (z,) + kept_or_empty(qkv, w, states)
 
@@ -355,7 +362,7 @@ def _register_custom_ops():
                                heat: Optional[float], threads: Optional[int], dropout: float,
                                seed: Optional[torch.Tensor], weights: Optional[torch.Tensor],
                                states: Optional[torch.Tensor]) -> torch.Tensor:
-        a = args_of(graph, batch, hops, alpha, theta, heat, threads, dropout, seed)
+        a = args_of(qkv.shape[0], graph, batch, hops, alpha, theta, heat, threads, dropout, seed)
         return _backward_qkv(grad, qkv, mask, a, weights, states)
 
     @attend_qkv_backward_op.register_fake
@@ -450,8 +457,9 @@ def attend_qkv(qkv, graph, *, hops=5, alpha=0.1, theta=None, heat=None, mask=Non
 
 
 def _attend_qkv(qkv, graph, batch, coefs, mask, threads, dropout, recompute, check_finite):
-    """attend_qkv over `batch` block-diagonal copies of graph (arguments checked by the caller). On the
-    custom-op path the batch's graph is built inside the op, so a new batch size is no graph break."""
+    """attend_qkv over `batch` block-diagonal copies of graph, a Graph or a PatternGraphs (arguments
+    checked by the caller). On the custom-op path the graphs are built inside the op, so neither a
+    new batch size nor a new length is a graph break."""
     qkv = _placed("qkv", _tensor("qkv", qkv))
     _check_qkv(qkv)
     mask = _mask_tensor(mask)
@@ -459,7 +467,8 @@ def _attend_qkv(qkv, graph, batch, coefs, mask, threads, dropout, recompute, che
     if _OPS:  # plain values only on this path: torch.compile traces it
         return _OPS[1](qkv, mask, graph._key, batch, *coefs, threads, dropout, _seed_tensor(dropout),
                        recompute or not training, check_finite)[0]
-    a = _Args(core_of(graph._batched(batch)), *coefs, threads, dropout, _dropout_seed(dropout), check_finite)
+    one = sequence_graph_by_key(graph._key, qkv.shape[0], batch)
+    a = _Args(core_of(one._batched(batch)), *coefs, threads, dropout, _dropout_seed(dropout), check_finite)
     if training:
         return _attend_qkv_function(qkv, mask, a, not recompute)
     return _forward_qkv(qkv, mask, a)[0]
@@ -502,9 +511,10 @@ class DiffuserAttention(nn.Module):
         self.recompute = flag("recompute", recompute)
         self.check_finite = flag("check_finite", check_finite)
         self.graph = graph
+        # A pattern's graphs, built for each length met (inside the op under torch.compile).
+        self._patterns = PatternGraphs(graph, self.seed) if isinstance(graph, str) else None
         self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self._graphs = collections.OrderedDict()  # N -> the graph of one sequence (a pattern's)
 
     def extra_repr(self):
         g = self.graph if isinstance(self.graph, str) else f"Graph(n={self.graph.n})"
@@ -514,17 +524,11 @@ class DiffuserAttention(nn.Module):
     def sequence_graph(self, n):
         """The graph of one sequence of n tokens: the module's Graph, or its pattern built for n
         (kept for the last four lengths)."""
-        if not isinstance(self.graph, str):
-            if self.graph.n != n:
-                raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
-            return self.graph
-        g = self._graphs.get(n)
-        if g is None:
-            g = Graph.from_pattern(self.graph, n, self.seed)
-            self._graphs[n] = g
-            while len(self._graphs) > 4:
-                self._graphs.popitem(last=False)
-        return g
+        if self._patterns is not None:
+            return self._patterns.graph(integer("n", n, 1))
+        if self.graph.n != n:
+            raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
+        return self.graph
 
     def batch_graph(self, batch, n):
         """The block-diagonal graph of `batch` sequences of n tokens (kept with the sequence graph
@@ -542,6 +546,9 @@ class DiffuserAttention(nn.Module):
                 raise Error(f"mask must have shape ({b}, {n}) like x's (B, N), got {tuple(mask.shape)}")
             mask = mask.reshape(b * n)
         qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
-        z = _attend_qkv(qkv, self.sequence_graph(n), b, (self.hops, self.alpha, self.theta, self.heat), mask,
+        if self._patterns is None and self.graph.n != n:
+            raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
+        graph = self._patterns if self._patterns is not None else self.graph
+        z = _attend_qkv(qkv, graph, b, (self.hops, self.alpha, self.theta, self.heat), mask,
                         self.threads, self.dropout if self.training else 0.0, self.recompute, self.check_finite)
         return self.out_proj(z.reshape(b, n, self.d_model))

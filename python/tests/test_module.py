@@ -103,6 +103,22 @@ def test_modules_on_one_graph_share_its_batch_graphs():
         a.batch_graph(0, 8)
 
 
+def test_pattern_module_copies_and_pickles():
+    """A module on a pattern expression survives copy.deepcopy and pickle (its graphs are rebuilt
+    under keys of their own) and gives the same output."""
+    import copy
+    import pickle
+
+    m = DiffuserAttention(16, 2, "window:1+random:2", hops=2, seed=5).eval()
+    x = torch.randn(2, 12, 16)
+    with torch.no_grad():
+        want = m(x)
+        for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+            assert other._patterns._key != m._patterns._key
+            torch.testing.assert_close(other(x), want, rtol=0, atol=0)
+    assert m.sequence_graph(12) == diffuser.Graph.from_pattern("window:1+random:2", 12, seed=5)
+
+
 def test_pattern_graph_any_length_and_errors():
     m = DiffuserAttention(16, 4, "window:2", hops=2)
     for n in (5, 9):

@@ -280,3 +280,26 @@ def test_module_compiles_in_one_graph_for_any_batch_and_with_dropout():
     assert torch.isfinite(xd.grad).all() and xd.grad.abs().sum() > 0
     dropped.eval()
     torch.testing.assert_close(cd(x), dropped(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(dt.OP_PATH != "custom_op", reason="torch.library custom ops need torch >= 2.4")
+def test_pattern_module_compiles_in_one_graph_at_new_lengths():
+    """A module on a pattern expression under torch.compile(fullgraph=True): a length and a batch
+    size never run eagerly build their graphs inside the op (default and recompute=False, whose
+    fake kernel needs the edge count), equal to eager."""
+    for recompute in (True, False):
+        torch.manual_seed(1)
+        m = dt.DiffuserAttention(16, 2, "window:2+random:2", hops=2, seed=3, recompute=recompute)
+        torch._dynamo.reset()
+        cm = torch.compile(m, fullgraph=True)
+        for b, n in ((2, 20), (3, 28)):
+            x = torch.randn(b, n, 16)
+            xs = [x.clone().requires_grad_() for _ in range(2)]
+            got = cm(xs[0])
+            got.square().sum().backward()
+            want = m(xs[1])
+            want.square().sum().backward()
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-6)
+            assert m.batch_graph(b, n).num_edges == b * diffuser.Graph.from_pattern("window:2+random:2", n,
+                                                                                     seed=3).num_edges
