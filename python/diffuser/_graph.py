@@ -123,14 +123,7 @@ class Graph:
             return self
         if self._batches is None:
             self._batches = collections.OrderedDict()
-        g = self._batches.get(batch)
-        if g is None:
-            g = Graph.block_diagonal([self] * batch)
-            self._batches[batch] = g
-            while len(self._batches) > 4:
-                self._batches.popitem(last=False)
-        self._batches.move_to_end(batch)
-        return g
+        return _recent(self._batches, batch, lambda: Graph.block_diagonal([self] * batch))
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -256,17 +249,21 @@ class PatternGraphs:
         _live[self._key] = self
 
     def graph(self, n):
-        g = self._by_n.get(n)
-        if g is None:
-            g = Graph.from_pattern(self.spec, n, self.seed)
-            self._by_n[n] = g
-            while len(self._by_n) > 4:
-                self._by_n.popitem(last=False)
-        self._by_n.move_to_end(n)
-        return g
+        return _recent(self._by_n, n, lambda: Graph.from_pattern(self.spec, n, self.seed))
 
     def __reduce__(self):  # a copy registers under a key of its own
         return (PatternGraphs, (self.spec, self.seed))
+
+
+def _recent(cache, key, build, keep=4):
+    """cache[key], built on a miss; the `keep` most recently used entries stay (an OrderedDict)."""
+    g = cache.get(key)
+    if g is None:
+        g = cache[key] = build()
+        while len(cache) > keep:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return g
 
 
 def sequence_graph_by_key(key, rows, batch):
@@ -278,6 +275,11 @@ def sequence_graph_by_key(key, rows, batch):
             raise Error(f"{rows} tokens do not split into {batch} sequences of equal length")
         return g.graph(rows // batch)
     return g
+
+
+def batch_graph_by_key(key, rows, batch):
+    """The block-diagonal graph of a call on `rows` tokens in `batch` sequences through key."""
+    return sequence_graph_by_key(key, rows, batch)._batched(batch)
 
 
 def core_of(graph, name="graph"):

@@ -29,7 +29,7 @@ from torch import nn
 
 from . import _core
 from ._arrays import Error, coefficients, flag, integer, real, threads_arg
-from ._graph import Graph, PatternGraphs, core_of, sequence_graph_by_key
+from ._graph import Graph, PatternGraphs, batch_graph_by_key, core_of, sequence_graph_by_key
 
 __all__ = ["attend", "DiffuserAttention", "OP_PATH"]
 
@@ -91,16 +91,16 @@ def _empty_like_features(x):
     return torch.empty(tuple(x.shape), dtype=torch.float32, device=x.device)
 
 
-def _dropout_seed(dropout):
-    # From torch's generator, so torch.manual_seed makes the masks reproducible.
-    return int(torch.randint(0, 2**62, (), device="cpu").item()) if dropout > 0 else 0
-
-
 def _seed_tensor(dropout):
-    # The custom ops take the seed as a tensor and read it inside: no .item() in traced code, so
-    # dropout is no graph break under torch.compile. On the CPU whatever the default device, so
-    # reading it never waits for a GPU.
+    # From torch's generator, so torch.manual_seed makes the masks reproducible. The custom ops take
+    # it as a tensor and read it inside: no .item() in traced code, so dropout is no graph break
+    # under torch.compile. On the CPU whatever the default device, so reading it never waits for a GPU.
     return torch.randint(0, 2**62, (), device="cpu") if dropout > 0 else None
+
+
+def _dropout_seed(dropout):
+    seed = _seed_tensor(dropout)
+    return 0 if seed is None else int(seed)
 
 
 class _Args:
@@ -270,8 +270,7 @@ def _register_custom_ops():
         # graph: a Graph's key, or a PatternGraphs' (the graph for rows / batch tokens, built here);
         # batch > 1: the block-diagonal graph of that many copies (built once, kept with the graph).
         # seed: a scalar tensor, None without dropout.
-        one = sequence_graph_by_key(graph, rows, batch)
-        return _Args(core_of(one._batched(batch)), hops, alpha, theta, heat, threads, dropout,
+        return _Args(core_of(batch_graph_by_key(graph, rows, batch)), hops, alpha, theta, heat, threads, dropout,
                      0 if seed is None else int(seed), check_finite)
 
     def kept_or_empty(q, w, states):
@@ -286,9 +285,10 @@ def _register_custom_ops():
         n, h, d = q.shape
         k_hops = _core.plan_hops(hops, alpha, theta, heat)
         keep = not recompute and k_hops >= 1
-        # (Under dynamic shapes n and batch are symbolic: the edge count specialises them.)
-        edges = sequence_graph_by_key(graph, int(n), int(batch)).num_edges * int(batch) if keep or return_weights else 0
-        w = (edges, h) if keep or return_weights else (0, 0)
+        w = (0, 0)
+        if keep or return_weights:  # (n and batch may be symbolic: the edge count specialises them)
+            b = int(batch)
+            w = (sequence_graph_by_key(graph, int(n), b).num_edges * b, h)
         states = (k_hops - 1, n, h, d) if keep and k_hops >= 2 else (0,)
         return q.new_empty(w, dtype=torch.float32), q.new_empty(states, dtype=torch.float32)
 
@@ -467,8 +467,8 @@ def _attend_qkv(qkv, graph, batch, coefs, mask, threads, dropout, recompute, che
     if _OPS:  # plain values only on this path: torch.compile traces it
         return _OPS[1](qkv, mask, graph._key, batch, *coefs, threads, dropout, _seed_tensor(dropout),
                        recompute or not training, check_finite)[0]
-    one = sequence_graph_by_key(graph._key, qkv.shape[0], batch)
-    a = _Args(core_of(one._batched(batch)), *coefs, threads, dropout, _dropout_seed(dropout), check_finite)
+    a = _Args(core_of(batch_graph_by_key(graph._key, qkv.shape[0], batch)), *coefs, threads, dropout,
+              _dropout_seed(dropout), check_finite)
     if training:
         return _attend_qkv_function(qkv, mask, a, not recompute)
     return _forward_qkv(qkv, mask, a)[0]
@@ -521,14 +521,19 @@ class DiffuserAttention(nn.Module):
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, graph={g!r}, hops={self.hops}, "
                 f"alpha={self.alpha}, dropout={self.dropout}, recompute={self.recompute}")
 
-    def sequence_graph(self, n):
-        """The graph of one sequence of n tokens: the module's Graph, or its pattern built for n
-        (kept for the last four lengths)."""
+    def _source(self, n):
+        # What the op is handed for sequences of n tokens: the pattern's graphs, or the Graph.
         if self._patterns is not None:
-            return self._patterns.graph(integer("n", n, 1))
+            return self._patterns
         if self.graph.n != n:
             raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
         return self.graph
+
+    def sequence_graph(self, n):
+        """The graph of one sequence of n tokens: the module's Graph, or its pattern built for n
+        (kept for the last four lengths)."""
+        n = integer("n", n, 1)
+        return sequence_graph_by_key(self._source(n)._key, n, 1)
 
     def batch_graph(self, batch, n):
         """The block-diagonal graph of `batch` sequences of n tokens (kept with the sequence graph
@@ -546,9 +551,6 @@ class DiffuserAttention(nn.Module):
                 raise Error(f"mask must have shape ({b}, {n}) like x's (B, N), got {tuple(mask.shape)}")
             mask = mask.reshape(b * n)
         qkv = self.qkv_proj(x).reshape(b * n, 3, self.num_heads, self.head_dim)
-        if self._patterns is None and self.graph.n != n:
-            raise Error(f"x has N = {n} tokens but the graph has {self.graph.n}")
-        graph = self._patterns if self._patterns is not None else self.graph
-        z = _attend_qkv(qkv, graph, b, (self.hops, self.alpha, self.theta, self.heat), mask,
+        z = _attend_qkv(qkv, self._source(n), b, (self.hops, self.alpha, self.theta, self.heat), mask,
                         self.threads, self.dropout if self.training else 0.0, self.recompute, self.check_finite)
         return self.out_proj(z.reshape(b, n, self.d_model))
